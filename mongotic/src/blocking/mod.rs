@@ -1,0 +1,152 @@
+//! The blocking API: the same engine, session factory, session and results as the async API,
+//! with the same method names and no `.await`, for programs without an async runtime.
+//!
+//! Everything here wraps the async implementation: a blocking [`Engine`] owns a small tokio
+//! runtime and each call runs the async method to completion on it. Called from inside an
+//! async runtime, a blocking call returns [`Error::BlockingInAsyncContext`](crate::Error)
+//! instead of blocking (or panicking); use the async API there.
+//!
+//! ```no_run
+//! use mongotic::blocking::{create_engine, sessionmaker};
+//! use mongotic::prelude::*;
+//!
+//! #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+//! #[mongotic(database = "myapp", collection = "users")]
+//! struct User {
+//!     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+//!     #[mongotic(id)]
+//!     id: Option<ObjectId>,
+//!     name: String,
+//!     age: Option<i32>,
+//! }
+//!
+//! fn main() -> mongotic::Result<()> {
+//!     let engine = create_engine("mongodb://localhost:27017")?;
+//!     let mut session = sessionmaker(&engine).session();
+//!     session.add(User { id: None, name: "Alice".into(), age: Some(30) });
+//!     session.commit()?;
+//!     for user in session.scalars(select::<User>().filter(User::age.gte(18))) {
+//!         println!("{}", user?.read().name);
+//!     }
+//!     Ok(())
+//! }
+//! ```
+
+mod result;
+mod runtime;
+mod session;
+
+use std::future::IntoFuture;
+
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Collection, Database};
+
+pub use result::{IntoBlocking, Iter, ScalarResult, SelectResult};
+pub use session::{Session, SessionFactory, sessionmaker};
+
+use crate::engine::ModelSet;
+use crate::{Error, Model, Result};
+use runtime::Runtime;
+
+/// The blocking counterpart of [`crate::Engine`]: a connection pool and the runtime that
+/// drives it. Cheap to clone; the clones share both.
+///
+/// ```no_run
+/// let engine = mongotic::blocking::create_engine("mongodb://localhost:27017/myapp")?;
+/// # Ok::<(), mongotic::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: crate::Engine,
+    runtime: Runtime,
+}
+
+/// Connects to MongoDB; see [`crate::create_engine`].
+///
+/// ```no_run
+/// let engine = mongotic::blocking::create_engine("mongodb://localhost:27017")?;
+/// # Ok::<(), mongotic::Error>(())
+/// ```
+pub fn create_engine(uri: &str) -> Result<Engine> {
+    let runtime = Runtime::new()?;
+    let inner = runtime.block_on(crate::create_engine(uri))??;
+    Ok(Engine { inner, runtime })
+}
+
+impl Engine {
+    /// An engine from driver options; see [`crate::Engine::from_options`].
+    ///
+    /// ```no_run
+    /// # fn demo(options: mongotic::mongodb::options::ClientOptions) -> mongotic::Result<()> {
+    /// let engine = mongotic::blocking::Engine::from_options(options)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_options(options: ClientOptions) -> Result<Engine> {
+        let runtime = Runtime::new()?;
+        let inner = runtime.enter(|| crate::Engine::from_options(options))??;
+        Ok(Engine { inner, runtime })
+    }
+
+    /// Parses a connection string into driver options, to adjust before
+    /// [`Engine::from_options`].
+    ///
+    /// ```no_run
+    /// let mut options = mongotic::blocking::Engine::parse_options("mongodb://localhost:27017")?;
+    /// options.app_name = Some("cli".into());
+    /// let engine = mongotic::blocking::Engine::from_options(options)?;
+    /// # Ok::<(), mongotic::Error>(())
+    /// ```
+    pub fn parse_options(uri: &str) -> Result<ClientOptions> {
+        let runtime = Runtime::new()?;
+        runtime.block_on(ClientOptions::parse(uri).into_future())?.map_err(|source| Error::InvalidUri { source })
+    }
+
+    /// The async engine inside, to share the pool with async code.
+    pub fn as_async(&self) -> &crate::Engine {
+        &self.inner
+    }
+
+    /// The driver client.
+    pub fn client(&self) -> &Client {
+        self.inner.client()
+    }
+
+    /// See [`crate::Engine::with_default_database`].
+    pub fn with_default_database(&self, name: &str) -> Engine {
+        Engine { inner: self.inner.with_default_database(name), runtime: self.runtime.clone() }
+    }
+
+    /// See [`crate::Engine::with_database`].
+    pub fn with_database(&self, name: &str) -> Engine {
+        Engine { inner: self.inner.with_database(name), runtime: self.runtime.clone() }
+    }
+
+    /// See [`crate::Engine::database_for`].
+    pub fn database_for<M: Model>(&self) -> Result<Database> {
+        self.inner.database_for::<M>()
+    }
+
+    /// See [`crate::Engine::collection_for`].
+    pub fn collection_for<M: Model>(&self) -> Result<Collection<M>> {
+        self.inner.collection_for::<M>()
+    }
+
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+}
+
+/// Creates the indexes the models declare; see [`crate::create_indexes`].
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, #[mongotic(unique)] email: String }
+/// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+/// mongotic::blocking::create_indexes::<User>(&engine)?;
+/// # Ok(()) }
+/// ```
+pub fn create_indexes<S: ModelSet>(engine: &Engine) -> Result<Vec<String>> {
+    engine.runtime.block_on(crate::create_indexes::<S>(&engine.inner))?
+}

@@ -1,0 +1,195 @@
+//! The blocking session: [`crate::Session`] with its I/O methods run to completion.
+
+use std::fmt;
+
+use super::result::{IntoBlocking, ScalarResult};
+use super::runtime::Runtime;
+use super::Engine;
+use crate::model::IntoId;
+use crate::session::{EntityRef, Executable, IntoTracked};
+use crate::statement::{ScalarProjection, Select};
+use crate::{Model, Result, Tracked};
+
+/// Makes blocking sessions; see [`crate::SessionFactory`].
+///
+/// ```no_run
+/// let engine = mongotic::blocking::create_engine("mongodb://localhost:27017")?;
+/// let factory = mongotic::blocking::sessionmaker(&engine);
+/// let mut session = factory.session();
+/// session.commit()?;
+/// # Ok::<(), mongotic::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionFactory {
+    engine: Engine,
+}
+
+/// A [`SessionFactory`] for `engine`.
+pub fn sessionmaker(engine: &Engine) -> SessionFactory {
+    SessionFactory { engine: engine.clone() }
+}
+
+impl SessionFactory {
+    /// Opens a new, empty session. No I/O.
+    pub fn session(&self) -> Session {
+        Session::bind(&self.engine)
+    }
+
+    /// The engine sessions are bound to.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// The blocking unit of work. Every method behaves as the [`crate::Session`] method of the
+/// same name; those that do I/O block until it is done.
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+/// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+/// let mut session = mongotic::blocking::sessionmaker(&engine).session();
+/// let alice = session.add(User { id: None, name: "Alice".into(), age: Some(30) });
+/// session.flush()?;
+/// alice.write().age = Some(31);
+/// session.commit()?;
+/// let n = session.scalars(select::<User>().filter(User::age.gte(18))).count()?;
+/// # Ok(()) }
+/// ```
+pub struct Session {
+    inner: crate::Session,
+    runtime: Runtime,
+}
+
+impl Session {
+    /// A new session on `engine`; see [`crate::Session::bind`].
+    pub fn bind(engine: &Engine) -> Session {
+        Session { inner: crate::Session::bind(engine.as_async()), runtime: engine.runtime().clone() }
+    }
+
+    /// The async session inside.
+    pub fn as_async(&mut self) -> &mut crate::Session {
+        &mut self.inner
+    }
+
+    /// See [`crate::Session::add`].
+    pub fn add<E: IntoTracked>(&mut self, entity: E) -> Tracked<E::Model> {
+        self.inner.add(entity)
+    }
+
+    /// See [`crate::Session::add_all`].
+    pub fn add_all<E: IntoTracked>(&mut self, entities: impl IntoIterator<Item = E>) -> Vec<Tracked<E::Model>> {
+        self.inner.add_all(entities)
+    }
+
+    /// See [`crate::Session::delete`].
+    pub fn delete<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
+        self.inner.delete(entity)
+    }
+
+    /// See [`crate::Session::merge`].
+    pub fn merge<M: Model>(&mut self, value: M) -> Result<Tracked<M>> {
+        self.inner.merge(value)
+    }
+
+    /// See [`crate::Session::expunge`].
+    pub fn expunge<M: Model>(&mut self, entity: &Tracked<M>) {
+        self.inner.expunge(entity)
+    }
+
+    /// See [`crate::Session::expire`].
+    pub fn expire<M: Model>(&mut self, entity: &Tracked<M>) {
+        self.inner.expire(entity)
+    }
+
+    /// See [`crate::Session::refresh`].
+    pub fn refresh<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
+        self.runtime.block_on(self.inner.refresh(entity))?
+    }
+
+    /// See [`crate::Session::get`].
+    pub fn get<M: Model>(&mut self, id: impl IntoId<M::Id>) -> Result<Option<Tracked<M>>> {
+        self.runtime.block_on(self.inner.get::<M>(id))?
+    }
+
+    /// See [`crate::Session::scalars`]; the result also iterates (`for user in ...`).
+    pub fn scalars<M: Model, P: ScalarProjection<M>>(&mut self, stmt: Select<M, P>) -> ScalarResult<'_, M, P> {
+        ScalarResult::new(self.inner.scalars(stmt), &self.runtime)
+    }
+
+    /// See [`crate::Session::scalar`].
+    pub fn scalar<M: Model, P: ScalarProjection<M>>(&mut self, stmt: Select<M, P>) -> Result<Option<P::Output>> {
+        self.runtime.block_on(self.inner.scalar(stmt))?
+    }
+
+    /// See [`crate::Session::execute`]; a select gives a blocking
+    /// [`SelectResult`](super::SelectResult).
+    pub fn execute<'s, S>(&'s mut self, stmt: S) -> Result<<S::Output as IntoBlocking<'s>>::Blocking>
+    where
+        S: Executable<'s>,
+        S::Output: IntoBlocking<'s>,
+    {
+        let runtime = &self.runtime;
+        let output = runtime.block_on(self.inner.execute(stmt))??;
+        Ok(output.into_blocking(runtime))
+    }
+
+    /// See [`crate::Session::flush`].
+    pub fn flush(&mut self) -> Result<()> {
+        self.runtime.block_on(self.inner.flush())?
+    }
+
+    /// See [`crate::Session::commit`].
+    pub fn commit(&mut self) -> Result<()> {
+        self.runtime.block_on(self.inner.commit())?
+    }
+
+    /// See [`crate::Session::rollback`].
+    pub fn rollback(&mut self) {
+        self.inner.rollback()
+    }
+
+    /// See [`crate::Session::close`].
+    pub fn close(self) {
+        self.inner.close()
+    }
+
+    /// See [`crate::Session::new`].
+    #[allow(clippy::new_ret_no_self, clippy::wrong_self_convention)]
+    pub fn new(&self) -> Vec<EntityRef> {
+        self.inner.new()
+    }
+
+    /// See [`crate::Session::dirty`].
+    pub fn dirty(&self) -> Vec<EntityRef> {
+        self.inner.dirty()
+    }
+
+    /// See [`crate::Session::deleted`].
+    pub fn deleted(&self) -> Vec<EntityRef> {
+        self.inner.deleted()
+    }
+
+    /// See [`crate::Session::contains`].
+    pub fn contains<M: Model>(&self, entity: &Tracked<M>) -> bool {
+        self.inner.contains(entity)
+    }
+
+    /// See [`crate::Session::len`].
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// See [`crate::Session::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("blocking::Session").field(&self.inner).finish()
+    }
+}

@@ -1,0 +1,248 @@
+//! The engine: a connection pool (a `mongodb::Client`) plus where models' databases are.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use bson::RawDocumentBuf;
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Collection, Database, Namespace};
+
+use crate::model::ModelMeta;
+use crate::{Error, Model, Result};
+
+/// A connection to a MongoDB deployment, shared by every session made from it.
+///
+/// Cheap to clone (the clones share the connection pool); `Send + Sync`. Create it with
+/// [`create_engine`] or from an existing client with [`Engine::from_client`].
+///
+/// A model's documents live in the database it declares (`#[mongotic(database = "..")]`);
+/// a model without one uses the engine's default database, which comes from the connection
+/// string (`mongodb://host/mydb`) or [`Engine::with_default_database`].
+/// [`Engine::with_database`] puts every model in one database, whatever it declares, which
+/// is what tests and multi-tenant setups want.
+///
+/// ```no_run
+/// # async fn demo() -> mongotic::Result<()> {
+/// let engine = mongotic::create_engine("mongodb://localhost:27017/myapp").await?;
+/// let tenant = engine.with_database("tenant_42");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Engine {
+    client: Client,
+    default_database: Option<Arc<str>>,
+    database_override: Option<Arc<str>>,
+    capabilities: Arc<Capabilities>,
+}
+
+/// What the engine has learnt about the server.
+#[derive(Debug, Default)]
+struct Capabilities {
+    /// Whether the client `bulkWrite` command works: 0 unknown, 1 yes, 2 no.
+    bulk_write: AtomicU8,
+}
+
+/// Connects to MongoDB. Any connection string the `mongodb` driver accepts works.
+///
+/// Parsing is checked here (a bad string is [`Error::InvalidUri`]); connecting happens on first
+/// use, and an unreachable server surfaces then as [`Error::Connection`] after the
+/// `serverSelectionTimeoutMS` of the connection string (30 s by default).
+///
+/// ```no_run
+/// # async fn demo() -> mongotic::Result<()> {
+/// let engine = mongotic::create_engine("mongodb://localhost:27017").await?;
+/// # Ok(()) }
+/// ```
+pub async fn create_engine(uri: &str) -> Result<Engine> {
+    let options = ClientOptions::parse(uri).await.map_err(|source| Error::InvalidUri { source })?;
+    Engine::from_options(options)
+}
+
+impl Engine {
+    /// An engine from driver options, e.g. to add a command event handler or tune the pool.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> mongotic::Result<()> {
+    /// use mongotic::mongodb::options::ClientOptions;
+    /// let mut options = ClientOptions::parse("mongodb://localhost:27017").await.unwrap();
+    /// options.app_name = Some("billing".into());
+    /// let engine = mongotic::Engine::from_options(options)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_options(options: ClientOptions) -> Result<Engine> {
+        let default_database = options.default_database.as_deref().map(Arc::from);
+        let client = Client::with_options(options).map_err(|source| Error::InvalidUri { source })?;
+        let mut engine = Engine::from_client(client);
+        engine.default_database = default_database;
+        Ok(engine)
+    }
+
+    /// An engine sharing an existing driver client and its pool.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mongotic::mongodb::Client) {
+    /// let engine = mongotic::Engine::from_client(client);
+    /// # }
+    /// ```
+    pub fn from_client(client: Client) -> Engine {
+        let default_database = client.default_database().map(|db| Arc::from(db.name()));
+        Engine { client, default_database, database_override: None, capabilities: Arc::default() }
+    }
+
+    /// The driver client, for anything mongotic does not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// This engine with `name` as the database of models that declare none.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> mongotic::Result<()> {
+    /// let engine = mongotic::create_engine("mongodb://localhost").await?.with_default_database("app");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_default_database(&self, name: &str) -> Engine {
+        Engine { default_database: Some(Arc::from(name)), ..self.clone() }
+    }
+
+    /// This engine with every model in database `name`, whatever the model declares.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> mongotic::Result<()> {
+    /// let engine = mongotic::create_engine("mongodb://localhost").await?.with_database("test_1234");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_database(&self, name: &str) -> Engine {
+        Engine { database_override: Some(Arc::from(name)), ..self.clone() }
+    }
+
+    /// The database model `M` lives in.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64 }
+    /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
+    /// assert_eq!(engine.database_for::<User>()?.name(), "app");
+    /// # Ok(()) }
+    /// ```
+    pub fn database_for<M: Model>(&self) -> Result<Database> {
+        Ok(self.client.database(self.database_name(M::meta())?))
+    }
+
+    /// The collection of model `M`, for direct driver access (typed as the model).
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64 }
+    /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
+    /// let users = engine.collection_for::<User>()?;
+    /// assert_eq!(users.name(), "users");
+    /// # Ok(()) }
+    /// ```
+    pub fn collection_for<M: Model>(&self) -> Result<Collection<M>> {
+        Ok(self.database_for::<M>()?.collection(M::meta().collection))
+    }
+
+    pub(crate) fn database_name(&self, meta: &ModelMeta) -> Result<&str> {
+        self.database_override
+            .as_deref()
+            .or(meta.database)
+            .or(self.default_database.as_deref())
+            .ok_or(Error::NoDatabase { model: meta.name })
+    }
+
+    pub(crate) fn namespace(&self, meta: &ModelMeta) -> Result<Namespace> {
+        Ok(Namespace::new(self.database_name(meta)?, meta.collection))
+    }
+
+    pub(crate) fn raw_collection(&self, namespace: &Namespace) -> Collection<RawDocumentBuf> {
+        self.client.database(&namespace.db).collection(&namespace.coll)
+    }
+
+    /// `Some(false)` once the server has refused the client `bulkWrite` command.
+    pub(crate) fn bulk_write_supported(&self) -> Option<bool> {
+        match self.capabilities.bulk_write.load(Ordering::Relaxed) {
+            1 => Some(true),
+            2 => Some(false),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn set_bulk_write_supported(&self, supported: bool) {
+        self.capabilities.bulk_write.store(if supported { 1 } else { 2 }, Ordering::Relaxed);
+    }
+}
+
+/// One model or a tuple of models, for [`create_indexes`].
+pub trait ModelSet {
+    /// The models' metadata.
+    fn metas() -> Vec<&'static ModelMeta>;
+}
+
+impl<M: Model> ModelSet for M {
+    fn metas() -> Vec<&'static ModelMeta> {
+        vec![M::meta()]
+    }
+}
+
+macro_rules! tuple_model_set {
+    ($($name:ident),+) => {
+        impl<$($name: Model),+> ModelSet for ($($name,)+) {
+            fn metas() -> Vec<&'static ModelMeta> {
+                vec![$($name::meta()),+]
+            }
+        }
+    };
+}
+
+tuple_model_set!(A);
+tuple_model_set!(A, B);
+tuple_model_set!(A, B, C);
+tuple_model_set!(A, B, C, D);
+tuple_model_set!(A, B, C, D, E);
+tuple_model_set!(A, B, C, D, E, F);
+tuple_model_set!(A, B, C, D, E, F, G);
+tuple_model_set!(A, B, C, D, E, F, G, H);
+tuple_model_set!(A, B, C, D, E, F, G, H, I);
+tuple_model_set!(A, B, C, D, E, F, G, H, I, J);
+tuple_model_set!(A, B, C, D, E, F, G, H, I, J, K);
+tuple_model_set!(A, B, C, D, E, F, G, H, I, J, K, L);
+
+/// Creates the indexes that the models declare, one `createIndexes` command per model with
+/// indexes. Running it again is harmless: existing identical indexes are left alone. Returns
+/// the names of the indexes, in declaration order.
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, #[mongotic(unique)] email: String }
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "posts")]
+/// # struct Post { #[serde(rename = "_id")] #[mongotic(id)] id: i64, #[mongotic(index)] author: i64 }
+/// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
+/// create_indexes::<User>(&engine).await?;
+/// create_indexes::<(User, Post)>(&engine).await?;
+/// # Ok(()) }
+/// ```
+pub async fn create_indexes<S: ModelSet>(engine: &Engine) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for meta in S::metas() {
+        if meta.indexes.is_empty() {
+            continue;
+        }
+        let namespace = engine.namespace(meta)?;
+        let models = meta.indexes.iter().map(|index| index.to_index_model());
+        let created = engine
+            .raw_collection(&namespace)
+            .create_indexes(models)
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;
+        names.extend(created.index_names);
+    }
+    Ok(names)
+}

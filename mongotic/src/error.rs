@@ -1,0 +1,433 @@
+//! The one error type of mongotic.
+//!
+//! Every fallible call returns [`Result<T>`](crate::Result), whose error is [`Error`]. Each
+//! variant carries the context needed to act on it: the namespace (`database.collection`), the
+//! `_id` of the document involved where there is one, and the server's error code where the
+//! server answered.
+
+use std::fmt;
+
+use bson::Bson;
+use mongodb::error::{ErrorKind, WriteFailure};
+
+/// `Result<T, mongotic::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The server's error code for a duplicate key.
+pub(crate) const DUPLICATE_KEY: i32 = 11000;
+
+/// Everything that can go wrong in mongotic.
+///
+/// The enum is `#[non_exhaustive]`: match the variants you handle and keep a catch-all arm.
+///
+/// ```
+/// use mongotic::Error;
+///
+/// fn describe(err: &Error) -> &'static str {
+///     match err {
+///         Error::NotFound { .. } => "nothing matched",
+///         Error::DuplicateKey { .. } => "already exists",
+///         Error::Flush(failure) if failure.cause().is_duplicate_key() => "flush hit a duplicate",
+///         _ => "something else",
+///     }
+/// }
+/// # let _ = describe;
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The connection string could not be parsed or names an unusable option.
+    #[error("invalid connection string: {source}")]
+    InvalidUri {
+        /// The driver's explanation.
+        #[source]
+        source: mongodb::error::Error,
+    },
+
+    /// The model declares no database and the engine has no default one.
+    #[error(
+        "model `{model}` declares no database and the engine has none: add \
+         #[mongotic(database = \"...\")] to the model, put a database in the connection string \
+         (mongodb://host/mydb) or call Engine::with_default_database"
+    )]
+    NoDatabase {
+        /// The Rust name of the model.
+        model: &'static str,
+    },
+
+    /// A string given as an id is not a valid id of the model's id type.
+    #[error("malformed id {value:?}: expected {expected}")]
+    MalformedId {
+        /// The text that was given.
+        value: String,
+        /// What a valid id looks like.
+        expected: &'static str,
+    },
+
+    /// An entity whose id the client must choose (it is not an `ObjectId`) has none.
+    #[error("an entity of {namespace} has no id and its id type cannot be generated: set it before flushing")]
+    MissingId {
+        /// `database.collection`.
+        namespace: String,
+    },
+
+    /// The `_id` of a persistent entity was changed in memory; MongoDB ids are immutable.
+    #[error("the _id of an entity of {namespace} changed from {old} to {new}: ids are immutable")]
+    IdChanged {
+        /// `database.collection`.
+        namespace: String,
+        /// The id the document has on the server.
+        old: Bson,
+        /// The id the entity has now.
+        new: Bson,
+    },
+
+    /// `one()` found no document, or `refresh` found the entity's document gone.
+    #[error("no document found in {namespace}{}", fmt_id(.id))]
+    NotFound {
+        /// `database.collection`.
+        namespace: String,
+        /// The id that was looked up, when there was one.
+        id: Option<Bson>,
+    },
+
+    /// `one()` or `one_or_none()` found more than one document.
+    #[error("expected at most one document in {namespace}, found several")]
+    MultipleResultsFound {
+        /// `database.collection`.
+        namespace: String,
+    },
+
+    /// A write violated a unique index.
+    #[error("duplicate key in {namespace}{}: {message}", fmt_id(.id))]
+    DuplicateKey {
+        /// `database.collection`.
+        namespace: String,
+        /// The `_id` of the document that was being written, when known.
+        id: Option<Bson>,
+        /// The server's message, which names the index and the key.
+        message: String,
+    },
+
+    /// A stored document does not deserialize into the model.
+    #[error("document{} in {namespace} does not match the model: {source}", fmt_id(.id))]
+    Deserialize {
+        /// `database.collection`.
+        namespace: String,
+        /// The `_id` of the stored document.
+        id: Option<Bson>,
+        /// What serde reported.
+        #[source]
+        source: bson::de::Error,
+    },
+
+    /// A value could not be serialized to BSON (for example a `u64` above `i64::MAX`).
+    #[error("cannot serialize a value for {namespace}: {source}")]
+    Serialize {
+        /// `database.collection`, or the field path for a query value.
+        namespace: String,
+        /// What serde reported.
+        #[source]
+        source: bson::ser::Error,
+    },
+
+    /// A value given to a query or an update could not be serialized to BSON.
+    #[error("invalid value for field `{path}`: {message}")]
+    InvalidValue {
+        /// The field path the value was for.
+        path: String,
+        /// Why it could not be serialized.
+        message: String,
+    },
+
+    /// A statement cannot be run as written (for example an `update` with nothing to set).
+    #[error("invalid statement: {message}")]
+    InvalidStatement {
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// The server refused a command or a write.
+    #[error("server error {code} ({code_name}) on {namespace}{}: {message}", fmt_id(.id))]
+    Server {
+        /// `database.collection`, or `database` for database-level commands.
+        namespace: String,
+        /// The `_id` of the document being written, when the error is about one.
+        id: Option<Bson>,
+        /// The server's numeric error code.
+        code: i32,
+        /// The server's name for the code (may be empty for write errors).
+        code_name: String,
+        /// The server's message.
+        message: String,
+    },
+
+    /// The server could not be reached in time, or the connection broke.
+    #[error("cannot reach the server: {source}")]
+    Connection {
+        /// The driver's error.
+        #[source]
+        source: mongodb::error::Error,
+    },
+
+    /// Any other error reported by the MongoDB driver.
+    #[error("driver error: {source}")]
+    Driver {
+        /// The driver's error.
+        #[source]
+        source: mongodb::error::Error,
+    },
+
+    /// A flush failed part way. What the server acknowledged is recorded as persisted; the rest
+    /// stays staged and a later flush writes only that.
+    #[error("{0}")]
+    Flush(Box<FlushError>),
+
+    /// The entity handle is not attached to this session (it was expunged, its session was
+    /// closed, or it belongs to another session).
+    #[error("the {model} entity{} is not attached to this session", fmt_id(.id))]
+    Detached {
+        /// The Rust name of the model.
+        model: &'static str,
+        /// The entity's id, if it has one.
+        id: Option<Bson>,
+    },
+
+    /// The entity handle belongs to another open session; expunge it there first.
+    #[error("the {model} entity{} belongs to another session: expunge it there first", fmt_id(.id))]
+    AttachedElsewhere {
+        /// The Rust name of the model.
+        model: &'static str,
+        /// The entity's id, if it has one.
+        id: Option<Bson>,
+    },
+
+    /// `refresh` was asked to reload an entity that has never been written to the server.
+    #[error("the {model} entity has never been flushed, so there is nothing to reload")]
+    NotPersistent {
+        /// The Rust name of the model.
+        model: &'static str,
+    },
+
+    /// A write guard (`Tracked::write`) of the entity was alive while the session needed to
+    /// read it. Drop the guard before flushing.
+    #[error("an entity of {namespace}{} is locked by a live write guard: drop it before flushing", fmt_id(.id))]
+    EntityBusy {
+        /// `database.collection`.
+        namespace: String,
+        /// The entity's id, if it has one.
+        id: Option<Bson>,
+    },
+
+    /// The blocking API was called from inside an async runtime, where blocking the thread
+    /// could deadlock it. Use the async API there, or move the call to `spawn_blocking`.
+    #[error(
+        "mongotic::blocking was called from inside an async runtime; use the async API there, \
+         or run the blocking code in tokio::task::spawn_blocking"
+    )]
+    BlockingInAsyncContext,
+
+    /// The server's answer did not have the expected shape.
+    #[error("unexpected reply from the server: {message}")]
+    UnexpectedReply {
+        /// What was wrong with it.
+        message: String,
+    },
+}
+
+fn fmt_id(id: &Option<Bson>) -> String {
+    match id {
+        Some(id) => format!(" (_id {id})"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// `true` for a duplicate key, directly or as the cause of a failed flush.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// let err = Error::DuplicateKey { namespace: "app.users".into(), id: None, message: "E11000".into() };
+    /// assert!(err.is_duplicate_key());
+    /// ```
+    pub fn is_duplicate_key(&self) -> bool {
+        match self {
+            Error::DuplicateKey { .. } => true,
+            Error::Flush(failure) => failure.cause.is_duplicate_key(),
+            _ => false,
+        }
+    }
+
+    /// The server's error code, when the server reported one.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// let err = Error::NotFound { namespace: "app.users".into(), id: None };
+    /// assert_eq!(err.server_code(), None);
+    /// ```
+    pub fn server_code(&self) -> Option<i32> {
+        match self {
+            Error::DuplicateKey { .. } => Some(DUPLICATE_KEY),
+            Error::Server { code, .. } => Some(*code),
+            Error::Flush(failure) => failure.cause.server_code(),
+            _ => None,
+        }
+    }
+
+    /// Converts a driver error raised while working on `namespace` (and on the document with
+    /// `id`, when there is one) into the matching variant.
+    pub(crate) fn from_driver(source: mongodb::error::Error, namespace: &str, id: Option<&Bson>) -> Self {
+        let id = id.cloned();
+        match source.kind.as_ref() {
+            ErrorKind::Write(WriteFailure::WriteError(write)) => {
+                Self::from_write_error(namespace, id, write.code, write.code_name.clone().unwrap_or_default(), write.message.clone())
+            }
+            ErrorKind::Write(WriteFailure::WriteConcernError(wc)) => Error::Server {
+                namespace: namespace.to_owned(),
+                id,
+                code: wc.code,
+                code_name: wc.code_name.clone(),
+                message: wc.message.clone(),
+            },
+            ErrorKind::Command(command) => {
+                Self::from_write_error(namespace, id, command.code, command.code_name.clone(), command.message.clone())
+            }
+            ErrorKind::InvalidArgument { .. } if namespace.is_empty() => Error::InvalidUri { source },
+            ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+            | ErrorKind::ServerSelection { .. }
+            | ErrorKind::DnsResolve { .. }
+            | ErrorKind::Shutdown => Error::Connection { source },
+            _ => Error::Driver { source },
+        }
+    }
+
+    /// The variant for a server-side error on one document: duplicate key or a plain server
+    /// error.
+    pub(crate) fn from_write_error(
+        namespace: &str,
+        id: Option<Bson>,
+        code: i32,
+        code_name: String,
+        message: String,
+    ) -> Self {
+        if code == DUPLICATE_KEY {
+            Error::DuplicateKey { namespace: namespace.to_owned(), id, message }
+        } else {
+            Error::Server { namespace: namespace.to_owned(), id, code, code_name, message }
+        }
+    }
+
+    /// A deserialization error for the stored document `raw` of `namespace`.
+    pub(crate) fn deserialize(namespace: &str, raw: &bson::RawDocument, source: bson::de::Error) -> Self {
+        let id = raw.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok());
+        Error::Deserialize { namespace: namespace.to_owned(), id, source }
+    }
+
+    /// A serialization error for `namespace` (or a field path).
+    pub(crate) fn serialize(namespace: &str, source: bson::ser::Error) -> Self {
+        Error::Serialize { namespace: namespace.to_owned(), source }
+    }
+}
+
+/// What a failed flush did and did not write.
+///
+/// A flush sends its writes in order. When the server rejects one, or the connection drops,
+/// the writes it acknowledged before that are recorded in the session as persisted and the rest
+/// stay staged: they are still listed by `Session::new`, `dirty` and `deleted`, and the next
+/// `flush` sends exactly those.
+///
+/// ```
+/// # use mongotic::{Error, FlushError};
+/// fn report(err: &Error) {
+///     if let Error::Flush(failure) = err {
+///         eprintln!(
+///             "{} writes landed, {} still staged, first failure: {}",
+///             failure.written(),
+///             failure.staged(),
+///             failure.cause()
+///         );
+///     }
+/// }
+/// # let _ = report;
+/// ```
+#[derive(Debug)]
+pub struct FlushError {
+    pub(crate) cause: Error,
+    pub(crate) written: usize,
+    pub(crate) staged: usize,
+    pub(crate) failed: Option<FailedWrite>,
+}
+
+/// The write the server rejected, when the failure is about one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedWrite {
+    /// What kind of write it was.
+    pub kind: WriteKind,
+    /// `database.collection`.
+    pub namespace: String,
+    /// The `_id` of the document.
+    pub id: Bson,
+}
+
+/// The kinds of write a flush sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteKind {
+    /// A new entity (`add`).
+    Insert,
+    /// `$set`/`$unset` of the changed fields of a persistent entity.
+    Update,
+    /// A full replacement, upserting (`merge`).
+    Replace,
+    /// A removal (`delete`).
+    Delete,
+}
+
+impl fmt::Display for WriteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WriteKind::Insert => "insert",
+            WriteKind::Update => "update",
+            WriteKind::Replace => "replace",
+            WriteKind::Delete => "delete",
+        })
+    }
+}
+
+impl FlushError {
+    /// The error that stopped the flush.
+    pub fn cause(&self) -> &Error {
+        &self.cause
+    }
+
+    /// How many writes of this flush the server acknowledged.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// How many writes are still staged in the session.
+    pub fn staged(&self) -> usize {
+        self.staged
+    }
+
+    /// The write the server rejected, when the failure is about one document.
+    pub fn failed(&self) -> Option<&FailedWrite> {
+        self.failed.as_ref()
+    }
+}
+
+impl fmt::Display for FlushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "flush failed after {} acknowledged writes, {} still staged", self.written, self.staged)?;
+        if let Some(failed) = &self.failed {
+            write!(f, "; the {} of _id {} in {} was refused", failed.kind, failed.id, failed.namespace)?;
+        }
+        write!(f, ": {}", self.cause)
+    }
+}
+
+impl std::error::Error for FlushError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}

@@ -1,0 +1,287 @@
+//! Field descriptors: the typed handles (`User::age`) that build filters, sorts, projections
+//! and updates.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Neg;
+
+use bson::Bson;
+
+use super::filter::{Filter, Test, Value};
+use super::pattern;
+use super::sort::SortKey;
+use super::value::{ArrayField, TextField, ValueOf};
+use crate::model::Embeds;
+
+/// A field of model (or embedded struct) `M` whose Rust type is `V`.
+///
+/// The derive adds one per struct field as an associated constant with the field's name:
+/// `User::age` is a `Field<User, Option<i32>>`. Its methods build [`Filter`]s whose values are
+/// checked against `V` at compile time (see [`ValueOf`]); the path is the stored name, so
+/// `#[serde(rename)]` and `rename_all` are honoured.
+///
+/// ```
+/// use mongotic::prelude::*;
+/// use mongotic::bson::doc;
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "users")]
+/// #[serde(rename_all = "camelCase")]
+/// struct User {
+///     #[serde(rename = "_id")] #[mongotic(id)] id: i64,
+///     display_name: String,
+///     age: Option<i32>,
+/// }
+///
+/// assert_eq!(User::display_name.path(), "displayName");
+/// assert_eq!(User::age.between(18, 65).to_document().unwrap(),
+///            doc! { "age": { "$gte": 18, "$lte": 65 } });
+/// ```
+pub struct Field<M, V> {
+    path: Cow<'static, str>,
+    _types: PhantomData<fn() -> (M, V)>,
+}
+
+impl<M, V> Field<M, V> {
+    /// A descriptor for the stored field `path`. Used by the derive.
+    #[doc(hidden)]
+    pub const fn new(path: &'static str) -> Self {
+        Field { path: Cow::Borrowed(path), _types: PhantomData }
+    }
+
+    /// The stored path of the field (dotted for nested fields).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn path_cow(&self) -> Cow<'static, str> {
+        self.path.clone()
+    }
+
+    /// A field of an embedded struct inside this one, addressed by its dotted path.
+    ///
+    /// Works through `Option`, `Box` and `Vec` (in which case the filter matches when any
+    /// element matches, as MongoDB does).
+    ///
+    /// ```
+    /// use mongotic::prelude::*;
+    ///
+    /// #[derive(Debug, Serialize, Deserialize, Embedded)]
+    /// struct Address { city: String }
+    ///
+    /// #[derive(Debug, Serialize, Deserialize, Model)]
+    /// #[mongotic(collection = "users")]
+    /// struct User {
+    ///     #[serde(rename = "_id")] #[mongotic(id)] id: i64,
+    ///     address: Option<Address>,
+    /// }
+    ///
+    /// let in_paris = User::address.dot(Address::city).eq("Paris");
+    /// assert_eq!(in_paris.to_document().unwrap(),
+    ///            mongotic::bson::doc! { "address.city": { "$eq": "Paris" } });
+    /// ```
+    pub fn dot<E, W>(&self, inner: Field<E, W>) -> Field<M, W>
+    where
+        V: Embeds<E>,
+    {
+        Field { path: Cow::Owned(format!("{}.{}", self.path, inner.path)), _types: PhantomData }
+    }
+
+    fn test(&self, test: Test) -> Filter<M> {
+        Filter::field(self.path.clone(), test)
+    }
+
+    fn op(&self, op: &'static str, value: impl ValueOf<V>) -> Filter<M> {
+        self.test(Test::Ops(vec![(op, Value::from_result(value.into_bson()))]))
+    }
+
+    fn regex(&self, pattern: String, case_insensitive: bool) -> Filter<M> {
+        let options = if case_insensitive { "si" } else { "s" };
+        self.test(Test::Ops(vec![
+            ("$regex", Value::Bson(Bson::String(pattern))),
+            ("$options", Value::Bson(Bson::String(options.into()))),
+        ]))
+    }
+
+    /// Equal to `value`: `{f: {$eq: value}}`.
+    pub fn eq(&self, value: impl ValueOf<V>) -> Filter<M> {
+        self.op("$eq", value)
+    }
+
+    /// Not equal to `value` (missing fields match too): `{f: {$ne: value}}`.
+    pub fn ne(&self, value: impl ValueOf<V>) -> Filter<M> {
+        self.op("$ne", value)
+    }
+
+    /// Greater than `value`: `$gt`.
+    pub fn gt(&self, value: impl ValueOf<V>) -> Filter<M> {
+        self.op("$gt", value)
+    }
+
+    /// Greater than or equal to `value`: `$gte`.
+    pub fn gte(&self, value: impl ValueOf<V>) -> Filter<M> {
+        self.op("$gte", value)
+    }
+
+    /// Less than `value`: `$lt`.
+    pub fn lt(&self, value: impl ValueOf<V>) -> Filter<M> {
+        self.op("$lt", value)
+    }
+
+    /// Less than or equal to `value`: `$lte`.
+    pub fn lte(&self, value: impl ValueOf<V>) -> Filter<M> {
+        self.op("$lte", value)
+    }
+
+    /// Between `low` and `high`, both included: `{f: {$gte: low, $lte: high}}`.
+    pub fn between(&self, low: impl ValueOf<V>, high: impl ValueOf<V>) -> Filter<M> {
+        self.test(Test::Ops(vec![
+            ("$gte", Value::from_result(low.into_bson())),
+            ("$lte", Value::from_result(high.into_bson())),
+        ]))
+    }
+
+    /// One of `values`: `$in`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String }
+    /// let f = User::name.in_(["Alice", "Bob"]);
+    /// assert_eq!(f.to_document().unwrap(),
+    ///            mongotic::bson::doc! { "name": { "$in": ["Alice", "Bob"] } });
+    /// ```
+    pub fn in_<T: ValueOf<V>>(&self, values: impl IntoIterator<Item = T>) -> Filter<M> {
+        self.test(Test::Ops(vec![("$in", collect_array(values))]))
+    }
+
+    /// None of `values` (missing fields match too): `$nin`.
+    pub fn not_in<T: ValueOf<V>>(&self, values: impl IntoIterator<Item = T>) -> Filter<M> {
+        self.test(Test::Ops(vec![("$nin", collect_array(values))]))
+    }
+
+    /// Null or missing, as MongoDB means it: `{f: null}`.
+    pub fn is_null(&self) -> Filter<M> {
+        self.test(Test::IsNull)
+    }
+
+    /// Present and not null: `{f: {$ne: null}}`.
+    pub fn is_not_null(&self) -> Filter<M> {
+        self.test(Test::Ops(vec![("$ne", Value::Bson(Bson::Null))]))
+    }
+
+    /// Present (even if null) or absent: `{f: {$exists: exists}}`.
+    pub fn exists(&self, exists: bool) -> Filter<M> {
+        self.test(Test::Ops(vec![("$exists", Value::Bson(Bson::Boolean(exists)))]))
+    }
+
+    /// Sort by this field, smallest first.
+    pub fn asc(&self) -> SortKey<M> {
+        SortKey::new(self.path.clone(), 1)
+    }
+
+    /// Sort by this field, largest first. `-User::age` is the same.
+    pub fn desc(&self) -> SortKey<M> {
+        SortKey::new(self.path.clone(), -1)
+    }
+}
+
+fn collect_array<V, T: ValueOf<V>>(values: impl IntoIterator<Item = T>) -> Value {
+    let values: Result<Vec<Bson>, _> = values.into_iter().map(ValueOf::into_bson).collect();
+    Value::from_result(values.map(Bson::Array))
+}
+
+/// String operators, for `String` and `Option<String>` fields. The text is always matched
+/// literally: regex metacharacters are escaped.
+impl<M, V: TextField> Field<M, V> {
+    /// SQL `LIKE`: `%` matches any run of characters, `_` exactly one, `\` makes the next
+    /// character literal; the whole value must match.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String }
+    /// let f = User::name.like("Al%");
+    /// assert_eq!(f.to_document().unwrap(),
+    ///            mongotic::bson::doc! { "name": { "$regex": r"^Al.*\z", "$options": "s" } });
+    /// ```
+    pub fn like(&self, pattern: &str) -> Filter<M> {
+        self.regex(pattern::like(pattern), false)
+    }
+
+    /// `like`, ignoring case.
+    pub fn ilike(&self, pattern: &str) -> Filter<M> {
+        self.regex(pattern::like(pattern), true)
+    }
+
+    /// Contains `text` anywhere.
+    pub fn contains(&self, text: &str) -> Filter<M> {
+        self.regex(pattern::contains(text), false)
+    }
+
+    /// Starts with `text`.
+    pub fn starts_with(&self, text: &str) -> Filter<M> {
+        self.regex(pattern::starts_with(text), false)
+    }
+
+    /// Ends with `text`.
+    pub fn ends_with(&self, text: &str) -> Filter<M> {
+        self.regex(pattern::ends_with(text), false)
+    }
+}
+
+/// Array operators, for `Vec`, set and `Option` of those fields.
+impl<M, V: ArrayField> Field<M, V> {
+    /// The array holds `value`: `{f: value}`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "posts")]
+    /// # struct Post { #[serde(rename = "_id")] #[mongotic(id)] id: i64, tags: Vec<String> }
+    /// let f = Post::tags.has("rust");
+    /// assert_eq!(f.to_document().unwrap(), mongotic::bson::doc! { "tags": { "$eq": "rust" } });
+    /// ```
+    pub fn has(&self, value: impl ValueOf<V::Elem>) -> Filter<M> {
+        self.test(Test::Ops(vec![("$eq", Value::from_result(value.into_bson()))]))
+    }
+
+    /// The array holds every one of `values`: `$all`.
+    pub fn has_all<T: ValueOf<V::Elem>>(&self, values: impl IntoIterator<Item = T>) -> Filter<M> {
+        self.test(Test::Ops(vec![("$all", collect_array(values))]))
+    }
+
+    /// The array holds at least one of `values`: `$in`.
+    pub fn has_any<T: ValueOf<V::Elem>>(&self, values: impl IntoIterator<Item = T>) -> Filter<M> {
+        self.test(Test::Ops(vec![("$in", collect_array(values))]))
+    }
+
+    /// The array has exactly `len` elements: `$size`.
+    pub fn has_size(&self, len: u32) -> Filter<M> {
+        self.test(Test::Ops(vec![("$size", Value::Bson(Bson::Int64(i64::from(len))))]))
+    }
+}
+
+impl<M, V> Neg for Field<M, V> {
+    type Output = SortKey<M>;
+
+    /// Descending order: `.order_by(-User::age)`.
+    fn neg(self) -> SortKey<M> {
+        self.desc()
+    }
+}
+
+impl<M, V> Clone for Field<M, V> {
+    fn clone(&self) -> Self {
+        Field { path: self.path.clone(), _types: PhantomData }
+    }
+}
+
+impl<M, V> fmt::Debug for Field<M, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Field({})", self.path)
+    }
+}

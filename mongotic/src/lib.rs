@@ -1,0 +1,97 @@
+//! # mongotic
+//!
+//! A MongoDB ORM in the style of SQLAlchemy 2.0, on the official `mongodb` driver:
+//!
+//! - **Models** are `serde` structs with `#[derive(Model)]`, which also gives each field a
+//!   typed descriptor (`User::age`) for queries.
+//! - **Statements** are plain values: [`select`], [`insert`], [`update`], [`delete`], with
+//!   filters checked by the compiler ([`Field`], [`Filter`]).
+//! - **The session** is a unit of work: an identity map, change tracking by snapshot, and a
+//!   flush that writes only what changed in as few round trips as the server allows, losing
+//!   nothing and writing nothing twice when it fails ([`Session`]).
+//! - **Async first**, with a blocking mirror for code without a runtime.
+//!
+//! ```no_run
+//! use mongotic::prelude::*;
+//!
+//! #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+//! #[mongotic(database = "myapp", collection = "users")]
+//! struct User {
+//!     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+//!     #[mongotic(id)]
+//!     id: Option<ObjectId>,
+//!     #[mongotic(unique)]
+//!     email: String,
+//!     name: String,
+//!     age: Option<i32>,
+//! }
+//!
+//! # async fn demo() -> mongotic::Result<()> {
+//! let engine = create_engine("mongodb://localhost:27017").await?;
+//! create_indexes::<User>(&engine).await?;
+//! let factory = sessionmaker(&engine);
+//! let mut session = factory.session();
+//!
+//! let alice = session.add(User { id: None, email: "alice@example.com".into(), name: "Alice".into(), age: Some(30) });
+//! session.commit().await?;
+//!
+//! let adults = session.scalars(select::<User>().filter(User::age.gte(18))).all().await?;
+//! alice.write().age = Some(31);
+//! session.commit().await?; // {$set: {age: 31}}
+//! # Ok(()) }
+//! ```
+//!
+//! The layout follows the architecture: [`model`] (models and ids), [`expr`] (fields, filters,
+//! sort keys), [`statement`] (statements and projections), [`session`] (unit of work, results),
+//! [`engine`] (connection and indexes) and [`error`].
+
+// Lets the derive's `::mongotic::...` paths resolve inside this crate's own tests.
+extern crate self as mongotic;
+
+pub mod blocking;
+pub mod engine;
+pub mod error;
+pub mod expr;
+pub mod model;
+pub mod session;
+pub mod statement;
+
+pub use bson;
+pub use mongodb;
+
+pub use engine::{Engine, ModelSet, create_engine, create_indexes};
+pub use error::{Error, FailedWrite, FlushError, Result, WriteKind};
+pub use expr::{ArrayField, Field, Filter, IntoSortKeys, SortKey, TextField, ValueOf, and_, not_, or_};
+pub use model::{Embedded, Embeds, IdField, IndexDecl, IndexKey, IntoId, Model, ModelId, ModelMeta};
+pub use session::{
+    EntityRef, Executable, IntoTracked, ScalarResult, SelectResult, Session, SessionFactory, Tracked, sessionmaker,
+};
+pub use statement::{
+    ColumnProjection, CompiledFind, Delete, Distinct, Entities, Insert, Projection, Row, RowIndex, ScalarProjection,
+    Select, Update, WriteResult, delete, insert, select, update,
+};
+
+/// `#[derive(Model)]`: maps a struct to a collection. See [`Model`](trait@Model) for an example.
+///
+/// Struct attributes: `#[mongotic(collection = "...")]` (required), `database = "..."`,
+/// `index(keys(field = 1, other = -1), name = "...", unique, sparse, expire_after_secs = N,
+/// partial_filter = path_to_fn)` (repeatable; a key may also be a string path such as
+/// `"address.city"`, and a direction `"text"`, `"hashed"` or `"2dsphere"`).
+///
+/// Field attributes: `#[mongotic(id)]` on the field stored as `_id`; `index`, `unique`,
+/// `sparse` for single-field indexes.
+pub use mongotic_derive::Model;
+
+/// `#[derive(Embedded)]`: field descriptors for a struct stored inside a model, so queries
+/// can reach its fields with [`Field::dot`]. See [`Embedded`](trait@Embedded).
+pub use mongotic_derive::Embedded;
+
+/// Everything a typical program needs: `use mongotic::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Embedded, Engine, Field, Filter, Model, Session, SessionFactory, Tracked, and_, create_engine, create_indexes,
+        delete, insert, not_, or_, select, sessionmaker, update,
+    };
+    pub use bson::oid::ObjectId;
+    pub use serde::{Deserialize, Serialize};
+}

@@ -1,0 +1,137 @@
+//! Models: Rust structs mapped to MongoDB collections.
+//!
+//! A model is a `serde` struct with `#[derive(Model)]`. The derive implements [`Model`] (where
+//! the documents live, which field is the `_id`, which indexes to create) and adds one typed
+//! [`Field`](crate::Field) descriptor per field, such as `User::age`, for building queries.
+//! Structs stored inside a model's documents derive [`Embedded`](macro@crate::Embedded) to get
+//! descriptors of their own, so queries can reach nested fields.
+
+mod id;
+mod index;
+
+use std::fmt::Debug;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+pub use id::{IdField, IntoId, ModelId};
+pub(crate) use id::IdKey;
+pub use index::{IndexDecl, IndexKey};
+
+/// A Rust type stored as the documents of one MongoDB collection.
+///
+/// Implement it with `#[derive(Model)]`; the derive checks the declaration at compile time
+/// (an id field stored as `_id`, known options, index keys that name real fields).
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// #[mongotic(database = "shop", collection = "products")]
+/// #[mongotic(index(keys(category = 1, price = -1)))]
+/// struct Product {
+///     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+///     #[mongotic(id)]
+///     id: Option<ObjectId>,
+///     #[mongotic(unique)]
+///     sku: String,
+///     category: String,
+///     price: f64,
+/// }
+///
+/// assert_eq!(Product::meta().collection, "products");
+/// assert_eq!(Product::price.path(), "price");
+/// ```
+pub trait Model: Serialize + DeserializeOwned + Debug + Send + Sync + 'static {
+    /// The type of the `_id` value (without the `Option` of a generated id).
+    type Id: ModelId;
+
+    /// Where the documents live and what the model is called.
+    fn meta() -> &'static ModelMeta;
+
+    /// The entity's id, or `None` when it has not been assigned yet.
+    fn id(&self) -> Option<&Self::Id>;
+
+    /// Sets the entity's id.
+    fn set_id(&mut self, id: Self::Id);
+}
+
+/// What the derive records about a model: its name, database, collection and indexes.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "notes")]
+/// # struct Note { #[serde(rename = "_id")] #[mongotic(id)] id: String }
+/// let meta = Note::meta();
+/// assert_eq!((meta.name, meta.database, meta.collection), ("Note", None, "notes"));
+/// ```
+#[derive(Debug)]
+pub struct ModelMeta {
+    /// The Rust name of the model, for messages.
+    pub name: &'static str,
+    /// The database the model declares, if any; the engine may override it.
+    pub database: Option<&'static str>,
+    /// The collection name.
+    pub collection: &'static str,
+    /// The indexes the model declares, applied by [`create_indexes`](crate::create_indexes).
+    pub indexes: &'static [IndexDecl],
+}
+
+impl ModelMeta {
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn new(
+        name: &'static str,
+        database: Option<&'static str>,
+        collection: &'static str,
+        indexes: &'static [IndexDecl],
+    ) -> Self {
+        ModelMeta { name, database, collection, indexes }
+    }
+}
+
+/// A struct stored inside a model's documents, with field descriptors of its own.
+///
+/// Implemented by `#[derive(Embedded)]`; it lets [`Field::dot`](crate::Field::dot) reach the
+/// nested fields in queries.
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, Embedded)]
+/// struct Address { city: String, zip: String }
+///
+/// assert_eq!(Address::city.path(), "city");
+/// ```
+pub trait Embedded {}
+
+/// A field type that holds an embedded struct `E`: `E` itself, `Option<E>`, `Box<E>` or a
+/// `Vec<E>` (where a nested path matches any element, as in MongoDB).
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Serialize, Deserialize, Embedded)]
+/// struct Line { sku: String, qty: i32 }
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "orders")]
+/// struct Order {
+///     #[serde(rename = "_id")] #[mongotic(id)] id: i64,
+///     lines: Vec<Line>,
+/// }
+///
+/// assert_eq!(Order::lines.dot(Line::sku).path(), "lines.sku");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not hold the embedded struct `{E}`",
+    label = "`dot` needs a field whose type is `{E}`, `Option<{E}>`, `Box<{E}>` or `Vec<{E}>`",
+    note = "derive `Embedded` on `{E}` and use its field descriptors"
+)]
+pub trait Embeds<E> {}
+
+impl<E: Embedded> Embeds<E> for E {}
+impl<E: Embedded> Embeds<E> for Option<E> {}
+impl<E: Embedded> Embeds<E> for Box<E> {}
+impl<E: Embedded> Embeds<E> for Vec<E> {}
+impl<E: Embedded> Embeds<E> for Option<Vec<E>> {}

@@ -1,0 +1,241 @@
+//! Change detection: the difference between what the server last had for an entity and what
+//! it holds now, as a MongoDB update.
+//!
+//! Changed fields become `$set`, removed fields `$unset`. Embedded documents are compared field
+//! by field and written by dotted path; arrays and other values are written whole. Numbers
+//! that are equal in value are equal even when their BSON types differ (an `i64` field reading
+//! an int32 is not a change). When a changed key cannot be addressed by a dotted path (it
+//! contains a `.`, starts with `$` or is empty) the enclosing document is written whole, and at
+//! the top level the whole entity is replaced.
+
+use bson::{Bson, Document, RawBsonRef, RawDocument};
+
+/// What a flush must write for one entity.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Change {
+    /// Nothing differs.
+    None,
+    /// Apply this update document (`$set` and/or `$unset`).
+    Update(Document),
+    /// The difference cannot be expressed by paths; replace the document.
+    Replace,
+}
+
+/// Compares the stored document `old` with the current one `new`. `_id` is not compared; the
+/// caller checks it separately.
+pub(crate) fn diff(old: &RawDocument, new: &RawDocument) -> Change {
+    if old.as_bytes() == new.as_bytes() {
+        return Change::None;
+    }
+    let mut set = Document::new();
+    let mut unset = Document::new();
+    if !diff_into("", old, new, &mut set, &mut unset) {
+        return Change::Replace;
+    }
+    let mut update = Document::new();
+    if !set.is_empty() {
+        update.insert("$set", set);
+    }
+    if !unset.is_empty() {
+        update.insert("$unset", unset);
+    }
+    if update.is_empty() { Change::None } else { Change::Update(update) }
+}
+
+/// A key that can be part of a dotted update path.
+fn addressable(key: &str) -> bool {
+    !key.is_empty() && !key.contains('.') && !key.starts_with('$')
+}
+
+fn elements(doc: &RawDocument) -> Vec<(&str, RawBsonRef<'_>)> {
+    // A document the server sent or bson serialized is well formed; an element that fails to
+    // parse is skipped here and shows up as a difference, which writes the value whole.
+    doc.iter().filter_map(Result::ok).collect()
+}
+
+/// Records the difference between `old` and `new` (both at `prefix`) in `set`/`unset`.
+/// Returns `false` when a changed key at this level cannot be addressed by path (or a value
+/// cannot be converted), so the caller writes the enclosing document whole.
+fn diff_into(prefix: &str, old: &RawDocument, new: &RawDocument, set: &mut Document, unset: &mut Document) -> bool {
+    let old_elements = elements(old);
+    let new_elements = elements(new);
+    let mut old_seen = vec![false; old_elements.len()];
+    let mut changes: Vec<(&str, Option<RawBsonRef<'_>>, Option<RawBsonRef<'_>>)> = Vec::new();
+
+    for (position, (key, new_value)) in new_elements.iter().enumerate() {
+        if prefix.is_empty() && *key == "_id" {
+            mark_seen(&old_elements, &mut old_seen, position, key);
+            continue;
+        }
+        let old_value = mark_seen(&old_elements, &mut old_seen, position, key);
+        match old_value {
+            Some(old_value) if same_value(old_value, *new_value) => {}
+            old_value => changes.push((key, old_value, Some(*new_value))),
+        }
+    }
+    for (seen, (key, old_value)) in old_seen.iter().zip(&old_elements) {
+        if !seen && !(prefix.is_empty() && *key == "_id") {
+            changes.push((key, Some(*old_value), None));
+        }
+    }
+
+    if changes.iter().any(|(key, _, _)| !addressable(key)) {
+        return false;
+    }
+    for (key, old_value, new_value) in changes {
+        let path = if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") };
+        match (old_value, new_value) {
+            (Some(RawBsonRef::Document(old_doc)), Some(RawBsonRef::Document(new_doc))) => {
+                let mut nested_set = Document::new();
+                let mut nested_unset = Document::new();
+                if diff_into(&path, old_doc, new_doc, &mut nested_set, &mut nested_unset) {
+                    set.extend(nested_set);
+                    unset.extend(nested_unset);
+                } else {
+                    let Some(whole) = to_bson(RawBsonRef::Document(new_doc)) else { return false };
+                    set.insert(path, whole);
+                }
+            }
+            (_, Some(new_value)) => {
+                let Some(value) = to_bson(new_value) else { return false };
+                set.insert(path, value);
+            }
+            (_, None) => {
+                unset.insert(path, "");
+            }
+        }
+    }
+    true
+}
+
+/// Finds `key` among the old elements, trying the same position first (serde writes fields in
+/// declaration order, so they usually line up), and marks it seen.
+fn mark_seen<'a>(
+    old_elements: &[(&str, RawBsonRef<'a>)],
+    seen: &mut [bool],
+    position: usize,
+    key: &str,
+) -> Option<RawBsonRef<'a>> {
+    let index = match old_elements.get(position) {
+        Some((old_key, _)) if *old_key == key => Some(position),
+        _ => old_elements.iter().position(|(old_key, _)| *old_key == key),
+    }?;
+    seen[index] = true;
+    Some(old_elements[index].1)
+}
+
+/// Equality as a flush sees it: identical values, or numbers equal in value.
+fn same_value(a: RawBsonRef<'_>, b: RawBsonRef<'_>) -> bool {
+    if a == b {
+        return true;
+    }
+    match (as_number(a), as_number(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Numbers compared by value: integers exactly, doubles only when they hold an integer.
+#[derive(PartialEq)]
+enum Number {
+    Int(i64),
+    Float(u64),
+}
+
+fn as_number(value: RawBsonRef<'_>) -> Option<Number> {
+    match value {
+        RawBsonRef::Int32(i) => Some(Number::Int(i64::from(i))),
+        RawBsonRef::Int64(i) => Some(Number::Int(i)),
+        RawBsonRef::Double(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(Number::Int(f as i64)),
+        RawBsonRef::Double(f) => Some(Number::Float(f.to_bits())),
+        _ => None,
+    }
+}
+
+fn to_bson(value: RawBsonRef<'_>) -> Option<Bson> {
+    Bson::try_from(value.to_raw_bson()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::{doc, rawdoc};
+
+    use super::*;
+
+    fn update(old: bson::RawDocumentBuf, new: bson::RawDocumentBuf) -> Change {
+        diff(&old, &new)
+    }
+
+    #[test]
+    fn identical_documents_need_no_write() {
+        assert_eq!(update(rawdoc! { "_id": 1, "a": 1 }, rawdoc! { "_id": 1, "a": 1 }), Change::None);
+    }
+
+    #[test]
+    fn changed_field_is_set() {
+        assert_eq!(
+            update(rawdoc! { "_id": 1, "a": 1, "b": "x" }, rawdoc! { "_id": 1, "a": 2, "b": "x" }),
+            Change::Update(doc! { "$set": { "a": 2 } })
+        );
+    }
+
+    #[test]
+    fn nested_change_uses_dotted_path() {
+        assert_eq!(
+            update(
+                rawdoc! { "_id": 1, "address": { "city": "Paris", "zip": "75001" } },
+                rawdoc! { "_id": 1, "address": { "city": "Lyon", "zip": "75001" } }
+            ),
+            Change::Update(doc! { "$set": { "address.city": "Lyon" } })
+        );
+    }
+
+    #[test]
+    fn removed_field_is_unset_and_added_field_set() {
+        assert_eq!(
+            update(rawdoc! { "_id": 1, "a": 1, "b": 2 }, rawdoc! { "_id": 1, "a": 1, "c": 3 }),
+            Change::Update(doc! { "$set": { "c": 3 }, "$unset": { "b": "" } })
+        );
+    }
+
+    #[test]
+    fn arrays_are_written_whole() {
+        assert_eq!(
+            update(rawdoc! { "_id": 1, "tags": ["a", "b"] }, rawdoc! { "_id": 1, "tags": ["a", "c"] }),
+            Change::Update(doc! { "$set": { "tags": ["a", "c"] } })
+        );
+    }
+
+    #[test]
+    fn null_to_document_sets_the_document() {
+        assert_eq!(
+            update(rawdoc! { "_id": 1, "address": null }, rawdoc! { "_id": 1, "address": { "city": "Rome" } }),
+            Change::Update(doc! { "$set": { "address": { "city": "Rome" } } })
+        );
+    }
+
+    #[test]
+    fn numbers_equal_in_value_are_not_a_change() {
+        assert_eq!(update(rawdoc! { "_id": 1, "n": 5_i32 }, rawdoc! { "_id": 1, "n": 5_i64 }), Change::None);
+        assert_eq!(update(rawdoc! { "_id": 1, "n": 5_i32 }, rawdoc! { "_id": 1, "n": 5.0 }), Change::None);
+        assert_ne!(update(rawdoc! { "_id": 1, "n": 5_i32 }, rawdoc! { "_id": 1, "n": 5.5 }), Change::None);
+    }
+
+    #[test]
+    fn reordered_fields_are_not_a_change() {
+        assert_eq!(update(rawdoc! { "_id": 1, "a": 1, "b": 2 }, rawdoc! { "b": 2, "_id": 1, "a": 1 }), Change::None);
+    }
+
+    #[test]
+    fn unaddressable_nested_key_writes_the_parent_whole() {
+        assert_eq!(
+            update(rawdoc! { "_id": 1, "m": { "a.b": 1 } }, rawdoc! { "_id": 1, "m": { "a.b": 2 } }),
+            Change::Update(doc! { "$set": { "m": { "a.b": 2 } } })
+        );
+    }
+
+    #[test]
+    fn unaddressable_top_level_key_replaces() {
+        assert_eq!(update(rawdoc! { "_id": 1, "$x": 1 }, rawdoc! { "_id": 1, "$x": 2 }), Change::Replace);
+    }
+}

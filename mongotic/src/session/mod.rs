@@ -1,0 +1,676 @@
+//! The session: a unit of work over one engine.
+//!
+//! A [`Session`] tracks the entities it loaded or was given. Queries go to the server at once;
+//! writes are staged and sent together by [`Session::flush`] (or [`Session::commit`]), which
+//! writes only what changed, in as few round trips as the server allows. The module is split
+//! by job:
+//!
+//! - `tracked`: the entity handles ([`Tracked`], [`EntityRef`]) and their tracking state;
+//! - `unit_of_work`: which entities the session tracks, in which state, and the identity map;
+//! - `diff`: the comparison of an entity with its snapshot, producing `$set`/`$unset`;
+//! - `flush`: planning the writes and sending them, with exact bookkeeping on failure;
+//! - `query`: running selects and turning documents into entities or rows;
+//! - `execute`: what `Session::execute` accepts.
+
+mod diff;
+mod execute;
+mod flush;
+mod query;
+mod tracked;
+mod unit_of_work;
+
+use std::any::TypeId;
+use std::fmt;
+
+pub use execute::Executable;
+pub use query::{Loader, ScalarResult, SelectResult};
+pub use tracked::{EntityRef, Tracked};
+
+use crate::model::{IdKey, IntoId, ModelId};
+use crate::statement::{ScalarProjection, Select};
+use crate::{Engine, Error, Model, Result};
+use tracked::CellError;
+use unit_of_work::{Status, UnitOfWork};
+
+/// Makes sessions bound to one engine: the Rust counterpart of the seed's `sessionmaker`.
+///
+/// Cheap to clone, `Send + Sync`: keep one in your application state and open a session per
+/// task or request.
+///
+/// ```no_run
+/// # async fn demo() -> mongotic::Result<()> {
+/// use mongotic::{create_engine, sessionmaker};
+///
+/// let engine = create_engine("mongodb://localhost:27017").await?;
+/// let factory = sessionmaker(&engine);
+/// let mut session = factory.session();
+/// session.commit().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionFactory {
+    engine: Engine,
+}
+
+/// A [`SessionFactory`] for `engine`.
+pub fn sessionmaker(engine: &Engine) -> SessionFactory {
+    SessionFactory { engine: engine.clone() }
+}
+
+impl SessionFactory {
+    /// Opens a new, empty session. No I/O.
+    pub fn session(&self) -> Session {
+        Session::bind(&self.engine)
+    }
+
+    /// The engine sessions are bound to.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// A unit of work: an identity map, change tracking, and batched writes.
+///
+/// - **Identity map.** Within a session one stored document is one entity: a query or `get`
+///   that returns a document the session already tracks returns the same [`Tracked`] handle,
+///   with its pending changes untouched.
+/// - **Change tracking.** The session keeps a snapshot of what the server last had for each
+///   entity. Changing a value through [`Tracked::write`] needs no further call; `flush`
+///   compares and writes only the difference (`$set`/`$unset` by dotted path). A value changed
+///   and changed back is not written.
+/// - **Batched flush.** One write command per collection and kind of write, or a single client
+///   `bulkWrite` when the flush spans several and the server has it (MongoDB 8.0+).
+/// - **Nothing lost, nothing twice.** If a flush fails part way, what the server acknowledged
+///   is recorded as persisted and the rest stays staged (see [`Error::Flush`]); flushing again
+///   sends only the rest.
+///
+/// Sessions are not meant to be shared between tasks: their methods take `&mut self`. Dropping
+/// a session (or [`close`](Session::close)) discards un-flushed changes and does no I/O.
+///
+/// ```no_run
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// #[mongotic(database = "myapp", collection = "users")]
+/// struct User {
+///     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+///     #[mongotic(id)]
+///     id: Option<ObjectId>,
+///     name: String,
+///     age: Option<i32>,
+/// }
+///
+/// # async fn demo() -> mongotic::Result<()> {
+/// let engine = create_engine("mongodb://localhost:27017").await?;
+/// let mut session = sessionmaker(&engine).session();
+///
+/// let alice = session.add(User { id: None, name: "Alice".into(), age: Some(30) });
+/// session.flush().await?;
+/// assert!(alice.id().is_some());
+///
+/// alice.write().age = Some(31);
+/// session.commit().await?; // sends {$set: {age: 31}} and nothing else
+/// # Ok(()) }
+/// ```
+pub struct Session {
+    engine: Engine,
+    uow: UnitOfWork,
+}
+
+/// What [`Session::add`] accepts: a model value (a new entity) or a handle.
+pub trait IntoTracked {
+    /// The model of the entity.
+    type Model: Model;
+
+    /// The handle for the entity.
+    fn into_tracked(self) -> Tracked<Self::Model>;
+}
+
+impl<M: Model> IntoTracked for M {
+    type Model = M;
+
+    fn into_tracked(self) -> Tracked<M> {
+        Tracked::new(self)
+    }
+}
+
+impl<M: Model> IntoTracked for Tracked<M> {
+    type Model = M;
+
+    fn into_tracked(self) -> Tracked<M> {
+        self
+    }
+}
+
+impl<M: Model> IntoTracked for &Tracked<M> {
+    type Model = M;
+
+    fn into_tracked(self) -> Tracked<M> {
+        self.clone()
+    }
+}
+
+impl Session {
+    /// A new, empty session on `engine` (the same as `sessionmaker(engine).session()`).
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: mongotic::Engine) {
+    /// let mut session = mongotic::Session::bind(&engine);
+    /// # }
+    /// ```
+    pub fn bind(engine: &Engine) -> Session {
+        Session { engine: engine.clone(), uow: UnitOfWork::new() }
+    }
+
+    /// The engine this session runs on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Stages an entity for insertion at the next flush and returns its handle. No I/O.
+    ///
+    /// Accepts a model value (a new entity) or a handle: a handle that was expunged or whose
+    /// session was closed is attached to this session, as persistent if it was ever written
+    /// (its changes since then are flushed) or as new otherwise. A handle already tracked by
+    /// this session is left as it is (a pending delete of it is cancelled). A handle tracked by
+    /// another session moves here, with its pending changes; that session forgets it.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let alice = session.add(User { id: None, name: "Alice".into() });
+    /// assert_eq!(session.new().len(), 1);
+    /// session.flush().await?;
+    /// assert!(alice.id().is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn add<E: IntoTracked>(&mut self, entity: E) -> Tracked<E::Model> {
+        let handle = entity.into_tracked();
+        let key = handle.key();
+        if let Some(entry) = self.uow.get(key) {
+            if entry.status == Status::Deleted {
+                self.uow.restage(key, Status::Persistent);
+            }
+            return handle;
+        }
+        let erased = handle.erased();
+        let state = erased.state();
+        state.set_expired(false);
+        let (status, identity) = match state.server_id() {
+            Some(id) => (Status::Persistent, Some(IdKey::from_bson(&id))),
+            None => (Status::New { uncertain: false, generated_id: false }, None),
+        };
+        if status == Status::Persistent {
+            // Anything changed while detached is compared with the snapshot at flush.
+            state.mark_changed();
+        }
+        self.uow.track(erased, TypeId::of::<E::Model>(), status, identity);
+        handle
+    }
+
+    /// Stages several entities, in order; see [`add`](Session::add).
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let users = session.add_all(["Bob", "Carol"].map(|name| User { id: None, name: name.into() }));
+    /// session.commit().await?; // one insert command for both
+    /// # Ok(()) }
+    /// ```
+    pub fn add_all<E: IntoTracked>(&mut self, entities: impl IntoIterator<Item = E>) -> Vec<Tracked<E::Model>> {
+        entities.into_iter().map(|entity| self.add(entity)).collect()
+    }
+
+    /// Stages the removal of an entity at the next flush. No I/O.
+    ///
+    /// Deleting an entity that was added but never flushed just drops it: nothing is written.
+    /// After the flush the entity is detached. Deleting an entity twice is harmless; an entity
+    /// this session does not track is [`Error::Detached`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # async fn demo(mut session: Session, user: Tracked<User>) -> mongotic::Result<()> {
+    /// session.delete(&user)?;
+    /// assert_eq!(session.deleted().len(), 1);
+    /// session.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn delete<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
+        let key = entity.key();
+        let Some(entry) = self.uow.get(key) else {
+            return Err(detached(entity));
+        };
+        match entry.status {
+            Status::New { .. } => {
+                self.uow.remove(key);
+            }
+            Status::Merged if entity.cell.state.snapshot().is_none() && entity.id().is_none() => {
+                self.uow.remove(key);
+            }
+            Status::Deleted => {}
+            Status::Persistent | Status::Merged => self.uow.restage(key, Status::Deleted),
+        }
+        Ok(())
+    }
+
+    /// Stages a full replacement of the entity's document (an upsert) when its id is set, or an
+    /// insert when it is not; returns the handle the session tracks for it. No I/O.
+    ///
+    /// If the session already tracks an entity with that id, its value is replaced by `value`
+    /// (its pending field changes are dropped) and its handle is returned; otherwise a new
+    /// handle is tracked. Fails with [`Error::EntityBusy`] only if a write guard of the tracked
+    /// entity is alive.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let id = "507f1f77bcf86cd799439011".parse().ok();
+    /// session.merge(User { id, name: "Alice".into() })?;
+    /// session.commit().await?; // replaceOne({_id}, doc, upsert: true)
+    /// # Ok(()) }
+    /// ```
+    pub fn merge<M: Model>(&mut self, value: M) -> Result<Tracked<M>> {
+        let Some(id) = value.id().map(ModelId::to_bson) else {
+            return Ok(self.add(value));
+        };
+        let identity = IdKey::from_bson(&id);
+        if let Some(entry) = self.uow.lookup(TypeId::of::<M>(), &identity) {
+            let key = tracked::entity_key(&entry.entity);
+            if let Some(existing) = Tracked::<M>::from_erased(entry.entity.clone()) {
+                match existing.cell.try_write() {
+                    Ok(mut slot) => *slot = value,
+                    Err(_) => return Err(self.cell_error::<M>(CellError::Busy, Some(id))),
+                }
+                self.uow.restage(key, Status::Merged);
+                return Ok(existing);
+            }
+        }
+        let handle = Tracked::new(value);
+        self.uow.track(handle.erased(), TypeId::of::<M>(), Status::Merged, Some(identity));
+        Ok(handle)
+    }
+
+    /// Detaches an entity: the session forgets it and its pending changes (they will not be
+    /// written). The handle stays usable, reports [`Tracked::is_attached`] `false`, and can be
+    /// added to this or another session again. Idempotent; a handle this session does not
+    /// track is left alone. No I/O.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, age: i32 }
+    /// # async fn demo(mut session: Session, user: Tracked<User>) {
+    /// user.write().age = 99;
+    /// session.expunge(&user);
+    /// assert!(session.dirty().is_empty());
+    /// assert!(!user.is_attached());
+    /// # }
+    /// ```
+    pub fn expunge<M: Model>(&mut self, entity: &Tracked<M>) {
+        if self.uow.remove(entity.key()).is_some() {
+            discard_pending_changes(entity);
+        }
+    }
+
+    /// Marks an entity as stale: its pending field changes are dropped (not written), its
+    /// values stay as they are in memory, and [`Tracked::is_expired`] reports `true` until
+    /// [`refresh`](Session::refresh). There is no lazy reload. No I/O.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, age: i32 }
+    /// # async fn demo(mut session: Session, user: Tracked<User>) -> mongotic::Result<()> {
+    /// session.expire(&user);
+    /// assert!(user.is_expired());
+    /// session.refresh(&user).await?; // the explicit reload
+    /// # Ok(()) }
+    /// ```
+    pub fn expire<M: Model>(&mut self, entity: &Tracked<M>) {
+        let Some(entry) = self.uow.get(entity.key()) else { return };
+        if entry.status == Status::Persistent {
+            discard_pending_changes(entity);
+        }
+        entity.cell.state.set_expired(true);
+    }
+
+    /// Reloads an entity from the server in place: every field takes the stored value, pending
+    /// changes are dropped and the expired flag is cleared. One `find` round trip.
+    ///
+    /// Errors: [`Error::Detached`] for an entity this session does not track,
+    /// [`Error::NotPersistent`] for one never flushed, [`Error::NotFound`] when its document
+    /// is gone from the server.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, age: i32 }
+    /// # async fn demo(mut session: Session, user: Tracked<User>) -> mongotic::Result<()> {
+    /// session.refresh(&user).await?;
+    /// println!("{}", user.read().age); // as stored
+    /// # Ok(()) }
+    /// ```
+    pub async fn refresh<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
+        if self.uow.get(entity.key()).is_none() {
+            return Err(detached(entity));
+        }
+        let Some(id) = entity.cell.state.server_id() else {
+            return Err(Error::NotPersistent { model: M::meta().name });
+        };
+        let namespace = self.engine.namespace(M::meta())?;
+        let found = self
+            .engine
+            .raw_collection(&namespace)
+            .find_one(bson::doc! { "_id": id.clone() })
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace.to_string(), Some(&id)))?;
+        let Some(raw) = found else {
+            return Err(Error::NotFound { namespace: namespace.to_string(), id: Some(id) });
+        };
+        let state = &entity.cell.state;
+        let seen = state.changes();
+        let erased = entity.erased();
+        erased.load(&raw).map_err(|err| match err {
+            CellError::Deserialize(source) => Error::deserialize(&namespace.to_string(), &raw, source),
+            other => self.cell_error::<M>(other, Some(id.clone())),
+        })?;
+        state.set_snapshot(Some(raw));
+        state.mark_synced(seen);
+        state.set_expired(false);
+        Ok(())
+    }
+
+    /// Looks an entity up by id: from the identity map when the session tracks it (no I/O),
+    /// else with one `find`. `None` when there is no such document (or it is staged for
+    /// deletion in this session).
+    ///
+    /// The id can be the id value or text to parse; malformed text is
+    /// [`Error::MalformedId`], not a panic.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let user = session.get::<User>("507f1f77bcf86cd799439011").await?;
+    /// assert!(matches!(session.get::<User>("oops").await, Err(mongotic::Error::MalformedId { .. })));
+    /// # Ok(()) }
+    /// ```
+    pub async fn get<M: Model>(&mut self, id: impl IntoId<M::Id>) -> Result<Option<Tracked<M>>> {
+        let id = id.into_id()?.to_bson();
+        if let Some(entry) = self.uow.lookup(TypeId::of::<M>(), &IdKey::from_bson(&id)) {
+            if entry.status == Status::Deleted {
+                return Ok(None);
+            }
+            if let Some(handle) = Tracked::from_erased(entry.entity.clone()) {
+                return Ok(Some(handle));
+            }
+        }
+        let namespace = self.engine.namespace(M::meta())?;
+        let found = self
+            .engine
+            .raw_collection(&namespace)
+            .find_one(bson::doc! { "_id": id.clone() })
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace.to_string(), Some(&id)))?;
+        match found {
+            None => Ok(None),
+            Some(raw) => Loader::new(&mut self.uow, &namespace.to_string()).entity(&raw).map(Some),
+        }
+    }
+
+    /// Runs a select and returns its values one per document: tracked entities for
+    /// `select::<M>()`, plain values for a one-column select. Nothing is sent until a terminal
+    /// method (`all`, `first`, `one`, `one_or_none`, `count`, `exists`, `stream`) is awaited.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let adults = session.scalars(select::<User>().filter(User::age.gte(18))).all().await?;
+    /// let names: Vec<String> = session.scalars(select::<User>().columns(User::name)).all().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn scalars<M: Model, P: ScalarProjection<M>>(&mut self, stmt: Select<M, P>) -> ScalarResult<'_, M, P> {
+        ScalarResult::new(self, stmt)
+    }
+
+    /// The first value of a select, or `None` when nothing matches: the seed's
+    /// `session.scalar(stmt)`.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, email: String, age: Option<i32> }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let age = session
+    ///     .scalar(select::<User>().columns(User::age).filter(User::email.eq("alice@example.com")))
+    ///     .await?; // Some(Some(30)), Some(None) if the field is null, None if no such user
+    /// # Ok(()) }
+    /// ```
+    pub async fn scalar<M: Model, P: ScalarProjection<M>>(&mut self, stmt: Select<M, P>) -> Result<Option<P::Output>> {
+        self.scalars(stmt).first().await
+    }
+
+    /// Runs a statement: a select (its [`SelectResult`] gives typed rows or [`Row`](crate::Row)s),
+    /// a [`distinct`](crate::Select::distinct) (its values), or a bulk `insert`, `update` or
+    /// `delete` (a [`WriteResult`](crate::WriteResult)). Bulk statements are one command each
+    /// and do not touch the session's tracked entities.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, role: String }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let rows = session
+    ///     .execute(select::<User>().columns((User::name, User::age)).filter(User::age.gte(18)))
+    ///     .await?
+    ///     .all()
+    ///     .await?;
+    /// let result = session
+    ///     .execute(update::<User>().filter(User::role.eq("guest")).set(User::role, "member"))
+    ///     .await?;
+    /// println!("{} modified", result.rowcount);
+    /// # Ok(()) }
+    /// ```
+    pub async fn execute<'s, S: Executable<'s>>(&'s mut self, stmt: S) -> Result<S::Output> {
+        stmt.execute_in(self).await
+    }
+
+    /// Writes every staged change to the server: inserts of added entities (ids are set on
+    /// them now), `$set`/`$unset` of changed fields, replacements for merges, removals for
+    /// deletes. Entities that did not change produce no write; with nothing staged there is no
+    /// I/O.
+    ///
+    /// Writes are sent in one command per collection and kind of write, or in one client
+    /// `bulkWrite` when the flush spans several and the server supports it. On failure the
+    /// writes the server acknowledged are recorded as persisted, the rest stay staged, and the
+    /// error ([`Error::Flush`]) says which write failed; flushing again sends only what is left
+    /// and never writes a document twice. Errors found before anything is sent (a missing
+    /// client-chosen id, a changed `_id`, a locked entity, a value that does not serialize)
+    /// are returned as they are, with nothing written.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let dave = session.add(User { id: None, name: "Dave".into() });
+    /// session.flush().await?;
+    /// println!("{:?}", dave.id()); // available now
+    /// # Ok(()) }
+    /// ```
+    pub async fn flush(&mut self) -> Result<()> {
+        flush::flush(self).await
+    }
+
+    /// Flushes all staged changes. (Multi-document transactions come in a later version; for
+    /// now `commit` is `flush`, and a no-op when nothing is staged.)
+    ///
+    /// ```no_run
+    /// # async fn demo(mut session: mongotic::Session) -> mongotic::Result<()> {
+    /// session.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn commit(&mut self) -> Result<()> {
+        self.flush().await
+    }
+
+    /// Discards everything not yet flushed, with no I/O: added entities are detached, staged
+    /// deletes and merges are cancelled, and changed entities get back the values the server
+    /// last had (from their snapshots). Entities whose write guard is alive at that moment
+    /// keep their values and are marked expired.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, age: i32 }
+    /// # async fn demo(mut session: Session, user: Tracked<User>) {
+    /// user.write().age = 99;
+    /// session.rollback();
+    /// assert_ne!(user.read().age, 99);
+    /// # }
+    /// ```
+    pub fn rollback(&mut self) {
+        self.uow.prune();
+        let keys: Vec<(usize, Status)> =
+            self.uow.entries_in_order().into_iter().map(|(key, entry)| (key, entry.status)).collect();
+        for (key, status) in keys {
+            let Some(entity) = self.uow.get(key).map(|entry| entry.entity.clone()) else { continue };
+            let state = entity.state();
+            let snapshot = state.snapshot().clone();
+            match (status, snapshot) {
+                (Status::New { .. }, _) | (Status::Merged, None) => {
+                    self.uow.remove(key);
+                }
+                (Status::Deleted | Status::Merged | Status::Persistent, Some(snapshot)) => {
+                    if status != Status::Persistent {
+                        self.uow.restage(key, Status::Persistent);
+                    }
+                    if status == Status::Persistent && state.changes() == 0 {
+                        continue;
+                    }
+                    let seen = state.changes();
+                    match entity.load(&snapshot) {
+                        Ok(()) => state.mark_synced(seen),
+                        Err(_) => state.set_expired(true),
+                    }
+                }
+                (Status::Deleted | Status::Persistent, None) => {}
+            }
+        }
+    }
+
+    /// Ends the session: every entity is detached and un-flushed changes are discarded. No
+    /// I/O. Dropping the session does the same.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: mongotic::Session) {
+    /// session.close();
+    /// # }
+    /// ```
+    pub fn close(mut self) {
+        self.uow.clear();
+    }
+
+    /// The entities staged for insertion (added, not yet flushed), in staging order.
+    #[allow(clippy::new_ret_no_self, clippy::wrong_self_convention)]
+    pub fn new(&self) -> Vec<EntityRef> {
+        self.list(|status| matches!(status, Status::New { .. }))
+    }
+
+    /// The tracked entities whose values differ from what the server last had, in staging
+    /// order, plus those staged by `merge`. Computing it serializes the entities written to
+    /// since the last flush.
+    pub fn dirty(&self) -> Vec<EntityRef> {
+        self.uow
+            .entries_in_order()
+            .into_iter()
+            .filter(|(_, entry)| match entry.status {
+                Status::Merged => true,
+                Status::Persistent => flush::has_changes(entry.entity.as_ref()),
+                _ => false,
+            })
+            .map(|(_, entry)| EntityRef { entity: entry.entity.clone() })
+            .collect()
+    }
+
+    /// The entities staged for removal, in staging order.
+    pub fn deleted(&self) -> Vec<EntityRef> {
+        self.list(|status| status == Status::Deleted)
+    }
+
+    /// `true` when this session tracks `entity`.
+    pub fn contains<M: Model>(&self, entity: &Tracked<M>) -> bool {
+        self.uow.get(entity.key()).is_some()
+    }
+
+    /// The number of entities the session tracks.
+    pub fn len(&self) -> usize {
+        self.uow.len()
+    }
+
+    /// `true` when the session tracks no entity.
+    pub fn is_empty(&self) -> bool {
+        self.uow.len() == 0
+    }
+
+    fn list(&self, keep: impl Fn(Status) -> bool) -> Vec<EntityRef> {
+        self.uow
+            .entries_in_order()
+            .into_iter()
+            .filter(|(_, entry)| keep(entry.status))
+            .map(|(_, entry)| EntityRef { entity: entry.entity.clone() })
+            .collect()
+    }
+
+    fn cell_error<M: Model>(&self, err: CellError, id: Option<bson::Bson>) -> Error {
+        let namespace = self.engine.namespace(M::meta()).map(|ns| ns.to_string()).unwrap_or_else(|_| M::meta().collection.to_owned());
+        flush::cell_error(err, &namespace, id)
+    }
+}
+
+/// Makes the entity's current value its baseline, so changes made so far are not written.
+fn discard_pending_changes<M: Model>(entity: &Tracked<M>) {
+    let state = &entity.cell.state;
+    if state.snapshot().is_none() {
+        return;
+    }
+    let seen = state.changes();
+    if let Ok(raw) = entity.erased().to_raw() {
+        state.set_snapshot(Some(raw));
+        state.mark_synced(seen);
+    }
+}
+
+fn detached<M: Model>(entity: &Tracked<M>) -> Error {
+    Error::Detached { model: M::meta().name, id: entity.erased().current_id().ok().flatten() }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session").field("id", &self.uow.session_id()).field("tracked", &self.uow.len()).finish()
+    }
+}

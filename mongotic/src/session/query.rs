@@ -1,0 +1,284 @@
+//! Running selects: opening the cursor, and turning each returned document into an entity
+//! (through the identity map) or a row.
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use bson::{RawDocument, RawDocumentBuf};
+use futures::stream::{self, BoxStream, StreamExt};
+use mongodb::Cursor;
+use mongodb::options::{CountOptions, FindOptions};
+
+use super::Session;
+use super::tracked::Tracked;
+use super::unit_of_work::{Status, UnitOfWork};
+use crate::model::IdKey;
+use crate::statement::{ColumnProjection, Projection, Row, ScalarProjection, Select};
+use crate::{Error, Model, Result};
+
+/// Turns returned documents into entities through the session's identity map. Used by
+/// projections; not something to call yourself.
+#[doc(hidden)]
+pub struct Loader<'a> {
+    uow: &'a mut UnitOfWork,
+    namespace: &'a str,
+}
+
+impl<'a> Loader<'a> {
+    pub(crate) fn new(uow: &'a mut UnitOfWork, namespace: &'a str) -> Self {
+        Loader { uow, namespace }
+    }
+
+    pub(crate) fn namespace(&self) -> &str {
+        self.namespace
+    }
+
+    /// The entity for the stored document `raw`: the handle the session already tracks for its
+    /// `_id` (pending changes untouched), or a new tracked entity.
+    pub(crate) fn entity<M: Model>(&mut self, raw: &RawDocument) -> Result<Tracked<M>> {
+        let id = match raw.get("_id") {
+            Ok(Some(id)) => IdKey::from_raw(id),
+            _ => {
+                return Err(Error::UnexpectedReply {
+                    message: format!("a document of {} came back without an _id", self.namespace),
+                });
+            }
+        };
+        if let Some(entry) = self.uow.lookup(TypeId::of::<M>(), &id) {
+            if let Some(existing) = Tracked::from_erased(entry.entity.clone()) {
+                return Ok(existing);
+            }
+        }
+        let value: M = bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(self.namespace, raw, source))?;
+        let handle = Tracked::with_state(value, 0, Some(raw.to_raw_document_buf()));
+        self.uow.track(handle.erased(), TypeId::of::<M>(), Status::Persistent, Some(id));
+        Ok(handle)
+    }
+}
+
+/// The results of a select, fetched on demand: made by
+/// [`Session::scalars`](crate::Session::scalars). Nothing is sent to the server until one of
+/// its methods runs.
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, email: String, company: Option<String> }
+/// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+/// let by_email = || select::<User>().filter(User::email.eq("alice@example.com"));
+/// let all = session.scalars(by_email()).all().await?;
+/// let first = session.scalars(by_email()).first().await?;
+/// let one = session.scalars(by_email()).one().await?;
+/// let maybe = session.scalars(by_email()).one_or_none().await?;
+/// let acme = || select::<User>().filter(User::company.eq("Acme"));
+/// let count = session.scalars(acme()).count().await?;
+/// let exists = session.scalars(acme()).exists().await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a ScalarResult does nothing until one of its methods is awaited"]
+pub struct ScalarResult<'s, M, P> {
+    session: &'s mut Session,
+    stmt: Select<M, P>,
+}
+
+impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
+    pub(crate) fn new(session: &'s mut Session, stmt: Select<M, P>) -> Self {
+        ScalarResult { session, stmt }
+    }
+
+    /// Every matching value, in order.
+    pub async fn all(self) -> Result<Vec<P::Output>> {
+        SelectResult::open(self.session, self.stmt).await?.all().await
+    }
+
+    /// The first matching value, or `None`. Fetches one document.
+    pub async fn first(self) -> Result<Option<P::Output>> {
+        SelectResult::open(self.session, self.stmt.with_limit(1)).await?.next().await
+    }
+
+    /// Exactly one value: [`Error::NotFound`] when nothing matches,
+    /// [`Error::MultipleResultsFound`] when several do. Fetches at most two documents.
+    pub async fn one(self) -> Result<P::Output> {
+        let namespace = self.session.engine.namespace(M::meta())?.to_string();
+        match self.one_or_none().await? {
+            Some(value) => Ok(value),
+            None => Err(Error::NotFound { namespace, id: None }),
+        }
+    }
+
+    /// One value or `None`: [`Error::MultipleResultsFound`] when several match. Fetches at
+    /// most two documents.
+    pub async fn one_or_none(self) -> Result<Option<P::Output>> {
+        let mut result = SelectResult::open(self.session, self.stmt.with_limit(2)).await?;
+        let first = result.next().await?;
+        if first.is_some() && result.next().await?.is_some() {
+            return Err(Error::MultipleResultsFound { namespace: result.namespace });
+        }
+        Ok(first)
+    }
+
+    /// The number of matching documents (honouring `offset` and `limit`), counted by the
+    /// server.
+    pub async fn count(self) -> Result<u64> {
+        let find = self.stmt.compile()?;
+        let namespace = self.session.engine.namespace(M::meta())?;
+        let options = CountOptions::builder().skip(find.skip).limit(find.limit.map(|n| n.unsigned_abs())).build();
+        self.session
+            .engine
+            .raw_collection(&namespace)
+            .count_documents(find.filter)
+            .with_options(options)
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))
+    }
+
+    /// `true` when at least one document matches. Fetches at most one `_id`.
+    pub async fn exists(self) -> Result<bool> {
+        let find = self.stmt.compile()?;
+        let namespace = self.session.engine.namespace(M::meta())?;
+        let options = FindOptions::builder()
+            .projection(bson::doc! { "_id": 1 })
+            .skip(find.skip)
+            .limit(1)
+            .build();
+        let mut cursor = self
+            .session
+            .engine
+            .raw_collection(&namespace)
+            .find(find.filter)
+            .with_options(options)
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;
+        cursor.advance().await.map_err(|err| Error::from_driver(err, &namespace.to_string(), None))
+    }
+
+    /// The values as an async stream (the seed's `async for`), fetched batch by batch
+    /// (see [`Select::yield_per`]).
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// use futures::TryStreamExt;
+    /// let mut users = session.scalars(select::<User>().yield_per(100)).stream();
+    /// while let Some(user) = users.try_next().await? {
+    ///     println!("{}", user.read().name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(self) -> BoxStream<'s, Result<P::Output>> {
+        let pending = SelectState::Pending(self.session, self.stmt);
+        stream::try_unfold(pending, |state| async move {
+            let mut result = match state {
+                SelectState::Pending(session, stmt) => SelectResult::open(session, stmt).await?,
+                SelectState::Open(result) => result,
+            };
+            Ok(result.next().await?.map(|value| (value, SelectState::Open(result))))
+        })
+        .boxed()
+    }
+}
+
+enum SelectState<'s, M, P> {
+    Pending(&'s mut Session, Select<M, P>),
+    Open(SelectResult<'s, M, P>),
+}
+
+/// An open select: the cursor of a `find` that has been sent. Returned by
+/// [`Session::execute`](crate::Session::execute) for a select.
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+/// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+/// let stmt = || select::<User>().columns((User::name, User::age)).filter(User::age.gte(18));
+/// // Typed rows:
+/// for (name, age) in session.execute(stmt()).await?.all().await? {
+///     println!("{name} {age:?}");
+/// }
+/// // Rows read by position or by name:
+/// for row in session.execute(stmt()).await?.rows().await? {
+///     let name: String = row.get("name")?;
+///     let age: Option<i32> = row.get(1)?;
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "a SelectResult holds an open cursor; read it with `all`, `next` or `rows`"]
+pub struct SelectResult<'s, M, P> {
+    session: &'s mut Session,
+    cursor: Cursor<RawDocumentBuf>,
+    projection: P,
+    namespace: String,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
+    /// Sends the `find` of `stmt`.
+    pub(crate) async fn open(session: &'s mut Session, stmt: Select<M, P>) -> Result<Self> {
+        let find = stmt.compile()?;
+        let namespace = session.engine.namespace(M::meta())?;
+        let namespace_text = namespace.to_string();
+        let options = FindOptions::builder()
+            .sort(find.sort)
+            .projection(find.projection)
+            .skip(find.skip)
+            .limit(find.limit)
+            .batch_size(find.batch_size)
+            .build();
+        let cursor = session
+            .engine
+            .raw_collection(&namespace)
+            .find(find.filter)
+            .with_options(options)
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace_text, None))?;
+        Ok(SelectResult { session, cursor, projection: stmt.projection, namespace: namespace_text, _model: PhantomData })
+    }
+
+    /// The next value, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<P::Output>> {
+        let more = self.cursor.advance().await.map_err(|err| Error::from_driver(err, &self.namespace, None))?;
+        if !more {
+            return Ok(None);
+        }
+        let mut loader = Loader::new(&mut self.session.uow, &self.namespace);
+        self.projection.decode(self.cursor.current(), &mut loader).map(Some)
+    }
+
+    /// Every remaining value, in order.
+    pub async fn all(mut self) -> Result<Vec<P::Output>> {
+        let mut values = Vec::new();
+        while let Some(value) = self.next().await? {
+            values.push(value);
+        }
+        Ok(values)
+    }
+
+    /// The values as an async stream.
+    pub fn into_stream(self) -> BoxStream<'s, Result<P::Output>> {
+        stream::try_unfold(self, |mut result| async move {
+            Ok(result.next().await?.map(|value| (value, result)))
+        })
+        .boxed()
+    }
+}
+
+impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
+    /// Every remaining row as a [`Row`], readable by position and by field name.
+    pub async fn rows(mut self) -> Result<Vec<Row>> {
+        let columns: Arc<[Cow<'static, str>]> = self.projection.paths().into();
+        let mut rows = Vec::new();
+        while self.cursor.advance().await.map_err(|err| Error::from_driver(err, &self.namespace, None))? {
+            let loader = Loader::new(&mut self.session.uow, &self.namespace);
+            rows.push(Row::decode(&columns, self.cursor.current(), &loader)?);
+        }
+        Ok(rows)
+    }
+}

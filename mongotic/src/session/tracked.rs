@@ -1,0 +1,400 @@
+//! Entity handles: [`Tracked<M>`] for typed code, [`EntityRef`] for the session's lists.
+//!
+//! A handle is a shared pointer to one cell holding the entity's value and its tracking state:
+//! which session owns it, how many write guards have been taken since it was last in sync
+//! with the server, and the snapshot of what the server last had. Keeping the snapshot with
+//! the entity (not in the session) lets a handle move between sessions with its history.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+
+use bson::{Bson, RawDocument, RawDocumentBuf};
+
+use crate::Model;
+use crate::model::{ModelId, ModelMeta};
+
+/// A handle to an entity: what `add`, `get`, `merge` and queries return.
+///
+/// Cloning a handle is cheap and gives another handle to the same entity. Within a session
+/// one stored document is one entity: loading it twice returns handles for which
+/// [`Tracked::ptr_eq`] is true.
+///
+/// Read the value with [`read`](Tracked::read) and change it with
+/// [`write`](Tracked::write); the session notices the change by comparing with its snapshot
+/// at the next flush, so nothing else needs calling.
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "users")]
+/// struct User {
+///     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+///     #[mongotic(id)]
+///     id: Option<ObjectId>,
+///     name: String,
+///     age: Option<i32>,
+/// }
+///
+/// let user = Tracked::new(User { id: None, name: "Alice".into(), age: Some(30) });
+/// user.write().age = Some(31);
+/// assert_eq!(user.read().age, Some(31));
+/// assert!(!user.is_attached());
+/// assert!(user.ptr_eq(&user.clone()));
+/// ```
+pub struct Tracked<M> {
+    pub(crate) cell: Arc<EntityCell<M>>,
+}
+
+/// The value of an entity together with its tracking state.
+pub(crate) struct EntityCell<M> {
+    pub(crate) state: CellState,
+    value: RwLock<M>,
+}
+
+/// The part of an entity's state that does not depend on its type.
+pub(crate) struct CellState {
+    /// The owning session's id, 0 when detached.
+    session: AtomicU64,
+    /// Write guards taken since the entity was last in sync; 0 means untouched.
+    changes: AtomicU64,
+    /// Set by `Session::expire`; informational.
+    expired: AtomicBool,
+    /// What the server last had for this entity; `None` until it is first written or loaded.
+    snapshot: Mutex<Option<RawDocumentBuf>>,
+}
+
+impl CellState {
+    fn new(session: u64, snapshot: Option<RawDocumentBuf>) -> Self {
+        CellState {
+            session: AtomicU64::new(session),
+            changes: AtomicU64::new(0),
+            expired: AtomicBool::new(false),
+            snapshot: Mutex::new(snapshot),
+        }
+    }
+
+    pub(crate) fn session(&self) -> u64 {
+        self.session.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_session(&self, session: u64) {
+        self.session.store(session, Ordering::Release);
+    }
+
+    /// The current change counter; pass it to [`CellState::mark_synced`] after writing the
+    /// state it was read with.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// Clears the change counter unless the entity was written to again since `seen`.
+    pub(crate) fn mark_synced(&self, seen: u64) {
+        let _ = self.changes.compare_exchange(seen, 0, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    pub(crate) fn mark_changed(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn is_expired(&self) -> bool {
+        self.expired.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_expired(&self, expired: bool) {
+        self.expired.store(expired, Ordering::Release);
+    }
+
+    pub(crate) fn snapshot(&self) -> MutexGuard<'_, Option<RawDocumentBuf>> {
+        self.snapshot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_snapshot(&self, snapshot: Option<RawDocumentBuf>) {
+        *self.snapshot() = snapshot;
+    }
+
+    /// The `_id` the server has for this entity, from the snapshot.
+    pub(crate) fn server_id(&self) -> Option<Bson> {
+        let snapshot = self.snapshot();
+        let raw = snapshot.as_ref()?.get("_id").ok().flatten()?;
+        Bson::try_from(raw.to_raw_bson()).ok()
+    }
+}
+
+/// Why the session could not do something with an entity's value.
+#[derive(Debug)]
+pub(crate) enum CellError {
+    /// A guard is alive on another path, so the value cannot be locked without blocking.
+    Busy,
+    Serialize(bson::ser::Error),
+    Deserialize(bson::de::Error),
+    /// The id is not set and the id type cannot be generated.
+    MissingId,
+}
+
+/// A type-erased entity, so one session can hold entities of every model.
+pub(crate) trait ErasedEntity: Send + Sync + 'static {
+    fn state(&self) -> &CellState;
+    fn meta(&self) -> &'static ModelMeta;
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// The current value as BSON.
+    fn to_raw(&self) -> Result<RawDocumentBuf, CellError>;
+    /// The current id, if set.
+    fn current_id(&self) -> Result<Option<Bson>, CellError>;
+    /// The current id, generating one first if it is unset and the type allows; the flag
+    /// tells whether it was generated now.
+    fn assign_id(&self) -> Result<(Bson, bool), CellError>;
+    /// Replaces the value with the stored document `raw`.
+    fn load(&self, raw: &RawDocument) -> Result<(), CellError>;
+    fn fmt_value(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl<M: Model> EntityCell<M> {
+    fn read(&self) -> RwLockReadGuard<'_, M> {
+        self.value.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn try_read(&self) -> Result<RwLockReadGuard<'_, M>, CellError> {
+        match self.value.try_read() {
+            Ok(guard) => Ok(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(CellError::Busy),
+        }
+    }
+
+    pub(crate) fn try_write(&self) -> Result<RwLockWriteGuard<'_, M>, CellError> {
+        match self.value.try_write() {
+            Ok(guard) => Ok(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(CellError::Busy),
+        }
+    }
+}
+
+impl<M: Model> ErasedEntity for EntityCell<M> {
+    fn state(&self) -> &CellState {
+        &self.state
+    }
+
+    fn meta(&self) -> &'static ModelMeta {
+        M::meta()
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn to_raw(&self) -> Result<RawDocumentBuf, CellError> {
+        let value = self.try_read()?;
+        bson::to_raw_document_buf(&*value).map_err(CellError::Serialize)
+    }
+
+    fn current_id(&self) -> Result<Option<Bson>, CellError> {
+        Ok(self.try_read()?.id().map(ModelId::to_bson))
+    }
+
+    fn assign_id(&self) -> Result<(Bson, bool), CellError> {
+        if let Some(id) = self.current_id()? {
+            return Ok((id, false));
+        }
+        let generated = M::Id::generate().ok_or(CellError::MissingId)?;
+        let bson = generated.to_bson();
+        self.try_write()?.set_id(generated);
+        Ok((bson, true))
+    }
+
+    fn load(&self, raw: &RawDocument) -> Result<(), CellError> {
+        let value: M = bson::from_slice(raw.as_bytes()).map_err(CellError::Deserialize)?;
+        *self.try_write()? = value;
+        Ok(())
+    }
+
+    fn fmt_value(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.value.try_read() {
+            Ok(value) => fmt::Debug::fmt(&*value, f),
+            Err(TryLockError::Poisoned(poisoned)) => fmt::Debug::fmt(&*poisoned.into_inner(), f),
+            Err(TryLockError::WouldBlock) => write!(f, "{} {{ <locked> }}", M::meta().name),
+        }
+    }
+}
+
+impl<M: Model> Tracked<M> {
+    /// A handle to `value` that no session tracks yet; `Session::add` attaches it.
+    pub fn new(value: M) -> Self {
+        Self::with_state(value, 0, None)
+    }
+
+    pub(crate) fn with_state(value: M, session: u64, snapshot: Option<RawDocumentBuf>) -> Self {
+        Tracked { cell: Arc::new(EntityCell { state: CellState::new(session, snapshot), value: RwLock::new(value) }) }
+    }
+
+    /// Shared access to the value.
+    ///
+    /// Do not hold a guard across a call that makes the session read the entity (`flush`,
+    /// `commit`, `dirty`): the session reports [`Error::EntityBusy`](crate::Error::EntityBusy)
+    /// for a locked entity rather than wait for it.
+    pub fn read(&self) -> RwLockReadGuard<'_, M> {
+        self.cell.read()
+    }
+
+    /// Exclusive access to the value, to change it.
+    ///
+    /// Changes are picked up by the next flush: it compares the value with what the server
+    /// last had and writes the difference. Drop the guard before flushing.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, age: Option<i32> }
+    /// let user = Tracked::new(User { id: 1, age: None });
+    /// user.write().age = Some(31);
+    /// assert_eq!(user.read().age, Some(31));
+    /// ```
+    pub fn write(&self) -> RwLockWriteGuard<'_, M> {
+        self.cell.state.mark_changed();
+        self.cell.value.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The entity's id, or `None` before one is assigned (at flush for generated ids).
+    pub fn id(&self) -> Option<M::Id> {
+        self.read().id().cloned()
+    }
+
+    /// A copy of the current value.
+    pub fn cloned(&self) -> M
+    where
+        M: Clone,
+    {
+        self.read().clone()
+    }
+
+    /// `true` while a session tracks this entity (after `add`, a query or `get`, until
+    /// `expunge`, a flushed `delete`, or the session's end).
+    pub fn is_attached(&self) -> bool {
+        self.cell.state.session() != 0
+    }
+
+    /// `true` once the entity has been written to or loaded from the server (and not deleted
+    /// there by this library since).
+    pub fn is_persistent(&self) -> bool {
+        self.cell.state.snapshot().is_some()
+    }
+
+    /// `true` after `Session::expire`, until the next `refresh`. Informational only: values
+    /// are never reloaded behind your back.
+    pub fn is_expired(&self) -> bool {
+        self.cell.state.is_expired()
+    }
+
+    /// `true` when both handles point to the same entity.
+    pub fn ptr_eq(&self, other: &Tracked<M>) -> bool {
+        Arc::ptr_eq(&self.cell, &other.cell)
+    }
+
+    /// The type-erased handle, as listed by `Session::new`, `dirty` and `deleted`.
+    pub fn as_entity_ref(&self) -> EntityRef {
+        EntityRef { entity: self.cell.clone() }
+    }
+
+    pub(crate) fn erased(&self) -> Arc<dyn ErasedEntity> {
+        self.cell.clone()
+    }
+
+    pub(crate) fn from_erased(entity: Arc<dyn ErasedEntity>) -> Option<Self> {
+        entity.into_any().downcast::<EntityCell<M>>().ok().map(|cell| Tracked { cell })
+    }
+
+    pub(crate) fn key(&self) -> usize {
+        entity_key(&self.erased())
+    }
+}
+
+/// The session's key for an entity: the address of its cell, stable while a handle lives.
+pub(crate) fn entity_key(entity: &Arc<dyn ErasedEntity>) -> usize {
+    Arc::as_ptr(entity).cast::<()>() as usize
+}
+
+impl<M> Clone for Tracked<M> {
+    fn clone(&self) -> Self {
+        Tracked { cell: self.cell.clone() }
+    }
+}
+
+impl<M: Model> fmt::Debug for Tracked<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.cell.fmt_value(f)
+    }
+}
+
+impl<M: Model> From<M> for Tracked<M> {
+    fn from(value: M) -> Self {
+        Tracked::new(value)
+    }
+}
+
+/// A handle to an entity of any model, as listed by `Session::new`, `dirty` and `deleted`.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String }
+/// let user = Tracked::new(User { id: 7, name: "Ann".into() });
+/// let any = user.as_entity_ref();
+/// assert_eq!(any.model(), "User");
+/// assert_eq!(any.id(), Some(mongotic::bson::Bson::Int64(7)));
+/// assert!(any == user);
+/// assert!(any.downcast::<User>().unwrap().ptr_eq(&user));
+/// ```
+#[derive(Clone)]
+pub struct EntityRef {
+    pub(crate) entity: Arc<dyn ErasedEntity>,
+}
+
+impl EntityRef {
+    /// The Rust name of the entity's model.
+    pub fn model(&self) -> &'static str {
+        self.entity.meta().name
+    }
+
+    /// The collection the entity belongs to.
+    pub fn collection(&self) -> &'static str {
+        self.entity.meta().collection
+    }
+
+    /// The entity's current id, if set (and if its value is not locked by a write guard).
+    pub fn id(&self) -> Option<Bson> {
+        self.entity.current_id().ok().flatten()
+    }
+
+    /// The typed handle, if the entity is an `M`.
+    pub fn downcast<M: Model>(&self) -> Option<Tracked<M>> {
+        Tracked::from_erased(self.entity.clone())
+    }
+
+    /// `true` when `handle` is this entity.
+    pub fn is<M: Model>(&self, handle: &Tracked<M>) -> bool {
+        entity_key(&self.entity) == handle.key()
+    }
+}
+
+impl<M: Model> PartialEq<Tracked<M>> for EntityRef {
+    fn eq(&self, other: &Tracked<M>) -> bool {
+        self.is(other)
+    }
+}
+
+impl PartialEq for EntityRef {
+    fn eq(&self, other: &Self) -> bool {
+        entity_key(&self.entity) == entity_key(&other.entity)
+    }
+}
+
+impl fmt::Debug for EntityRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.entity.fmt_value(f)
+    }
+}

@@ -1,0 +1,203 @@
+//! Bulk DML: `insert`, `update` and `delete` statements.
+//!
+//! Each runs as one command through [`Session::execute`](crate::Session::execute) and returns a
+//! [`WriteResult`]. They go straight to the server: the session's identity map and its
+//! `new`/`dirty`/`deleted` lists are not touched, as in the seed.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bson::{Bson, Document};
+
+use crate::expr::{Field, Filter, Node, ValueOf, compile_all};
+use crate::{Error, Model, Result};
+
+/// What a bulk statement did.
+///
+/// ```
+/// let result = mongotic::WriteResult::default();
+/// assert_eq!(result.rowcount, 0);
+/// assert!(result.inserted_ids.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct WriteResult {
+    /// Documents inserted, modified (update) or deleted.
+    pub rowcount: u64,
+    /// Documents the filter matched (update only; equal to `rowcount` otherwise).
+    pub matched: u64,
+    /// The `_id`s of inserted documents, in order (insert only).
+    pub inserted_ids: Vec<Bson>,
+}
+
+/// Inserts documents of model `M` in one command. Ids left unset are generated first, so
+/// `inserted_ids` lists every document's id in order.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+/// let stmt = insert::<User>().values(vec![
+///     User { id: None, name: "Alice".into() },
+///     User { id: None, name: "Bob".into() },
+/// ]);
+/// assert_eq!(stmt.len(), 2);
+/// ```
+pub struct Insert<M> {
+    pub(crate) values: Vec<M>,
+}
+
+/// Starts an [`Insert`] for model `M`.
+pub fn insert<M: Model>() -> Insert<M> {
+    Insert { values: Vec::new() }
+}
+
+impl<M: Model> Insert<M> {
+    /// Adds documents to insert.
+    pub fn values(mut self, values: impl IntoIterator<Item = M>) -> Self {
+        self.values.extend(values);
+        self
+    }
+
+    /// The number of documents to insert.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// `true` when there is nothing to insert (running it does no I/O).
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+impl<M: Model> fmt::Debug for Insert<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Insert").field("values", &self.values).finish()
+    }
+}
+
+/// Updates every document of model `M` matching the filter (all of them without one), in one
+/// command.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # use mongotic::bson::doc;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, role: String, logins: i64, note: Option<String> }
+/// let stmt = update::<User>()
+///     .filter(User::role.eq("guest"))
+///     .set(User::role, "member")
+///     .inc(User::logins, 1)
+///     .unset(User::note);
+/// let (filter, changes) = stmt.compile().unwrap();
+/// assert_eq!(filter, doc! { "role": { "$eq": "guest" } });
+/// assert_eq!(changes, doc! {
+///     "$set": { "role": "member" },
+///     "$inc": { "logins": 1_i64 },
+///     "$unset": { "note": "" },
+/// });
+/// ```
+pub struct Update<M> {
+    filters: Vec<Node>,
+    changes: Vec<(&'static str, Cow<'static, str>, std::result::Result<Bson, String>)>,
+    _model: std::marker::PhantomData<fn() -> M>,
+}
+
+/// Starts an [`Update`] for model `M`.
+pub fn update<M: Model>() -> Update<M> {
+    Update { filters: Vec::new(), changes: Vec::new(), _model: std::marker::PhantomData }
+}
+
+impl<M: Model> Update<M> {
+    /// Only documents matching `filter`. Several calls are ANDed.
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
+        self.filters.push(filter.into_node());
+        self
+    }
+
+    /// Sets `field` to `value` (`$set`).
+    pub fn set<V>(mut self, field: Field<M, V>, value: impl ValueOf<V>) -> Self {
+        self.changes.push(("$set", field.path_cow(), value.into_bson().map_err(|err| err.to_string())));
+        self
+    }
+
+    /// Removes `field` (`$unset`).
+    pub fn unset<V>(mut self, field: Field<M, V>) -> Self {
+        self.changes.push(("$unset", field.path_cow(), Ok(Bson::String(String::new()))));
+        self
+    }
+
+    /// Adds `by` to the numeric `field` (`$inc`).
+    pub fn inc<V>(mut self, field: Field<M, V>, by: impl ValueOf<V>) -> Self {
+        self.changes.push(("$inc", field.path_cow(), by.into_bson().map_err(|err| err.to_string())));
+        self
+    }
+
+    /// The filter and the update document this statement sends.
+    pub fn compile(&self) -> Result<(Document, Document)> {
+        if self.changes.is_empty() {
+            return Err(Error::InvalidStatement {
+                message: format!("update of {} sets nothing: call set, unset or inc", M::meta().name),
+            });
+        }
+        let mut update = Document::new();
+        for (operator, path, value) in &self.changes {
+            let value = value
+                .clone()
+                .map_err(|message| Error::InvalidValue { path: path.to_string(), message })?;
+            let section = update.entry((*operator).to_owned()).or_insert_with(|| Bson::Document(Document::new()));
+            if let Bson::Document(section) = section {
+                section.insert(path.as_ref(), value);
+            }
+        }
+        Ok((compile_all(&self.filters)?, update))
+    }
+}
+
+impl<M: Model> fmt::Debug for Update<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Update").field("model", &M::meta().name).field("compiled", &self.compile()).finish()
+    }
+}
+
+/// Deletes every document of model `M` matching the filter (all of them without one), in one
+/// command.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, active: bool }
+/// let stmt = delete::<User>().filter(User::active.eq(false));
+/// assert_eq!(stmt.compile().unwrap(), mongotic::bson::doc! { "active": { "$eq": false } });
+/// ```
+pub struct Delete<M> {
+    filters: Vec<Node>,
+    _model: std::marker::PhantomData<fn() -> M>,
+}
+
+/// Starts a [`Delete`] for model `M`.
+pub fn delete<M: Model>() -> Delete<M> {
+    Delete { filters: Vec::new(), _model: std::marker::PhantomData }
+}
+
+impl<M: Model> Delete<M> {
+    /// Only documents matching `filter`. Several calls are ANDed.
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
+        self.filters.push(filter.into_node());
+        self
+    }
+
+    /// The filter this statement sends.
+    pub fn compile(&self) -> Result<Document> {
+        compile_all(&self.filters)
+    }
+}
+
+impl<M: Model> fmt::Debug for Delete<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delete").field("model", &M::meta().name).field("filter", &self.compile()).finish()
+    }
+}

@@ -1,0 +1,256 @@
+//! Projections: what a `select` returns per document. Entities (the default), one column, or
+//! a tuple of columns; column selects also give untyped [`Row`]s.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use bson::{Bson, Document, RawBsonRef, RawDocument};
+use serde::de::DeserializeOwned;
+
+use crate::expr::Field;
+use crate::session::{Loader, Tracked};
+use crate::{Error, Model, Result};
+
+/// What a [`Select`](crate::Select) returns for each matching document.
+///
+/// Implemented for [`Entities<M>`] (tracked entities, the default), for a [`Field`] (its
+/// value) and for tuples of fields (a tuple of values). You do not implement it yourself.
+pub trait Projection<M>: Clone + Send + Sync + 'static {
+    /// The Rust value for one document.
+    type Output: Send + 'static;
+
+    /// The projection document sent to the server; `None` for whole documents.
+    #[doc(hidden)]
+    fn projection_document(&self) -> Option<Document>;
+
+    /// Turns one returned document into the output value.
+    #[doc(hidden)]
+    fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<Self::Output>;
+}
+
+/// A projection of one value per document, which [`Session::scalars`](crate::Session::scalars)
+/// returns as is: the entity, or the single column.
+#[diagnostic::on_unimplemented(
+    message = "`scalars` needs a select of entities or of one column",
+    label = "this select has several columns",
+    note = "use `session.execute(stmt)` for several columns: its rows are tuples, or `Row`s via `rows()`"
+)]
+pub trait ScalarProjection<M>: Projection<M> {}
+
+/// A projection of fields, whose rows can also be read as [`Row`]s.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a column list of model `{M}`",
+    label = "pass one field of the model (`User::name`) or a tuple of them (`(User::name, User::age)`)"
+)]
+pub trait ColumnProjection<M>: Projection<M> {
+    /// The stored paths of the columns, in order.
+    #[doc(hidden)]
+    fn paths(&self) -> Vec<Cow<'static, str>>;
+}
+
+/// The default projection: whole documents as tracked entities of `M`.
+pub struct Entities<M>(PhantomData<fn() -> M>);
+
+impl<M> Entities<M> {
+    pub(crate) fn new() -> Self {
+        Entities(PhantomData)
+    }
+}
+
+impl<M> Clone for Entities<M> {
+    fn clone(&self) -> Self {
+        Entities::new()
+    }
+}
+
+impl<M: Model> Projection<M> for Entities<M> {
+    type Output = Tracked<M>;
+
+    fn projection_document(&self) -> Option<Document> {
+        None
+    }
+
+    fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<Tracked<M>> {
+        loader.entity(raw)
+    }
+}
+
+impl<M: Model> ScalarProjection<M> for Entities<M> {}
+
+/// The value at a dotted `path` of `raw`; `None` when any step is missing.
+fn value_at<'a>(raw: &'a RawDocument, path: &str) -> Option<RawBsonRef<'a>> {
+    let mut current = raw;
+    let mut steps = path.split('.').peekable();
+    while let Some(step) = steps.next() {
+        let value = current.get(step).ok().flatten()?;
+        if steps.peek().is_none() {
+            return Some(value);
+        }
+        match value {
+            RawBsonRef::Document(doc) => current = doc,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The value at `path`, as owned BSON (`Null` when missing).
+fn bson_at(raw: &RawDocument, path: &str, loader: &Loader<'_>) -> Result<Bson> {
+    match value_at(raw, path) {
+        None => Ok(Bson::Null),
+        Some(value) => Bson::try_from(value.to_raw_bson()).map_err(|err| Error::UnexpectedReply {
+            message: format!("field `{path}` in {}: {err}", loader.namespace()),
+        }),
+    }
+}
+
+fn decode_column<V: DeserializeOwned>(raw: &RawDocument, path: &str, loader: &Loader<'_>) -> Result<V> {
+    let value = bson_at(raw, path, loader)?;
+    bson::from_bson(value).map_err(|source| Error::deserialize(loader.namespace(), raw, source))
+}
+
+fn column_projection(paths: &[&str]) -> Document {
+    paths.iter().map(|path| ((*path).to_owned(), Bson::Int32(1))).collect()
+}
+
+impl<M: Model, V: DeserializeOwned + Send + 'static> Projection<M> for Field<M, V> {
+    type Output = V;
+
+    fn projection_document(&self) -> Option<Document> {
+        Some(column_projection(&[self.path()]))
+    }
+
+    fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<V> {
+        decode_column(raw, self.path(), loader)
+    }
+}
+
+impl<M: Model, V: DeserializeOwned + Send + 'static> ScalarProjection<M> for Field<M, V> {}
+
+impl<M: Model, V: DeserializeOwned + Send + 'static> ColumnProjection<M> for Field<M, V> {
+    fn paths(&self) -> Vec<Cow<'static, str>> {
+        vec![self.path_cow()]
+    }
+}
+
+macro_rules! tuple_projection {
+    ($(($name:ident, $index:tt)),+) => {
+        impl<M: Model, $($name: DeserializeOwned + Send + 'static),+> Projection<M> for ($(Field<M, $name>,)+) {
+            type Output = ($($name,)+);
+
+            fn projection_document(&self) -> Option<Document> {
+                Some(column_projection(&[$(self.$index.path()),+]))
+            }
+
+            fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<Self::Output> {
+                Ok(($(decode_column::<$name>(raw, self.$index.path(), loader)?,)+))
+            }
+        }
+
+        impl<M: Model, $($name: DeserializeOwned + Send + 'static),+> ColumnProjection<M> for ($(Field<M, $name>,)+) {
+            fn paths(&self) -> Vec<Cow<'static, str>> {
+                vec![$(self.$index.path_cow()),+]
+            }
+        }
+    };
+}
+
+tuple_projection!((A, 0));
+tuple_projection!((A, 0), (B, 1));
+tuple_projection!((A, 0), (B, 1), (C, 2));
+tuple_projection!((A, 0), (B, 1), (C, 2), (D, 3));
+tuple_projection!((A, 0), (B, 1), (C, 2), (D, 3), (E, 4));
+tuple_projection!((A, 0), (B, 1), (C, 2), (D, 3), (E, 4), (F, 5));
+tuple_projection!((A, 0), (B, 1), (C, 2), (D, 3), (E, 4), (F, 5), (G, 6));
+tuple_projection!((A, 0), (B, 1), (C, 2), (D, 3), (E, 4), (F, 5), (G, 6), (H, 7));
+
+/// One row of a column select, read by position or by field name.
+///
+/// ```
+/// # use mongotic::Row;
+/// # use mongotic::bson::Bson;
+/// # let row = Row::from_values(vec!["name".into(), "age".into()], vec![Bson::from("Alice"), Bson::Int32(30)]);
+/// let name: String = row.get("name")?;
+/// let age: Option<i32> = row.get(1)?;
+/// assert_eq!((name.as_str(), age), ("Alice", Some(30)));
+/// assert!(row.get::<String>("missing").is_err());
+/// # Ok::<(), mongotic::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    columns: Arc<[Cow<'static, str>]>,
+    values: Vec<Bson>,
+}
+
+/// A column position (`usize`) or field name (`&str`) in a [`Row`].
+pub trait RowIndex {
+    /// The position of the column in `row`, if there is one.
+    fn position(&self, row: &Row) -> Option<usize>;
+    /// How to name the column in an error.
+    fn describe(&self) -> String;
+}
+
+impl RowIndex for usize {
+    fn position(&self, row: &Row) -> Option<usize> {
+        (*self < row.values.len()).then_some(*self)
+    }
+
+    fn describe(&self) -> String {
+        format!("column {self}")
+    }
+}
+
+impl RowIndex for &str {
+    fn position(&self, row: &Row) -> Option<usize> {
+        row.columns.iter().position(|column| column == self)
+    }
+
+    fn describe(&self) -> String {
+        format!("column `{self}`")
+    }
+}
+
+impl Row {
+    /// A row with the given column names and values (mostly for tests).
+    pub fn from_values(columns: Vec<Cow<'static, str>>, values: Vec<Bson>) -> Row {
+        Row { columns: columns.into(), values }
+    }
+
+    pub(crate) fn decode(columns: &Arc<[Cow<'static, str>]>, raw: &RawDocument, loader: &Loader<'_>) -> Result<Row> {
+        let values = columns.iter().map(|path| bson_at(raw, path, loader)).collect::<Result<Vec<_>>>()?;
+        Ok(Row { columns: columns.clone(), values })
+    }
+
+    /// The value of a column, deserialized as `T`. A missing field reads as null (so `Option`
+    /// gives `None`); an unknown column or a value of another type is an error.
+    pub fn get<T: DeserializeOwned>(&self, index: impl RowIndex) -> Result<T> {
+        let value = self.value(&index).ok_or_else(|| Error::InvalidStatement {
+            message: format!("the row has no {}; its columns are {:?}", index.describe(), self.columns),
+        })?;
+        bson::from_bson(value.clone()).map_err(|err| Error::InvalidValue {
+            path: index.describe(),
+            message: err.to_string(),
+        })
+    }
+
+    /// The raw BSON value of a column, if the column exists.
+    pub fn value(&self, index: &impl RowIndex) -> Option<&Bson> {
+        index.position(self).and_then(|position| self.values.get(position))
+    }
+
+    /// The column names (stored field paths), in order.
+    pub fn columns(&self) -> &[Cow<'static, str>] {
+        &self.columns
+    }
+
+    /// The number of columns.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// `true` for a row without columns.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}

@@ -1,0 +1,221 @@
+//! `select`: the read statement.
+
+use std::fmt;
+
+use bson::Document;
+
+use super::projection::{ColumnProjection, Entities, Projection};
+use crate::expr::{Field, Filter, IntoSortKeys, Node, SortKey, compile_all};
+use crate::{Model, Result};
+
+/// A query for documents of model `M`, returning `P` per document: the entities themselves
+/// by default, or columns after [`Select::columns`].
+///
+/// A statement is a plain value: building it does no I/O. Run it with
+/// [`Session::scalars`](crate::Session::scalars), [`Session::scalar`](crate::Session::scalar)
+/// or [`Session::execute`](crate::Session::execute). [`Select::compile`] shows what it sends.
+///
+/// ```
+/// use mongotic::prelude::*;
+/// use mongotic::bson::doc;
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "users")]
+/// struct User {
+///     #[serde(rename = "_id")] #[mongotic(id)] id: i64,
+///     name: String,
+///     age: Option<i32>,
+/// }
+///
+/// let stmt = select::<User>()
+///     .filter(User::age.gte(18))
+///     .filter(User::name.ne("root"))
+///     .order_by(-User::age)
+///     .offset(20)
+///     .limit(10);
+/// let find = stmt.compile().unwrap();
+/// assert_eq!(find.filter, doc! { "$and": [
+///     { "age": { "$gte": 18 } },
+///     { "name": { "$ne": "root" } },
+/// ] });
+/// assert_eq!(find.sort, Some(doc! { "age": -1 }));
+/// assert_eq!((find.skip, find.limit), (Some(20), Some(10)));
+/// ```
+pub struct Select<M, P = Entities<M>> {
+    pub(crate) filters: Vec<Node>,
+    pub(crate) sort: Vec<SortKey<M>>,
+    pub(crate) skip: Option<u64>,
+    pub(crate) limit: Option<u64>,
+    pub(crate) batch_size: Option<u32>,
+    pub(crate) projection: P,
+}
+
+/// A query for the entities of model `M`. Refine it with `filter`, `order_by`, `limit`…
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, age: Option<i32> }
+/// let everyone = select::<User>();
+/// assert_eq!(everyone.compile().unwrap().filter, mongotic::bson::doc! {});
+/// ```
+pub fn select<M: Model>() -> Select<M> {
+    Select { filters: Vec::new(), sort: Vec::new(), skip: None, limit: None, batch_size: None, projection: Entities::new() }
+}
+
+/// What a `select` sends to the server: the arguments of its `find` command.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CompiledFind {
+    /// The query filter.
+    pub filter: Document,
+    /// The sort order, if any.
+    pub sort: Option<Document>,
+    /// The projection, for column selects.
+    pub projection: Option<Document>,
+    /// Documents to skip (`offset`).
+    pub skip: Option<u64>,
+    /// Maximum number of documents (`limit`).
+    pub limit: Option<i64>,
+    /// Cursor batch size (`yield_per`).
+    pub batch_size: Option<u32>,
+}
+
+impl<M: Model, P: Projection<M>> Select<M, P> {
+    /// Keeps only the documents matching `filter`. Several calls are ANDed.
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
+        self.filters.push(filter.into_node());
+        self
+    }
+
+    /// Sorts by `keys`: a field (ascending), `field.asc()`, `field.desc()`, `-field`, or a
+    /// tuple of these. Several calls append keys.
+    pub fn order_by(mut self, keys: impl IntoSortKeys<M>) -> Self {
+        keys.push_keys(&mut self.sort);
+        self
+    }
+
+    /// Returns at most `n` documents.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` matching documents.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.skip = Some(n);
+        self
+    }
+
+    /// Fetches `n` documents per round trip (the cursor's batch size) when streaming.
+    pub fn yield_per(mut self, n: u32) -> Self {
+        self.batch_size = Some(n);
+        self
+    }
+
+    /// Selects columns instead of entities: one field (rows are its values) or a tuple of
+    /// fields (rows are tuples).
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: Option<i32> }
+    /// let stmt = select::<User>().columns((User::name, User::age));
+    /// assert_eq!(stmt.compile().unwrap().projection,
+    ///            Some(mongotic::bson::doc! { "name": 1, "age": 1 }));
+    /// ```
+    pub fn columns<C: ColumnProjection<M>>(self, columns: C) -> Select<M, C> {
+        Select {
+            filters: self.filters,
+            sort: self.sort,
+            skip: self.skip,
+            limit: self.limit,
+            batch_size: self.batch_size,
+            projection: columns,
+        }
+    }
+
+    /// The distinct values of `field` among the matching documents (the `distinct` command).
+    /// Sort, offset and limit do not apply to it.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, company: Option<String>, age: i32 }
+    /// let stmt = select::<User>().filter(User::age.gte(18)).distinct(User::company);
+    /// assert_eq!(stmt.field(), "company");
+    /// ```
+    pub fn distinct<V>(self, field: Field<M, V>) -> Distinct<M, V> {
+        Distinct { filters: self.filters, field }
+    }
+
+    /// The `find` arguments this statement sends.
+    ///
+    /// Fails only when a value in a filter could not be serialized to BSON.
+    pub fn compile(&self) -> Result<CompiledFind> {
+        let sort = (!self.sort.is_empty()).then(|| {
+            self.sort.iter().map(|key| (key.path.to_string(), bson::Bson::Int32(key.direction))).collect::<Document>()
+        });
+        Ok(CompiledFind {
+            filter: compile_all(&self.filters)?,
+            sort,
+            projection: self.projection.projection_document(),
+            skip: self.skip,
+            limit: self.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+            batch_size: self.batch_size,
+        })
+    }
+
+    /// The same statement returning at most `n` documents (for `first`, `one`).
+    pub(crate) fn with_limit(mut self, n: u64) -> Self {
+        self.limit = Some(self.limit.map_or(n, |limit| limit.min(n)));
+        self
+    }
+}
+
+impl<M, P: Clone> Clone for Select<M, P> {
+    fn clone(&self) -> Self {
+        Select {
+            filters: self.filters.clone(),
+            sort: self.sort.clone(),
+            skip: self.skip,
+            limit: self.limit,
+            batch_size: self.batch_size,
+            projection: self.projection.clone(),
+        }
+    }
+}
+
+impl<M: Model, P: Projection<M>> fmt::Debug for Select<M, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Select").field("model", &M::meta().name).field("find", &self.compile()).finish()
+    }
+}
+
+/// The distinct values of one field among the documents matching a filter. Made by
+/// [`Select::distinct`]; run it with [`Session::execute`](crate::Session::execute).
+pub struct Distinct<M, V> {
+    pub(crate) filters: Vec<Node>,
+    pub(crate) field: Field<M, V>,
+}
+
+impl<M: Model, V> Distinct<M, V> {
+    /// The field whose values are collected.
+    pub fn field(&self) -> &str {
+        self.field.path()
+    }
+
+    /// The query filter.
+    pub fn compile_filter(&self) -> Result<Document> {
+        compile_all(&self.filters)
+    }
+}
+
+impl<M, V> fmt::Debug for Distinct<M, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Distinct").field("field", &self.field).field("filters", &self.filters).finish()
+    }
+}

@@ -1,0 +1,311 @@
+//! Shared models, per-test contexts and the `scenario!` macro that runs one test body in both
+//! the async and the blocking API, so their behaviour cannot drift apart.
+
+use std::error::Error as StdError;
+
+use mongotic::bson::{DateTime, Document, doc};
+use mongotic::mongodb;
+use mongotic::prelude::*;
+use mongotic::{ModelSet, blocking};
+use mongotic_test_server::{CommandLog, TestDb, client_options};
+
+pub type TestResult = Result<(), Box<dyn StdError>>;
+
+/// Runs `$body` twice: as an async test (`aw!(x)` is `x.await`) and as a blocking test
+/// (`aw!(x)` is `x`), each with a fresh context `$ctx` whose `session()` is of its mode.
+macro_rules! scenario {
+    ($(#[$meta:meta])* $name:ident, |$ctx:ident| $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn asynchronous() -> $crate::common::TestResult {
+                #[allow(unused_macros)]
+                macro_rules! aw {
+                    ($e:expr) => {
+                        $e.await
+                    };
+                }
+                #[allow(unused_mut)]
+                let mut $ctx = $crate::common::AsyncCtx::new().await;
+                let () = $body;
+                Ok(())
+            }
+
+            #[test]
+            fn blocking() -> $crate::common::TestResult {
+                #[allow(unused_macros)]
+                macro_rules! aw {
+                    ($e:expr) => {
+                        $e
+                    };
+                }
+                #[allow(unused_mut)]
+                let mut $ctx = $crate::common::BlockingCtx::new();
+                let () = $body;
+                Ok(())
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+pub struct Address {
+    pub city: String,
+    pub zip: Option<String>,
+}
+
+/// The seed's `User`, with the fields its snippets use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "myapp", collection = "users")]
+#[mongotic(index(keys(created_at = -1)))]
+pub struct User {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    #[mongotic(id)]
+    pub id: Option<ObjectId>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[mongotic(unique, sparse)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub age: Option<i32>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub address: Option<Address>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub created_at: Option<DateTime>,
+}
+
+/// The seed's `User(name=..., email=..., age=...)`.
+pub fn user(name: &str, email: &str, age: i32) -> User {
+    User {
+        id: None,
+        name: name.into(),
+        email: Some(email.into()),
+        age: Some(age),
+        company: None,
+        role: None,
+        active: None,
+        address: None,
+        tags: Vec::new(),
+        created_at: None,
+    }
+}
+
+impl User {
+    pub fn at(mut self, company: &str) -> User {
+        self.company = Some(company.into());
+        self
+    }
+
+    pub fn living_in(mut self, city: &str) -> User {
+        self.address = Some(Address { city: city.into(), zip: None });
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "myapp", collection = "posts")]
+pub struct Post {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    #[mongotic(id)]
+    pub id: Option<ObjectId>,
+    #[mongotic(index)]
+    pub title: String,
+}
+
+/// A model with a client-chosen id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "myapp", collection = "comments")]
+pub struct Comment {
+    #[serde(rename = "_id")]
+    #[mongotic(id)]
+    pub id: i64,
+    pub body: String,
+}
+
+/// A model whose client-chosen id is optional (so it can be missing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "myapp", collection = "accounts")]
+pub struct Account {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    #[mongotic(id)]
+    pub id: Option<String>,
+    #[mongotic(unique)]
+    pub login: String,
+}
+
+pub fn post(title: &str) -> Post {
+    Post { id: None, title: title.into() }
+}
+
+/// The parts both contexts share: the test database, the command log and a raw client in a
+/// runtime of the test's own for checking what is stored.
+pub struct Raw {
+    pub db: TestDb,
+    pub log: CommandLog,
+}
+
+impl Raw {
+    fn new() -> Raw {
+        Raw { db: TestDb::new(), log: CommandLog::new() }
+    }
+
+    async fn client(&self) -> mongodb::Client {
+        mongodb::Client::with_options(client_options(None).await).expect("raw client")
+    }
+
+    async fn collection<M: Model>(&self) -> mongodb::Collection<Document> {
+        self.client().await.database(self.db.name()).collection(M::meta().collection)
+    }
+
+    async fn count<M: Model>(&self, filter: Document) -> u64 {
+        self.collection::<M>().await.count_documents(filter).await.expect("raw count")
+    }
+
+    async fn find_one<M: Model>(&self, filter: Document) -> Option<Document> {
+        self.collection::<M>().await.find_one(filter).await.expect("raw find_one")
+    }
+
+    async fn insert<M: Model>(&self, docs: Vec<Document>) {
+        self.collection::<M>().await.insert_many(docs).await.expect("raw insert");
+    }
+
+    async fn update<M: Model>(&self, filter: Document, update: Document) {
+        self.collection::<M>().await.update_many(filter, update).await.expect("raw update");
+    }
+
+    async fn index_names<M: Model>(&self) -> Vec<String> {
+        let mut names = self.collection::<M>().await.list_index_names().await.unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Arms the `failCommand` fail point: the next `times` commands named in `commands` fail
+    /// with `error_code`, or lose their connection when `error_code` is `None`.
+    async fn fail_commands(&self, commands: &[&str], error_code: Option<i32>, times: i32) {
+        let mut data = doc! { "failCommands": commands };
+        match error_code {
+            Some(code) => data.insert("errorCode", code),
+            None => data.insert("closeConnection", true),
+        };
+        self.client()
+            .await
+            .database("admin")
+            .run_command(doc! { "configureFailPoint": "failCommand", "mode": { "times": times }, "data": data })
+            .await
+            .expect("configureFailPoint");
+    }
+}
+
+/// The async context of a scenario.
+pub struct AsyncCtx {
+    pub engine: Engine,
+    pub raw: Raw,
+}
+
+impl AsyncCtx {
+    pub async fn new() -> AsyncCtx {
+        let raw = Raw::new();
+        let engine = Engine::from_options(client_options(Some(&raw.log)).await).expect("engine").with_database(raw.db.name());
+        AsyncCtx { engine, raw }
+    }
+
+    pub fn session(&self) -> Session {
+        sessionmaker(&self.engine).session()
+    }
+
+    pub fn log(&self) -> &CommandLog {
+        &self.raw.log
+    }
+
+    pub async fn create_indexes<S: ModelSet>(&self) -> mongotic::Result<Vec<String>> {
+        create_indexes::<S>(&self.engine).await
+    }
+
+    pub async fn count<M: Model>(&self, filter: Document) -> u64 {
+        self.raw.count::<M>(filter).await
+    }
+
+    pub async fn find_one<M: Model>(&self, filter: Document) -> Option<Document> {
+        self.raw.find_one::<M>(filter).await
+    }
+
+    pub async fn insert<M: Model>(&self, docs: Vec<Document>) {
+        self.raw.insert::<M>(docs).await
+    }
+
+    pub async fn update<M: Model>(&self, filter: Document, update: Document) {
+        self.raw.update::<M>(filter, update).await
+    }
+
+    pub async fn index_names<M: Model>(&self) -> Vec<String> {
+        self.raw.index_names::<M>().await
+    }
+
+    pub async fn fail_commands(&self, commands: &[&str], error_code: Option<i32>, times: i32) {
+        self.raw.fail_commands(commands, error_code, times).await
+    }
+}
+
+/// The blocking context of a scenario: the same helpers, without `.await`.
+pub struct BlockingCtx {
+    pub engine: blocking::Engine,
+    pub raw: Raw,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl BlockingCtx {
+    pub fn new() -> BlockingCtx {
+        let raw = Raw::new();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let options = runtime.block_on(client_options(Some(&raw.log)));
+        let engine = blocking::Engine::from_options(options).expect("engine").with_database(raw.db.name());
+        BlockingCtx { engine, raw, runtime }
+    }
+
+    pub fn session(&self) -> blocking::Session {
+        blocking::sessionmaker(&self.engine).session()
+    }
+
+    pub fn log(&self) -> &CommandLog {
+        &self.raw.log
+    }
+
+    pub fn create_indexes<S: ModelSet>(&self) -> mongotic::Result<Vec<String>> {
+        blocking::create_indexes::<S>(&self.engine)
+    }
+
+    pub fn count<M: Model>(&self, filter: Document) -> u64 {
+        self.runtime.block_on(self.raw.count::<M>(filter))
+    }
+
+    pub fn find_one<M: Model>(&self, filter: Document) -> Option<Document> {
+        self.runtime.block_on(self.raw.find_one::<M>(filter))
+    }
+
+    pub fn insert<M: Model>(&self, docs: Vec<Document>) {
+        self.runtime.block_on(self.raw.insert::<M>(docs))
+    }
+
+    pub fn update<M: Model>(&self, filter: Document, update: Document) {
+        self.runtime.block_on(self.raw.update::<M>(filter, update))
+    }
+
+    pub fn index_names<M: Model>(&self) -> Vec<String> {
+        self.runtime.block_on(self.raw.index_names::<M>())
+    }
+
+    pub fn fail_commands(&self, commands: &[&str], error_code: Option<i32>, times: i32) {
+        self.runtime.block_on(self.raw.fail_commands(commands, error_code, times))
+    }
+}
