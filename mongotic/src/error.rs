@@ -219,13 +219,12 @@ pub enum Error {
         id: Option<Bson>,
     },
 
-    /// The blocking API was called from inside an async runtime, where blocking the thread
-    /// could deadlock it. Use the async API there, or move the call to `spawn_blocking`.
-    #[error(
-        "mongotic::blocking was called from inside an async runtime; use the async API there, \
-         or run the blocking code in tokio::task::spawn_blocking"
-    )]
-    BlockingInAsyncContext,
+    /// The runtime of the blocking API could not be started.
+    #[error("blocking runtime: {message}")]
+    Runtime {
+        /// What went wrong.
+        message: String,
+    },
 
     /// The server's answer did not have the expected shape.
     #[error("unexpected reply from the server: {message}")]

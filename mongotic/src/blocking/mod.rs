@@ -2,9 +2,11 @@
 //! with the same method names and no `.await`, for programs without an async runtime.
 //!
 //! Everything here wraps the async implementation: a blocking [`Engine`] owns a small tokio
-//! runtime and each call runs the async method to completion on it. Called from inside an
-//! async runtime, a blocking call returns [`Error::BlockingInAsyncContext`](crate::Error)
-//! instead of blocking (or panicking); use the async API there.
+//! runtime (one worker thread for the driver's I/O and background tasks) and each call runs
+//! the async method to completion, blocking the calling thread. No runtime is needed in the
+//! caller. The calls are safe from any thread, `tokio::task::spawn_blocking` included; from
+//! inside an async task they work too, without deadlock or panic, but hold that task's thread
+//! until done, so prefer the async API there.
 //!
 //! ```no_run
 //! use mongotic::blocking::{create_engine, sessionmaker};

@@ -7,11 +7,16 @@ use crate::{Error, Result};
 
 /// A tokio runtime owned by a blocking engine and shared by everything made from it.
 ///
-/// It has one worker thread, on which the driver runs its background tasks (connection pool,
-/// server monitoring); calls block the caller's thread on it. It is shut down in the
-/// background when the last user goes, which is safe from any context.
-#[derive(Clone, Debug)]
+/// Its one worker thread runs the driver's background tasks (connection pool, server
+/// monitoring) and its I/O and timers. A blocking call polls the async operation on the
+/// caller's thread, with this runtime entered so the operation's I/O is registered with it,
+/// and parks the thread between wake-ups. Because the work never needs the caller's own
+/// executor, this is safe from any thread: a plain thread, `spawn_blocking`, or even an async
+/// task (where it blocks that task's thread until done, so the async API is the better
+/// choice there). The runtime is shut down in the background when its last user goes, which
+/// is also safe from any context.
 #[doc(hidden)]
+#[derive(Clone, Debug)]
 pub struct Runtime {
     inner: Arc<Owned>,
 }
@@ -36,31 +41,23 @@ impl Runtime {
             .thread_name("mongotic-blocking")
             .enable_all()
             .build()
-            .map_err(|err| Error::UnexpectedReply { message: format!("cannot start the blocking runtime: {err}") })?;
+            .map_err(|err| Error::Runtime { message: format!("cannot start the blocking runtime: {err}") })?;
         Ok(Runtime { inner: Arc::new(Owned { runtime: Some(runtime) }) })
     }
 
     fn runtime(&self) -> Result<&tokio::runtime::Runtime> {
-        self.inner
-            .runtime
-            .as_ref()
-            .ok_or_else(|| Error::UnexpectedReply { message: "the blocking runtime is shut down".into() })
+        self.inner.runtime.as_ref().ok_or_else(|| Error::Runtime { message: "the blocking runtime is shut down".into() })
     }
 
-    /// Runs `future` to completion on this runtime, blocking the current thread.
-    ///
-    /// Refuses with [`Error::BlockingInAsyncContext`] when called from inside an async
-    /// runtime, where blocking would panic in tokio or starve the caller's executor.
+    /// Runs `future` to completion, blocking the current thread.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::BlockingInAsyncContext);
-        }
-        Ok(self.runtime()?.block_on(future))
+        let _entered = self.runtime()?.enter();
+        Ok(futures::executor::block_on(future))
     }
 
     /// Runs `make` with this runtime as the current one, for constructors that spawn tasks.
     pub(crate) fn enter<T>(&self, make: impl FnOnce() -> T) -> Result<T> {
-        let _guard = self.runtime()?.enter();
+        let _entered = self.runtime()?.enter();
         Ok(make())
     }
 }

@@ -1,7 +1,9 @@
 //! Shared models, per-test contexts and the `scenario!` macro that runs one test body in both
 //! the async and the blocking API, so their behaviour cannot drift apart.
 
+use std::cell::RefCell;
 use std::error::Error as StdError;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use mongotic::bson::{DateTime, Document, doc};
 use mongotic::mongodb;
@@ -153,11 +155,16 @@ pub fn post(title: &str) -> Post {
 pub struct Raw {
     pub db: TestDb,
     pub log: CommandLog,
+    /// Held while this test uses the server's single `failCommand` fail point.
+    fail_point: RefCell<Option<MutexGuard<'static, ()>>>,
 }
+
+/// The server has one `failCommand` fail point: tests that arm it take turns.
+static FAIL_POINT: Mutex<()> = Mutex::new(());
 
 impl Raw {
     fn new() -> Raw {
-        Raw { db: TestDb::new(), log: CommandLog::new() }
+        Raw { db: TestDb::new(), log: CommandLog::new(), fail_point: RefCell::new(None) }
     }
 
     async fn client(&self) -> mongodb::Client {
@@ -190,10 +197,24 @@ impl Raw {
         names
     }
 
-    /// Arms the `failCommand` fail point: the next `times` commands named in `commands` fail
-    /// with `error_code`, or lose their connection when `error_code` is `None`.
+    /// The driver options of the engine under test: they record commands in the log and
+    /// carry the test's own application name, which fail points are scoped to.
+    async fn engine_options(&self) -> mongodb::options::ClientOptions {
+        let mut options = client_options(Some(&self.log)).await;
+        options.app_name = Some(self.db.name().to_owned());
+        options
+    }
+
+    /// Arms the `failCommand` fail point for this test's engine only (fail points are
+    /// server-wide; the application name keeps parallel tests apart): its next `times`
+    /// commands named in `commands` fail with `error_code`, or lose their connection when
+    /// `error_code` is `None`.
     async fn fail_commands(&self, commands: &[&str], error_code: Option<i32>, times: i32) {
-        let mut data = doc! { "failCommands": commands };
+        if self.fail_point.borrow().is_none() {
+            let turn = FAIL_POINT.lock().unwrap_or_else(PoisonError::into_inner);
+            *self.fail_point.borrow_mut() = Some(turn);
+        }
+        let mut data = doc! { "failCommands": commands, "appName": self.db.name() };
         match error_code {
             Some(code) => data.insert("errorCode", code),
             None => data.insert("closeConnection", true),
@@ -216,7 +237,7 @@ pub struct AsyncCtx {
 impl AsyncCtx {
     pub async fn new() -> AsyncCtx {
         let raw = Raw::new();
-        let engine = Engine::from_options(client_options(Some(&raw.log)).await).expect("engine").with_database(raw.db.name());
+        let engine = Engine::from_options(raw.engine_options().await).expect("engine").with_database(raw.db.name());
         AsyncCtx { engine, raw }
     }
 
@@ -268,7 +289,7 @@ impl BlockingCtx {
     pub fn new() -> BlockingCtx {
         let raw = Raw::new();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let options = runtime.block_on(client_options(Some(&raw.log)));
+        let options = runtime.block_on(raw.engine_options());
         let engine = blocking::Engine::from_options(options).expect("engine").with_database(raw.db.name());
         BlockingCtx { engine, raw, runtime }
     }

@@ -6,3 +6,6 @@
 mod common;
 
 mod seed;
+mod errors;
+mod round_trips;
+mod unit_of_work;
