@@ -108,11 +108,6 @@ impl User {
         self.company = Some(company.into());
         self
     }
-
-    pub fn living_in(mut self, city: &str) -> User {
-        self.address = Some(Address { city: city.into(), zip: None });
-        self
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]

@@ -9,3 +9,5 @@ mod seed;
 mod errors;
 mod round_trips;
 mod unit_of_work;
+mod queries;
+mod patterns;
