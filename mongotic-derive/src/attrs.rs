@@ -95,9 +95,7 @@ fn serde_name(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
     match (serialize, deserialize) {
         (Some(a), Some(b)) if a == b => Ok(a),
         (Some(a), None) | (None, Some(a)) => Ok(a),
-        _ => Err(meta.error(
-            "mongotic needs one stored name per field: give serialize and deserialize the same name",
-        )),
+        _ => Err(meta.error("mongotic needs one stored name per field: give serialize and deserialize the same name")),
     }
 }
 
@@ -198,7 +196,9 @@ fn direction_of(value: &Expr) -> syn::Result<IndexDirection> {
     match value {
         Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) if int.base10_digits() == "1" => Ok(IndexDirection::Ascending),
         Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => match expr.as_ref() {
-            Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) if int.base10_digits() == "1" => Ok(IndexDirection::Descending),
+            Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) if int.base10_digits() == "1" => {
+                Ok(IndexDirection::Descending)
+            }
             _ => Err(invalid()),
         },
         Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => match text.value().as_str() {

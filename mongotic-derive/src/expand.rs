@@ -19,7 +19,11 @@ struct FieldInfo<'a> {
     attrs: FieldAttrs,
 }
 
-fn named_fields<'a>(input: &'a DeriveInput, container: &ContainerAttrs, derive: &str) -> syn::Result<Vec<FieldInfo<'a>>> {
+fn named_fields<'a>(
+    input: &'a DeriveInput,
+    container: &ContainerAttrs,
+    derive: &str,
+) -> syn::Result<Vec<FieldInfo<'a>>> {
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(fields) => &fields.named,
@@ -30,7 +34,12 @@ fn named_fields<'a>(input: &'a DeriveInput, container: &ContainerAttrs, derive: 
                 ));
             }
         },
-        _ => return Err(syn::Error::new(input.ident.span(), format!("#[derive({derive})] needs a struct with named fields"))),
+        _ => {
+            return Err(syn::Error::new(
+                input.ident.span(),
+                format!("#[derive({derive})] needs a struct with named fields"),
+            ));
+        }
     };
     fields
         .iter()

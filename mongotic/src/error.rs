@@ -77,9 +77,9 @@ pub enum Error {
         /// `database.collection`.
         namespace: String,
         /// The id the document has on the server.
-        old: Bson,
+        old: Box<Bson>,
         /// The id the entity has now.
-        new: Bson,
+        new: Box<Bson>,
     },
 
     /// `one()` found no document, or `refresh` found the entity's document gone.
@@ -88,7 +88,7 @@ pub enum Error {
         /// `database.collection`.
         namespace: String,
         /// The id that was looked up, when there was one.
-        id: Option<Bson>,
+        id: Option<Box<Bson>>,
     },
 
     /// `one()` or `one_or_none()` found more than one document.
@@ -104,7 +104,7 @@ pub enum Error {
         /// `database.collection`.
         namespace: String,
         /// The `_id` of the document that was being written, when known.
-        id: Option<Bson>,
+        id: Option<Box<Bson>>,
         /// The server's message, which names the index and the key.
         message: String,
     },
@@ -115,7 +115,7 @@ pub enum Error {
         /// `database.collection`.
         namespace: String,
         /// The `_id` of the stored document.
-        id: Option<Bson>,
+        id: Option<Box<Bson>>,
         /// What serde reported.
         #[source]
         source: bson::de::Error,
@@ -128,7 +128,7 @@ pub enum Error {
         namespace: String,
         /// What serde reported.
         #[source]
-        source: bson::ser::Error,
+        source: Box<bson::ser::Error>,
     },
 
     /// A value given to a query or an update could not be serialized to BSON.
@@ -153,7 +153,7 @@ pub enum Error {
         /// `database.collection`, or `database` for database-level commands.
         namespace: String,
         /// The `_id` of the document being written, when the error is about one.
-        id: Option<Bson>,
+        id: Option<Box<Bson>>,
         /// The server's numeric error code.
         code: i32,
         /// The server's name for the code (may be empty for write errors).
@@ -190,7 +190,7 @@ pub enum Error {
         /// The Rust name of the model.
         model: &'static str,
         /// The entity's id, if it has one.
-        id: Option<Bson>,
+        id: Option<Box<Bson>>,
     },
 
     /// The entity handle belongs to another open session; expunge it there first.
@@ -199,7 +199,7 @@ pub enum Error {
         /// The Rust name of the model.
         model: &'static str,
         /// The entity's id, if it has one.
-        id: Option<Bson>,
+        id: Option<Box<Bson>>,
     },
 
     /// `refresh` was asked to reload an entity that has never been written to the server.
@@ -216,7 +216,7 @@ pub enum Error {
         /// `database.collection`.
         namespace: String,
         /// The entity's id, if it has one.
-        id: Option<Bson>,
+        id: Option<Box<Bson>>,
     },
 
     /// The runtime of the blocking API could not be started.
@@ -234,7 +234,7 @@ pub enum Error {
     },
 }
 
-fn fmt_id(id: &Option<Bson>) -> String {
+fn fmt_id(id: &Option<Box<Bson>>) -> String {
     match id {
         Some(id) => format!(" (_id {id})"),
         None => String::new(),
@@ -278,12 +278,16 @@ impl Error {
     pub(crate) fn from_driver(source: mongodb::error::Error, namespace: &str, id: Option<&Bson>) -> Self {
         let id = id.cloned();
         match source.kind.as_ref() {
-            ErrorKind::Write(WriteFailure::WriteError(write)) => {
-                Self::from_write_error(namespace, id, write.code, write.code_name.clone().unwrap_or_default(), write.message.clone())
-            }
+            ErrorKind::Write(WriteFailure::WriteError(write)) => Self::from_write_error(
+                namespace,
+                id,
+                write.code,
+                write.code_name.clone().unwrap_or_default(),
+                write.message.clone(),
+            ),
             ErrorKind::Write(WriteFailure::WriteConcernError(wc)) => Error::Server {
                 namespace: namespace.to_owned(),
-                id,
+                id: id.map(Box::new),
                 code: wc.code,
                 code_name: wc.code_name.clone(),
                 message: wc.message.clone(),
@@ -310,6 +314,7 @@ impl Error {
         code_name: String,
         message: String,
     ) -> Self {
+        let id = id.map(Box::new);
         if code == DUPLICATE_KEY {
             Error::DuplicateKey { namespace: namespace.to_owned(), id, message }
         } else {
@@ -319,13 +324,13 @@ impl Error {
 
     /// A deserialization error for the stored document `raw` of `namespace`.
     pub(crate) fn deserialize(namespace: &str, raw: &bson::RawDocument, source: bson::de::Error) -> Self {
-        let id = raw.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok());
+        let id = raw.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok()).map(Box::new);
         Error::Deserialize { namespace: namespace.to_owned(), id, source }
     }
 
     /// A serialization error for `namespace` (or a field path).
     pub(crate) fn serialize(namespace: &str, source: bson::ser::Error) -> Self {
-        Error::Serialize { namespace: namespace.to_owned(), source }
+        Error::Serialize { namespace: namespace.to_owned(), source: Box::new(source) }
     }
 }
 
@@ -428,5 +433,16 @@ impl fmt::Display for FlushError {
 impl std::error::Error for FlushError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.cause)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `Result` carries room for the error: keep it small.
+    #[test]
+    fn error_stays_small() {
+        assert!(std::mem::size_of::<Error>() <= 128, "{}", std::mem::size_of::<Error>());
     }
 }

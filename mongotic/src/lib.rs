@@ -45,6 +45,8 @@
 //! sort keys), [`statement`] (statements and projections), [`session`] (unit of work, results),
 //! [`engine`] (connection and indexes) and [`error`].
 
+#![warn(missing_docs)]
+
 // Lets the derive's `::mongotic::...` paths resolve inside this crate's own tests.
 extern crate self as mongotic;
 

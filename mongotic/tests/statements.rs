@@ -136,10 +136,7 @@ fn combinators() {
 fn negation() {
     assert_filter(!User::age.gte(18), doc! { "age": { "$not": { "$gte": 18 } } });
     assert_filter(not_(User::age.gte(18)), doc! { "age": { "$not": { "$gte": 18 } } });
-    assert_filter(
-        not_(User::name.starts_with("A")),
-        doc! { "name": { "$not": { "$regex": "^A", "$options": "s" } } },
-    );
+    assert_filter(not_(User::name.starts_with("A")), doc! { "name": { "$not": { "$regex": "^A", "$options": "s" } } });
     assert_filter(!User::email.is_null(), doc! { "email": { "$not": { "$eq": null } } });
     assert_filter(!!User::age.gte(18), doc! { "age": { "$gte": 18 } });
     assert_filter(
@@ -150,7 +147,10 @@ fn negation() {
         !(User::age.lt(18) & User::name.eq("x")),
         doc! { "$nor": [{ "$and": [{ "age": { "$lt": 18 } }, { "name": { "$eq": "x" } }] }] },
     );
-    assert_filter(!!(User::age.lt(18) | User::name.eq("x")), doc! { "$or": [{ "age": { "$lt": 18 } }, { "name": { "$eq": "x" } }] });
+    assert_filter(
+        !!(User::age.lt(18) | User::name.eq("x")),
+        doc! { "$or": [{ "age": { "$lt": 18 } }, { "name": { "$eq": "x" } }] },
+    );
 }
 
 #[test]
@@ -209,7 +209,10 @@ fn bulk_statements() {
         doc! { "$set": { "age": 31, "address.city": "Rome" }, "$inc": { "score": 1.0 }, "$unset": { "email": "" } },
     );
     assert!(matches!(update::<User>().compile(), Err(Error::InvalidStatement { .. })));
-    assert_doc(&delete::<User>().filter(User::active.eq(false)).compile().expect("compiles"), doc! { "active": { "$eq": false } });
+    assert_doc(
+        &delete::<User>().filter(User::active.eq(false)).compile().expect("compiles"),
+        doc! { "active": { "$eq": false } },
+    );
     assert_doc(&delete::<User>().compile().expect("compiles"), doc! {});
 }
 

@@ -52,10 +52,10 @@ pub fn uri() -> String {
 
 /// [`uri`], as a `Result`.
 pub fn try_uri() -> Result<String, String> {
-    if let Ok(uri) = std::env::var("MONGODB_URI") {
-        if !uri.trim().is_empty() {
-            return Ok(uri);
-        }
+    if let Ok(uri) = std::env::var("MONGODB_URI")
+        && !uri.trim().is_empty()
+    {
+        return Ok(uri);
     }
     match SERVER.get_or_init(start) {
         Ok(started) => Ok(started.uri.clone()),
@@ -200,7 +200,8 @@ pub struct CommandLog {
 
 /// Commands the driver sends on its own (connection handshakes, session cleanup); not
 /// counted as the application's round trips.
-const DRIVER_COMMANDS: &[&str] = &["hello", "isMaster", "ismaster", "endSessions", "saslStart", "saslContinue", "buildInfo"];
+const DRIVER_COMMANDS: &[&str] =
+    &["hello", "isMaster", "ismaster", "endSessions", "saslStart", "saslContinue", "buildInfo"];
 
 impl CommandLog {
     /// An empty log.
@@ -212,12 +213,11 @@ impl CommandLog {
     pub fn handler(&self) -> EventHandler<CommandEvent> {
         let started = self.started.clone();
         EventHandler::callback(move |event| {
-            if let CommandEvent::Started(event) = event {
-                if !DRIVER_COMMANDS.contains(&event.command_name.as_str()) {
-                    if let Ok(mut started) = started.lock() {
-                        started.push((event.command_name, event.command));
-                    }
-                }
+            if let CommandEvent::Started(event) = event
+                && !DRIVER_COMMANDS.contains(&event.command_name.as_str())
+                && let Ok(mut started) = started.lock()
+            {
+                started.push((event.command_name, event.command));
             }
         })
     }

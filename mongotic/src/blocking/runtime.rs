@@ -46,7 +46,10 @@ impl Runtime {
     }
 
     fn runtime(&self) -> Result<&tokio::runtime::Runtime> {
-        self.inner.runtime.as_ref().ok_or_else(|| Error::Runtime { message: "the blocking runtime is shut down".into() })
+        self.inner
+            .runtime
+            .as_ref()
+            .ok_or_else(|| Error::Runtime { message: "the blocking runtime is shut down".into() })
     }
 
     /// Runs `future` to completion, blocking the current thread.

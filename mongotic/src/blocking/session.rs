@@ -2,9 +2,9 @@
 
 use std::fmt;
 
+use super::Engine;
 use super::result::{IntoBlocking, ScalarResult};
 use super::runtime::Runtime;
-use super::Engine;
 use crate::model::IntoId;
 use crate::session::{EntityRef, Executable, IntoTracked};
 use crate::statement::{ScalarProjection, Select};

@@ -60,9 +60,7 @@ impl Value {
     fn to_bson(&self, path: &str) -> Result<Bson> {
         match self {
             Value::Bson(bson) => Ok(bson.clone()),
-            Value::Invalid(message) => {
-                Err(Error::InvalidValue { path: path.to_owned(), message: message.clone() })
-            }
+            Value::Invalid(message) => Err(Error::InvalidValue { path: path.to_owned(), message: message.clone() }),
         }
     }
 }

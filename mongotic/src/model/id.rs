@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn raw_and_owned_values_give_the_same_key() {
         let uuid = Uuid::new();
-        let doc = bson::rawdoc! { "a": uuid, "b": 1.5 };
+        let doc = bson::RawDocumentBuf::from_document(&bson::doc! { "a": uuid, "b": 1.5 }).unwrap();
         for key in ["a", "b"] {
             let raw = doc.get(key).unwrap().unwrap();
             let owned = Bson::try_from(raw.to_raw_bson()).unwrap();

@@ -13,8 +13,8 @@ use std::fmt::Debug;
 
 use serde::{Serialize, de::DeserializeOwned};
 
-pub use id::{IdField, IntoId, ModelId};
 pub(crate) use id::IdKey;
+pub use id::{IdField, IntoId, ModelId};
 pub use index::{IndexDecl, IndexKey};
 
 /// A Rust type stored as the documents of one MongoDB collection.

@@ -74,7 +74,8 @@ fn diff_into(prefix: &str, old: &RawDocument, new: &RawDocument, set: &mut Docum
         }
     }
     for (seen, (key, old_value)) in old_seen.iter().zip(&old_elements) {
-        if !seen && !(prefix.is_empty() && *key == "_id") {
+        let is_id = prefix.is_empty() && *key == "_id";
+        if !seen && !is_id {
             changes.push((key, Some(*old_value), None));
         }
     }

@@ -37,74 +37,70 @@ impl<'s, M: Model, P: Projection<M>> Executable<'s> for Select<M, P> {
 impl<'s, M: Model, V: DeserializeOwned + Send + 's> Executable<'s> for Distinct<M, V> {
     type Output = Vec<V>;
 
-    fn execute_in(self, session: &'s mut Session) -> impl Future<Output = Result<Vec<V>>> + Send + 's {
-        async move {
-            let namespace = session.engine.namespace(M::meta())?;
-            let namespace_text = namespace.to_string();
-            let values = session
-                .engine
-                .raw_collection(&namespace)
-                .distinct(self.field(), self.compile_filter()?)
-                .await
-                .map_err(|err| Error::from_driver(err, &namespace_text, None))?;
-            values
-                .into_iter()
-                .map(|value| {
-                    bson::from_bson(value).map_err(|source| Error::Deserialize {
-                        namespace: namespace_text.clone(),
-                        id: None,
-                        source,
-                    })
+    async fn execute_in(self, session: &'s mut Session) -> Result<Vec<V>> {
+        let namespace = session.engine.namespace(M::meta())?;
+        let namespace_text = namespace.to_string();
+        let values = session
+            .engine
+            .raw_collection(&namespace)
+            .distinct(self.field(), self.compile_filter()?)
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace_text, None))?;
+        values
+            .into_iter()
+            .map(|value| {
+                bson::from_bson(value).map_err(|source| Error::Deserialize {
+                    namespace: namespace_text.clone(),
+                    id: None,
+                    source,
                 })
-                .collect()
-        }
+            })
+            .collect()
     }
 }
 
 impl<'s, M: Model> Executable<'s> for Insert<M> {
     type Output = WriteResult;
 
-    fn execute_in(self, session: &'s mut Session) -> impl Future<Output = Result<WriteResult>> + Send + 's {
-        async move {
-            if self.is_empty() {
-                return Ok(WriteResult::default());
+    async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
+        if self.is_empty() {
+            return Ok(WriteResult::default());
+        }
+        let namespace = session.engine.namespace(M::meta())?;
+        let namespace_text = namespace.to_string();
+        let mut ids = Vec::with_capacity(self.values.len());
+        let mut docs = Vec::with_capacity(self.values.len());
+        for mut value in self.values {
+            if value.id().is_none() {
+                let id = M::Id::generate().ok_or_else(|| Error::MissingId { namespace: namespace_text.clone() })?;
+                value.set_id(id);
             }
-            let namespace = session.engine.namespace(M::meta())?;
-            let namespace_text = namespace.to_string();
-            let mut ids = Vec::with_capacity(self.values.len());
-            let mut docs = Vec::with_capacity(self.values.len());
-            for mut value in self.values {
-                if value.id().is_none() {
-                    let id = M::Id::generate().ok_or_else(|| Error::MissingId { namespace: namespace_text.clone() })?;
-                    value.set_id(id);
-                }
-                ids.push(value.id().map_or(Bson::Null, ModelId::to_bson));
-                docs.push(bson::to_raw_document_buf(&value).map_err(|err| Error::serialize(&namespace_text, err))?);
+            ids.push(value.id().map_or(Bson::Null, ModelId::to_bson));
+            docs.push(bson::to_raw_document_buf(&value).map_err(|err| Error::serialize(&namespace_text, err))?);
+        }
+        let inserted = session.engine.raw_collection(&namespace).insert_many(&docs).ordered(true).await;
+        match inserted {
+            Ok(_) => {
+                let count = ids.len() as u64;
+                Ok(WriteResult { rowcount: count, matched: count, inserted_ids: ids })
             }
-            let inserted = session.engine.raw_collection(&namespace).insert_many(&docs).ordered(true).await;
-            match inserted {
-                Ok(_) => {
-                    let count = ids.len() as u64;
-                    Ok(WriteResult { rowcount: count, matched: count, inserted_ids: ids })
-                }
-                Err(err) => Err(insert_error(err, &namespace_text, &ids)),
-            }
+            Err(err) => Err(insert_error(err, &namespace_text, &ids)),
         }
     }
 }
 
 /// The error of an ordered `insert_many`, naming the `_id` of the document that failed.
 pub(crate) fn insert_error(err: mongodb::error::Error, namespace: &str, ids: &[Bson]) -> Error {
-    if let ErrorKind::InsertMany(failure) = err.kind.as_ref() {
-        if let Some(first) = failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index)) {
-            return Error::from_write_error(
-                namespace,
-                ids.get(first.index).cloned(),
-                first.code,
-                first.code_name.clone().unwrap_or_default(),
-                first.message.clone(),
-            );
-        }
+    if let ErrorKind::InsertMany(failure) = err.kind.as_ref()
+        && let Some(first) = failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index))
+    {
+        return Error::from_write_error(
+            namespace,
+            ids.get(first.index).cloned(),
+            first.code,
+            first.code_name.clone().unwrap_or_default(),
+            first.message.clone(),
+        );
     }
     Error::from_driver(err, namespace, None)
 }
@@ -112,35 +108,31 @@ pub(crate) fn insert_error(err: mongodb::error::Error, namespace: &str, ids: &[B
 impl<'s, M: Model> Executable<'s> for Update<M> {
     type Output = WriteResult;
 
-    fn execute_in(self, session: &'s mut Session) -> impl Future<Output = Result<WriteResult>> + Send + 's {
-        async move {
-            let (filter, changes) = self.compile()?;
-            let namespace = session.engine.namespace(M::meta())?;
-            let result = session
-                .engine
-                .raw_collection(&namespace)
-                .update_many(filter, changes)
-                .await
-                .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;
-            Ok(WriteResult { rowcount: result.modified_count, matched: result.matched_count, inserted_ids: Vec::new() })
-        }
+    async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
+        let (filter, changes) = self.compile()?;
+        let namespace = session.engine.namespace(M::meta())?;
+        let result = session
+            .engine
+            .raw_collection(&namespace)
+            .update_many(filter, changes)
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;
+        Ok(WriteResult { rowcount: result.modified_count, matched: result.matched_count, inserted_ids: Vec::new() })
     }
 }
 
 impl<'s, M: Model> Executable<'s> for Delete<M> {
     type Output = WriteResult;
 
-    fn execute_in(self, session: &'s mut Session) -> impl Future<Output = Result<WriteResult>> + Send + 's {
-        async move {
-            let filter = self.compile()?;
-            let namespace = session.engine.namespace(M::meta())?;
-            let result = session
-                .engine
-                .raw_collection(&namespace)
-                .delete_many(filter)
-                .await
-                .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;
-            Ok(WriteResult { rowcount: result.deleted_count, matched: result.deleted_count, inserted_ids: Vec::new() })
-        }
+    async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
+        let filter = self.compile()?;
+        let namespace = session.engine.namespace(M::meta())?;
+        let result = session
+            .engine
+            .raw_collection(&namespace)
+            .delete_many(filter)
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;
+        Ok(WriteResult { rowcount: result.deleted_count, matched: result.deleted_count, inserted_ids: Vec::new() })
     }
 }

@@ -19,7 +19,9 @@ use std::ops::Range;
 use bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::Namespace;
 use mongodb::error::ErrorKind;
-use mongodb::options::{DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateModifications, UpdateOneModel, WriteModel};
+use mongodb::options::{
+    DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateModifications, UpdateOneModel, WriteModel,
+};
 use mongodb::results::VerboseBulkWriteResult;
 
 use super::Session;
@@ -53,7 +55,10 @@ enum Body {
     /// The whole document (insert, replace); it becomes the snapshot.
     Document(RawDocumentBuf),
     /// A field update; `snapshot` is the whole current document.
-    Update { update: Document, snapshot: RawDocumentBuf },
+    Update {
+        update: Document,
+        snapshot: RawDocumentBuf,
+    },
     Delete,
 }
 
@@ -130,13 +135,16 @@ pub(crate) fn has_changes(entity: &dyn ErasedEntity) -> bool {
         return true;
     };
     match state.snapshot().as_ref() {
-        Some(snapshot) => snapshot.get("_id").ok() != current.get("_id").ok() || diff(snapshot, &current) != Change::None,
+        Some(snapshot) => {
+            snapshot.get("_id").ok() != current.get("_id").ok() || diff(snapshot, &current) != Change::None
+        }
         None => true,
     }
 }
 
 /// The error for a problem with one entity's value.
 pub(crate) fn cell_error(err: CellError, namespace: &str, id: Option<Bson>) -> Error {
+    let id = id.map(Box::new);
     match err {
         CellError::Busy => Error::EntityBusy { namespace: namespace.to_owned(), id },
         CellError::Serialize(source) => Error::serialize(namespace, source),
@@ -191,10 +199,8 @@ fn build_plan(session: &mut Session) -> Result<Plan> {
             Status::New { uncertain, generated_id } => {
                 let (id, generated) = entity.assign_id().map_err(fail)?;
                 let generated_id = generated_id || generated;
-                if generated {
-                    if let Some(entry) = session.uow.get_mut(key) {
-                        entry.status = Status::New { uncertain, generated_id };
-                    }
+                if generated && let Some(entry) = session.uow.get_mut(key) {
+                    entry.status = Status::New { uncertain, generated_id };
                 }
                 // A generated id is ours alone, so an insert that may already have landed is
                 // safely retried as an upsert.
@@ -214,8 +220,8 @@ fn build_plan(session: &mut Session) -> Result<Plan> {
                 if current_id.as_ref() != Some(&stored_id) {
                     return Err(Error::IdChanged {
                         namespace: name.clone(),
-                        old: stored_id,
-                        new: current_id.unwrap_or(Bson::Null),
+                        old: Box::new(stored_id),
+                        new: Box::new(current_id.unwrap_or(Bson::Null)),
                     });
                 }
                 match diff(stored, &current) {
@@ -224,7 +230,9 @@ fn build_plan(session: &mut Session) -> Result<Plan> {
                         state.mark_synced(seen);
                         continue;
                     }
-                    Change::Update(update) => (WriteKind::Update, stored_id, Body::Update { update, snapshot: current }),
+                    Change::Update(update) => {
+                        (WriteKind::Update, stored_id, Body::Update { update, snapshot: current })
+                    }
                     Change::Replace => (WriteKind::Replace, stored_id, Body::Document(current)),
                 }
             }
@@ -262,10 +270,10 @@ fn record(session: &mut Session, plan: &Plan, outcome: &Outcome) {
         }
     }
     for write in &plan.writes[outcome.acked..outcome.uncertain_end] {
-        if let Some(entry) = session.uow.get_mut(write.key) {
-            if let Status::New { generated_id, .. } = entry.status {
-                entry.status = Status::New { uncertain: true, generated_id };
-            }
+        if let Some(entry) = session.uow.get_mut(write.key)
+            && let Status::New { generated_id, .. } = entry.status
+        {
+            entry.status = Status::New { uncertain: true, generated_id };
         }
     }
 }
@@ -352,13 +360,21 @@ async fn send_inserts(engine: &Engine, plan: &Plan, range: Range<usize>) -> Outc
         Ok(_) => Outcome::success(range.end),
         Err(err) => {
             if let ErrorKind::InsertMany(failure) = err.kind.as_ref() {
-                if let Some(first) = failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index)) {
+                if let Some(first) =
+                    failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index))
+                {
                     let code_name = first.code_name.clone().unwrap_or_default();
                     return write_failed(plan, range.start + first.index, first.code, code_name, first.message.clone());
                 }
                 if let Some(concern) = &failure.write_concern_error {
                     let name = &plan.names[writes[0].namespace];
-                    let error = Error::from_write_error(name, None, concern.code, concern.code_name.clone(), concern.message.clone());
+                    let error = Error::from_write_error(
+                        name,
+                        None,
+                        concern.code,
+                        concern.code_name.clone(),
+                        concern.message.clone(),
+                    );
                     return Outcome::failed(range.end, range.end, error, None);
                 }
             }
@@ -496,7 +512,13 @@ async fn send_bulk_write(engine: &Engine, plan: &Plan) -> Option<Outcome> {
                 return Some(write_failed(plan, *index, error.code, code_name, error.message.clone()));
             }
             if let Some(concern) = failure.write_concern_errors.first() {
-                let error = Error::from_write_error(&plan.names[0], None, concern.code, concern.code_name.clone(), concern.message.clone());
+                let error = Error::from_write_error(
+                    &plan.names[0],
+                    None,
+                    concern.code,
+                    concern.code_name.clone(),
+                    concern.message.clone(),
+                );
                 return Some(Outcome::failed(plan.writes.len(), plan.writes.len(), error, None));
             }
             // A top-level error (the connection dropped) after some batches succeeded.

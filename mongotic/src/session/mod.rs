@@ -380,7 +380,7 @@ impl Session {
             .await
             .map_err(|err| Error::from_driver(err, &namespace.to_string(), Some(&id)))?;
         let Some(raw) = found else {
-            return Err(Error::NotFound { namespace: namespace.to_string(), id: Some(id) });
+            return Err(Error::NotFound { namespace: namespace.to_string(), id: Some(Box::new(id)) });
         };
         let state = &entity.cell.state;
         let seen = state.changes();
@@ -647,7 +647,11 @@ impl Session {
     }
 
     fn cell_error<M: Model>(&self, err: CellError, id: Option<bson::Bson>) -> Error {
-        let namespace = self.engine.namespace(M::meta()).map(|ns| ns.to_string()).unwrap_or_else(|_| M::meta().collection.to_owned());
+        let namespace = self
+            .engine
+            .namespace(M::meta())
+            .map(|ns| ns.to_string())
+            .unwrap_or_else(|_| M::meta().collection.to_owned());
         flush::cell_error(err, &namespace, id)
     }
 }
@@ -666,7 +670,7 @@ fn discard_pending_changes<M: Model>(entity: &Tracked<M>) {
 }
 
 fn detached<M: Model>(entity: &Tracked<M>) -> Error {
-    Error::Detached { model: M::meta().name, id: entity.erased().current_id().ok().flatten() }
+    Error::Detached { model: M::meta().name, id: entity.erased().current_id().ok().flatten().map(Box::new) }
 }
 
 impl fmt::Debug for Session {

@@ -46,12 +46,13 @@ impl<'a> Loader<'a> {
                 });
             }
         };
-        if let Some(entry) = self.uow.lookup(TypeId::of::<M>(), &id) {
-            if let Some(existing) = Tracked::from_erased(entry.entity.clone()) {
-                return Ok(existing);
-            }
+        if let Some(entry) = self.uow.lookup(TypeId::of::<M>(), &id)
+            && let Some(existing) = Tracked::from_erased(entry.entity.clone())
+        {
+            return Ok(existing);
         }
-        let value: M = bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(self.namespace, raw, source))?;
+        let value: M =
+            bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(self.namespace, raw, source))?;
         let handle = Tracked::with_state(value, 0, Some(raw.to_raw_document_buf()));
         self.uow.track(handle.erased(), TypeId::of::<M>(), Status::Persistent, Some(id));
         Ok(handle)
@@ -139,11 +140,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     pub async fn exists(self) -> Result<bool> {
         let find = self.stmt.compile()?;
         let namespace = self.session.engine.namespace(M::meta())?;
-        let options = FindOptions::builder()
-            .projection(bson::doc! { "_id": 1 })
-            .skip(find.skip)
-            .limit(1)
-            .build();
+        let options = FindOptions::builder().projection(bson::doc! { "_id": 1 }).skip(find.skip).limit(1).build();
         let mut cursor = self
             .session
             .engine
@@ -175,7 +172,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
         let pending = SelectState::Pending(self.session, self.stmt);
         stream::try_unfold(pending, |state| async move {
             let mut result = match state {
-                SelectState::Pending(session, stmt) => SelectResult::open(session, stmt).await?,
+                SelectState::Pending(session, stmt) => Box::new(SelectResult::open(session, stmt).await?),
                 SelectState::Open(result) => result,
             };
             Ok(result.next().await?.map(|value| (value, SelectState::Open(result))))
@@ -186,7 +183,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
 
 enum SelectState<'s, M, P> {
     Pending(&'s mut Session, Select<M, P>),
-    Open(SelectResult<'s, M, P>),
+    Open(Box<SelectResult<'s, M, P>>),
 }
 
 /// An open select: the cursor of a `find` that has been sent. Returned by
@@ -239,7 +236,13 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
             .with_options(options)
             .await
             .map_err(|err| Error::from_driver(err, &namespace_text, None))?;
-        Ok(SelectResult { session, cursor, projection: stmt.projection, namespace: namespace_text, _model: PhantomData })
+        Ok(SelectResult {
+            session,
+            cursor,
+            projection: stmt.projection,
+            namespace: namespace_text,
+            _model: PhantomData,
+        })
     }
 
     /// The next value, or `None` at the end.
@@ -263,10 +266,8 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
 
     /// The values as an async stream.
     pub fn into_stream(self) -> BoxStream<'s, Result<P::Output>> {
-        stream::try_unfold(self, |mut result| async move {
-            Ok(result.next().await?.map(|value| (value, result)))
-        })
-        .boxed()
+        stream::try_unfold(self, |mut result| async move { Ok(result.next().await?.map(|value| (value, result))) })
+            .boxed()
     }
 }
 

@@ -81,7 +81,13 @@ impl UnitOfWork {
 
     /// Starts tracking `entity` with `status` and takes ownership of it (moving it out of any
     /// other session). Returns its key.
-    pub(crate) fn track(&mut self, entity: Arc<dyn ErasedEntity>, model: TypeId, status: Status, identity: Option<IdKey>) -> usize {
+    pub(crate) fn track(
+        &mut self,
+        entity: Arc<dyn ErasedEntity>,
+        model: TypeId,
+        status: Status,
+        identity: Option<IdKey>,
+    ) -> usize {
         entity.state().set_session(self.session_id);
         let key = entity_key(&entity);
         let seq = self.next_seq();
@@ -132,10 +138,10 @@ impl UnitOfWork {
         let entry = self.entries.remove(&key)?;
         if let Some(id) = &entry.identity {
             let identity = IdentityKey { model: entry.model, id: id.clone() };
-            if let MapEntry::Occupied(filed) = self.identity.entry(identity) {
-                if *filed.get() == key {
-                    filed.remove();
-                }
+            if let MapEntry::Occupied(filed) = self.identity.entry(identity)
+                && *filed.get() == key
+            {
+                filed.remove();
             }
         }
         if self.owns(&entry.entity) {
@@ -157,8 +163,12 @@ impl UnitOfWork {
 
     /// The entries this session owns, in staging order.
     pub(crate) fn entries_in_order(&self) -> Vec<(usize, &Entry)> {
-        let mut entries: Vec<(usize, &Entry)> =
-            self.entries.iter().filter(|(_, entry)| self.owns(&entry.entity)).map(|(key, entry)| (*key, entry)).collect();
+        let mut entries: Vec<(usize, &Entry)> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| self.owns(&entry.entity))
+            .map(|(key, entry)| (*key, entry))
+            .collect();
         entries.sort_by_key(|(_, entry)| entry.seq);
         entries
     }

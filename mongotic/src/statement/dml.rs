@@ -144,9 +144,7 @@ impl<M: Model> Update<M> {
         }
         let mut update = Document::new();
         for (operator, path, value) in &self.changes {
-            let value = value
-                .clone()
-                .map_err(|message| Error::InvalidValue { path: path.to_string(), message })?;
+            let value = value.clone().map_err(|message| Error::InvalidValue { path: path.to_string(), message })?;
             let section = update.entry((*operator).to_owned()).or_insert_with(|| Bson::Document(Document::new()));
             if let Bson::Document(section) = section {
                 section.insert(path.as_ref(), value);

@@ -228,10 +228,8 @@ impl Row {
         let value = self.value(&index).ok_or_else(|| Error::InvalidStatement {
             message: format!("the row has no {}; its columns are {:?}", index.describe(), self.columns),
         })?;
-        bson::from_bson(value.clone()).map_err(|err| Error::InvalidValue {
-            path: index.describe(),
-            message: err.to_string(),
-        })
+        bson::from_bson(value.clone())
+            .map_err(|err| Error::InvalidValue { path: index.describe(), message: err.to_string() })
     }
 
     /// The raw BSON value of a column, if the column exists.

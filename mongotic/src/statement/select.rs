@@ -61,7 +61,14 @@ pub struct Select<M, P = Entities<M>> {
 /// assert_eq!(everyone.compile().unwrap().filter, mongotic::bson::doc! {});
 /// ```
 pub fn select<M: Model>() -> Select<M> {
-    Select { filters: Vec::new(), sort: Vec::new(), skip: None, limit: None, batch_size: None, projection: Entities::new() }
+    Select {
+        filters: Vec::new(),
+        sort: Vec::new(),
+        skip: None,
+        limit: None,
+        batch_size: None,
+        projection: Entities::new(),
+    }
 }
 
 /// What a `select` sends to the server: the arguments of its `find` command.

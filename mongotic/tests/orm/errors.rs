@@ -42,7 +42,7 @@ scenario!(document_that_does_not_match_the_model, |ctx| {
         return Err(format!("expected a deserialize error, got {result:?}").into());
     };
     assert!(namespace.ends_with(".users"), "{namespace}");
-    assert_eq!(id.as_ref(), Some(&mongotic::bson::Bson::ObjectId(bad_id)));
+    assert_eq!(id.as_deref(), Some(&mongotic::bson::Bson::ObjectId(bad_id)));
     let message = result.as_ref().map(|_| ()).unwrap_err().to_string();
     assert!(message.contains(&bad_id.to_hex()) && message.contains("users"), "{message}");
 
@@ -106,6 +106,8 @@ scenario!(refresh_errors, |ctx| {
     assert!(matches!(session.delete(&detached), Err(Error::Detached { .. })));
 });
 
+// Holding the guard across the flush is the misuse under test.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test]
 async fn live_write_guard_is_reported_not_deadlocked() -> TestResult {
     let ctx = AsyncCtx::new().await;

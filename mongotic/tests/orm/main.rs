@@ -5,9 +5,9 @@
 #[macro_use]
 mod common;
 
-mod seed;
 mod errors;
-mod round_trips;
-mod unit_of_work;
-mod queries;
 mod patterns;
+mod queries;
+mod round_trips;
+mod seed;
+mod unit_of_work;

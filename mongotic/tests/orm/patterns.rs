@@ -22,8 +22,8 @@ pub struct Text {
 /// `LIKE`, or to BSON.
 fn text() -> impl Strategy<Value = String> {
     let alphabet = vec![
-        'a', 'b', 'A', '%', '_', '\\', '.', '*', '+', '?', '^', '$', '(', ')', '[', ']', '{', '}', '|', '\n', '\0', 'é',
-        ' ', '-', '/', '#',
+        'a', 'b', 'A', '%', '_', '\\', '.', '*', '+', '?', '^', '$', '(', ')', '[', ']', '{', '}', '|', '\n', '\0',
+        'é', ' ', '-', '/', '#',
     ];
     vec(proptest::sample::select(alphabet), 0..6).prop_map(|chars| chars.into_iter().collect())
 }
@@ -57,6 +57,9 @@ fn like_matches(pattern: &str, value: &str) -> bool {
     matches(&tokens, &value)
 }
 
+/// An operator under test: its name, the filter, and the reference matcher (needle, value).
+type Check = (&'static str, Filter<Text>, fn(&str, &str) -> bool);
+
 #[test]
 fn string_operators_agree_with_a_reference_matcher() {
     let ctx = BlockingCtx::new();
@@ -65,10 +68,11 @@ fn string_operators_agree_with_a_reference_matcher() {
     let result = runner.run(&cases, |(values, needle)| {
         let mut session = ctx.session();
         session.execute(delete::<Text>()).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let docs: Vec<Text> = values.iter().enumerate().map(|(i, value)| Text { id: i as i64, value: value.clone() }).collect();
+        let docs: Vec<Text> =
+            values.iter().enumerate().map(|(i, value)| Text { id: i as i64, value: value.clone() }).collect();
         session.execute(insert::<Text>().values(docs)).map_err(|e| TestCaseError::fail(e.to_string()))?;
 
-        let checks: [(&str, Filter<Text>, fn(&str, &str) -> bool); 4] = [
+        let checks: [Check; 4] = [
             ("contains", Text::value.contains(&needle), |n, v| v.contains(n)),
             ("starts_with", Text::value.starts_with(&needle), |n, v| v.starts_with(n)),
             ("ends_with", Text::value.ends_with(&needle), |n, v| v.ends_with(n)),
@@ -80,8 +84,12 @@ fn string_operators_agree_with_a_reference_matcher() {
                 .all()
                 .map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
             found.sort();
-            let expected: Vec<i64> =
-                values.iter().enumerate().filter(|(_, value)| reference(&needle, value)).map(|(i, _)| i as i64).collect();
+            let expected: Vec<i64> = values
+                .iter()
+                .enumerate()
+                .filter(|(_, value)| reference(&needle, value))
+                .map(|(i, _)| i as i64)
+                .collect();
             prop_assert_eq!(&found, &expected, "{}({:?}) over {:?}", name, needle, values);
         }
         Ok(())

@@ -152,7 +152,10 @@ async fn ordering_with_ties_and_paging() {
     let expected = [6, 1, 5, 7, 4, 2, 3];
     assert_eq!(ordered(&mut s, select::<Item>().order_by((Item::size.desc(), Item::name.asc()))).await, expected);
     assert_eq!(ordered(&mut s, select::<Item>().order_by(-Item::size).order_by(Item::name)).await, expected);
-    assert_eq!(ordered(&mut s, select::<Item>().order_by((Item::size.asc(), -Item::name))).await, [3, 2, 4, 7, 5, 1, 6]);
+    assert_eq!(
+        ordered(&mut s, select::<Item>().order_by((Item::size.asc(), -Item::name))).await,
+        [3, 2, 4, 7, 5, 1, 6]
+    );
 
     let page = |n: u64| select::<Item>().order_by(Item::id).offset(n * 3).limit(3);
     assert_eq!(ordered(&mut s, page(0)).await, [1, 2, 3]);

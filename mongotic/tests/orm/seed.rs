@@ -98,8 +98,9 @@ scenario!(column_projection, |ctx| {
     assert!(rows[0].get::<String>("email").is_err(), "not a selected column");
 
     // For a single-column projection, session.scalars() unwraps each row to a plain value.
-    let names: Vec<String> =
-        aw!(session.scalars(select::<User>().columns(User::name).filter(User::company.eq("Acme")).order_by(User::name)).all())?;
+    let names: Vec<String> = aw!(session
+        .scalars(select::<User>().columns(User::name).filter(User::company.eq("Acme")).order_by(User::name))
+        .all())?;
     assert_eq!(names, ["Alice", "Bob", "Carol"]);
 });
 

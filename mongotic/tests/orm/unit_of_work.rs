@@ -204,7 +204,8 @@ scenario!(rollback_cancels_staged_delete_and_merge, |ctx| {
     let alice = session.add(user("Alice", "alice@example.com", 30));
     aw!(session.commit())?;
     session.delete(&alice)?;
-    let merged = session.merge(User { id: Some(mongotic::bson::oid::ObjectId::new()), ..user("Ghost", "g@example.com", 1) })?;
+    let merged =
+        session.merge(User { id: Some(mongotic::bson::oid::ObjectId::new()), ..user("Ghost", "g@example.com", 1) })?;
     session.rollback();
     assert!(session.deleted().is_empty() && session.dirty().is_empty());
     assert!(alice.is_attached() && !merged.is_attached());
@@ -218,9 +219,8 @@ scenario!(duplicate_key_on_third_of_five_inserts, |ctx| {
     aw!(ctx.create_indexes::<User>())?;
     aw!(ctx.insert::<User>(vec![doc! { "name": "existing", "email": "c@example.com" }]));
     let mut session = ctx.session();
-    let users = session.add_all(
-        ["a", "b", "c", "d", "e"].map(|name| user(&format!("new-{name}"), &format!("{name}@example.com"), 1)),
-    );
+    let users = session
+        .add_all(["a", "b", "c", "d", "e"].map(|name| user(&format!("new-{name}"), &format!("{name}@example.com"), 1)));
     let result = aw!(session.commit());
     let Err(Error::Flush(failure)) = &result else {
         return Err(format!("expected a flush error, got {result:?}").into());
