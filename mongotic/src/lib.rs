@@ -88,6 +88,11 @@ pub use mongotic_derive::Model;
 /// can reach its fields with [`Field::dot`]. See [`Embedded`](trait@Embedded).
 pub use mongotic_derive::Embedded;
 
+/// The README's examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 /// Everything a typical program needs: `use mongotic::prelude::*;`.
 pub mod prelude {
     pub use crate::{
