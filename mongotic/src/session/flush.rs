@@ -26,7 +26,7 @@ use mongodb::results::VerboseBulkWriteResult;
 
 use super::Session;
 use super::diff::{Change, diff};
-use super::tracked::{CellError, ErasedEntity};
+use super::tracked::{Baseline, CellError, ErasedEntity, ServerId};
 use super::unit_of_work::Status;
 use crate::error::{Error, FailedWrite, FlushError, WriteKind};
 use crate::model::IdKey;
@@ -104,27 +104,25 @@ pub(crate) async fn flush(session: &mut Session) -> Result<()> {
         return Ok(());
     }
     tracing::debug!(writes = plan.writes.len(), "mongotic: flushing");
-    let outcome = send(&session.engine, &plan).await;
-    record(session, &plan, &outcome);
-    match outcome.failure {
-        None => Ok(()),
-        Some((cause, failed)) => {
-            let failed = failed.and_then(|index| plan.writes.get(index)).map(|write| FailedWrite {
-                kind: write.kind,
-                namespace: plan.names[write.namespace].clone(),
-                id: write.id.clone(),
-            });
-            Err(Error::Flush(Box::new(FlushError {
-                cause,
-                written: outcome.acked,
-                staged: plan.writes.len() - outcome.acked,
-                failed,
-            })))
-        }
-    }
+    let mut outcome = send(&session.engine, &plan).await;
+    let failure = outcome.failure.take().map(|(cause, failed)| {
+        let failed = failed.and_then(|index| plan.writes.get(index)).map(|write| FailedWrite {
+            kind: write.kind,
+            namespace: plan.names[write.namespace].clone(),
+            id: write.id.clone(),
+        });
+        Error::Flush(Box::new(FlushError {
+            cause,
+            written: outcome.acked,
+            staged: plan.writes.len() - outcome.acked,
+            failed,
+        }))
+    });
+    record(session, plan.writes, &outcome);
+    failure.map_or(Ok(()), Err)
 }
 
-/// `true` when a persistent entity's value differs from its snapshot.
+/// `true` when a persistent entity's value differs from its baseline.
 pub(crate) fn has_changes(entity: &dyn ErasedEntity) -> bool {
     let state = entity.state();
     if state.changes() == 0 {
@@ -134,12 +132,17 @@ pub(crate) fn has_changes(entity: &dyn ErasedEntity) -> bool {
         // Locked or unserializable: report it, the flush will say what is wrong.
         return true;
     };
-    match state.snapshot().as_ref() {
-        Some(snapshot) => {
-            snapshot.get("_id").ok() != current.get("_id").ok() || diff(snapshot, &current) != Change::None
+    match &state.sync().baseline {
+        Baseline::Taken(baseline) => {
+            baseline.get("_id").ok() != current.get("_id").ok() || diff(baseline, &current) != Change::None
         }
-        None => true,
+        Baseline::Current | Baseline::Unknown => true,
     }
+}
+
+/// The `_id` of a serialized entity.
+fn id_of(doc: &RawDocumentBuf) -> Option<Bson> {
+    doc.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok())
 }
 
 /// The error for a problem with one entity's value.
@@ -212,11 +215,9 @@ fn build_plan(session: &mut Session) -> Result<Plan> {
                     continue;
                 }
                 let current = entity.to_raw().map_err(fail)?;
-                let snapshot = state.snapshot();
-                let Some(stored) = snapshot.as_ref() else { continue };
-                let stored_id = stored.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok());
-                let current_id = current.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok());
-                let Some(stored_id) = stored_id else { continue };
+                let sync = state.sync();
+                let Some(stored_id) = sync.server_id.as_ref().map(ServerId::to_bson) else { continue };
+                let current_id = id_of(&current);
                 if current_id.as_ref() != Some(&stored_id) {
                     return Err(Error::IdChanged {
                         namespace: name.clone(),
@@ -224,10 +225,15 @@ fn build_plan(session: &mut Session) -> Result<Plan> {
                         new: Box::new(current_id.unwrap_or(Bson::Null)),
                     });
                 }
-                match diff(stored, &current) {
+                let change = match &sync.baseline {
+                    Baseline::Taken(baseline) => diff(baseline, &current),
+                    // Changed without a known baseline: write the whole document.
+                    Baseline::Unknown | Baseline::Current => Change::Replace,
+                };
+                drop(sync);
+                match change {
                     Change::None => {
-                        drop(snapshot);
-                        state.mark_synced(seen);
+                        state.unchanged(seen);
                         continue;
                     }
                     Change::Update(update) => {
@@ -245,35 +251,32 @@ fn build_plan(session: &mut Session) -> Result<Plan> {
 
 /// Records the outcome in the session: acknowledged writes become persisted state, inserts
 /// whose fate is unknown are marked uncertain, everything else stays staged.
-fn record(session: &mut Session, plan: &Plan, outcome: &Outcome) {
-    for write in &plan.writes[..outcome.acked] {
-        let Some(entity) = session.uow.get(write.key).map(|entry| entry.entity.clone()) else { continue };
-        let state = entity.state();
-        match &write.body {
-            Body::Delete => {
-                state.set_snapshot(None);
-                state.set_expired(false);
-                session.uow.remove(write.key);
-            }
-            Body::Document(doc) => {
-                state.set_snapshot(Some(doc.clone()));
-                state.mark_synced(write.seen);
-                session.uow.file_identity(write.key, IdKey::from_bson(&write.id));
-                if let Some(entry) = session.uow.get_mut(write.key) {
-                    entry.status = Status::Persistent;
-                }
-            }
-            Body::Update { snapshot, .. } => {
-                state.set_snapshot(Some(snapshot.clone()));
-                state.mark_synced(write.seen);
-            }
-        }
-    }
-    for write in &plan.writes[outcome.acked..outcome.uncertain_end] {
+fn record(session: &mut Session, mut writes: Vec<Write>, outcome: &Outcome) {
+    for write in &writes[outcome.acked..outcome.uncertain_end] {
         if let Some(entry) = session.uow.get_mut(write.key)
             && let Status::New { generated_id, .. } = entry.status
         {
             entry.status = Status::New { uncertain: true, generated_id };
+        }
+    }
+    writes.truncate(outcome.acked);
+    for write in writes {
+        let Some(entity) = session.uow.get(write.key).map(|entry| entry.entity.clone()) else { continue };
+        let state = entity.state();
+        match write.body {
+            Body::Delete => {
+                session.uow.remove(write.key);
+                state.deleted();
+            }
+            Body::Document(doc) => {
+                let identity = IdKey::from_bson(&write.id);
+                state.synced(write.seen, doc, Some(write.id));
+                session.uow.file_identity(write.key, identity);
+                if let Some(entry) = session.uow.get_mut(write.key) {
+                    entry.status = Status::Persistent;
+                }
+            }
+            Body::Update { snapshot, .. } => state.synced(write.seen, snapshot, None),
         }
     }
 }

@@ -29,7 +29,7 @@ pub use tracked::{EntityRef, Tracked};
 use crate::model::{IdKey, IntoId, ModelId};
 use crate::statement::{ScalarProjection, Select};
 use crate::{Engine, Error, Model, Result};
-use tracked::CellError;
+use tracked::{Baseline, CellError};
 use unit_of_work::{Status, UnitOfWork};
 
 /// Makes sessions bound to one engine: the Rust counterpart of the seed's `sessionmaker`.
@@ -199,15 +199,13 @@ impl Session {
         let erased = handle.erased();
         let state = erased.state();
         state.set_expired(false);
+        // A handle that was ever written keeps its baseline, so changes made while it was
+        // detached are found by the next flush.
         let (status, identity) = match state.server_id() {
             Some(id) => (Status::Persistent, Some(IdKey::from_bson(&id))),
             None => (Status::New { uncertain: false, generated_id: false }, None),
         };
-        if status == Status::Persistent {
-            // Anything changed while detached is compared with the snapshot at flush.
-            state.mark_changed();
-        }
-        self.uow.track(erased, TypeId::of::<E::Model>(), status, identity);
+        self.uow.track(erased, status, identity);
         handle
     }
 
@@ -253,7 +251,7 @@ impl Session {
             Status::New { .. } => {
                 self.uow.remove(key);
             }
-            Status::Merged if entity.cell.state.snapshot().is_none() && entity.id().is_none() => {
+            Status::Merged if !entity.is_persistent() && entity.id().is_none() => {
                 self.uow.remove(key);
             }
             Status::Deleted => {}
@@ -290,7 +288,11 @@ impl Session {
             let key = tracked::entity_key(&entry.entity);
             if let Some(existing) = Tracked::<M>::from_erased(entry.entity.clone()) {
                 match existing.cell.try_write() {
-                    Ok(mut slot) => *slot = value,
+                    Ok(mut slot) => {
+                        // Keep the value being replaced as the baseline, for rollback.
+                        existing.cell.state.begin_change(|| bson::to_raw_document_buf(&*slot).ok());
+                        *slot = value;
+                    }
                     Err(_) => return Err(self.cell_error::<M>(CellError::Busy, Some(id))),
                 }
                 self.uow.restage(key, Status::Merged);
@@ -298,7 +300,7 @@ impl Session {
             }
         }
         let handle = Tracked::new(value);
-        self.uow.track(handle.erased(), TypeId::of::<M>(), Status::Merged, Some(identity));
+        self.uow.track(handle.erased(), Status::Merged, Some(identity));
         Ok(handle)
     }
 
@@ -383,14 +385,11 @@ impl Session {
             return Err(Error::NotFound { namespace: namespace.to_string(), id: Some(Box::new(id)) });
         };
         let state = &entity.cell.state;
-        let seen = state.changes();
-        let erased = entity.erased();
-        erased.load(&raw).map_err(|err| match err {
+        entity.erased().load(&raw).map_err(|err| match err {
             CellError::Deserialize(source) => Error::deserialize(&namespace.to_string(), &raw, source),
             other => self.cell_error::<M>(other, Some(id.clone())),
         })?;
-        state.set_snapshot(Some(raw));
-        state.mark_synced(seen);
+        state.forget_changes();
         state.set_expired(false);
         Ok(())
     }
@@ -555,30 +554,26 @@ impl Session {
     /// ```
     pub fn rollback(&mut self) {
         self.uow.prune();
-        let keys: Vec<(usize, Status)> =
+        let staged: Vec<(usize, Status)> =
             self.uow.entries_in_order().into_iter().map(|(key, entry)| (key, entry.status)).collect();
-        for (key, status) in keys {
+        for (key, status) in staged {
             let Some(entity) = self.uow.get(key).map(|entry| entry.entity.clone()) else { continue };
             let state = entity.state();
-            let snapshot = state.snapshot().clone();
-            match (status, snapshot) {
-                (Status::New { .. }, _) | (Status::Merged, None) => {
-                    self.uow.remove(key);
-                }
-                (Status::Deleted | Status::Merged | Status::Persistent, Some(snapshot)) => {
-                    if status != Status::Persistent {
-                        self.uow.restage(key, Status::Persistent);
-                    }
-                    if status == Status::Persistent && state.changes() == 0 {
-                        continue;
-                    }
-                    let seen = state.changes();
-                    match entity.load(&snapshot) {
-                        Ok(()) => state.mark_synced(seen),
-                        Err(_) => state.set_expired(true),
-                    }
-                }
-                (Status::Deleted | Status::Persistent, None) => {}
+            if matches!(status, Status::New { .. }) || !state.is_persistent() {
+                self.uow.remove(key);
+                continue;
+            }
+            if status != Status::Persistent {
+                self.uow.restage(key, Status::Persistent);
+            }
+            match state.take_baseline() {
+                Baseline::Taken(baseline) => match entity.load(&baseline) {
+                    Ok(()) => state.forget_changes(),
+                    Err(_) => state.set_expired(true),
+                },
+                // Changed, but the value before the change is unknown: it cannot be restored.
+                Baseline::Unknown => state.set_expired(true),
+                Baseline::Current => {}
             }
         }
     }
@@ -658,15 +653,7 @@ impl Session {
 
 /// Makes the entity's current value its baseline, so changes made so far are not written.
 fn discard_pending_changes<M: Model>(entity: &Tracked<M>) {
-    let state = &entity.cell.state;
-    if state.snapshot().is_none() {
-        return;
-    }
-    let seen = state.changes();
-    if let Ok(raw) = entity.erased().to_raw() {
-        state.set_snapshot(Some(raw));
-        state.mark_synced(seen);
-    }
+    entity.cell.state.forget_changes();
 }
 
 fn detached<M: Model>(entity: &Tracked<M>) -> Error {

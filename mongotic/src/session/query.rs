@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use bson::{RawDocument, RawDocumentBuf};
+use bson::{Bson, RawDocument, RawDocumentBuf};
 use futures::stream::{self, BoxStream, StreamExt};
 use mongodb::Cursor;
 use mongodb::options::{CountOptions, FindOptions};
@@ -38,8 +38,8 @@ impl<'a> Loader<'a> {
     /// The entity for the stored document `raw`: the handle the session already tracks for its
     /// `_id` (pending changes untouched), or a new tracked entity.
     pub(crate) fn entity<M: Model>(&mut self, raw: &RawDocument) -> Result<Tracked<M>> {
-        let id = match raw.get("_id") {
-            Ok(Some(id)) => IdKey::from_raw(id),
+        let (raw_id, id) = match raw.get("_id") {
+            Ok(Some(raw_id)) => (raw_id, IdKey::from_raw(raw_id)),
             _ => {
                 return Err(Error::UnexpectedReply {
                     message: format!("a document of {} came back without an _id", self.namespace),
@@ -53,8 +53,9 @@ impl<'a> Loader<'a> {
         }
         let value: M =
             bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(self.namespace, raw, source))?;
-        let handle = Tracked::with_state(value, 0, Some(raw.to_raw_document_buf()));
-        self.uow.track(handle.erased(), TypeId::of::<M>(), Status::Persistent, Some(id));
+        let server_id = Bson::try_from(raw_id.to_raw_bson()).ok();
+        let handle = Tracked::with_state(value, 0, server_id);
+        self.uow.track(handle.erased(), Status::Persistent, Some(id));
         Ok(handle)
     }
 }

@@ -2,14 +2,16 @@
 //!
 //! A handle is a shared pointer to one cell holding the entity's value and its tracking state:
 //! which session owns it, how many write guards have been taken since it was last in sync
-//! with the server, and the snapshot of what the server last had. Keeping the snapshot with
-//! the entity (not in the session) lets a handle move between sessions with its history.
+//! with the server, the `_id` the server has, and the baseline to compare with at the next
+//! flush. Keeping that state with the entity (not in the session) lets a handle move between
+//! sessions with its history.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
+use bson::oid::ObjectId;
 use bson::{Bson, RawDocument, RawDocumentBuf};
 
 use crate::Model;
@@ -62,17 +64,63 @@ pub(crate) struct CellState {
     changes: AtomicU64,
     /// Set by `Session::expire`; informational.
     expired: AtomicBool,
-    /// What the server last had for this entity; `None` until it is first written or loaded.
-    snapshot: Mutex<Option<RawDocumentBuf>>,
+    sync: Mutex<SyncState>,
+}
+
+/// What change tracking knows about the entity's document on the server.
+#[derive(Default)]
+pub(crate) struct SyncState {
+    /// The `_id` of the document; `None` until the entity is written or loaded.
+    pub(crate) server_id: Option<ServerId>,
+    pub(crate) baseline: Baseline,
+}
+
+/// The value to compare with at the next flush.
+///
+/// Snapshots are taken lazily: an entity read from the server keeps no copy of its document,
+/// and the first write guard serializes the value as it is before the change. So reading costs
+/// nothing extra, and fields the server has but the model does not know are never touched.
+#[derive(Default)]
+pub(crate) enum Baseline {
+    /// No change began since the last sync: the current value is what the server has.
+    #[default]
+    Current,
+    /// The value as it was when the first change since the last sync began.
+    Taken(RawDocumentBuf),
+    /// The value could not be serialized when a change began; the next flush replaces the
+    /// document whole.
+    Unknown,
+}
+
+/// A server-side `_id`, stored compactly for the common `ObjectId` case.
+pub(crate) enum ServerId {
+    ObjectId(ObjectId),
+    Other(Box<Bson>),
+}
+
+impl ServerId {
+    pub(crate) fn new(id: Bson) -> ServerId {
+        match id {
+            Bson::ObjectId(oid) => ServerId::ObjectId(oid),
+            other => ServerId::Other(Box::new(other)),
+        }
+    }
+
+    pub(crate) fn to_bson(&self) -> Bson {
+        match self {
+            ServerId::ObjectId(oid) => Bson::ObjectId(*oid),
+            ServerId::Other(other) => (**other).clone(),
+        }
+    }
 }
 
 impl CellState {
-    fn new(session: u64, snapshot: Option<RawDocumentBuf>) -> Self {
+    fn new(session: u64, server_id: Option<Bson>) -> Self {
         CellState {
             session: AtomicU64::new(session),
             changes: AtomicU64::new(0),
             expired: AtomicBool::new(false),
-            snapshot: Mutex::new(snapshot),
+            sync: Mutex::new(SyncState { server_id: server_id.map(ServerId::new), baseline: Baseline::Current }),
         }
     }
 
@@ -84,19 +132,10 @@ impl CellState {
         self.session.store(session, Ordering::Release);
     }
 
-    /// The current change counter; pass it to [`CellState::mark_synced`] after writing the
-    /// state it was read with.
+    /// The current change counter; pass it to [`CellState::synced`] after writing the state
+    /// it was read with.
     pub(crate) fn changes(&self) -> u64 {
         self.changes.load(Ordering::Acquire)
-    }
-
-    /// Clears the change counter unless the entity was written to again since `seen`.
-    pub(crate) fn mark_synced(&self, seen: u64) {
-        let _ = self.changes.compare_exchange(seen, 0, Ordering::AcqRel, Ordering::Acquire);
-    }
-
-    pub(crate) fn mark_changed(&self) {
-        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     pub(crate) fn is_expired(&self) -> bool {
@@ -107,19 +146,70 @@ impl CellState {
         self.expired.store(expired, Ordering::Release);
     }
 
-    pub(crate) fn snapshot(&self) -> MutexGuard<'_, Option<RawDocumentBuf>> {
-        self.snapshot.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn sync(&self) -> MutexGuard<'_, SyncState> {
+        self.sync.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn set_snapshot(&self, snapshot: Option<RawDocumentBuf>) {
-        *self.snapshot() = snapshot;
-    }
-
-    /// The `_id` the server has for this entity, from the snapshot.
+    /// The `_id` the server has for this entity.
     pub(crate) fn server_id(&self) -> Option<Bson> {
-        let snapshot = self.snapshot();
-        let raw = snapshot.as_ref()?.get("_id").ok().flatten()?;
-        Bson::try_from(raw.to_raw_bson()).ok()
+        self.sync().server_id.as_ref().map(ServerId::to_bson)
+    }
+
+    pub(crate) fn is_persistent(&self) -> bool {
+        self.sync().server_id.is_some()
+    }
+
+    /// Called with the value locked for writing, before the caller changes it: keeps the
+    /// value as the baseline if it is the first change since the last sync.
+    pub(crate) fn begin_change(&self, serialize: impl FnOnce() -> Option<RawDocumentBuf>) {
+        let mut sync = self.sync();
+        if sync.server_id.is_some() && matches!(sync.baseline, Baseline::Current) {
+            sync.baseline = serialize().map_or(Baseline::Unknown, Baseline::Taken);
+        }
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Records that the server now has `sent`, serialized when the change counter was `seen`
+    /// (and, for a first write, that its id is `server_id`). If the entity changed again since,
+    /// `sent` becomes the baseline of those changes.
+    pub(crate) fn synced(&self, seen: u64, sent: RawDocumentBuf, server_id: Option<Bson>) {
+        let mut sync = self.sync();
+        if let Some(id) = server_id {
+            sync.server_id = Some(ServerId::new(id));
+        }
+        sync.baseline = match self.changes.compare_exchange(seen, 0, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Baseline::Current,
+            Err(_) => Baseline::Taken(sent),
+        };
+    }
+
+    /// Records that the value, read when the counter was `seen`, turned out unchanged.
+    pub(crate) fn unchanged(&self, seen: u64) {
+        let mut sync = self.sync();
+        if self.changes.compare_exchange(seen, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            sync.baseline = Baseline::Current;
+        }
+    }
+
+    /// Makes the current value the baseline: changes made so far will not be written.
+    pub(crate) fn forget_changes(&self) {
+        let mut sync = self.sync();
+        sync.baseline = Baseline::Current;
+        self.changes.store(0, Ordering::Release);
+    }
+
+    /// Records that the document is gone from the server.
+    pub(crate) fn deleted(&self) {
+        let mut sync = self.sync();
+        sync.server_id = None;
+        sync.baseline = Baseline::Current;
+        self.changes.store(0, Ordering::Release);
+        self.expired.store(false, Ordering::Release);
+    }
+
+    /// Takes the baseline for a rollback, leaving `Current`.
+    pub(crate) fn take_baseline(&self) -> Baseline {
+        std::mem::take(&mut self.sync().baseline)
     }
 }
 
@@ -138,6 +228,8 @@ pub(crate) enum CellError {
 pub(crate) trait ErasedEntity: Send + Sync + 'static {
     fn state(&self) -> &CellState;
     fn meta(&self) -> &'static ModelMeta;
+    /// The `TypeId` of the model, for the identity map.
+    fn model_type(&self) -> TypeId;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// The current value as BSON.
     fn to_raw(&self) -> Result<RawDocumentBuf, CellError>;
@@ -180,6 +272,10 @@ impl<M: Model> ErasedEntity for EntityCell<M> {
 
     fn meta(&self) -> &'static ModelMeta {
         M::meta()
+    }
+
+    fn model_type(&self) -> TypeId {
+        TypeId::of::<M>()
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -226,8 +322,8 @@ impl<M: Model> Tracked<M> {
         Self::with_state(value, 0, None)
     }
 
-    pub(crate) fn with_state(value: M, session: u64, snapshot: Option<RawDocumentBuf>) -> Self {
-        Tracked { cell: Arc::new(EntityCell { state: CellState::new(session, snapshot), value: RwLock::new(value) }) }
+    pub(crate) fn with_state(value: M, session: u64, server_id: Option<Bson>) -> Self {
+        Tracked { cell: Arc::new(EntityCell { state: CellState::new(session, server_id), value: RwLock::new(value) }) }
     }
 
     /// Shared access to the value.
@@ -254,8 +350,9 @@ impl<M: Model> Tracked<M> {
     /// assert_eq!(user.read().age, Some(31));
     /// ```
     pub fn write(&self) -> RwLockWriteGuard<'_, M> {
-        self.cell.state.mark_changed();
-        self.cell.value.write().unwrap_or_else(PoisonError::into_inner)
+        let guard = self.cell.value.write().unwrap_or_else(PoisonError::into_inner);
+        self.cell.state.begin_change(|| bson::to_raw_document_buf(&*guard).ok());
+        guard
     }
 
     /// The entity's id, or `None` before one is assigned (at flush for generated ids).
@@ -280,7 +377,7 @@ impl<M: Model> Tracked<M> {
     /// `true` once the entity has been written to or loaded from the server (and not deleted
     /// there by this library since).
     pub fn is_persistent(&self) -> bool {
-        self.cell.state.snapshot().is_some()
+        self.cell.state.is_persistent()
     }
 
     /// `true` after `Session::expire`, until the next `refresh`. Informational only: values

@@ -34,7 +34,6 @@ pub(crate) enum Status {
 /// One tracked entity.
 pub(crate) struct Entry {
     pub(crate) entity: Arc<dyn ErasedEntity>,
-    pub(crate) model: TypeId,
     pub(crate) status: Status,
     /// When the entity was last staged or loaded; flush writes in this order.
     pub(crate) seq: u64,
@@ -81,20 +80,14 @@ impl UnitOfWork {
 
     /// Starts tracking `entity` with `status` and takes ownership of it (moving it out of any
     /// other session). Returns its key.
-    pub(crate) fn track(
-        &mut self,
-        entity: Arc<dyn ErasedEntity>,
-        model: TypeId,
-        status: Status,
-        identity: Option<IdKey>,
-    ) -> usize {
+    pub(crate) fn track(&mut self, entity: Arc<dyn ErasedEntity>, status: Status, identity: Option<IdKey>) -> usize {
         entity.state().set_session(self.session_id);
         let key = entity_key(&entity);
         let seq = self.next_seq();
         if let Some(id) = &identity {
-            self.identity.insert(IdentityKey { model, id: id.clone() }, key);
+            self.identity.insert(IdentityKey { model: entity.model_type(), id: id.clone() }, key);
         }
-        self.entries.insert(key, Entry { entity, model, status, seq, identity });
+        self.entries.insert(key, Entry { entity, status, seq, identity });
         key
     }
 
@@ -126,9 +119,10 @@ impl UnitOfWork {
     /// Files the entry under `id` in the identity map.
     pub(crate) fn file_identity(&mut self, key: usize, id: IdKey) {
         let Some(entry) = self.entries.get_mut(&key) else { return };
-        let identity = IdentityKey { model: entry.model, id: id.clone() };
+        let model = entry.entity.model_type();
+        let identity = IdentityKey { model, id: id.clone() };
         if let Some(old) = entry.identity.replace(id) {
-            self.identity.remove(&IdentityKey { model: entry.model, id: old });
+            self.identity.remove(&IdentityKey { model, id: old });
         }
         self.identity.insert(identity, key);
     }
@@ -137,7 +131,7 @@ impl UnitOfWork {
     pub(crate) fn remove(&mut self, key: usize) -> Option<Entry> {
         let entry = self.entries.remove(&key)?;
         if let Some(id) = &entry.identity {
-            let identity = IdentityKey { model: entry.model, id: id.clone() };
+            let identity = IdentityKey { model: entry.entity.model_type(), id: id.clone() };
             if let MapEntry::Occupied(filed) = self.identity.entry(identity)
                 && *filed.get() == key
             {

@@ -306,3 +306,30 @@ scenario!(dropped_connection_never_writes_twice, |ctx| {
     assert_eq!(aw!(ctx.count::<User>(doc! {})), 3, "no document written twice");
     assert!(session.new().is_empty());
 });
+
+scenario!(fields_the_model_does_not_know_are_kept, |ctx| {
+    aw!(ctx.insert::<User>(vec![doc! { "name": "Alice", "age": 30, "legacy": "keep me", "tags": [] }]));
+    let mut session = ctx.session();
+    let alice = aw!(session.scalars(select::<User>()).one())?;
+    alice.write().age = Some(31);
+    ctx.log().clear();
+    aw!(session.commit())?;
+    assert_eq!(update_documents(&ctx.log().commands("update")), [doc! { "$set": { "age": 31 } }]);
+    let stored = aw!(ctx.find_one::<User>(doc! {})).ok_or("gone")?;
+    assert_eq!(stored.get_str("legacy")?, "keep me");
+    assert_eq!(stored.get_i32("age")?, 31);
+});
+
+scenario!(rollback_restores_the_value_a_merge_replaced, |ctx| {
+    let mut session = ctx.session();
+    let alice = session.add(user("Alice", "alice@example.com", 30));
+    aw!(session.commit())?;
+    session.merge(User { id: alice.id(), ..user("Impostor", "x@example.com", 99) })?;
+    assert_eq!(alice.read().name, "Impostor");
+    session.rollback();
+    assert_eq!(alice.read().name, "Alice");
+    assert!(session.dirty().is_empty());
+    ctx.log().clear();
+    aw!(session.commit())?;
+    assert!(ctx.log().is_empty());
+});

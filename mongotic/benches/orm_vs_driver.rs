@@ -1,0 +1,468 @@
+//! mongotic against the raw `mongodb` driver doing the same work, on the same server, in one
+//! run. For each workload it prints the median wall time of several runs for both, their
+//! ratio, the round trips each needed (counted with command monitoring, in a separate run so
+//! monitoring does not slow the timed ones), and the client process's CPU time, so the
+//! server's share is visible apart from ours. Then the memory a session retains per tracked
+//! entity beyond the entity itself, from a counting allocator.
+//!
+//! ```text
+//! cargo bench -p mongotic --bench orm_vs_driver                 # the project's test server
+//! MONGODB_URI=mongodb://host:27017 cargo bench -p mongotic --bench orm_vs_driver
+//! scripts/bench-rust-server.sh                                  # the Rust build of the server
+//! ```
+//!
+//! `MONGOTIC_BENCH_RUNS` sets the number of timed runs per side (default 7);
+//! `MONGOTIC_BENCH_ONLY=read` runs only the workloads whose name contains the text (handy
+//! under a profiler).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use mongotic::bson::{Document, doc, oid::ObjectId};
+use mongotic::mongodb::options::{ClientOptions, UpdateModifications, UpdateOneModel, WriteModel};
+use mongotic::mongodb::{Client, Collection, Namespace};
+use mongotic::prelude::*;
+use mongotic::{Engine, SessionFactory};
+use mongotic_test_server::{CommandLog, TestDb};
+
+/// Counts the bytes currently allocated, to measure what a session retains.
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn live_bytes() -> isize {
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+/// CPU time of this process (all threads), from `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
+fn process_cpu_time() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+    }
+    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+    let mut time = Timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid pointer to a properly laid out timespec; the call only writes to it.
+    let status = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut time) };
+    if status != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "bench", collection = "people")]
+struct Person {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    #[mongotic(id)]
+    id: Option<ObjectId>,
+    name: String,
+    email: String,
+    age: i32,
+    city: String,
+    score: f64,
+    active: bool,
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NameAge {
+    #[allow(dead_code)]
+    name: String,
+    #[allow(dead_code)]
+    age: i32,
+}
+
+fn person(i: usize) -> Person {
+    Person {
+        id: None,
+        name: format!("person {i}"),
+        email: format!("person{i}@example.com"),
+        age: (i % 90) as i32,
+        city: ["Paris", "Lyon", "Nantes", "Lille"][i % 4].to_owned(),
+        score: i as f64 * 0.5,
+        active: i % 3 != 0,
+        tags: vec!["a".into(), format!("t{}", i % 10)],
+    }
+}
+
+fn people(n: usize) -> Vec<Person> {
+    (0..n).map(person).collect()
+}
+
+/// The ORM side and the driver side, each with its own connection pool.
+struct Sides {
+    factory: SessionFactory,
+    collection: Collection<Person>,
+    client: Client,
+    namespace: Namespace,
+}
+
+async fn sides(uri: &str, db: &str, log: Option<&CommandLog>) -> Sides {
+    let options = |log: Option<&CommandLog>| {
+        let uri = uri.to_owned();
+        let handler = log.map(CommandLog::handler);
+        async move {
+            let mut options = ClientOptions::parse(&uri).await.expect("uri");
+            options.command_event_handler = handler;
+            options
+        }
+    };
+    let engine = Engine::from_options(options(log).await).expect("engine").with_database(db);
+    let client = Client::with_options(options(log).await).expect("client");
+    let collection = client.database(db).collection::<Person>("people");
+    Sides { factory: sessionmaker(&engine), collection, client, namespace: Namespace::new(db, "people") }
+}
+
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+}
+
+async fn timed<F: Future<Output = ()>>(work: F) -> Sample {
+    let cpu = process_cpu_time();
+    let start = Instant::now();
+    work.await;
+    Sample { wall: start.elapsed(), cpu: process_cpu_time().saturating_sub(cpu) }
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+struct Row {
+    name: &'static str,
+    orm: Vec<Sample>,
+    raw: Vec<Sample>,
+    orm_trips: usize,
+    raw_trips: usize,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn print_rows(rows: &[Row]) {
+    println!(
+        "\n| workload | mongotic ms | driver ms | ratio | round trips (mongotic / driver) | client CPU ms (mongotic / driver) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let orm = median(row.orm.iter().map(|s| s.wall).collect());
+        let raw = median(row.raw.iter().map(|s| s.wall).collect());
+        let orm_cpu = median(row.orm.iter().map(|s| s.cpu).collect());
+        let raw_cpu = median(row.raw.iter().map(|s| s.cpu).collect());
+        println!(
+            "| {} | {} | {} | {:.2}x | {} / {} | {} / {} |",
+            row.name,
+            ms(orm),
+            ms(raw),
+            orm.as_secs_f64() / raw.as_secs_f64().max(1e-9),
+            row.orm_trips,
+            row.raw_trips,
+            ms(orm_cpu),
+            ms(raw_cpu),
+        );
+    }
+}
+
+/// What each workload does on either side. `prepare` runs untimed before every run.
+trait Workload {
+    const NAME: &'static str;
+    type State;
+    async fn prepare(sides: &Sides) -> Self::State;
+    async fn orm(sides: &Sides, state: Self::State);
+    async fn raw(sides: &Sides, state: Self::State);
+}
+
+async fn reset(sides: &Sides, n: usize) {
+    sides.collection.drop().await.expect("drop");
+    if n > 0 {
+        sides.collection.insert_many(people(n)).await.expect("seed");
+    }
+}
+
+struct Insert;
+impl Workload for Insert {
+    const NAME: &'static str = "insert 10,000 (add_all + commit / insert_many)";
+    type State = Vec<Person>;
+    async fn prepare(sides: &Sides) -> Vec<Person> {
+        reset(sides, 0).await;
+        people(10_000)
+    }
+    async fn orm(sides: &Sides, people: Vec<Person>) {
+        let mut session = sides.factory.session();
+        session.add_all(people);
+        session.commit().await.expect("commit");
+    }
+    async fn raw(sides: &Sides, people: Vec<Person>) {
+        sides.collection.insert_many(people).await.expect("insert_many");
+    }
+}
+
+struct Read;
+impl Workload for Read {
+    const NAME: &'static str = "read 10,000 (tracked entities / typed find into Vec)";
+    type State = ();
+    async fn prepare(sides: &Sides) {
+        if sides.collection.estimated_document_count().await.expect("count") != 10_000 {
+            reset(sides, 10_000).await;
+        }
+    }
+    async fn orm(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        let all = session.scalars(select::<Person>()).all().await.expect("all");
+        assert_eq!(all.len(), 10_000);
+        // Drop outside the measured call would need the session to outlive it; dropping is
+        // part of using a session, so it is measured on this side as on the other.
+    }
+    async fn raw(sides: &Sides, _: ()) {
+        let all: Vec<Person> = sides.collection.find(doc! {}).await.expect("find").try_collect().await.expect("collect");
+        assert_eq!(all.len(), 10_000);
+    }
+}
+
+struct DirtyFlush;
+impl Workload for DirtyFlush {
+    const NAME: &'static str = "change 1 field on 1,000 loaded, flush (/ one bulkWrite)";
+    type State = (mongotic::Session, Vec<Tracked<Person>>, Vec<Person>);
+    async fn prepare(sides: &Sides) -> Self::State {
+        reset(sides, 1_000).await;
+        let mut session = sides.factory.session();
+        let tracked = session.scalars(select::<Person>()).all().await.expect("load");
+        let plain: Vec<Person> = sides.collection.find(doc! {}).await.expect("find").try_collect().await.expect("load");
+        (session, tracked, plain)
+    }
+    async fn orm(_: &Sides, (mut session, tracked, _): Self::State) {
+        for person in &tracked {
+            person.write().score += 1.0;
+        }
+        session.commit().await.expect("commit");
+    }
+    async fn raw(sides: &Sides, (_, _, plain): Self::State) {
+        let models: Vec<WriteModel> = plain
+            .iter()
+            .map(|person| {
+                UpdateOneModel::builder()
+                    .namespace(sides.namespace.clone())
+                    .filter(doc! { "_id": person.id })
+                    .update(UpdateModifications::Document(doc! { "$set": { "score": person.score + 1.0 } }))
+                    .build()
+                    .into()
+            })
+            .collect();
+        sides.client.bulk_write(models).await.expect("bulk_write");
+    }
+}
+
+struct GetById;
+impl Workload for GetById {
+    const NAME: &'static str = "1,000 get by id (/ find_one)";
+    type State = Vec<ObjectId>;
+    async fn prepare(sides: &Sides) -> Vec<ObjectId> {
+        Read::prepare(sides).await;
+        let ids: Vec<Document> = sides
+            .client
+            .database(&sides.namespace.db)
+            .collection::<Document>("people")
+            .find(doc! {})
+            .projection(doc! { "_id": 1 })
+            .limit(1_000)
+            .await
+            .expect("find")
+            .try_collect()
+            .await
+            .expect("ids");
+        ids.iter().filter_map(|d| d.get_object_id("_id").ok()).collect()
+    }
+    async fn orm(sides: &Sides, ids: Vec<ObjectId>) {
+        let mut session = sides.factory.session();
+        for id in ids {
+            session.get::<Person>(id).await.expect("get").expect("found");
+        }
+    }
+    async fn raw(sides: &Sides, ids: Vec<ObjectId>) {
+        for id in ids {
+            sides.collection.find_one(doc! { "_id": id }).await.expect("find_one").expect("found");
+        }
+    }
+}
+
+struct BulkUpdate;
+impl Workload for BulkUpdate {
+    const NAME: &'static str = "bulk update statement (/ update_many)";
+    type State = ();
+    async fn prepare(sides: &Sides) {
+        Read::prepare(sides).await;
+        sides.collection.update_many(doc! {}, doc! { "$set": { "active": true } }).await.expect("reset");
+    }
+    async fn orm(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        let stmt = update::<Person>().filter(Person::age.gte(45)).set(Person::active, false);
+        session.execute(stmt).await.expect("update");
+    }
+    async fn raw(sides: &Sides, _: ()) {
+        sides.collection.update_many(doc! { "age": { "$gte": 45 } }, doc! { "$set": { "active": false } }).await.expect("update");
+    }
+}
+
+struct Projection;
+impl Workload for Projection {
+    const NAME: &'static str = "project 2 fields over 10,000 (/ typed find)";
+    type State = ();
+    async fn prepare(sides: &Sides) {
+        Read::prepare(sides).await;
+    }
+    async fn orm(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        let rows = session.execute(select::<Person>().columns((Person::name, Person::age))).await.expect("find");
+        assert_eq!(rows.all().await.expect("rows").len(), 10_000);
+    }
+    async fn raw(sides: &Sides, _: ()) {
+        let rows: Vec<NameAge> = sides
+            .collection
+            .clone_with_type::<NameAge>()
+            .find(doc! {})
+            .projection(doc! { "name": 1, "age": 1 })
+            .await
+            .expect("find")
+            .try_collect()
+            .await
+            .expect("rows");
+        assert_eq!(rows.len(), 10_000);
+    }
+}
+
+async fn measure<W: Workload>(timed_sides: &Sides, counted_sides: &Sides, log: &CommandLog, runs: usize) -> Row {
+    // One warm-up of each side, then alternate so drift hits both alike.
+    let state = W::prepare(timed_sides).await;
+    W::orm(timed_sides, state).await;
+    let state = W::prepare(timed_sides).await;
+    W::raw(timed_sides, state).await;
+    let mut orm = Vec::new();
+    let mut raw = Vec::new();
+    for _ in 0..runs {
+        let state = W::prepare(timed_sides).await;
+        orm.push(timed(W::orm(timed_sides, state)).await);
+        let state = W::prepare(timed_sides).await;
+        raw.push(timed(W::raw(timed_sides, state)).await);
+    }
+    let state = W::prepare(counted_sides).await;
+    log.clear();
+    W::orm(counted_sides, state).await;
+    let orm_trips = log.len();
+    let state = W::prepare(counted_sides).await;
+    log.clear();
+    W::raw(counted_sides, state).await;
+    let raw_trips = log.len();
+    eprintln!("measured: {}", W::NAME);
+    Row { name: W::NAME, orm, raw, orm_trips, raw_trips }
+}
+
+/// Bytes a session retains per tracked entity beyond the entity itself: (live bytes after
+/// loading 10,000 tracked entities) minus (live bytes after loading the same 10,000 into a
+/// `Vec`), per entity.
+async fn memory(sides: &Sides) {
+    Read::prepare(sides).await;
+    let before = live_bytes();
+    let plain: Vec<Person> = sides.collection.find(doc! {}).await.expect("find").try_collect().await.expect("collect");
+    let plain_bytes = live_bytes() - before;
+    drop(plain);
+
+    let before = live_bytes();
+    let mut session = sides.factory.session();
+    let tracked = session.scalars(select::<Person>()).all().await.expect("all");
+    let tracked_bytes = live_bytes() - before;
+    let doc_bytes: usize = tracked.iter().map(|t| mongotic::bson::to_vec(&*t.read()).map_or(0, |v| v.len())).sum();
+    let n = tracked.len() as isize;
+    drop(tracked);
+    drop(session);
+    println!(
+        "\nmemory: {} bytes per entity as a plain Vec<Person>, {} as tracked entities in a session: \
+         {} retained per tracked entity beyond the entity itself (of which the snapshot of the stored \
+         document is {} on average)",
+        plain_bytes / n,
+        tracked_bytes / n,
+        (tracked_bytes - plain_bytes) / n,
+        doc_bytes as isize / n,
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a test harness run (`cargo test --benches`) passes
+    // nothing we need to act on, so only a bench run does the work.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let runs = std::env::var("MONGOTIC_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(7);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let uri = mongotic_test_server::uri();
+        let db = TestDb::new();
+        let log = CommandLog::new();
+        let timed_sides = sides(&uri, db.name(), None).await;
+        let counted_sides = sides(&uri, db.name(), Some(&log)).await;
+        let server = timed_sides
+            .client
+            .database("admin")
+            .run_command(doc! { "buildInfo": 1 })
+            .await
+            .ok()
+            .and_then(|info| info.get_str("version").ok().map(str::to_owned))
+            .unwrap_or_default();
+        println!("server: MongoDB {server} at {uri}; {runs} timed runs per side, medians");
+        let only = std::env::var("MONGOTIC_BENCH_ONLY").unwrap_or_default();
+        let wanted = |name: &str| name.contains(only.as_str());
+        let mut rows = Vec::new();
+        if wanted(Insert::NAME) {
+            rows.push(measure::<Insert>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(Read::NAME) {
+            rows.push(measure::<Read>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(DirtyFlush::NAME) {
+            rows.push(measure::<DirtyFlush>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(GetById::NAME) {
+            rows.push(measure::<GetById>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(BulkUpdate::NAME) {
+            rows.push(measure::<BulkUpdate>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(Projection::NAME) {
+            rows.push(measure::<Projection>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        print_rows(&rows);
+        if only.is_empty() || only == "memory" {
+            memory(&timed_sides).await;
+        }
+    });
+}
