@@ -1,7 +1,7 @@
 //! Ids: the `_id` value types a model can use, and the key the identity map files them under.
 
 use std::fmt::Debug;
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 
 use bson::oid::ObjectId;
 use bson::{Bson, RawBsonRef, Uuid};
@@ -195,12 +195,26 @@ impl<I: ModelId> IntoId<I> for &str {
 /// MongoDB compares ids by value across numeric types (`5` as int32 and as int64 are the same
 /// key in the `_id` index), so integers are normalised to `i64`; other types keep their exact
 /// BSON encoding.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum IdKey {
     ObjectId([u8; 12]),
     String(Box<str>),
     Int(i64),
     Other(Vec<u8>),
+}
+
+/// One `write` per key (the derived hash would add a discriminant and a length prefix): the
+/// identity map hashes a key per loaded document. The kinds cannot collide in practice, and
+/// equality still tells them apart.
+impl Hash for IdKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            IdKey::ObjectId(bytes) => state.write(bytes),
+            IdKey::String(text) => state.write(text.as_bytes()),
+            IdKey::Int(value) => state.write_i64(*value),
+            IdKey::Other(bytes) => state.write(bytes),
+        }
+    }
 }
 
 impl IdKey {

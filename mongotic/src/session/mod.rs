@@ -189,9 +189,8 @@ impl Session {
     /// ```
     pub fn add<E: IntoTracked>(&mut self, entity: E) -> Tracked<E::Model> {
         let handle = entity.into_tracked();
-        let key = handle.key();
-        if let Some(entry) = self.uow.get(key) {
-            if entry.status == Status::Deleted {
+        if let Some(key) = self.uow.key_of(handle.state()) {
+            if self.uow.get(key).is_some_and(|entry| entry.status == Status::Deleted) {
                 self.uow.restage(key, Status::Persistent);
             }
             return handle;
@@ -243,8 +242,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn delete<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
-        let key = entity.key();
-        let Some(entry) = self.uow.get(key) else {
+        let Some((key, entry)) = self.uow.key_of(entity.state()).and_then(|key| Some((key, self.uow.get(key)?))) else {
             return Err(detached(entity));
         };
         match entry.status {
@@ -284,8 +282,7 @@ impl Session {
             return Ok(self.add(value));
         };
         let identity = IdKey::from_bson(&id);
-        if let Some(entry) = self.uow.lookup(TypeId::of::<M>(), &identity) {
-            let key = tracked::entity_key(&entry.entity);
+        if let Some((key, entry)) = self.uow.lookup(TypeId::of::<M>(), &identity) {
             if let Some(existing) = Tracked::<M>::from_erased(entry.entity.clone()) {
                 match existing.cell.try_write() {
                     Ok(mut slot) => {
@@ -322,7 +319,9 @@ impl Session {
     /// # }
     /// ```
     pub fn expunge<M: Model>(&mut self, entity: &Tracked<M>) {
-        if self.uow.remove(entity.key()).is_some() {
+        if let Some(key) = self.uow.key_of(entity.state())
+            && self.uow.remove(key).is_some()
+        {
             discard_pending_changes(entity);
         }
     }
@@ -343,7 +342,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn expire<M: Model>(&mut self, entity: &Tracked<M>) {
-        let Some(entry) = self.uow.get(entity.key()) else { return };
+        let Some(entry) = self.uow.key_of(entity.state()).and_then(|key| self.uow.get(key)) else { return };
         if entry.status == Status::Persistent {
             discard_pending_changes(entity);
         }
@@ -368,7 +367,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn refresh<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
-        if self.uow.get(entity.key()).is_none() {
+        if self.uow.key_of(entity.state()).is_none() {
             return Err(detached(entity));
         }
         let Some(id) = entity.cell.state.server_id() else {
@@ -413,7 +412,7 @@ impl Session {
     /// ```
     pub async fn get<M: Model>(&mut self, id: impl IntoId<M::Id>) -> Result<Option<Tracked<M>>> {
         let id = id.into_id()?.to_bson();
-        if let Some(entry) = self.uow.lookup(TypeId::of::<M>(), &IdKey::from_bson(&id)) {
+        if let Some((_, entry)) = self.uow.lookup(TypeId::of::<M>(), &IdKey::from_bson(&id)) {
             if entry.status == Status::Deleted {
                 return Ok(None);
             }
@@ -619,7 +618,7 @@ impl Session {
 
     /// `true` when this session tracks `entity`.
     pub fn contains<M: Model>(&self, entity: &Tracked<M>) -> bool {
-        self.uow.get(entity.key()).is_some()
+        self.uow.key_of(entity.state()).is_some()
     }
 
     /// The number of entities the session tracks.

@@ -6,14 +6,14 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use bson::{Bson, RawDocument, RawDocumentBuf};
+use bson::{RawDocument, RawDocumentBuf};
 use futures::stream::{self, BoxStream, StreamExt};
 use mongodb::Cursor;
 use mongodb::options::{CountOptions, FindOptions};
 
 use super::Session;
-use super::tracked::Tracked;
-use super::unit_of_work::{Status, UnitOfWork};
+use super::tracked::{ServerId, Tracked};
+use super::unit_of_work::UnitOfWork;
 use crate::model::IdKey;
 use crate::statement::{ColumnProjection, Projection, Row, ScalarProjection, Select};
 use crate::{Error, Model, Result};
@@ -46,17 +46,15 @@ impl<'a> Loader<'a> {
                 });
             }
         };
-        if let Some(entry) = self.uow.lookup(TypeId::of::<M>(), &id)
-            && let Some(existing) = Tracked::from_erased(entry.entity.clone())
-        {
-            return Ok(existing);
-        }
-        let value: M =
-            bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(self.namespace, raw, source))?;
-        let server_id = Bson::try_from(raw_id.to_raw_bson()).ok();
-        let handle = Tracked::with_state(value, 0, server_id);
-        self.uow.track(handle.erased(), Status::Persistent, Some(id));
-        Ok(handle)
+        let namespace = self.namespace;
+        let entity = self.uow.find_or_load(TypeId::of::<M>(), id, || {
+            let value: M =
+                bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(namespace, raw, source))?;
+            Ok::<_, Error>(Tracked::with_state(value, 0, ServerId::from_raw(raw_id)).erased())
+        })?;
+        Tracked::from_erased(entity).ok_or_else(|| Error::UnexpectedReply {
+            message: format!("the identity map holds another model's entity for a document of {namespace}"),
+        })
     }
 }
 

@@ -8,11 +8,11 @@
 
 use std::any::{Any, TypeId};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 use bson::oid::ObjectId;
-use bson::{Bson, RawDocument, RawDocumentBuf};
+use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::Model;
 use crate::model::{ModelId, ModelMeta};
@@ -60,6 +60,8 @@ pub(crate) struct EntityCell<M> {
 pub(crate) struct CellState {
     /// The owning session's id, 0 when detached.
     session: AtomicU64,
+    /// The entity's slot in the owning session.
+    slot: AtomicUsize,
     /// Write guards taken since the entity was last in sync; 0 means untouched.
     changes: AtomicU64,
     /// Set by `Session::expire`; informational.
@@ -106,6 +108,14 @@ impl ServerId {
         }
     }
 
+    /// The id of a stored document, without going through an owned `Bson` for `ObjectId`s.
+    pub(crate) fn from_raw(id: RawBsonRef<'_>) -> Option<ServerId> {
+        match id {
+            RawBsonRef::ObjectId(oid) => Some(ServerId::ObjectId(oid)),
+            other => Bson::try_from(other.to_raw_bson()).ok().map(|id| ServerId::Other(Box::new(id))),
+        }
+    }
+
     pub(crate) fn to_bson(&self) -> Bson {
         match self {
             ServerId::ObjectId(oid) => Bson::ObjectId(*oid),
@@ -115,12 +125,13 @@ impl ServerId {
 }
 
 impl CellState {
-    fn new(session: u64, server_id: Option<Bson>) -> Self {
+    fn new(session: u64, server_id: Option<ServerId>) -> Self {
         CellState {
             session: AtomicU64::new(session),
+            slot: AtomicUsize::new(0),
             changes: AtomicU64::new(0),
             expired: AtomicBool::new(false),
-            sync: Mutex::new(SyncState { server_id: server_id.map(ServerId::new), baseline: Baseline::Current }),
+            sync: Mutex::new(SyncState { server_id, baseline: Baseline::Current }),
         }
     }
 
@@ -128,7 +139,14 @@ impl CellState {
         self.session.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_session(&self, session: u64) {
+    /// The owning session and the entity's slot in it.
+    pub(crate) fn owner(&self) -> (u64, usize) {
+        let session = self.session.load(Ordering::Acquire);
+        (session, self.slot.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_owner(&self, session: u64, slot: usize) {
+        self.slot.store(slot, Ordering::Release);
         self.session.store(session, Ordering::Release);
     }
 
@@ -322,7 +340,7 @@ impl<M: Model> Tracked<M> {
         Self::with_state(value, 0, None)
     }
 
-    pub(crate) fn with_state(value: M, session: u64, server_id: Option<Bson>) -> Self {
+    pub(crate) fn with_state(value: M, session: u64, server_id: Option<ServerId>) -> Self {
         Tracked { cell: Arc::new(EntityCell { state: CellState::new(session, server_id), value: RwLock::new(value) }) }
     }
 
@@ -404,14 +422,9 @@ impl<M: Model> Tracked<M> {
         entity.into_any().downcast::<EntityCell<M>>().ok().map(|cell| Tracked { cell })
     }
 
-    pub(crate) fn key(&self) -> usize {
-        entity_key(&self.erased())
+    pub(crate) fn state(&self) -> &CellState {
+        &self.cell.state
     }
-}
-
-/// The session's key for an entity: the address of its cell, stable while a handle lives.
-pub(crate) fn entity_key(entity: &Arc<dyn ErasedEntity>) -> usize {
-    Arc::as_ptr(entity).cast::<()>() as usize
 }
 
 impl<M> Clone for Tracked<M> {
@@ -474,7 +487,7 @@ impl EntityRef {
 
     /// `true` when `handle` is this entity.
     pub fn is<M: Model>(&self, handle: &Tracked<M>) -> bool {
-        entity_key(&self.entity) == handle.key()
+        std::ptr::eq(self.entity.state(), handle.state())
     }
 }
 
@@ -486,7 +499,7 @@ impl<M: Model> PartialEq<Tracked<M>> for EntityRef {
 
 impl PartialEq for EntityRef {
     fn eq(&self, other: &Self) -> bool {
-        entity_key(&self.entity) == entity_key(&other.entity)
+        std::ptr::eq(self.entity.state(), other.entity.state())
     }
 }
 

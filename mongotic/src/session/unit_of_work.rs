@@ -1,9 +1,12 @@
 //! The session's bookkeeping: which entities it tracks, in which state, and the identity map.
 //!
-//! Entities are keyed by the address of their cell. The identity map files persistent
-//! entities under (model type, `_id`) so that a document loaded twice is one handle. An entity
-//! belongs to one session at a time; the owner is recorded in the entity itself, and an entry
-//! whose entity was moved to another session is dropped the next time this session looks.
+//! Entries live in a slab (a `Vec` with reusable slots); each entity records its slot, so
+//! finding the entry of a handle needs no hashing. The identity map files entities with a
+//! server identity under (model type, `_id`) so that a document loaded twice is one handle;
+//! it is one hash map of ids per model, so a loaded document costs one hash of its `_id`.
+//! An entity belongs to one session at a time; the owner is recorded in the entity itself,
+//! and an entry whose entity was moved to another session is dropped the next time this
+//! session looks.
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -11,7 +14,7 @@ use std::collections::hash_map::Entry as MapEntry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::tracked::{ErasedEntity, entity_key};
+use super::tracked::{CellState, ErasedEntity};
 use crate::model::IdKey;
 
 static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
@@ -23,7 +26,7 @@ pub(crate) enum Status {
     /// have reached the server (a dropped connection); with a generated id the next flush then
     /// upserts instead of inserting, so the document is never written twice.
     New { uncertain: bool, generated_id: bool },
-    /// In sync with the server except for the changes its snapshot comparison finds.
+    /// In sync with the server except for the changes its baseline comparison finds.
     Persistent,
     /// Staged for a full replacement with upsert (`merge`).
     Merged,
@@ -41,17 +44,52 @@ pub(crate) struct Entry {
     pub(crate) identity: Option<IdKey>,
 }
 
-/// The identity-map key: model type and id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct IdentityKey {
-    pub(crate) model: TypeId,
-    pub(crate) id: IdKey,
+/// Whether `entry` holds an entity that session `session_id` still owns.
+fn owned(entry: &Entry, session_id: u64) -> bool {
+    entry.entity.state().session() == session_id
+}
+
+/// The entries, by slot.
+struct Slab {
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl Slab {
+    /// Puts `entry` in a free slot and makes `session_id` the owner of its entity (moving it
+    /// out of any other session). Returns the slot.
+    fn insert(&mut self, entry: Entry, session_id: u64) -> usize {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        entry.entity.state().set_owner(session_id, slot);
+        self.slots[slot] = Some(entry);
+        self.len += 1;
+        slot
+    }
+
+    fn take(&mut self, slot: usize) -> Option<Entry> {
+        let entry = self.slots.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        self.len -= 1;
+        Some(entry)
+    }
+
+    fn get(&self, slot: usize, session_id: u64) -> Option<&Entry> {
+        self.slots.get(slot)?.as_ref().filter(|entry| owned(entry, session_id))
+    }
 }
 
 pub(crate) struct UnitOfWork {
     session_id: u64,
-    entries: HashMap<usize, Entry>,
-    identity: HashMap<IdentityKey, usize>,
+    slab: Slab,
+    /// Per model (few per session, so a short list), the slots of entities by id.
+    identity: Vec<(TypeId, HashMap<IdKey, usize>)>,
     next_seq: u64,
 }
 
@@ -59,8 +97,8 @@ impl UnitOfWork {
     pub(crate) fn new() -> Self {
         UnitOfWork {
             session_id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
-            entries: HashMap::new(),
-            identity: HashMap::new(),
+            slab: Slab { slots: Vec::new(), free: Vec::new(), len: 0 },
+            identity: Vec::new(),
             next_seq: 0,
         }
     }
@@ -74,31 +112,88 @@ impl UnitOfWork {
         self.next_seq
     }
 
-    fn owns(&self, entity: &Arc<dyn ErasedEntity>) -> bool {
-        entity.state().session() == self.session_id
+    fn ids(&self, model: TypeId) -> Option<&HashMap<IdKey, usize>> {
+        self.identity.iter().find(|(m, _)| *m == model).map(|(_, ids)| ids)
     }
 
-    /// Starts tracking `entity` with `status` and takes ownership of it (moving it out of any
-    /// other session). Returns its key.
+    fn ids_mut(identity: &mut Vec<(TypeId, HashMap<IdKey, usize>)>, model: TypeId) -> &mut HashMap<IdKey, usize> {
+        let index = match identity.iter().position(|(m, _)| *m == model) {
+            Some(index) => index,
+            None => {
+                identity.push((model, HashMap::new()));
+                identity.len() - 1
+            }
+        };
+        &mut identity[index].1
+    }
+
+    /// Starts tracking `entity` with `status`, filed under `identity` when given. Returns its
+    /// key.
     pub(crate) fn track(&mut self, entity: Arc<dyn ErasedEntity>, status: Status, identity: Option<IdKey>) -> usize {
-        entity.state().set_session(self.session_id);
-        let key = entity_key(&entity);
+        let model = entity.model_type();
         let seq = self.next_seq();
-        if let Some(id) = &identity {
-            self.identity.insert(IdentityKey { model: entity.model_type(), id: id.clone() }, key);
+        let slot = self.slab.insert(Entry { entity, status, seq, identity: identity.clone() }, self.session_id);
+        if let Some(id) = identity {
+            let previous = Self::ids_mut(&mut self.identity, model).insert(id, slot);
+            if let Some(previous) = previous {
+                self.release_if_stale(previous);
+            }
         }
-        self.entries.insert(key, Entry { entity, status, seq, identity });
-        key
+        slot
+    }
+
+    /// The entity filed under `model` and `id`, or a new persistent one made by `load` and
+    /// filed there: one hash of the id per loaded document.
+    pub(crate) fn find_or_load<E>(
+        &mut self,
+        model: TypeId,
+        id: IdKey,
+        load: impl FnOnce() -> Result<Arc<dyn ErasedEntity>, E>,
+    ) -> Result<Arc<dyn ErasedEntity>, E> {
+        let session_id = self.session_id;
+        let seq = self.next_seq();
+        let ids = Self::ids_mut(&mut self.identity, model);
+        let (id, stale) = match ids.entry(id) {
+            MapEntry::Occupied(filed) => {
+                if let Some(entry) = self.slab.get(*filed.get(), session_id) {
+                    return Ok(entry.entity.clone());
+                }
+                let (id, slot) = filed.remove_entry();
+                (id, slot)
+            }
+            MapEntry::Vacant(vacant) => {
+                let entity = load()?;
+                let identity = Some(vacant.key().clone());
+                let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, identity };
+                vacant.insert(self.slab.insert(entry, session_id));
+                return Ok(entity);
+            }
+        };
+        // The filed entity moved to another session: forget it and load afresh.
+        self.release_if_stale(stale);
+        let entity = load()?;
+        self.track(entity.clone(), Status::Persistent, Some(id));
+        Ok(entity)
+    }
+
+    /// The key of the entry of an entity this session owns.
+    pub(crate) fn key_of(&self, state: &CellState) -> Option<usize> {
+        let (session, slot) = state.owner();
+        if session != self.session_id {
+            return None;
+        }
+        let entry = self.slab.slots.get(slot)?.as_ref()?;
+        std::ptr::eq(entry.entity.state(), state).then_some(slot)
     }
 
     /// The entry of an entity this session owns.
     pub(crate) fn get(&self, key: usize) -> Option<&Entry> {
-        self.entries.get(&key).filter(|entry| self.owns(&entry.entity))
+        self.slab.get(key, self.session_id)
     }
 
     pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut Entry> {
         let session_id = self.session_id;
-        self.entries.get_mut(&key).filter(|entry| entry.entity.state().session() == session_id)
+        self.slab.slots.get_mut(key)?.as_mut().filter(|entry| owned(entry, session_id))
     }
 
     /// Sets the status of an entry and moves it to the end of the staging order.
@@ -110,36 +205,43 @@ impl UnitOfWork {
         }
     }
 
-    /// The entity filed under `model` and `id`, if this session tracks one.
-    pub(crate) fn lookup(&self, model: TypeId, id: &IdKey) -> Option<&Entry> {
-        let key = self.identity.get(&IdentityKey { model, id: id.clone() })?;
-        self.get(*key)
+    /// The entry filed under `model` and `id`, if this session tracks one.
+    pub(crate) fn lookup(&self, model: TypeId, id: &IdKey) -> Option<(usize, &Entry)> {
+        let slot = *self.ids(model)?.get(id)?;
+        self.get(slot).map(|entry| (slot, entry))
     }
 
     /// Files the entry under `id` in the identity map.
     pub(crate) fn file_identity(&mut self, key: usize, id: IdKey) {
-        let Some(entry) = self.entries.get_mut(&key) else { return };
+        let Some(entry) = self.get_mut(key) else { return };
         let model = entry.entity.model_type();
-        let identity = IdentityKey { model, id: id.clone() };
-        if let Some(old) = entry.identity.replace(id) {
-            self.identity.remove(&IdentityKey { model, id: old });
+        let old = entry.identity.replace(id.clone());
+        let ids = Self::ids_mut(&mut self.identity, model);
+        if let Some(old) = old {
+            ids.remove(&old);
         }
-        self.identity.insert(identity, key);
+        ids.insert(id, key);
     }
 
-    /// Stops tracking the entity and releases it, if this session owns it.
+    /// Empties a slot whose entity another session has taken over.
+    fn release_if_stale(&mut self, slot: usize) {
+        let stale = matches!(self.slab.slots.get(slot), Some(Some(entry)) if !owned(entry, self.session_id));
+        if stale {
+            self.slab.take(slot);
+        }
+    }
+
+    /// Stops tracking the entity in slot `key` and releases it, if this session owns it.
     pub(crate) fn remove(&mut self, key: usize) -> Option<Entry> {
-        let entry = self.entries.remove(&key)?;
+        let entry = self.slab.take(key)?;
         if let Some(id) = &entry.identity {
-            let identity = IdentityKey { model: entry.entity.model_type(), id: id.clone() };
-            if let MapEntry::Occupied(filed) = self.identity.entry(identity)
-                && *filed.get() == key
-            {
-                filed.remove();
+            let ids = Self::ids_mut(&mut self.identity, entry.entity.model_type());
+            if ids.get(id) == Some(&key) {
+                ids.remove(id);
             }
         }
-        if self.owns(&entry.entity) {
-            entry.entity.state().set_session(0);
+        if owned(&entry, self.session_id) {
+            entry.entity.state().set_owner(0, 0);
             Some(entry)
         } else {
             None
@@ -148,20 +250,27 @@ impl UnitOfWork {
 
     /// Drops the entries of entities that another session has taken over.
     pub(crate) fn prune(&mut self) {
-        let stale: Vec<usize> =
-            self.entries.iter().filter(|(_, entry)| !self.owns(&entry.entity)).map(|(key, _)| *key).collect();
+        let stale: Vec<usize> = self
+            .slab
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| matches!(slot, Some(entry) if !owned(entry, self.session_id)))
+            .map(|(key, _)| key)
+            .collect();
         for key in stale {
             self.remove(key);
         }
     }
 
-    /// The entries this session owns, in staging order.
+    /// The entries this session owns, with their keys, in staging order.
     pub(crate) fn entries_in_order(&self) -> Vec<(usize, &Entry)> {
         let mut entries: Vec<(usize, &Entry)> = self
-            .entries
+            .slab
+            .slots
             .iter()
-            .filter(|(_, entry)| self.owns(&entry.entity))
-            .map(|(key, entry)| (*key, entry))
+            .enumerate()
+            .filter_map(|(key, slot)| slot.as_ref().filter(|entry| owned(entry, self.session_id)).map(|e| (key, e)))
             .collect();
         entries.sort_by_key(|(_, entry)| entry.seq);
         entries
@@ -169,16 +278,18 @@ impl UnitOfWork {
 
     /// Releases every entity.
     pub(crate) fn clear(&mut self) {
-        for (_, entry) in self.entries.drain() {
-            if entry.entity.state().session() == self.session_id {
-                entry.entity.state().set_session(0);
+        for entry in self.slab.slots.drain(..).flatten() {
+            if owned(&entry, self.session_id) {
+                entry.entity.state().set_owner(0, 0);
             }
         }
+        self.slab.free.clear();
+        self.slab.len = 0;
         self.identity.clear();
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.slab.len
     }
 }
 
