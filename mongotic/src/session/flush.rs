@@ -13,7 +13,7 @@
 //! ordered, so the writes the server acknowledged are always a prefix of the list; the
 //! bookkeeping marks that prefix persisted and leaves the rest staged.
 
-use std::collections::HashMap;
+use std::any::TypeId;
 use std::ops::Range;
 
 use bson::{Bson, Document, RawDocumentBuf, doc};
@@ -29,7 +29,7 @@ use super::diff::{Change, diff};
 use super::tracked::{Baseline, CellError, ErasedEntity, ServerId};
 use super::unit_of_work::Status;
 use crate::error::{Error, FailedWrite, FlushError, WriteKind};
-use crate::model::IdKey;
+use crate::model::{IdKey, ModelMeta};
 use crate::{Engine, Result};
 
 /// Statements per `update`/`delete` command; below the server's `maxWriteBatchSize`.
@@ -76,6 +76,8 @@ impl Write {
 struct Plan {
     namespaces: Vec<Namespace>,
     names: Vec<String>,
+    /// The model type of each namespace entry (the identity map is per model).
+    model_types: Vec<TypeId>,
     writes: Vec<Write>,
 }
 
@@ -118,7 +120,7 @@ pub(crate) async fn flush(session: &mut Session) -> Result<()> {
             failed,
         }))
     });
-    record(session, plan.writes, &outcome);
+    record(session, plan.writes, &plan.model_types, &outcome);
     failure.map_or(Ok(()), Err)
 }
 
@@ -168,21 +170,24 @@ fn build_plan(session: &mut Session) -> Result<Plan> {
     session.uow.prune();
     let order: Vec<usize> = session.uow.entries_in_order().into_iter().map(|(key, _)| key).collect();
     let mut plan = Plan::default();
-    let mut namespace_of: HashMap<*const crate::model::ModelMeta, usize> = HashMap::new();
+    // The models of the plan's namespaces, in the same order: a flush touches few models, so
+    // a short list beats hashing per entity.
+    let mut models: Vec<*const ModelMeta> = Vec::new();
 
     for key in order {
         let Some(entry) = session.uow.get(key) else { continue };
         let entity = entry.entity.clone();
         let status = entry.status;
-        let meta = entity.meta();
-        let namespace = match namespace_of.get(&(meta as *const _)) {
-            Some(index) => *index,
+        let meta: *const ModelMeta = entity.meta();
+        let namespace = match models.iter().position(|known| std::ptr::eq(*known, meta)) {
+            Some(index) => index,
             None => {
-                let namespace = session.engine.namespace(meta)?;
+                let namespace = session.engine.namespace(entity.meta())?;
                 plan.names.push(namespace.to_string());
                 plan.namespaces.push(namespace);
-                namespace_of.insert(meta as *const _, plan.namespaces.len() - 1);
-                plan.namespaces.len() - 1
+                plan.model_types.push(entity.model_type());
+                models.push(meta);
+                models.len() - 1
             }
         };
         let name = &plan.names[namespace];
@@ -251,7 +256,7 @@ fn build_plan(session: &mut Session) -> Result<Plan> {
 
 /// Records the outcome in the session: acknowledged writes become persisted state, inserts
 /// whose fate is unknown are marked uncertain, everything else stays staged.
-fn record(session: &mut Session, mut writes: Vec<Write>, outcome: &Outcome) {
+fn record(session: &mut Session, mut writes: Vec<Write>, model_types: &[TypeId], outcome: &Outcome) {
     for write in &writes[outcome.acked..outcome.uncertain_end] {
         if let Some(entry) = session.uow.get_mut(write.key)
             && let Status::New { generated_id, .. } = entry.status
@@ -260,6 +265,13 @@ fn record(session: &mut Session, mut writes: Vec<Write>, outcome: &Outcome) {
         }
     }
     writes.truncate(outcome.acked);
+    let mut new_identities = vec![0; model_types.len()];
+    for write in writes.iter().filter(|write| matches!(write.body, Body::Document(_))) {
+        new_identities[write.namespace] += 1;
+    }
+    for (model, additional) in model_types.iter().zip(new_identities) {
+        session.uow.reserve_identities(*model, additional);
+    }
     for write in writes {
         let Some(entity) = session.uow.get(write.key).map(|entry| entry.entity.clone()) else { continue };
         let state = entity.state();

@@ -221,7 +221,9 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn add_all<E: IntoTracked>(&mut self, entities: impl IntoIterator<Item = E>) -> Vec<Tracked<E::Model>> {
-        entities.into_iter().map(|entity| self.add(entity)).collect()
+        let entities = entities.into_iter();
+        self.uow.reserve(entities.size_hint().0);
+        entities.map(|entity| self.add(entity)).collect()
     }
 
     /// Stages the removal of an entity at the next flush. No I/O.

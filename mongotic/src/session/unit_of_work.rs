@@ -211,6 +211,20 @@ impl UnitOfWork {
         self.get(slot).map(|entry| (slot, entry))
     }
 
+    /// Makes room for `additional` more entries, before tracking many at once.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let missing = additional.saturating_sub(self.slab.free.len());
+        self.slab.slots.reserve(missing);
+    }
+
+    /// Makes room in the identity map of `model` for `additional` more ids, before filing
+    /// many at once.
+    pub(crate) fn reserve_identities(&mut self, model: TypeId, additional: usize) {
+        if additional > 0 {
+            Self::ids_mut(&mut self.identity, model).reserve(additional);
+        }
+    }
+
     /// Files the entry under `id` in the identity map.
     pub(crate) fn file_identity(&mut self, key: usize, id: IdKey) {
         let Some(entry) = self.get_mut(key) else { return };
