@@ -163,6 +163,24 @@ impl Engine {
         self.client.database(&namespace.db).collection(&namespace.coll)
     }
 
+    /// This engine with the client `bulkWrite` command turned on or off for flushes. It is on
+    /// by default and used only when the server supports it (MongoDB 8.0+); turn it off for
+    /// deployments that advertise 8.0 but do not accept it (some proxies), and a flush then
+    /// sends one command per collection and kind of write.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> mongotic::Result<()> {
+    /// let engine = mongotic::create_engine("mongodb://localhost").await?.with_client_bulk_write(false);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_client_bulk_write(&self, enabled: bool) -> Engine {
+        let capabilities = Capabilities::default();
+        if !enabled {
+            capabilities.bulk_write.store(2, Ordering::Relaxed);
+        }
+        Engine { capabilities: Arc::new(capabilities), ..self.clone() }
+    }
+
     /// `Some(false)` once the server has refused the client `bulkWrite` command.
     pub(crate) fn bulk_write_supported(&self) -> Option<bool> {
         match self.capabilities.bulk_write.load(Ordering::Relaxed) {

@@ -123,6 +123,11 @@ impl Engine {
         Engine { inner: self.inner.with_database(name), runtime: self.runtime.clone() }
     }
 
+    /// See [`crate::Engine::with_client_bulk_write`].
+    pub fn with_client_bulk_write(&self, enabled: bool) -> Engine {
+        Engine { inner: self.inner.with_client_bulk_write(enabled), runtime: self.runtime.clone() }
+    }
+
     /// See [`crate::Engine::database_for`].
     pub fn database_for<M: Model>(&self) -> Result<Database> {
         self.inner.database_for::<M>()

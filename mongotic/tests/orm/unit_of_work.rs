@@ -333,3 +333,48 @@ scenario!(rollback_restores_the_value_a_merge_replaced, |ctx| {
     aw!(session.commit())?;
     assert!(ctx.log().is_empty());
 });
+
+// Without client bulkWrite (servers before 8.0, or turned off): one ordered command per
+// collection and kind of write, in the order deletes, updates, inserts.
+scenario!(flush_without_bulk_write_is_one_command_per_collection_and_kind, |ctx| {
+    ctx.engine = ctx.engine.with_client_bulk_write(false);
+    let mut session = ctx.session();
+    let alice = session.add(user("Alice", "alice@example.com", 30));
+    let old_post = session.add(post("old"));
+    aw!(session.commit())?;
+    ctx.log().clear();
+
+    alice.write().age = Some(31);
+    session.delete(&old_post)?;
+    session.add(post("new"));
+    session.add(post("newer"));
+    session.add(Comment { id: 1, body: "first".into() });
+    session.add(user("Bob", "bob@example.com", 25));
+    aw!(session.commit())?;
+    assert_eq!(ctx.log().names(), ["delete", "update", "insert", "insert", "insert"]);
+    assert_eq!(aw!(ctx.count::<User>(doc! {})), 2);
+    assert_eq!(aw!(ctx.count::<User>(doc! { "name": "Alice", "age": 31 })), 1);
+    assert_eq!(aw!(ctx.count::<Post>(doc! {})), 2);
+    assert_eq!(aw!(ctx.count::<Comment>(doc! {})), 1);
+
+    // A failure part way still records exactly what landed. (Collections are written in the
+    // order the session first tracked them: users, then comments.)
+    session.add(Comment { id: 2, body: "second".into() });
+    let duplicate = session.add(Comment { id: 1, body: "duplicate".into() });
+    session.add(Comment { id: 3, body: "third".into() });
+    session.add(user("Carol", "carol@example.com", 28));
+    ctx.log().clear();
+    let result = aw!(session.commit());
+    assert!(
+        matches!(&result, Err(Error::Flush(f)) if f.cause().is_duplicate_key() && f.written() == 2 && f.staged() == 2),
+        "{result:?}"
+    );
+    assert_eq!(ctx.log().names(), ["insert", "insert"]);
+    assert_eq!(aw!(ctx.count::<User>(doc! { "name": "Carol" })), 1);
+    assert_eq!(aw!(ctx.count::<Comment>(doc! {})), 2, "the comment before the duplicate landed");
+    assert_eq!(session.new().len(), 2, "the duplicate and the comment after it are still staged");
+    assert!(session.new()[0] == duplicate);
+    session.expunge(&duplicate);
+    aw!(session.commit())?;
+    assert_eq!(aw!(ctx.count::<Comment>(doc! {})), 3);
+});
