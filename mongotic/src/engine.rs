@@ -1,4 +1,15 @@
 //! The engine: a connection pool (a `mongodb::Client`) plus where models' databases are.
+//!
+//! ```no_run
+//! # use mongotic::prelude::*;
+//! # #[derive(Debug, Serialize, Deserialize, Model)]
+//! # #[mongotic(database = "app", collection = "users")]
+//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! # async fn demo() -> mongotic::Result<()> {
+//! let engine = mongotic::create_engine("mongodb://localhost:27017").await?;
+//! mongotic::create_indexes::<User>(&engine).await?;
+//! # Ok(()) }
+//! ```
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -90,6 +101,16 @@ impl Engine {
     }
 
     /// The driver client, for anything mongotic does not cover.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
+    /// let admin = engine.client().database("admin");
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -196,6 +217,20 @@ impl Engine {
 }
 
 /// One model or a tuple of models, for [`create_indexes`].
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
+/// create_indexes::<User>(&engine).await?;          // one model
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "posts")]
+/// # struct Post { #[serde(rename = "_id")] #[mongotic(id)] id: i64 }
+/// create_indexes::<(User, Post)>(&engine).await?;  // a tuple of models
+/// # Ok(()) }
+/// ```
 pub trait ModelSet {
     /// The models' metadata.
     fn metas() -> Vec<&'static ModelMeta>;

@@ -4,6 +4,20 @@
 //! variant carries the context needed to act on it: the namespace (`database.collection`), the
 //! `_id` of the document involved where there is one, and the server's error code where the
 //! server answered.
+//!
+//! ```no_run
+//! # use mongotic::prelude::*;
+//! # #[derive(Debug, Serialize, Deserialize, Model)]
+//! # #[mongotic(database = "app", collection = "users")]
+//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! # async fn demo(mut session: Session) -> mongotic::Result<()> {
+//! match session.scalars(select::<User>().filter(User::name.eq("Ann"))).one().await {
+//!     Ok(user) => println!("found {}", user.read().name),
+//!     Err(mongotic::Error::NotFound { namespace, .. }) => println!("no Ann in {namespace}"),
+//!     Err(other) => return Err(other),
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::fmt;
 
@@ -11,6 +25,13 @@ use bson::Bson;
 use mongodb::error::{ErrorKind, WriteFailure};
 
 /// `Result<T, mongotic::Error>`.
+///
+/// ```
+/// fn parse(text: &str) -> mongotic::Result<mongotic::bson::oid::ObjectId> {
+///     mongotic::IntoId::into_id(text)
+/// }
+/// assert!(parse("nope").is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The server's error code for a duplicate key.
@@ -364,6 +385,14 @@ pub struct FlushError {
 }
 
 /// The write the server rejected, when the failure is about one document.
+///
+/// ```
+/// # use mongotic::{Error, WriteKind};
+/// fn refused_insert(err: &Error) -> bool {
+///     matches!(err, Error::Flush(f) if f.failed().is_some_and(|w| w.kind == WriteKind::Insert))
+/// }
+/// # let _ = refused_insert;
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailedWrite {
     /// What kind of write it was.
@@ -375,6 +404,10 @@ pub struct FailedWrite {
 }
 
 /// The kinds of write a flush sends.
+///
+/// ```
+/// assert_eq!(mongotic::WriteKind::Update.to_string(), "update");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WriteKind {
     /// A new entity (`add`).
@@ -400,21 +433,53 @@ impl fmt::Display for WriteKind {
 
 impl FlushError {
     /// The error that stopped the flush.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// fn is_duplicate(err: &Error) -> bool {
+    ///     matches!(err, Error::Flush(f) if matches!(f.cause(), Error::DuplicateKey { .. }))
+    /// }
+    /// # let _ = is_duplicate;
+    /// ```
     pub fn cause(&self) -> &Error {
         &self.cause
     }
 
     /// How many writes of this flush the server acknowledged.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// fn landed(err: &Error) -> usize {
+    ///     if let Error::Flush(f) = err { f.written() } else { 0 }
+    /// }
+    /// # let _ = landed;
+    /// ```
     pub fn written(&self) -> usize {
         self.written
     }
 
     /// How many writes are still staged in the session.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// fn left(err: &Error) -> usize {
+    ///     if let Error::Flush(f) = err { f.staged() } else { 0 }
+    /// }
+    /// # let _ = left;
+    /// ```
     pub fn staged(&self) -> usize {
         self.staged
     }
 
     /// The write the server rejected, when the failure is about one document.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// fn refused_id(err: &Error) -> Option<String> {
+    ///     if let Error::Flush(f) = err { f.failed().map(|w| w.id.to_string()) } else { None }
+    /// }
+    /// # let _ = refused_id;
+    /// ```
     pub fn failed(&self) -> Option<&FailedWrite> {
         self.failed.as_ref()
     }

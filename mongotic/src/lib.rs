@@ -94,6 +94,17 @@ pub use mongotic_derive::Embedded;
 struct ReadmeDoctests;
 
 /// Everything a typical program needs: `use mongotic::prelude::*;`.
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "notes")]
+/// struct Note { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, text: String }
+///
+/// let recent = select::<Note>().filter(Note::text.contains("todo"));
+/// # let _ = recent;
+/// ```
 pub mod prelude {
     pub use crate::{
         Embedded, Engine, Field, Filter, Model, Session, SessionFactory, Tracked, and_, create_engine, create_indexes,

@@ -104,36 +104,106 @@ impl Engine {
     }
 
     /// The async engine inside, to share the pool with async code.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let async_engine: &mongotic::Engine = engine.as_async();
+    /// # Ok(()) }
+    /// ```
     pub fn as_async(&self) -> &crate::Engine {
         &self.inner
     }
 
     /// The driver client.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let client = engine.client();
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> &Client {
         self.inner.client()
     }
 
     /// See [`crate::Engine::with_default_database`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let engine = engine.with_default_database("app");
+    /// # Ok(()) }
+    /// ```
     pub fn with_default_database(&self, name: &str) -> Engine {
         Engine { inner: self.inner.with_default_database(name), runtime: self.runtime.clone() }
     }
 
     /// See [`crate::Engine::with_database`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let engine = engine.with_database("test_1234");
+    /// # Ok(()) }
+    /// ```
     pub fn with_database(&self, name: &str) -> Engine {
         Engine { inner: self.inner.with_database(name), runtime: self.runtime.clone() }
     }
 
     /// See [`crate::Engine::with_client_bulk_write`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let engine = engine.with_client_bulk_write(false);
+    /// # Ok(()) }
+    /// ```
     pub fn with_client_bulk_write(&self, enabled: bool) -> Engine {
         Engine { inner: self.inner.with_client_bulk_write(enabled), runtime: self.runtime.clone() }
     }
 
     /// See [`crate::Engine::database_for`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// assert_eq!(engine.database_for::<User>()?.name(), "app");
+    /// # Ok(()) }
+    /// ```
     pub fn database_for<M: Model>(&self) -> Result<Database> {
         self.inner.database_for::<M>()
     }
 
     /// See [`crate::Engine::collection_for`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let users = engine.collection_for::<User>()?;
+    /// # Ok(()) }
+    /// ```
     pub fn collection_for<M: Model>(&self) -> Result<Collection<M>> {
         self.inner.collection_for::<M>()
     }

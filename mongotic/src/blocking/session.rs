@@ -25,17 +25,48 @@ pub struct SessionFactory {
 }
 
 /// A [`SessionFactory`] for `engine`.
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+/// let factory = mongotic::blocking::sessionmaker(&engine);
+/// # Ok(()) }
+/// ```
 pub fn sessionmaker(engine: &Engine) -> SessionFactory {
     SessionFactory { engine: engine.clone() }
 }
 
 impl SessionFactory {
     /// Opens a new, empty session. No I/O.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let mut session = mongotic::blocking::sessionmaker(&engine).session();
+    /// # Ok(()) }
+    /// ```
     pub fn session(&self) -> Session {
         Session::bind(&self.engine)
     }
 
     /// The engine sessions are bound to.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let factory = mongotic::blocking::sessionmaker(&engine);
+    /// let same = factory.engine().clone();
+    /// # Ok(()) }
+    /// ```
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -65,67 +96,202 @@ pub struct Session {
 
 impl Session {
     /// A new session on `engine`; see [`crate::Session::bind`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let mut session = mongotic::blocking::Session::bind(&engine);
+    /// # Ok(()) }
+    /// ```
     pub fn bind(engine: &Engine) -> Session {
         Session { inner: crate::Session::bind(engine.as_async()), runtime: engine.runtime().clone() }
     }
 
     /// The async session inside.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let inner: &mut mongotic::Session = session.as_async();
+    /// # Ok(()) }
+    /// ```
     pub fn as_async(&mut self) -> &mut crate::Session {
         &mut self.inner
     }
 
     /// See [`crate::Session::add`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let alice = session.add(User { id: None, name: "Alice".into(), age: None, active: true });
+    /// # Ok(()) }
+    /// ```
     pub fn add<E: IntoTracked>(&mut self, entity: E) -> Tracked<E::Model> {
         self.inner.add(entity)
     }
 
     /// See [`crate::Session::add_all`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// session.add_all(["Bob", "Carol"].map(|name| User { id: None, name: name.into(), age: None, active: true }));
+    /// # Ok(()) }
+    /// ```
     pub fn add_all<E: IntoTracked>(&mut self, entities: impl IntoIterator<Item = E>) -> Vec<Tracked<E::Model>> {
         self.inner.add_all(entities)
     }
 
     /// See [`crate::Session::delete`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.scalars(select::<User>()).one()?;
+    /// session.delete(&user)?;
+    /// # Ok(()) }
+    /// ```
     pub fn delete<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
         self.inner.delete(entity)
     }
 
     /// See [`crate::Session::merge`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// session.merge(User { id: "507f1f77bcf86cd799439011".parse().ok(), name: "Ann".into(), age: None, active: true })?;
+    /// # Ok(()) }
+    /// ```
     pub fn merge<M: Model>(&mut self, value: M) -> Result<Tracked<M>> {
         self.inner.merge(value)
     }
 
     /// See [`crate::Session::expunge`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.scalars(select::<User>()).one()?;
+    /// session.expunge(&user);
+    /// # Ok(()) }
+    /// ```
     pub fn expunge<M: Model>(&mut self, entity: &Tracked<M>) {
         self.inner.expunge(entity)
     }
 
     /// See [`crate::Session::expire`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.scalars(select::<User>()).one()?;
+    /// session.expire(&user);
+    /// # Ok(()) }
+    /// ```
     pub fn expire<M: Model>(&mut self, entity: &Tracked<M>) {
         self.inner.expire(entity)
     }
 
     /// See [`crate::Session::refresh`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.scalars(select::<User>()).one()?;
+    /// session.refresh(&user)?;
+    /// # Ok(()) }
+    /// ```
     pub fn refresh<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
         self.runtime.block_on(self.inner.refresh(entity))?
     }
 
     /// See [`crate::Session::get`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.get::<User>("507f1f77bcf86cd799439011")?;
+    /// # Ok(()) }
+    /// ```
     pub fn get<M: Model>(&mut self, id: impl IntoId<M::Id>) -> Result<Option<Tracked<M>>> {
         self.runtime.block_on(self.inner.get::<M>(id))?
     }
 
     /// See [`crate::Session::scalars`]; the result also iterates (`for user in ...`).
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let adults = session.scalars(select::<User>().filter(User::age.gte(18))).all()?;
+    /// # Ok(()) }
+    /// ```
     pub fn scalars<M: Model, P: ScalarProjection<M>>(&mut self, stmt: Select<M, P>) -> ScalarResult<'_, M, P> {
         ScalarResult::new(self.inner.scalars(stmt), &self.runtime)
     }
 
     /// See [`crate::Session::scalar`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let age = session.scalar(select::<User>().columns(User::age).filter(User::name.eq("Ann")))?;
+    /// # Ok(()) }
+    /// ```
     pub fn scalar<M: Model, P: ScalarProjection<M>>(&mut self, stmt: Select<M, P>) -> Result<Option<P::Output>> {
         self.runtime.block_on(self.inner.scalar(stmt))?
     }
 
     /// See [`crate::Session::execute`]; a select gives a blocking
     /// [`SelectResult`](super::SelectResult).
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let result = session.execute(delete::<User>().filter(User::active.eq(false)))?;
+    /// println!("{} deleted", result.rowcount);
+    /// # Ok(()) }
+    /// ```
     pub fn execute<'s, S>(&'s mut self, stmt: S) -> Result<<S::Output as IntoBlocking<'s>>::Blocking>
     where
         S: Executable<'s>,
@@ -137,52 +303,162 @@ impl Session {
     }
 
     /// See [`crate::Session::flush`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// session.flush()?;
+    /// assert!(user.id().is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn flush(&mut self) -> Result<()> {
         self.runtime.block_on(self.inner.flush())?
     }
 
     /// See [`crate::Session::commit`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// session.commit()?;
+    /// # Ok(()) }
+    /// ```
     pub fn commit(&mut self) -> Result<()> {
         self.runtime.block_on(self.inner.commit())?
     }
 
     /// See [`crate::Session::rollback`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// session.add(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// session.rollback();
+    /// assert!(session.new().is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn rollback(&mut self) {
         self.inner.rollback()
     }
 
     /// See [`crate::Session::close`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// session.close();
+    /// # Ok(()) }
+    /// ```
     pub fn close(self) {
         self.inner.close()
     }
 
     /// See [`crate::Session::new`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert!(session.new()[0] == user);
+    /// # Ok(()) }
+    /// ```
     #[allow(clippy::new_ret_no_self, clippy::wrong_self_convention)]
     pub fn new(&self) -> Vec<EntityRef> {
         self.inner.new()
     }
 
     /// See [`crate::Session::dirty`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.scalars(select::<User>()).one()?;
+    /// user.write().age = Some(40);
+    /// assert!(session.dirty()[0] == user);
+    /// # Ok(()) }
+    /// ```
     pub fn dirty(&self) -> Vec<EntityRef> {
         self.inner.dirty()
     }
 
     /// See [`crate::Session::deleted`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.scalars(select::<User>()).one()?;
+    /// session.delete(&user)?;
+    /// assert!(session.deleted()[0] == user);
+    /// # Ok(()) }
+    /// ```
     pub fn deleted(&self) -> Vec<EntityRef> {
         self.inner.deleted()
     }
 
     /// See [`crate::Session::contains`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert!(session.contains(&user));
+    /// # Ok(()) }
+    /// ```
     pub fn contains<M: Model>(&self, entity: &Tracked<M>) -> bool {
         self.inner.contains(entity)
     }
 
     /// See [`crate::Session::len`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// println!("{} tracked", session.len());
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.len()
     }
 
     /// See [`crate::Session::is_empty`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// assert!(session.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.inner.is_empty()
     }

@@ -51,6 +51,15 @@ impl<M, V> Field<M, V> {
     }
 
     /// The stored path of the field (dotted for nested fields).
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::id.path(), "_id");
+    /// ```
     pub fn path(&self) -> &str {
         &self.path
     }
@@ -105,36 +114,99 @@ impl<M, V> Field<M, V> {
     }
 
     /// Equal to `value`: `{f: {$eq: value}}`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::name.eq("Ann").to_document().unwrap(), doc! { "name": { "$eq": "Ann" } });
+    /// ```
     pub fn eq(&self, value: impl ValueOf<V>) -> Filter<M> {
         self.op("$eq", value)
     }
 
     /// Not equal to `value` (missing fields match too): `{f: {$ne: value}}`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::name.ne("Ann").to_document().unwrap(), doc! { "name": { "$ne": "Ann" } });
+    /// ```
     pub fn ne(&self, value: impl ValueOf<V>) -> Filter<M> {
         self.op("$ne", value)
     }
 
     /// Greater than `value`: `$gt`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::age.gt(30).to_document().unwrap(), doc! { "age": { "$gt": 30 } });
+    /// ```
     pub fn gt(&self, value: impl ValueOf<V>) -> Filter<M> {
         self.op("$gt", value)
     }
 
     /// Greater than or equal to `value`: `$gte`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::age.gte(18).to_document().unwrap(), doc! { "age": { "$gte": 18 } });
+    /// ```
     pub fn gte(&self, value: impl ValueOf<V>) -> Filter<M> {
         self.op("$gte", value)
     }
 
     /// Less than `value`: `$lt`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::age.lt(65).to_document().unwrap(), doc! { "age": { "$lt": 65 } });
+    /// ```
     pub fn lt(&self, value: impl ValueOf<V>) -> Filter<M> {
         self.op("$lt", value)
     }
 
     /// Less than or equal to `value`: `$lte`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::age.lte(65).to_document().unwrap(), doc! { "age": { "$lte": 65 } });
+    /// ```
     pub fn lte(&self, value: impl ValueOf<V>) -> Filter<M> {
         self.op("$lte", value)
     }
 
     /// Between `low` and `high`, both included: `{f: {$gte: low, $lte: high}}`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::age.between(18, 65).to_document().unwrap(), doc! { "age": { "$gte": 18, "$lte": 65 } });
+    /// ```
     pub fn between(&self, low: impl ValueOf<V>, high: impl ValueOf<V>) -> Filter<M> {
         self.test(Test::Ops(vec![
             ("$gte", Value::from_result(low.into_bson())),
@@ -158,31 +230,87 @@ impl<M, V> Field<M, V> {
     }
 
     /// None of `values` (missing fields match too): `$nin`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::age.not_in([1, 2]).to_document().unwrap(), doc! { "age": { "$nin": [1, 2] } });
+    /// ```
     pub fn not_in<T: ValueOf<V>>(&self, values: impl IntoIterator<Item = T>) -> Filter<M> {
         self.test(Test::Ops(vec![("$nin", collect_array(values))]))
     }
 
     /// Null or missing, as MongoDB means it: `{f: null}`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::email.is_null().to_document().unwrap(), doc! { "email": null });
+    /// ```
     pub fn is_null(&self) -> Filter<M> {
         self.test(Test::IsNull)
     }
 
     /// Present and not null: `{f: {$ne: null}}`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::email.is_not_null().to_document().unwrap(), doc! { "email": { "$ne": null } });
+    /// ```
     pub fn is_not_null(&self) -> Filter<M> {
         self.test(Test::Ops(vec![("$ne", Value::Bson(Bson::Null))]))
     }
 
     /// Present (even if null) or absent: `{f: {$exists: exists}}`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// assert_eq!(User::email.exists(false).to_document().unwrap(), doc! { "email": { "$exists": false } });
+    /// ```
     pub fn exists(&self, exists: bool) -> Filter<M> {
         self.test(Test::Ops(vec![("$exists", Value::Bson(Bson::Boolean(exists)))]))
     }
 
     /// Sort by this field, smallest first.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let stmt = select::<User>().order_by(User::name.asc());
+    /// assert_eq!(stmt.compile().unwrap().sort, Some(doc! { "name": 1 }));
+    /// ```
     pub fn asc(&self) -> SortKey<M> {
         SortKey::new(self.path.clone(), 1)
     }
 
     /// Sort by this field, largest first. `-User::age` is the same.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let stmt = select::<User>().order_by(User::age.desc());
+    /// assert_eq!(stmt.compile().unwrap().sort, Some(doc! { "age": -1 }));
+    /// ```
     pub fn desc(&self) -> SortKey<M> {
         SortKey::new(self.path.clone(), -1)
     }
@@ -213,21 +341,61 @@ impl<M, V: TextField> Field<M, V> {
     }
 
     /// `like`, ignoring case.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let f = User::name.ilike("al%");
+    /// assert_eq!(f.to_document().unwrap(), doc! { "name": { "$regex": r"^al.*\z", "$options": "si" } });
+    /// ```
     pub fn ilike(&self, pattern: &str) -> Filter<M> {
         self.regex(pattern::like(pattern), true)
     }
 
     /// Contains `text` anywhere.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let f = User::name.contains("a.b");
+    /// assert_eq!(f.to_document().unwrap(), doc! { "name": { "$regex": r"a\.b", "$options": "s" } });
+    /// ```
     pub fn contains(&self, text: &str) -> Filter<M> {
         self.regex(pattern::contains(text), false)
     }
 
     /// Starts with `text`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let f = User::name.starts_with("Al");
+    /// assert_eq!(f.to_document().unwrap(), doc! { "name": { "$regex": "^Al", "$options": "s" } });
+    /// ```
     pub fn starts_with(&self, text: &str) -> Filter<M> {
         self.regex(pattern::starts_with(text), false)
     }
 
     /// Ends with `text`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let f = User::email.ends_with(".io");
+    /// assert_eq!(f.to_document().unwrap(), doc! { "email": { "$regex": r"\.io\z", "$options": "s" } });
+    /// ```
     pub fn ends_with(&self, text: &str) -> Filter<M> {
         self.regex(pattern::ends_with(text), false)
     }
@@ -250,16 +418,46 @@ impl<M, V: ArrayField> Field<M, V> {
     }
 
     /// The array holds every one of `values`: `$all`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let f = User::tags.has_all(["a", "b"]);
+    /// assert_eq!(f.to_document().unwrap(), doc! { "tags": { "$all": ["a", "b"] } });
+    /// ```
     pub fn has_all<T: ValueOf<V::Elem>>(&self, values: impl IntoIterator<Item = T>) -> Filter<M> {
         self.test(Test::Ops(vec![("$all", collect_array(values))]))
     }
 
     /// The array holds at least one of `values`: `$in`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let f = User::tags.has_any(["a", "b"]);
+    /// assert_eq!(f.to_document().unwrap(), doc! { "tags": { "$in": ["a", "b"] } });
+    /// ```
     pub fn has_any<T: ValueOf<V::Elem>>(&self, values: impl IntoIterator<Item = T>) -> Filter<M> {
         self.test(Test::Ops(vec![("$in", collect_array(values))]))
     }
 
     /// The array has exactly `len` elements: `$size`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let f = User::tags.has_size(2);
+    /// assert_eq!(f.to_document().unwrap(), doc! { "tags": { "$size": 2_i64 } });
+    /// ```
     pub fn has_size(&self, len: u32) -> Filter<M> {
         self.test(Test::Ops(vec![("$size", Value::Bson(Bson::Int64(i64::from(len))))]))
     }

@@ -47,6 +47,16 @@ impl<M> fmt::Debug for SortKey<M> {
 
 /// What `order_by` accepts: a [`SortKey`], a [`Field`] (ascending), a `Vec` of sort keys, or a
 /// tuple of up to eight of these.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # use mongotic::bson::doc;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+/// let stmt = select::<User>().order_by((User::age.desc(), User::name));
+/// assert_eq!(stmt.compile().unwrap().sort, Some(doc! { "age": -1, "name": 1 }));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a sort order for model `{M}`",
     label = "use a field of the model (`User::age`), `User::age.desc()`, `-User::age`, or a tuple of these"

@@ -87,6 +87,16 @@ impl ValueOf<Option<String>> for Option<&str> {
 
 /// A field type that holds text: `String` or `Option<String>`. Such fields take the string
 /// operators (`like`, `ilike`, `contains`, `starts_with`, `ends_with`).
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # use mongotic::bson::doc;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+/// let _ = User::name.like("A%");       // String
+/// let _ = User::email.contains("@");    // Option<String>
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a text field",
     label = "string operators (like, contains, starts_with, ends_with) need a `String` or `Option<String>` field"
@@ -98,6 +108,16 @@ impl TextField for Option<String> {}
 
 /// A field type that holds an array of `Elem`: `Vec`, `HashSet`, `BTreeSet`, or an `Option` of
 /// one. Such fields take the array operators (`has`, `has_all`, `has_any`, `has_size`).
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # use mongotic::bson::doc;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+/// let f = User::tags.has("rust");
+/// assert_eq!(f.to_document().unwrap(), doc! { "tags": { "$eq": "rust" } });
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an array field",
     label = "array operators (has, has_all, has_any, has_size) need a `Vec`, set, or `Option` of one"

@@ -116,6 +116,13 @@ impl ModelId for Uuid {
 /// `Option` of one (`None` until assigned; generated at flush for `ObjectId`).
 ///
 /// Used by the derive; you do not call it yourself.
+///
+/// ```
+/// use mongotic::IdField;
+/// let mut id: Option<i64> = None;
+/// id.set_id(7);
+/// assert_eq!(id.get_id(), Some(&7));
+/// ```
 pub trait IdField {
     /// The id value type.
     type Id: ModelId;

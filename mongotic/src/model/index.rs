@@ -29,6 +29,10 @@ pub enum IndexKey {
 
 impl IndexKey {
     /// The value of this key in an index specification.
+    ///
+    /// ```
+    /// assert_eq!(mongotic::IndexKey::Text.to_bson(), mongotic::bson::Bson::String("text".into()));
+    /// ```
     pub fn to_bson(self) -> Bson {
         match self {
             IndexKey::Ascending => Bson::Int32(1),
@@ -86,6 +90,15 @@ pub struct IndexDecl {
 
 impl IndexDecl {
     /// The driver's index model for this declaration.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let models: Vec<_> = User::meta().indexes.iter().map(|index| index.to_index_model()).collect();
+    /// assert!(models.is_empty()); // User declares no index
+    /// ```
     pub fn to_index_model(&self) -> IndexModel {
         let keys: Document = self.keys.iter().map(|(path, kind)| ((*path).to_owned(), kind.to_bson())).collect();
         let options = IndexOptions::builder()

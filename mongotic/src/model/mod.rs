@@ -5,6 +5,15 @@
 //! [`Field`](crate::Field) descriptor per field, such as `User::age`, for building queries.
 //! Structs stored inside a model's documents derive [`Embedded`](macro@crate::Embedded) to get
 //! descriptors of their own, so queries can reach nested fields.
+//!
+//! ```
+//! # use mongotic::prelude::*;
+//! # #[derive(Debug, Serialize, Deserialize, Model)]
+//! # #[mongotic(database = "app", collection = "users")]
+//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! assert_eq!(User::meta().collection, "users");
+//! assert_eq!(User::name.path(), "name");
+//! ```
 
 mod id;
 mod index;

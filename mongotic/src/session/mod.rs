@@ -11,6 +11,20 @@
 //! - `flush`: planning the writes and sending them, with exact bookkeeping on failure;
 //! - `query`: running selects and turning documents into entities or rows;
 //! - `execute`: what `Session::execute` accepts.
+//!
+//! ```no_run
+//! # use mongotic::prelude::*;
+//! # #[derive(Debug, Serialize, Deserialize, Model)]
+//! # #[mongotic(database = "app", collection = "users")]
+//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! # async fn demo(engine: Engine) -> mongotic::Result<()> {
+//! let mut session = sessionmaker(&engine).session();
+//! let ann = session.add(User { id: None, name: "Ann".into(), age: Some(30) });
+//! session.flush().await?;
+//! ann.write().age = Some(31);
+//! session.commit().await?; // {$set: {age: 31}}
+//! # Ok(()) }
+//! ```
 
 mod diff;
 mod execute;
@@ -53,17 +67,50 @@ pub struct SessionFactory {
 }
 
 /// A [`SessionFactory`] for `engine`.
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
+/// let factory = sessionmaker(&engine);
+/// let mut session = factory.session();
+/// # Ok(()) }
+/// ```
 pub fn sessionmaker(engine: &Engine) -> SessionFactory {
     SessionFactory { engine: engine.clone() }
 }
 
 impl SessionFactory {
     /// Opens a new, empty session. No I/O.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
+    /// let mut session = sessionmaker(&engine).session();
+    /// assert!(session.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn session(&self) -> Session {
         Session::bind(&self.engine)
     }
 
     /// The engine sessions are bound to.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
+    /// let factory = sessionmaker(&engine);
+    /// let same = factory.engine().clone();
+    /// # Ok(()) }
+    /// ```
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -118,6 +165,18 @@ pub struct Session {
 }
 
 /// What [`Session::add`] accepts: a model value (a new entity) or a handle.
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+/// let alice = session.add(User { id: None, name: "Alice".into(), age: None, active: true }); // a value
+/// session.expunge(&alice);
+/// session.add(&alice); // a handle
+/// # Ok(()) }
+/// ```
 pub trait IntoTracked {
     /// The model of the entity.
     type Model: Model;
@@ -163,6 +222,16 @@ impl Session {
     }
 
     /// The engine this session runs on.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let users = session.engine().collection_for::<User>()?;
+    /// # Ok(()) }
+    /// ```
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -284,19 +353,19 @@ impl Session {
             return Ok(self.add(value));
         };
         let identity = IdKey::from_bson(&id);
-        if let Some((key, entry)) = self.uow.lookup(TypeId::of::<M>(), &identity) {
-            if let Some(existing) = Tracked::<M>::from_erased(entry.entity.clone()) {
-                match existing.cell.try_write() {
-                    Ok(mut slot) => {
-                        // Keep the value being replaced as the baseline, for rollback.
-                        existing.cell.state.begin_change(|| bson::to_raw_document_buf(&*slot).ok());
-                        *slot = value;
-                    }
-                    Err(_) => return Err(self.cell_error::<M>(CellError::Busy, Some(id))),
+        if let Some((key, entry)) = self.uow.lookup(TypeId::of::<M>(), &identity)
+            && let Some(existing) = Tracked::<M>::from_erased(entry.entity.clone())
+        {
+            match existing.cell.try_write() {
+                Ok(mut slot) => {
+                    // Keep the value being replaced as the baseline, for rollback.
+                    existing.cell.state.begin_change(|| bson::to_raw_document_buf(&*slot).ok());
+                    *slot = value;
                 }
-                self.uow.restage(key, Status::Merged);
-                return Ok(existing);
+                Err(_) => return Err(self.cell_error::<M>(CellError::Busy, Some(id))),
             }
+            self.uow.restage(key, Status::Merged);
+            return Ok(existing);
         }
         let handle = Tracked::new(value);
         self.uow.track(handle.erased(), Status::Merged, Some(identity));
@@ -592,6 +661,17 @@ impl Session {
     }
 
     /// The entities staged for insertion (added, not yet flushed), in staging order.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let alice = session.add(User { id: None, name: "Alice".into(), age: None, active: true });
+    /// assert!(session.new()[0] == alice);
+    /// # Ok(()) }
+    /// ```
     #[allow(clippy::new_ret_no_self, clippy::wrong_self_convention)]
     pub fn new(&self) -> Vec<EntityRef> {
         self.list(|status| matches!(status, Status::New { .. }))
@@ -600,6 +680,18 @@ impl Session {
     /// The tracked entities whose values differ from what the server last had, in staging
     /// order, plus those staged by `merge`. Computing it serializes the entities written to
     /// since the last flush.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let alice = session.scalars(select::<User>()).one().await?;
+    /// alice.write().age = Some(31);
+    /// assert!(session.dirty()[0] == alice);
+    /// # Ok(()) }
+    /// ```
     pub fn dirty(&self) -> Vec<EntityRef> {
         self.uow
             .entries_in_order()
@@ -614,21 +706,65 @@ impl Session {
     }
 
     /// The entities staged for removal, in staging order.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let alice = session.scalars(select::<User>()).one().await?;
+    /// session.delete(&alice)?;
+    /// assert!(session.deleted()[0] == alice);
+    /// # Ok(()) }
+    /// ```
     pub fn deleted(&self) -> Vec<EntityRef> {
         self.list(|status| status == Status::Deleted)
     }
 
     /// `true` when this session tracks `entity`.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let alice = session.add(User { id: None, name: "Alice".into(), age: None, active: true });
+    /// assert!(session.contains(&alice));
+    /// # Ok(()) }
+    /// ```
     pub fn contains<M: Model>(&self, entity: &Tracked<M>) -> bool {
         self.uow.key_of(entity.state()).is_some()
     }
 
     /// The number of entities the session tracks.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// session.scalars(select::<User>()).all().await?;
+    /// println!("{} entities tracked", session.len());
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> usize {
         self.uow.len()
     }
 
     /// `true` when the session tracks no entity.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// assert!(session.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.uow.len() == 0
     }

@@ -90,17 +90,47 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     }
 
     /// Every matching value, in order.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let adults = session.scalars(select::<User>().filter(User::age.gte(18))).all().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn all(self) -> Result<Vec<P::Output>> {
         SelectResult::open(self.session, self.stmt).await?.all().await
     }
 
     /// The first matching value, or `None`. Fetches one document.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let oldest = session.scalars(select::<User>().order_by(-User::age)).first().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn first(self) -> Result<Option<P::Output>> {
         SelectResult::open(self.session, self.stmt.with_limit(1)).await?.next().await
     }
 
     /// Exactly one value: [`Error::NotFound`] when nothing matches,
     /// [`Error::MultipleResultsFound`] when several do. Fetches at most two documents.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let alice = session.scalars(select::<User>().filter(User::name.eq("Alice"))).one().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn one(self) -> Result<P::Output> {
         let namespace = self.session.engine.namespace(M::meta())?.to_string();
         match self.one_or_none().await? {
@@ -111,6 +141,16 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
 
     /// One value or `None`: [`Error::MultipleResultsFound`] when several match. Fetches at
     /// most two documents.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let maybe = session.scalars(select::<User>().filter(User::name.eq("Alice"))).one_or_none().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn one_or_none(self) -> Result<Option<P::Output>> {
         let mut result = SelectResult::open(self.session, self.stmt.with_limit(2)).await?;
         let first = result.next().await?;
@@ -122,6 +162,16 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
 
     /// The number of matching documents (honouring `offset` and `limit`), counted by the
     /// server.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let active = session.scalars(select::<User>().filter(User::active.eq(true))).count().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn count(self) -> Result<u64> {
         let find = self.stmt.compile()?;
         let namespace = self.session.engine.namespace(M::meta())?;
@@ -136,6 +186,16 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     }
 
     /// `true` when at least one document matches. Fetches at most one `_id`.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let any = session.scalars(select::<User>().filter(User::age.lt(18))).exists().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn exists(self) -> Result<bool> {
         let find = self.stmt.compile()?;
         let namespace = self.session.engine.namespace(M::meta())?;
@@ -245,6 +305,19 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     }
 
     /// The next value, or `None` at the end.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let mut result = session.execute(select::<User>().columns(User::name)).await?;
+    /// while let Some(name) = result.next().await? {
+    ///     println!("{name}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn next(&mut self) -> Result<Option<P::Output>> {
         let more = self.cursor.advance().await.map_err(|err| Error::from_driver(err, &self.namespace, None))?;
         if !more {
@@ -255,6 +328,16 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     }
 
     /// Every remaining value, in order.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let names: Vec<String> = session.execute(select::<User>().columns(User::name)).await?.all().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn all(mut self) -> Result<Vec<P::Output>> {
         let mut values = Vec::new();
         while let Some(value) = self.next().await? {
@@ -264,6 +347,18 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     }
 
     /// The values as an async stream.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// use futures::TryStreamExt;
+    /// let result = session.execute(select::<User>().columns(User::name)).await?;
+    /// let names: Vec<String> = result.into_stream().try_collect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn into_stream(self) -> BoxStream<'s, Result<P::Output>> {
         stream::try_unfold(self, |mut result| async move { Ok(result.next().await?.map(|value| (value, result))) })
             .boxed()
@@ -272,6 +367,19 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
 
 impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     /// Every remaining row as a [`Row`], readable by position and by field name.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let rows = session.execute(select::<User>().columns((User::name, User::age))).await?.rows().await?;
+    /// for row in rows {
+    ///     let name: String = row.get("name")?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn rows(mut self) -> Result<Vec<Row>> {
         let columns: Arc<[Cow<'static, str>]> = self.projection.paths().into();
         let mut rows = Vec::new();

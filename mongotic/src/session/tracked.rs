@@ -336,6 +336,15 @@ impl<M: Model> ErasedEntity for EntityCell<M> {
 
 impl<M: Model> Tracked<M> {
     /// A handle to `value` that no session tracks yet; `Session::add` attaches it.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert!(!user.is_attached());
+    /// ```
     pub fn new(value: M) -> Self {
         Self::with_state(value, 0, None)
     }
@@ -349,6 +358,15 @@ impl<M: Model> Tracked<M> {
     /// Do not hold a guard across a call that makes the session read the entity (`flush`,
     /// `commit`, `dirty`): the session reports [`Error::EntityBusy`](crate::Error::EntityBusy)
     /// for a locked entity rather than wait for it.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert_eq!(user.read().name, "Ann");
+    /// ```
     pub fn read(&self) -> RwLockReadGuard<'_, M> {
         self.cell.read()
     }
@@ -374,11 +392,29 @@ impl<M: Model> Tracked<M> {
     }
 
     /// The entity's id, or `None` before one is assigned (at flush for generated ids).
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert_eq!(user.id(), None); // assigned at flush
+    /// ```
     pub fn id(&self) -> Option<M::Id> {
         self.read().id().cloned()
     }
 
     /// A copy of the current value.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// let copy: User = user.cloned();
+    /// ```
     pub fn cloned(&self) -> M
     where
         M: Clone,
@@ -388,28 +424,87 @@ impl<M: Model> Tracked<M> {
 
     /// `true` while a session tracks this entity (after `add`, a query or `get`, until
     /// `expunge`, a flushed `delete`, or the session's end).
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert!(user.is_attached());
+    /// session.expunge(&user);
+    /// assert!(!user.is_attached());
+    /// # Ok(()) }
+    /// ```
     pub fn is_attached(&self) -> bool {
         self.cell.state.session() != 0
     }
 
     /// `true` once the entity has been written to or loaded from the server (and not deleted
     /// there by this library since).
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert!(!user.is_persistent());
+    /// session.flush().await?;
+    /// assert!(user.is_persistent());
+    /// # Ok(()) }
+    /// ```
     pub fn is_persistent(&self) -> bool {
         self.cell.state.is_persistent()
     }
 
     /// `true` after `Session::expire`, until the next `refresh`. Informational only: values
     /// are never reloaded behind your back.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let user = session.scalars(select::<User>()).one().await?;
+    /// session.expire(&user);
+    /// assert!(user.is_expired());
+    /// # Ok(()) }
+    /// ```
     pub fn is_expired(&self) -> bool {
         self.cell.state.is_expired()
     }
 
     /// `true` when both handles point to the same entity.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let a = session.scalars(select::<User>()).one().await?;
+    /// let b = session.scalars(select::<User>()).one().await?;
+    /// assert!(a.ptr_eq(&b)); // one document, one entity
+    /// # Ok(()) }
+    /// ```
     pub fn ptr_eq(&self, other: &Tracked<M>) -> bool {
         Arc::ptr_eq(&self.cell, &other.cell)
     }
 
     /// The type-erased handle, as listed by `Session::new`, `dirty` and `deleted`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert_eq!(user.as_entity_ref().model(), "User");
+    /// ```
     pub fn as_entity_ref(&self) -> EntityRef {
         EntityRef { entity: self.cell.clone() }
     }
@@ -466,26 +561,72 @@ pub struct EntityRef {
 
 impl EntityRef {
     /// The Rust name of the entity's model.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert_eq!(user.as_entity_ref().model(), "User");
+    /// ```
     pub fn model(&self) -> &'static str {
         self.entity.meta().name
     }
 
     /// The collection the entity belongs to.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert_eq!(user.as_entity_ref().collection(), "users");
+    /// ```
     pub fn collection(&self) -> &'static str {
         self.entity.meta().collection
     }
 
     /// The entity's current id, if set (and if its value is not locked by a write guard).
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert_eq!(user.as_entity_ref().id(), None);
+    /// ```
     pub fn id(&self) -> Option<Bson> {
         self.entity.current_id().ok().flatten()
     }
 
     /// The typed handle, if the entity is an `M`.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// let any = user.as_entity_ref();
+    /// assert!(any.downcast::<User>().is_some());
+    /// ```
     pub fn downcast<M: Model>(&self) -> Option<Tracked<M>> {
         Tracked::from_erased(self.entity.clone())
     }
 
     /// `true` when `handle` is this entity.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// assert!(user.as_entity_ref().is(&user));
+    /// ```
     pub fn is<M: Model>(&self, handle: &Tracked<M>) -> bool {
         std::ptr::eq(self.entity.state(), handle.state())
     }

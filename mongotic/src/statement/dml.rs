@@ -49,23 +49,57 @@ pub struct Insert<M> {
 }
 
 /// Starts an [`Insert`] for model `M`.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// let stmt = insert::<User>().values([User { id: None, name: "Ann".into(), age: None, active: true }]);
+/// assert_eq!(stmt.len(), 1);
+/// ```
 pub fn insert<M: Model>() -> Insert<M> {
     Insert { values: Vec::new() }
 }
 
 impl<M: Model> Insert<M> {
     /// Adds documents to insert.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let stmt = insert::<User>().values(vec![User { id: None, name: "Ann".into(), age: None, active: true }]);
+    /// assert!(!stmt.is_empty());
+    /// ```
     pub fn values(mut self, values: impl IntoIterator<Item = M>) -> Self {
         self.values.extend(values);
         self
     }
 
     /// The number of documents to insert.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// assert_eq!(insert::<User>().len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.values.len()
     }
 
     /// `true` when there is nothing to insert (running it does no I/O).
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// assert!(insert::<User>().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
@@ -106,36 +140,90 @@ pub struct Update<M> {
 }
 
 /// Starts an [`Update`] for model `M`.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// let stmt = update::<User>().filter(User::age.lt(18)).set(User::active, false);
+/// assert!(stmt.compile().is_ok());
+/// ```
 pub fn update<M: Model>() -> Update<M> {
     Update { filters: Vec::new(), changes: Vec::new(), _model: std::marker::PhantomData }
 }
 
 impl<M: Model> Update<M> {
     /// Only documents matching `filter`. Several calls are ANDed.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let stmt = update::<User>().filter(User::age.lt(18)).filter(User::active.eq(true)).set(User::active, false);
+    /// assert_eq!(stmt.compile().unwrap().0.keys().next().map(String::as_str), Some("$and"));
+    /// ```
     pub fn filter(mut self, filter: Filter<M>) -> Self {
         self.filters.push(filter.into_node());
         self
     }
 
     /// Sets `field` to `value` (`$set`).
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let (_, changes) = update::<User>().set(User::age, 30).compile().unwrap();
+    /// assert_eq!(changes, mongotic::bson::doc! { "$set": { "age": 30 } });
+    /// ```
     pub fn set<V>(mut self, field: Field<M, V>, value: impl ValueOf<V>) -> Self {
         self.changes.push(("$set", field.path_cow(), value.into_bson().map_err(|err| err.to_string())));
         self
     }
 
     /// Removes `field` (`$unset`).
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let (_, changes) = update::<User>().unset(User::age).compile().unwrap();
+    /// assert_eq!(changes, mongotic::bson::doc! { "$unset": { "age": "" } });
+    /// ```
     pub fn unset<V>(mut self, field: Field<M, V>) -> Self {
         self.changes.push(("$unset", field.path_cow(), Ok(Bson::String(String::new()))));
         self
     }
 
     /// Adds `by` to the numeric `field` (`$inc`).
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let (_, changes) = update::<User>().inc(User::age, 1).compile().unwrap();
+    /// assert_eq!(changes, mongotic::bson::doc! { "$inc": { "age": 1 } });
+    /// ```
     pub fn inc<V>(mut self, field: Field<M, V>, by: impl ValueOf<V>) -> Self {
         self.changes.push(("$inc", field.path_cow(), by.into_bson().map_err(|err| err.to_string())));
         self
     }
 
     /// The filter and the update document this statement sends.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let (filter, changes) = update::<User>().filter(User::name.eq("Ann")).set(User::age, 30).compile().unwrap();
+    /// assert_eq!(filter, mongotic::bson::doc! { "name": { "$eq": "Ann" } });
+    /// ```
     pub fn compile(&self) -> Result<(Document, Document)> {
         if self.changes.is_empty() {
             return Err(Error::InvalidStatement {
@@ -177,18 +265,44 @@ pub struct Delete<M> {
 }
 
 /// Starts a [`Delete`] for model `M`.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// let stmt = delete::<User>().filter(User::active.eq(false));
+/// assert!(stmt.compile().is_ok());
+/// ```
 pub fn delete<M: Model>() -> Delete<M> {
     Delete { filters: Vec::new(), _model: std::marker::PhantomData }
 }
 
 impl<M: Model> Delete<M> {
     /// Only documents matching `filter`. Several calls are ANDed.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let stmt = delete::<User>().filter(User::active.eq(false));
+    /// assert_eq!(stmt.compile().unwrap(), mongotic::bson::doc! { "active": { "$eq": false } });
+    /// ```
     pub fn filter(mut self, filter: Filter<M>) -> Self {
         self.filters.push(filter.into_node());
         self
     }
 
     /// The filter this statement sends.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// assert_eq!(delete::<User>().compile().unwrap(), mongotic::bson::doc! {}); // every document
+    /// ```
     pub fn compile(&self) -> Result<Document> {
         compile_all(&self.filters)
     }

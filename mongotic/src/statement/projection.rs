@@ -16,6 +16,19 @@ use crate::{Error, Model, Result};
 ///
 /// Implemented for [`Entities<M>`] (tracked entities, the default), for a [`Field`] (its
 /// value) and for tuples of fields (a tuple of values). You do not implement it yourself.
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+/// let entities: Vec<Tracked<User>> = session.scalars(select::<User>()).all().await?;  // Entities<User>
+/// let names: Vec<String> = session.scalars(select::<User>().columns(User::name)).all().await?; // a Field
+/// let pairs: Vec<(String, Option<i32>)> =
+///     session.execute(select::<User>().columns((User::name, User::age))).await?.all().await?; // a tuple
+/// # Ok(()) }
+/// ```
 pub trait Projection<M>: Clone + Send + Sync + 'static {
     /// The Rust value for one document.
     type Output: Send + 'static;
@@ -31,6 +44,16 @@ pub trait Projection<M>: Clone + Send + Sync + 'static {
 
 /// A projection of one value per document, which [`Session::scalars`](crate::Session::scalars)
 /// returns as is: the entity, or the single column.
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+/// let ages: Vec<Option<i32>> = session.scalars(select::<User>().columns(User::age)).all().await?;
+/// # Ok(()) }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`scalars` needs a select of entities or of one column",
     label = "this select has several columns",
@@ -39,6 +62,15 @@ pub trait Projection<M>: Clone + Send + Sync + 'static {
 pub trait ScalarProjection<M>: Projection<M> {}
 
 /// A projection of fields, whose rows can also be read as [`Row`]s.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// let stmt = select::<User>().columns((User::name, User::age));
+/// assert_eq!(stmt.compile().unwrap().projection, Some(mongotic::bson::doc! { "name": 1, "age": 1 }));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a column list of model `{M}`",
     label = "pass one field of the model (`User::name`) or a tuple of them (`(User::name, User::age)`)"
@@ -50,6 +82,15 @@ pub trait ColumnProjection<M>: Projection<M> {
 }
 
 /// The default projection: whole documents as tracked entities of `M`.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// let stmt: mongotic::Select<User, mongotic::Entities<User>> = select::<User>();
+/// # let _ = stmt;
+/// ```
 pub struct Entities<M>(PhantomData<fn() -> M>);
 
 impl<M> Entities<M> {
@@ -184,6 +225,12 @@ pub struct Row {
 }
 
 /// A column position (`usize`) or field name (`&str`) in a [`Row`].
+///
+/// ```
+/// # use mongotic::{Row, bson::Bson};
+/// let row = Row::from_values(vec!["name".into()], vec![Bson::from("Ann")]);
+/// assert_eq!(row.get::<String>(0).unwrap(), row.get::<String>("name").unwrap());
+/// ```
 pub trait RowIndex {
     /// The position of the column in `row`, if there is one.
     fn position(&self, row: &Row) -> Option<usize>;
@@ -213,6 +260,12 @@ impl RowIndex for &str {
 
 impl Row {
     /// A row with the given column names and values (mostly for tests).
+    ///
+    /// ```
+    /// # use mongotic::{Row, bson::Bson};
+    /// let row = Row::from_values(vec!["age".into()], vec![Bson::Int32(30)]);
+    /// assert_eq!(row.len(), 1);
+    /// ```
     pub fn from_values(columns: Vec<Cow<'static, str>>, values: Vec<Bson>) -> Row {
         Row { columns: columns.into(), values }
     }
@@ -224,6 +277,13 @@ impl Row {
 
     /// The value of a column, deserialized as `T`. A missing field reads as null (so `Option`
     /// gives `None`); an unknown column or a value of another type is an error.
+    ///
+    /// ```
+    /// # use mongotic::{Row, bson::Bson};
+    /// let row = Row::from_values(vec!["age".into()], vec![Bson::Null]);
+    /// let age: Option<i32> = row.get("age").unwrap();
+    /// assert_eq!(age, None);
+    /// ```
     pub fn get<T: DeserializeOwned>(&self, index: impl RowIndex) -> Result<T> {
         let value = self.value(&index).ok_or_else(|| Error::InvalidStatement {
             message: format!("the row has no {}; its columns are {:?}", index.describe(), self.columns),
@@ -233,21 +293,44 @@ impl Row {
     }
 
     /// The raw BSON value of a column, if the column exists.
+    ///
+    /// ```
+    /// # use mongotic::{Row, bson::Bson};
+    /// let row = Row::from_values(vec!["age".into()], vec![Bson::Int32(30)]);
+    /// assert_eq!(row.value(&"age"), Some(&Bson::Int32(30)));
+    /// assert_eq!(row.value(&5), None);
+    /// ```
     pub fn value(&self, index: &impl RowIndex) -> Option<&Bson> {
         index.position(self).and_then(|position| self.values.get(position))
     }
 
     /// The column names (stored field paths), in order.
+    ///
+    /// ```
+    /// # use mongotic::{Row, bson::Bson};
+    /// let row = Row::from_values(vec!["name".into(), "age".into()], vec![Bson::Null, Bson::Null]);
+    /// assert_eq!(row.columns(), ["name", "age"]);
+    /// ```
     pub fn columns(&self) -> &[Cow<'static, str>] {
         &self.columns
     }
 
     /// The number of columns.
+    ///
+    /// ```
+    /// # use mongotic::Row;
+    /// assert_eq!(Row::from_values(vec![], vec![]).len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.values.len()
     }
 
     /// `true` for a row without columns.
+    ///
+    /// ```
+    /// # use mongotic::Row;
+    /// assert!(Row::from_values(vec![], vec![]).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }

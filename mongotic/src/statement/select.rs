@@ -72,6 +72,15 @@ pub fn select<M: Model>() -> Select<M> {
 }
 
 /// What a `select` sends to the server: the arguments of its `find` command.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// let find = select::<User>().filter(User::active.eq(true)).limit(5).compile().unwrap();
+/// assert_eq!(find.limit, Some(5));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CompiledFind {
@@ -91,6 +100,15 @@ pub struct CompiledFind {
 
 impl<M: Model, P: Projection<M>> Select<M, P> {
     /// Keeps only the documents matching `filter`. Several calls are ANDed.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let stmt = select::<User>().filter(User::age.gte(18)).filter(User::active.eq(true)); // ANDed
+    /// # let _ = stmt;
+    /// ```
     pub fn filter(mut self, filter: Filter<M>) -> Self {
         self.filters.push(filter.into_node());
         self
@@ -98,24 +116,57 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
 
     /// Sorts by `keys`: a field (ascending), `field.asc()`, `field.desc()`, `-field`, or a
     /// tuple of these. Several calls append keys.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let stmt = select::<User>().order_by(-User::age).order_by(User::name);
+    /// assert_eq!(stmt.compile().unwrap().sort, Some(mongotic::bson::doc! { "age": -1, "name": 1 }));
+    /// ```
     pub fn order_by(mut self, keys: impl IntoSortKeys<M>) -> Self {
         keys.push_keys(&mut self.sort);
         self
     }
 
     /// Returns at most `n` documents.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// assert_eq!(select::<User>().limit(10).compile().unwrap().limit, Some(10));
+    /// ```
     pub fn limit(mut self, n: u64) -> Self {
         self.limit = Some(n);
         self
     }
 
     /// Skips the first `n` matching documents.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// assert_eq!(select::<User>().offset(20).compile().unwrap().skip, Some(20));
+    /// ```
     pub fn offset(mut self, n: u64) -> Self {
         self.skip = Some(n);
         self
     }
 
     /// Fetches `n` documents per round trip (the cursor's batch size) when streaming.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// assert_eq!(select::<User>().yield_per(500).compile().unwrap().batch_size, Some(500));
+    /// ```
     pub fn yield_per(mut self, n: u32) -> Self {
         self.batch_size = Some(n);
         self
@@ -162,6 +213,15 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// The `find` arguments this statement sends.
     ///
     /// Fails only when a value in a filter could not be serialized to BSON.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let find = select::<User>().filter(User::name.eq("Ann")).compile().unwrap();
+    /// assert_eq!(find.filter, mongotic::bson::doc! { "name": { "$eq": "Ann" } });
+    /// ```
     pub fn compile(&self) -> Result<CompiledFind> {
         let sort = (!self.sort.is_empty()).then(|| {
             self.sort.iter().map(|key| (key.path.to_string(), bson::Bson::Int32(key.direction))).collect::<Document>()
@@ -204,6 +264,16 @@ impl<M: Model, P: Projection<M>> fmt::Debug for Select<M, P> {
 
 /// The distinct values of one field among the documents matching a filter. Made by
 /// [`Select::distinct`]; run it with [`Session::execute`](crate::Session::execute).
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+/// let ages: Vec<Option<i32>> = session.execute(select::<User>().distinct(User::age)).await?;
+/// # Ok(()) }
+/// ```
 pub struct Distinct<M, V> {
     pub(crate) filters: Vec<Node>,
     pub(crate) field: Field<M, V>,
@@ -211,11 +281,28 @@ pub struct Distinct<M, V> {
 
 impl<M: Model, V> Distinct<M, V> {
     /// The field whose values are collected.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// assert_eq!(select::<User>().distinct(User::age).field(), "age");
+    /// ```
     pub fn field(&self) -> &str {
         self.field.path()
     }
 
     /// The query filter.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// let stmt = select::<User>().filter(User::active.eq(true)).distinct(User::age);
+    /// assert_eq!(stmt.compile_filter().unwrap(), mongotic::bson::doc! { "active": { "$eq": true } });
+    /// ```
     pub fn compile_filter(&self) -> Result<Document> {
         compile_all(&self.filters)
     }
