@@ -8,15 +8,15 @@
 //! contains a `.`, starts with `$` or is empty) the enclosing document is written whole, and at
 //! the top level the whole entity is replaced.
 
-use bson::{Bson, Document, RawBsonRef, RawDocument};
+use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
 
 /// What a flush must write for one entity.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Change {
     /// Nothing differs.
     None,
-    /// Apply this update document (`$set` and/or `$unset`).
-    Update(Document),
+    /// Apply this update document (`$set` and/or `$unset`), already in wire form.
+    Update(RawDocumentBuf),
     /// The difference cannot be expressed by paths; replace the document.
     Replace,
 }
@@ -27,17 +27,17 @@ pub(crate) fn diff(old: &RawDocument, new: &RawDocument) -> Change {
     if old.as_bytes() == new.as_bytes() {
         return Change::None;
     }
-    let mut set = Document::new();
-    let mut unset = Document::new();
+    let mut set = RawDocumentBuf::new();
+    let mut unset = RawDocumentBuf::new();
     if !diff_into("", old, new, &mut set, &mut unset) {
         return Change::Replace;
     }
-    let mut update = Document::new();
+    let mut update = RawDocumentBuf::new();
     if !set.is_empty() {
-        update.insert("$set", set);
+        update.append("$set", set);
     }
     if !unset.is_empty() {
-        update.insert("$unset", unset);
+        update.append("$unset", unset);
     }
     if update.is_empty() { Change::None } else { Change::Update(update) }
 }
@@ -54,9 +54,16 @@ fn elements(doc: &RawDocument) -> Vec<(&str, RawBsonRef<'_>)> {
 }
 
 /// Records the difference between `old` and `new` (both at `prefix`) in `set`/`unset`.
-/// Returns `false` when a changed key at this level cannot be addressed by path (or a value
-/// cannot be converted), so the caller writes the enclosing document whole.
-fn diff_into(prefix: &str, old: &RawDocument, new: &RawDocument, set: &mut Document, unset: &mut Document) -> bool {
+/// Returns `false` when a changed key at this level cannot be addressed by path, so the caller
+/// writes the enclosing document whole. (Keys come from parsed BSON, so they hold no NUL and
+/// appending them cannot fail.)
+fn diff_into(
+    prefix: &str,
+    old: &RawDocument,
+    new: &RawDocument,
+    set: &mut RawDocumentBuf,
+    unset: &mut RawDocumentBuf,
+) -> bool {
     let old_elements = elements(old);
     let new_elements = elements(new);
     let mut old_seen = vec![false; old_elements.len()];
@@ -87,26 +94,26 @@ fn diff_into(prefix: &str, old: &RawDocument, new: &RawDocument, set: &mut Docum
         let path = if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") };
         match (old_value, new_value) {
             (Some(RawBsonRef::Document(old_doc)), Some(RawBsonRef::Document(new_doc))) => {
-                let mut nested_set = Document::new();
-                let mut nested_unset = Document::new();
+                let mut nested_set = RawDocumentBuf::new();
+                let mut nested_unset = RawDocumentBuf::new();
                 if diff_into(&path, old_doc, new_doc, &mut nested_set, &mut nested_unset) {
-                    set.extend(nested_set);
-                    unset.extend(nested_unset);
+                    append_all(set, &nested_set);
+                    append_all(unset, &nested_unset);
                 } else {
-                    let Some(whole) = to_bson(RawBsonRef::Document(new_doc)) else { return false };
-                    set.insert(path, whole);
+                    set.append_ref(path, RawBsonRef::Document(new_doc));
                 }
             }
-            (_, Some(new_value)) => {
-                let Some(value) = to_bson(new_value) else { return false };
-                set.insert(path, value);
-            }
-            (_, None) => {
-                unset.insert(path, "");
-            }
+            (_, Some(new_value)) => set.append_ref(path, new_value),
+            (_, None) => unset.append(path, ""),
         }
     }
     true
+}
+
+fn append_all(into: &mut RawDocumentBuf, from: &RawDocument) {
+    for (key, value) in from.iter().filter_map(Result::ok) {
+        into.append_ref(key, value);
+    }
 }
 
 /// Finds `key` among the old elements, trying the same position first (serde writes fields in
@@ -153,30 +160,38 @@ fn as_number(value: RawBsonRef<'_>) -> Option<Number> {
     }
 }
 
-fn to_bson(value: RawBsonRef<'_>) -> Option<Bson> {
-    Bson::try_from(value.to_raw_bson()).ok()
-}
-
 #[cfg(test)]
 mod tests {
-    use bson::{doc, rawdoc};
+    use bson::{Document, doc, rawdoc};
 
     use super::*;
 
-    fn update(old: bson::RawDocumentBuf, new: bson::RawDocumentBuf) -> Change {
-        diff(&old, &new)
+    /// The change as owned BSON, for readable assertions.
+    #[derive(Debug, PartialEq)]
+    enum Owned {
+        None,
+        Update(Document),
+        Replace,
+    }
+
+    fn update(old: bson::RawDocumentBuf, new: bson::RawDocumentBuf) -> Owned {
+        match diff(&old, &new) {
+            Change::None => Owned::None,
+            Change::Update(raw) => Owned::Update(raw.to_document().expect("valid")),
+            Change::Replace => Owned::Replace,
+        }
     }
 
     #[test]
     fn identical_documents_need_no_write() {
-        assert_eq!(update(rawdoc! { "_id": 1, "a": 1 }, rawdoc! { "_id": 1, "a": 1 }), Change::None);
+        assert_eq!(update(rawdoc! { "_id": 1, "a": 1 }, rawdoc! { "_id": 1, "a": 1 }), Owned::None);
     }
 
     #[test]
     fn changed_field_is_set() {
         assert_eq!(
             update(rawdoc! { "_id": 1, "a": 1, "b": "x" }, rawdoc! { "_id": 1, "a": 2, "b": "x" }),
-            Change::Update(doc! { "$set": { "a": 2 } })
+            Owned::Update(doc! { "$set": { "a": 2 } })
         );
     }
 
@@ -187,7 +202,7 @@ mod tests {
                 rawdoc! { "_id": 1, "address": { "city": "Paris", "zip": "75001" } },
                 rawdoc! { "_id": 1, "address": { "city": "Lyon", "zip": "75001" } }
             ),
-            Change::Update(doc! { "$set": { "address.city": "Lyon" } })
+            Owned::Update(doc! { "$set": { "address.city": "Lyon" } })
         );
     }
 
@@ -195,7 +210,7 @@ mod tests {
     fn removed_field_is_unset_and_added_field_set() {
         assert_eq!(
             update(rawdoc! { "_id": 1, "a": 1, "b": 2 }, rawdoc! { "_id": 1, "a": 1, "c": 3 }),
-            Change::Update(doc! { "$set": { "c": 3 }, "$unset": { "b": "" } })
+            Owned::Update(doc! { "$set": { "c": 3 }, "$unset": { "b": "" } })
         );
     }
 
@@ -203,7 +218,7 @@ mod tests {
     fn arrays_are_written_whole() {
         assert_eq!(
             update(rawdoc! { "_id": 1, "tags": ["a", "b"] }, rawdoc! { "_id": 1, "tags": ["a", "c"] }),
-            Change::Update(doc! { "$set": { "tags": ["a", "c"] } })
+            Owned::Update(doc! { "$set": { "tags": ["a", "c"] } })
         );
     }
 
@@ -211,32 +226,32 @@ mod tests {
     fn null_to_document_sets_the_document() {
         assert_eq!(
             update(rawdoc! { "_id": 1, "address": null }, rawdoc! { "_id": 1, "address": { "city": "Rome" } }),
-            Change::Update(doc! { "$set": { "address": { "city": "Rome" } } })
+            Owned::Update(doc! { "$set": { "address": { "city": "Rome" } } })
         );
     }
 
     #[test]
     fn numbers_equal_in_value_are_not_a_change() {
-        assert_eq!(update(rawdoc! { "_id": 1, "n": 5_i32 }, rawdoc! { "_id": 1, "n": 5_i64 }), Change::None);
-        assert_eq!(update(rawdoc! { "_id": 1, "n": 5_i32 }, rawdoc! { "_id": 1, "n": 5.0 }), Change::None);
-        assert_ne!(update(rawdoc! { "_id": 1, "n": 5_i32 }, rawdoc! { "_id": 1, "n": 5.5 }), Change::None);
+        assert_eq!(update(rawdoc! { "_id": 1, "n": 5_i32 }, rawdoc! { "_id": 1, "n": 5_i64 }), Owned::None);
+        assert_eq!(update(rawdoc! { "_id": 1, "n": 5_i32 }, rawdoc! { "_id": 1, "n": 5.0 }), Owned::None);
+        assert_ne!(update(rawdoc! { "_id": 1, "n": 5_i32 }, rawdoc! { "_id": 1, "n": 5.5 }), Owned::None);
     }
 
     #[test]
     fn reordered_fields_are_not_a_change() {
-        assert_eq!(update(rawdoc! { "_id": 1, "a": 1, "b": 2 }, rawdoc! { "b": 2, "_id": 1, "a": 1 }), Change::None);
+        assert_eq!(update(rawdoc! { "_id": 1, "a": 1, "b": 2 }, rawdoc! { "b": 2, "_id": 1, "a": 1 }), Owned::None);
     }
 
     #[test]
     fn unaddressable_nested_key_writes_the_parent_whole() {
         assert_eq!(
             update(rawdoc! { "_id": 1, "m": { "a.b": 1 } }, rawdoc! { "_id": 1, "m": { "a.b": 2 } }),
-            Change::Update(doc! { "$set": { "m": { "a.b": 2 } } })
+            Owned::Update(doc! { "$set": { "m": { "a.b": 2 } } })
         );
     }
 
     #[test]
     fn unaddressable_top_level_key_replaces() {
-        assert_eq!(update(rawdoc! { "_id": 1, "$x": 1 }, rawdoc! { "_id": 1, "$x": 2 }), Change::Replace);
+        assert_eq!(update(rawdoc! { "_id": 1, "$x": 1 }, rawdoc! { "_id": 1, "$x": 2 }), Owned::Replace);
     }
 }

@@ -16,7 +16,7 @@
 use std::any::TypeId;
 use std::ops::Range;
 
-use bson::{Bson, Document, RawDocumentBuf, doc};
+use bson::{Bson, Document, RawArrayBuf, RawBson, RawBsonRef, RawDocumentBuf, doc, rawdoc};
 use mongodb::Namespace;
 use mongodb::error::ErrorKind;
 use mongodb::options::{
@@ -54,9 +54,9 @@ struct Write {
 enum Body {
     /// The whole document (insert, replace); it becomes the snapshot.
     Document(RawDocumentBuf),
-    /// A field update; `snapshot` is the whole current document.
+    /// A field update (`$set`/`$unset`); `snapshot` is the whole current document.
     Update {
-        update: Document,
+        update: RawDocumentBuf,
         snapshot: RawDocumentBuf,
     },
     Delete,
@@ -419,9 +419,9 @@ fn chunks(plan: &Plan, range: Range<usize>) -> Vec<Range<usize>> {
 }
 
 /// Runs one ordered write command and turns its reply into an outcome for `range`.
-async fn run_write_command(engine: &Engine, plan: &Plan, range: Range<usize>, command: Document) -> Outcome {
+async fn run_write_command(engine: &Engine, plan: &Plan, range: Range<usize>, command: RawDocumentBuf) -> Outcome {
     let namespace = &plan.namespaces[plan.writes[range.start].namespace];
-    let reply = match engine.client().database(&namespace.db).run_command(command).await {
+    let reply = match engine.client().database(&namespace.db).run_raw_command(command).await {
         Ok(reply) => reply,
         Err(err) => return command_failed(err, range, plan),
     };
@@ -454,14 +454,14 @@ async fn run_write_command(engine: &Engine, plan: &Plan, range: Range<usize>, co
 async fn send_updates(engine: &Engine, plan: &Plan, range: Range<usize>) -> Outcome {
     let namespace = &plan.namespaces[plan.writes[range.start].namespace];
     for chunk in chunks(plan, range.clone()) {
-        let mut statements = Vec::with_capacity(chunk.len());
+        let mut statements = RawArrayBuf::new();
         for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
             match update_statement(write) {
-                Ok(statement) => statements.push(Bson::Document(statement)),
+                Ok(statement) => statements.push(statement),
                 Err(error) => return Outcome::failed(chunk.start + offset, chunk.start + offset, error, None),
             }
         }
-        let command = doc! { "update": &namespace.coll, "updates": statements, "ordered": true };
+        let command = write_command("update", &namespace.coll, "updates", statements);
         let outcome = run_write_command(engine, plan, chunk.clone(), command).await;
         if outcome.failure.is_some() {
             return outcome;
@@ -470,13 +470,36 @@ async fn send_updates(engine: &Engine, plan: &Plan, range: Range<usize>) -> Outc
     Outcome::success(range.end)
 }
 
-fn update_statement(write: &Write) -> Result<Document> {
-    let filter = doc! { "_id": write.id.clone() };
+/// `{<name>: collection, <list>: statements, ordered: true}`, in wire form.
+fn write_command(name: &str, collection: &str, list: &str, statements: RawArrayBuf) -> RawDocumentBuf {
+    let mut command = RawDocumentBuf::new();
+    command.append(name, collection);
+    command.append(list, statements);
+    command.append("ordered", true);
+    command
+}
+
+/// The `_id` of a write in wire form.
+fn raw_id(id: &Bson) -> Result<RawBson> {
+    RawBson::try_from(id.clone()).map_err(|err| Error::InvalidValue { path: "_id".into(), message: err.to_string() })
+}
+
+/// `{q: {_id: id}, u: update}` (with `upsert: true` for a replacement), in wire form: the
+/// update documents are already raw, so nothing is converted.
+fn update_statement(write: &Write) -> Result<RawDocumentBuf> {
+    let mut filter = RawDocumentBuf::new();
+    filter.append("_id", raw_id(&write.id)?);
+    let mut statement = RawDocumentBuf::new();
+    statement.append("q", filter);
     match &write.body {
-        Body::Update { update, .. } => Ok(doc! { "q": filter, "u": update.clone() }),
-        Body::Document(raw) => Ok(doc! { "q": filter, "u": to_document(raw)?, "upsert": true }),
-        Body::Delete => Ok(doc! { "q": filter, "u": { "$set": {} } }),
+        Body::Update { update, .. } => statement.append_ref("u", RawBsonRef::Document(update)),
+        Body::Document(raw) => {
+            statement.append_ref("u", RawBsonRef::Document(raw));
+            statement.append("upsert", true);
+        }
+        Body::Delete => return Err(Error::InvalidStatement { message: "a delete in an update command".into() }),
     }
+    Ok(statement)
 }
 
 fn to_document(raw: &RawDocumentBuf) -> Result<Document> {
@@ -486,12 +509,17 @@ fn to_document(raw: &RawDocumentBuf) -> Result<Document> {
 async fn send_deletes(engine: &Engine, plan: &Plan, range: Range<usize>) -> Outcome {
     let namespace = &plan.namespaces[plan.writes[range.start].namespace];
     for chunk in chunks(plan, range.clone()) {
-        let ids: Vec<Bson> = plan.writes[chunk.clone()].iter().map(|write| write.id.clone()).collect();
-        let command = doc! {
-            "delete": &namespace.coll,
-            "deletes": [{ "q": { "_id": { "$in": ids } }, "limit": 0 }],
-            "ordered": true,
-        };
+        let mut ids = RawArrayBuf::new();
+        for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
+            match raw_id(&write.id) {
+                Ok(id) => ids.push(id),
+                Err(error) => return Outcome::failed(chunk.start + offset, chunk.start + offset, error, None),
+            }
+        }
+        let statement = rawdoc! { "q": { "_id": { "$in": ids } }, "limit": 0 };
+        let mut statements = RawArrayBuf::new();
+        statements.push(statement);
+        let command = write_command("delete", &namespace.coll, "deletes", statements);
         let outcome = run_write_command(engine, plan, chunk.clone(), command).await;
         if let Some((error, Some(_))) = outcome.failure {
             // The one statement covers the whole chunk: a write error means none is known done.
@@ -564,7 +592,7 @@ fn write_model(write: &Write, namespace: &Namespace) -> Result<WriteModel> {
         (Body::Update { update, .. }, _) => UpdateOneModel::builder()
             .namespace(namespace)
             .filter(filter)
-            .update(UpdateModifications::Document(update.clone()))
+            .update(UpdateModifications::Document(to_document(update)?))
             .build()
             .into(),
         (Body::Document(raw), WriteKind::Insert) => {
