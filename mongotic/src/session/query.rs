@@ -47,11 +47,18 @@ impl<'a> Loader<'a> {
             }
         };
         let namespace = self.namespace;
+        let mut loaded = None;
         let entity = self.uow.find_or_load(TypeId::of::<M>(), id, || {
             let value: M =
                 bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(namespace, raw, source))?;
-            Ok::<_, Error>(Tracked::with_state(value, 0, ServerId::from_raw(raw_id)).erased())
+            let handle = Tracked::with_state(value, 0, ServerId::from_raw(raw_id));
+            let erased = handle.erased();
+            loaded = Some(handle);
+            Ok::<_, Error>(erased)
         })?;
+        if let Some(handle) = loaded {
+            return Ok(handle);
+        }
         Tracked::from_erased(entity).ok_or_else(|| Error::UnexpectedReply {
             message: format!("the identity map holds another model's entity for a document of {namespace}"),
         })

@@ -10,7 +10,8 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::collections::hash_map::Entry as MapEntry;
+use std::collections::hash_map::{Entry as MapEntry, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -43,6 +44,51 @@ pub(crate) struct Entry {
     /// The entity's key in the identity map, once it has a server identity.
     pub(crate) identity: Option<IdKey>,
 }
+
+/// An id with its hash, computed once with the session's randomly keyed SipHash: the map
+/// then never hashes the id again, not even when it grows.
+#[derive(Clone, Debug)]
+struct HashedId {
+    hash: u64,
+    id: IdKey,
+}
+
+impl PartialEq for HashedId {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.id == other.id
+    }
+}
+
+impl Eq for HashedId {}
+
+impl Hash for HashedId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Passes a precomputed hash through (see [`HashedId`]).
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `HashedId`; fold anything else so it is still a hash.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdMap = HashMap<HashedId, usize, BuildHasherDefault<PassThrough>>;
 
 /// Whether `entry` holds an entity that session `session_id` still owns.
 fn owned(entry: &Entry, session_id: u64) -> bool {
@@ -89,7 +135,8 @@ pub(crate) struct UnitOfWork {
     session_id: u64,
     slab: Slab,
     /// Per model (few per session, so a short list), the slots of entities by id.
-    identity: Vec<(TypeId, HashMap<IdKey, usize>)>,
+    identity: Vec<(TypeId, IdMap)>,
+    hasher: RandomState,
     next_seq: u64,
 }
 
@@ -99,8 +146,13 @@ impl UnitOfWork {
             session_id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
             slab: Slab { slots: Vec::new(), free: Vec::new(), len: 0 },
             identity: Vec::new(),
+            hasher: RandomState::new(),
             next_seq: 0,
         }
+    }
+
+    fn hashed(&self, id: IdKey) -> HashedId {
+        HashedId { hash: self.hasher.hash_one(&id), id }
     }
 
     pub(crate) fn session_id(&self) -> u64 {
@@ -112,15 +164,15 @@ impl UnitOfWork {
         self.next_seq
     }
 
-    fn ids(&self, model: TypeId) -> Option<&HashMap<IdKey, usize>> {
+    fn ids(&self, model: TypeId) -> Option<&IdMap> {
         self.identity.iter().find(|(m, _)| *m == model).map(|(_, ids)| ids)
     }
 
-    fn ids_mut(identity: &mut Vec<(TypeId, HashMap<IdKey, usize>)>, model: TypeId) -> &mut HashMap<IdKey, usize> {
+    fn ids_mut(identity: &mut Vec<(TypeId, IdMap)>, model: TypeId) -> &mut IdMap {
         let index = match identity.iter().position(|(m, _)| *m == model) {
             Some(index) => index,
             None => {
-                identity.push((model, HashMap::new()));
+                identity.push((model, IdMap::default()));
                 identity.len() - 1
             }
         };
@@ -134,6 +186,7 @@ impl UnitOfWork {
         let seq = self.next_seq();
         let slot = self.slab.insert(Entry { entity, status, seq, identity: identity.clone() }, self.session_id);
         if let Some(id) = identity {
+            let id = self.hashed(id);
             let previous = Self::ids_mut(&mut self.identity, model).insert(id, slot);
             if let Some(previous) = previous {
                 self.release_if_stale(previous);
@@ -152,6 +205,7 @@ impl UnitOfWork {
     ) -> Result<Arc<dyn ErasedEntity>, E> {
         let session_id = self.session_id;
         let seq = self.next_seq();
+        let id = self.hashed(id);
         let ids = Self::ids_mut(&mut self.identity, model);
         let (id, stale) = match ids.entry(id) {
             MapEntry::Occupied(filed) => {
@@ -163,7 +217,7 @@ impl UnitOfWork {
             }
             MapEntry::Vacant(vacant) => {
                 let entity = load()?;
-                let identity = Some(vacant.key().clone());
+                let identity = Some(vacant.key().id.clone());
                 let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, identity };
                 vacant.insert(self.slab.insert(entry, session_id));
                 return Ok(entity);
@@ -172,7 +226,7 @@ impl UnitOfWork {
         // The filed entity moved to another session: forget it and load afresh.
         self.release_if_stale(stale);
         let entity = load()?;
-        self.track(entity.clone(), Status::Persistent, Some(id));
+        self.track(entity.clone(), Status::Persistent, Some(id.id));
         Ok(entity)
     }
 
@@ -207,7 +261,7 @@ impl UnitOfWork {
 
     /// The entry filed under `model` and `id`, if this session tracks one.
     pub(crate) fn lookup(&self, model: TypeId, id: &IdKey) -> Option<(usize, &Entry)> {
-        let slot = *self.ids(model)?.get(id)?;
+        let slot = *self.ids(model)?.get(&self.hashed(id.clone()))?;
         self.get(slot).map(|entry| (slot, entry))
     }
 
@@ -229,7 +283,8 @@ impl UnitOfWork {
     pub(crate) fn file_identity(&mut self, key: usize, id: IdKey) {
         let Some(entry) = self.get_mut(key) else { return };
         let model = entry.entity.model_type();
-        let old = entry.identity.replace(id.clone());
+        let old = entry.identity.replace(id.clone()).map(|old| self.hashed(old));
+        let id = self.hashed(id);
         let ids = Self::ids_mut(&mut self.identity, model);
         if let Some(old) = old {
             ids.remove(&old);
@@ -249,9 +304,10 @@ impl UnitOfWork {
     pub(crate) fn remove(&mut self, key: usize) -> Option<Entry> {
         let entry = self.slab.take(key)?;
         if let Some(id) = &entry.identity {
+            let id = self.hashed(id.clone());
             let ids = Self::ids_mut(&mut self.identity, entry.entity.model_type());
-            if ids.get(id) == Some(&key) {
-                ids.remove(id);
+            if ids.get(&id) == Some(&key) {
+                ids.remove(&id);
             }
         }
         if owned(&entry, self.session_id) {
