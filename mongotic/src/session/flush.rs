@@ -115,8 +115,8 @@ pub(crate) async fn flush(session: &mut Session) -> Result<()> {
         });
         Error::Flush(Box::new(FlushError {
             cause,
-            written: outcome.acked,
-            staged: plan.writes.len() - outcome.acked,
+            written: outcome.acked.min(plan.writes.len()),
+            staged: plan.writes.len().saturating_sub(outcome.acked),
             failed,
         }))
     });
@@ -257,14 +257,16 @@ fn build_plan(session: &mut Session) -> Result<Plan> {
 /// Records the outcome in the session: acknowledged writes become persisted state, inserts
 /// whose fate is unknown are marked uncertain, everything else stays staged.
 fn record(session: &mut Session, mut writes: Vec<Write>, model_types: &[TypeId], outcome: &Outcome) {
-    for write in &writes[outcome.acked..outcome.uncertain_end] {
+    let acked = outcome.acked.min(writes.len());
+    let uncertain_end = outcome.uncertain_end.clamp(acked, writes.len());
+    for write in &writes[acked..uncertain_end] {
         if let Some(entry) = session.uow.get_mut(write.key)
             && let Status::New { generated_id, .. } = entry.status
         {
             entry.status = Status::New { uncertain: true, generated_id };
         }
     }
-    writes.truncate(outcome.acked);
+    writes.truncate(acked);
     let mut new_identities = vec![0; model_types.len()];
     for write in writes.iter().filter(|write| matches!(write.body, Body::Document(_))) {
         new_identities[write.namespace] += 1;
@@ -357,9 +359,22 @@ fn command_failed(err: mongodb::error::Error, range: Range<usize>, plan: &Plan) 
     Outcome::failed(range.start, uncertain_end, Error::from_driver(err, name, None), None)
 }
 
-/// The outcome of a write error on `writes[index]`, after which nothing else was applied.
-fn write_failed(plan: &Plan, index: usize, code: i32, code_name: String, message: String) -> Outcome {
-    let write = &plan.writes[index];
+/// The outcome of a write error the server reported at `offset` within the command that sent
+/// `range`: the writes before it were applied, nothing after it. An offset outside the command
+/// (a reply that makes no sense) leaves the whole command uncertain.
+fn write_failed(
+    plan: &Plan,
+    range: Range<usize>,
+    offset: usize,
+    code: i32,
+    code_name: String,
+    message: String,
+) -> Outcome {
+    let index = range.start.saturating_add(offset);
+    let Some(write) = plan.writes.get(index).filter(|_| index < range.end) else {
+        let message = format!("the server reported a write error at index {offset} of a command of {}", range.len());
+        return Outcome::failed(range.start, range.end, Error::UnexpectedReply { message }, None);
+    };
     let error = Error::from_write_error(&plan.names[write.namespace], Some(write.id.clone()), code, code_name, message);
     Outcome::failed(index, index, error, Some(index))
 }
@@ -379,7 +394,7 @@ async fn send_inserts(engine: &Engine, plan: &Plan, range: Range<usize>) -> Outc
                     failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index))
                 {
                     let code_name = first.code_name.clone().unwrap_or_default();
-                    return write_failed(plan, range.start + first.index, first.code, code_name, first.message.clone());
+                    return write_failed(plan, range, first.index, first.code, code_name, first.message.clone());
                 }
                 if let Some(concern) = &failure.write_concern_error {
                     let name = &plan.names[writes[0].namespace];
@@ -434,7 +449,7 @@ async fn run_write_command(engine: &Engine, plan: &Plan, range: Range<usize>, co
         if let Some((index, error)) = first {
             let code = error.get_i32("code").unwrap_or_default();
             let message = error.get_str("errmsg").unwrap_or_default().to_owned();
-            return write_failed(plan, range.start + index, code, String::new(), message);
+            return write_failed(plan, range, index, code, String::new(), message);
         }
     }
     if let Ok(concern) = reply.get_document("writeConcernError") {
@@ -552,7 +567,14 @@ async fn send_bulk_write(engine: &Engine, plan: &Plan) -> Option<Outcome> {
         ErrorKind::BulkWrite(failure) => {
             if let Some((index, error)) = failure.write_errors.iter().min_by_key(|(index, _)| **index) {
                 let code_name = error.code_name.clone().unwrap_or_default();
-                return Some(write_failed(plan, *index, error.code, code_name, error.message.clone()));
+                return Some(write_failed(
+                    plan,
+                    0..plan.writes.len(),
+                    *index,
+                    error.code,
+                    code_name,
+                    error.message.clone(),
+                ));
             }
             if let Some(concern) = failure.write_concern_errors.first() {
                 let error = Error::from_write_error(
@@ -568,7 +590,8 @@ async fn send_bulk_write(engine: &Engine, plan: &Plan) -> Option<Outcome> {
             let acked = match &failure.partial_result {
                 Some(mongodb::error::PartialBulkWriteResult::Verbose(verbose)) => acknowledged(verbose),
                 _ => 0,
-            };
+            }
+            .min(plan.writes.len());
             let cause = std::error::Error::source(&err)
                 .and_then(|source| source.downcast_ref::<mongodb::error::Error>())
                 .cloned()
