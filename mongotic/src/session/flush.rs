@@ -630,3 +630,49 @@ fn write_model(write: &Write, namespace: &Namespace) -> Result<WriteModel> {
             .into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(writes: usize) -> Plan {
+        Plan {
+            namespaces: vec![Namespace::new("db", "things")],
+            names: vec!["db.things".into()],
+            model_types: vec![TypeId::of::<()>()],
+            writes: (0..writes)
+                .map(|i| Write {
+                    key: i,
+                    kind: WriteKind::Insert,
+                    namespace: 0,
+                    id: Bson::Int64(i as i64),
+                    body: Body::Delete,
+                    seen: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_write_error_marks_the_writes_before_it_acknowledged() {
+        let outcome = write_failed(&plan(5), 1..4, 2, 11000, "DuplicateKey".into(), "E11000".into());
+        assert_eq!((outcome.acked, outcome.uncertain_end), (3, 3));
+        let (error, failed) = outcome.failure.expect("a failure");
+        assert_eq!(failed, Some(3));
+        assert!(matches!(error, Error::DuplicateKey { id: Some(ref id), .. } if **id == Bson::Int64(3)));
+    }
+
+    #[test]
+    fn a_nonsensical_write_error_index_leaves_the_command_uncertain() {
+        let outcome = write_failed(&plan(5), 1..4, 7, 2, String::new(), "bad".into());
+        assert_eq!((outcome.acked, outcome.uncertain_end), (1, 4));
+        assert!(matches!(outcome.failure, Some((Error::UnexpectedReply { .. }, None))));
+    }
+
+    #[test]
+    fn commands_are_split_by_count_and_size() {
+        let plan = plan(MAX_STATEMENTS + 10);
+        let chunks = chunks(&plan, 0..plan.writes.len());
+        assert_eq!(chunks, [0..MAX_STATEMENTS, MAX_STATEMENTS..MAX_STATEMENTS + 10]);
+    }
+}
