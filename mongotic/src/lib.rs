@@ -6,7 +6,7 @@
 //!   typed descriptor (`User::age`) for queries.
 //! - **Statements** are plain values: [`select`], [`insert`], [`update`], [`delete`], with
 //!   filters checked by the compiler ([`Field`], [`Filter`]).
-//! - **The session** is a unit of work: an identity map, change tracking by snapshot, and a
+//! - **The session** is a unit of work: an identity map, change tracking, and a
 //!   flush that writes only what changed in as few round trips as the server allows, losing
 //!   nothing and writing nothing twice when it fails ([`Session`]).
 //! - **Async first**, with a blocking mirror for code without a runtime.

@@ -7,7 +7,7 @@
 //!
 //! - `tracked`: the entity handles ([`Tracked`], [`EntityRef`]) and their tracking state;
 //! - `unit_of_work`: which entities the session tracks, in which state, and the identity map;
-//! - `diff`: the comparison of an entity with its snapshot, producing `$set`/`$unset`;
+//! - `diff`: the comparison of an entity with its baseline, producing `$set`/`$unset`;
 //! - `flush`: planning the writes and sending them, with exact bookkeeping on failure;
 //! - `query`: running selects and turning documents into entities or rows;
 //! - `execute`: what `Session::execute` accepts.
@@ -121,10 +121,11 @@ impl SessionFactory {
 /// - **Identity map.** Within a session one stored document is one entity: a query or `get`
 ///   that returns a document the session already tracks returns the same [`Tracked`] handle,
 ///   with its pending changes untouched.
-/// - **Change tracking.** The session keeps a snapshot of what the server last had for each
-///   entity. Changing a value through [`Tracked::write`] needs no further call; `flush`
-///   compares and writes only the difference (`$set`/`$unset` by dotted path). A value changed
-///   and changed back is not written.
+/// - **Change tracking.** Changing a value through [`Tracked::write`] needs no further call:
+///   the first write guard since the last flush keeps the value as it was (its baseline), and
+///   `flush` compares and writes only the difference (`$set`/`$unset` by dotted path). A value
+///   changed and changed back is not written. Entities that are only read keep no copy of
+///   their document, and fields the server has but the model does not know are never touched.
 /// - **Batched flush.** One write command per collection and kind of write, or a single client
 ///   `bulkWrite` when the flush spans several and the server has it (MongoDB 8.0+).
 /// - **Nothing lost, nothing twice.** If a flush fails part way, what the server acknowledged
@@ -607,9 +608,9 @@ impl Session {
     }
 
     /// Discards everything not yet flushed, with no I/O: added entities are detached, staged
-    /// deletes and merges are cancelled, and changed entities get back the values the server
-    /// last had (from their snapshots). Entities whose write guard is alive at that moment
-    /// keep their values and are marked expired.
+    /// deletes and merges are cancelled, and changed entities get back the values they had
+    /// before their first change since the last flush. Entities whose write guard is alive at
+    /// that moment keep their values and are marked expired.
     ///
     /// ```no_run
     /// # use mongotic::prelude::*;

@@ -1,5 +1,5 @@
 //! The unit of work: identity map, change tracking by snapshot, batched flush, and the
-//! failure semantics (DESIGN.md, behaviour 2 to 6).
+//! failure semantics: nothing lost, nothing written twice.
 
 use mongotic::bson::{Bson, Document, doc};
 use mongotic::prelude::*;
