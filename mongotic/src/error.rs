@@ -316,7 +316,6 @@ impl Error {
             ErrorKind::Command(command) => {
                 Self::from_write_error(namespace, id, command.code, command.code_name.clone(), command.message.clone())
             }
-            ErrorKind::InvalidArgument { .. } if namespace.is_empty() => Error::InvalidUri { source },
             ErrorKind::Io(_)
             | ErrorKind::ConnectionPoolCleared { .. }
             | ErrorKind::ServerSelection { .. }
@@ -340,6 +339,15 @@ impl Error {
             Error::DuplicateKey { namespace: namespace.to_owned(), id, message }
         } else {
             Error::Server { namespace: namespace.to_owned(), id, code, code_name, message }
+        }
+    }
+
+    /// The first refused document of an ordered `insert_many` (its index in the batch), if
+    /// the driver reported one.
+    pub(crate) fn first_insert_error(source: &mongodb::error::Error) -> Option<&mongodb::error::IndexedWriteError> {
+        match source.kind.as_ref() {
+            ErrorKind::InsertMany(failure) => failure.write_errors.as_ref()?.iter().min_by_key(|e| e.index),
+            _ => None,
         }
     }
 

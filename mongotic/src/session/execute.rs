@@ -7,7 +7,6 @@
 use std::future::Future;
 
 use bson::Bson;
-use mongodb::error::ErrorKind;
 use serde::de::DeserializeOwned;
 
 use super::Session;
@@ -102,9 +101,7 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
 
 /// The error of an ordered `insert_many`, naming the `_id` of the document that failed.
 pub(crate) fn insert_error(err: mongodb::error::Error, namespace: &str, ids: &[Bson]) -> Error {
-    if let ErrorKind::InsertMany(failure) = err.kind.as_ref()
-        && let Some(first) = failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index))
-    {
+    if let Some(first) = Error::first_insert_error(&err) {
         return Error::from_write_error(
             namespace,
             ids.get(first.index).cloned(),

@@ -389,13 +389,11 @@ async fn send_inserts(engine: &Engine, plan: &Plan, range: Range<usize>) -> Outc
     match collection.insert_many(docs).ordered(true).await {
         Ok(_) => Outcome::success(range.end),
         Err(err) => {
+            if let Some(first) = Error::first_insert_error(&err) {
+                let code_name = first.code_name.clone().unwrap_or_default();
+                return write_failed(plan, range, first.index, first.code, code_name, first.message.clone());
+            }
             if let ErrorKind::InsertMany(failure) = err.kind.as_ref() {
-                if let Some(first) =
-                    failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index))
-                {
-                    let code_name = first.code_name.clone().unwrap_or_default();
-                    return write_failed(plan, range, first.index, first.code, code_name, first.message.clone());
-                }
                 if let Some(concern) = &failure.write_concern_error {
                     let name = &plan.names[writes[0].namespace];
                     let error = Error::from_write_error(
