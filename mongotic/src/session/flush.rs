@@ -393,18 +393,18 @@ async fn send_inserts(engine: &Engine, plan: &Plan, range: Range<usize>) -> Outc
                 let code_name = first.code_name.clone().unwrap_or_default();
                 return write_failed(plan, range, first.index, first.code, code_name, first.message.clone());
             }
-            if let ErrorKind::InsertMany(failure) = err.kind.as_ref() {
-                if let Some(concern) = &failure.write_concern_error {
-                    let name = &plan.names[writes[0].namespace];
-                    let error = Error::from_write_error(
-                        name,
-                        None,
-                        concern.code,
-                        concern.code_name.clone(),
-                        concern.message.clone(),
-                    );
-                    return Outcome::failed(range.end, range.end, error, None);
-                }
+            if let ErrorKind::InsertMany(failure) = err.kind.as_ref()
+                && let Some(concern) = &failure.write_concern_error
+            {
+                let name = &plan.names[writes[0].namespace];
+                let error = Error::from_write_error(
+                    name,
+                    None,
+                    concern.code,
+                    concern.code_name.clone(),
+                    concern.message.clone(),
+                );
+                return Outcome::failed(range.end, range.end, error, None);
             }
             command_failed(err, range, plan)
         }
