@@ -44,6 +44,7 @@ pub struct Engine {
     default_database: Option<Arc<str>>,
     database_override: Option<Arc<str>>,
     capabilities: Arc<Capabilities>,
+    transactions: TransactionMode,
 }
 
 /// What the engine has learnt about the server.
@@ -51,6 +52,36 @@ pub struct Engine {
 struct Capabilities {
     /// Whether the client `bulkWrite` command works: 0 unknown, 1 yes, 2 no.
     bulk_write: AtomicU8,
+    /// Whether the deployment has multi-document transactions: 0 unknown, 1 yes, 2 no.
+    transactions: AtomicU8,
+}
+
+/// When a [`Session`](crate::Session) wraps its writes in a multi-document transaction.
+///
+/// Chosen per engine with [`Engine::with_transactions`]; the default is [`Auto`](Self::Auto).
+///
+/// ```no_run
+/// # async fn demo() -> mongotic::Result<()> {
+/// use mongotic::{TransactionMode, create_engine};
+///
+/// let engine = create_engine("mongodb://localhost:27017/?replicaSet=rs0").await?;
+/// let strict = engine.with_transactions(TransactionMode::Always);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionMode {
+    /// Use transactions when the deployment has them (replica sets, sharded clusters), and the
+    /// non-transactional path with exact recovery on a standalone server.
+    #[default]
+    Auto,
+    /// Always use transactions: on a deployment without them, a flush or `begin` fails with
+    /// [`Error::TransactionsUnavailable`] before anything is sent.
+    Always,
+    /// Never use transactions: each flush writes without one (exact recovery on failure, but
+    /// a flush that fails part way leaves what the server acknowledged written), and `begin`
+    /// fails with [`Error::TransactionsUnavailable`].
+    Never,
 }
 
 /// Connects to MongoDB. Any connection string the `mongodb` driver accepts works.
@@ -97,7 +128,13 @@ impl Engine {
     /// ```
     pub fn from_client(client: Client) -> Engine {
         let default_database = client.default_database().map(|db| Arc::from(db.name()));
-        Engine { client, default_database, database_override: None, capabilities: Arc::default() }
+        Engine {
+            client,
+            default_database,
+            database_override: None,
+            capabilities: Arc::default(),
+            transactions: TransactionMode::Auto,
+        }
     }
 
     /// The driver client, for anything mongotic does not cover.
@@ -203,6 +240,82 @@ impl Engine {
     }
 
     /// `Some(false)` once the server has refused the client `bulkWrite` command.
+    /// This engine with another [`TransactionMode`]: when sessions wrap their writes in a
+    /// transaction. Sessions made from the returned engine use it; the connection pool is
+    /// shared.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> mongotic::Result<()> {
+    /// use mongotic::TransactionMode;
+    ///
+    /// let engine = mongotic::create_engine("mongodb://localhost").await?;
+    /// let plain = engine.with_transactions(TransactionMode::Never);
+    /// assert_eq!(plain.transaction_mode(), TransactionMode::Never);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_transactions(&self, mode: TransactionMode) -> Engine {
+        Engine { transactions: mode, ..self.clone() }
+    }
+
+    /// The engine's [`TransactionMode`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> mongotic::Result<()> {
+    /// let engine = mongotic::create_engine("mongodb://localhost").await?;
+    /// assert_eq!(engine.transaction_mode(), mongotic::TransactionMode::Auto);
+    /// # Ok(()) }
+    /// ```
+    pub fn transaction_mode(&self) -> TransactionMode {
+        self.transactions
+    }
+
+    /// Whether the deployment has multi-document transactions: a replica set or a sharded
+    /// cluster (or a load balancer in front of one). Asked of the server once per engine with
+    /// `hello` (the driver's own topology is not public) and remembered.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> mongotic::Result<()> {
+    /// let engine = mongotic::create_engine("mongodb://localhost").await?;
+    /// if engine.supports_transactions().await? {
+    ///     println!("commits are atomic here");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn supports_transactions(&self) -> Result<bool> {
+        match self.capabilities.transactions.load(Ordering::Relaxed) {
+            1 => return Ok(true),
+            2 => return Ok(false),
+            _ => {}
+        }
+        let hello = self
+            .client
+            .database("admin")
+            .run_command(bson::doc! { "hello": 1 })
+            .await
+            .map_err(|err| Error::from_driver(err, "admin", None))?;
+        let replica_set = hello.get_str("setName").is_ok();
+        let router = hello.get_str("msg") == Ok("isdbgrid");
+        let sessions = hello.contains_key("logicalSessionTimeoutMinutes");
+        let supported = sessions && (replica_set || router);
+        self.capabilities.transactions.store(if supported { 1 } else { 2 }, Ordering::Relaxed);
+        Ok(supported)
+    }
+
+    /// Whether a flush should run in a transaction, per the mode and the deployment.
+    pub(crate) async fn use_transactions(&self) -> Result<bool> {
+        match self.transactions {
+            TransactionMode::Never => Ok(false),
+            TransactionMode::Auto => self.supports_transactions().await,
+            TransactionMode::Always => {
+                if self.supports_transactions().await? {
+                    Ok(true)
+                } else {
+                    Err(Error::TransactionsUnavailable { reason: "the deployment is a standalone server" })
+                }
+            }
+        }
+    }
+
     pub(crate) fn bulk_write_supported(&self) -> Option<bool> {
         match self.capabilities.bulk_write.load(Ordering::Relaxed) {
             1 => Some(true),

@@ -199,10 +199,44 @@ pub enum Error {
         source: mongodb::error::Error,
     },
 
-    /// A flush failed part way. What the server acknowledged is recorded as persisted; the rest
-    /// stays staged and a later flush writes only that.
+    /// A flush failed. In a transaction nothing of it was written; without one, what the
+    /// server acknowledged (or a read proved) is recorded as persisted and the rest stays
+    /// staged. Either way a later flush writes exactly what is left. See [`FlushError`].
     #[error("{0}")]
     Flush(Box<FlushError>),
+
+    /// An update, replacement or delete of a tracked entity matched no document: someone else
+    /// deleted it (SQLAlchemy calls this stale data). The change stays staged; `refresh`,
+    /// `expunge` or `merge` the entity to go on.
+    #[error("the {kind} of {namespace}{} matched no document: it was deleted by someone else", fmt_id(.id))]
+    Stale {
+        /// `database.collection`.
+        namespace: String,
+        /// The `_id` of the entity, when the server's reply tells which one it was.
+        id: Option<Box<Bson>>,
+        /// The write that matched nothing.
+        kind: WriteKind,
+    },
+
+    /// Transactions were asked for (an explicit `begin`, or [`TransactionMode::Always`]) where
+    /// there are none: a standalone server, or [`TransactionMode::Never`].
+    ///
+    /// [`TransactionMode::Always`]: crate::TransactionMode::Always
+    /// [`TransactionMode::Never`]: crate::TransactionMode::Never
+    #[error("transactions are not available: {reason}")]
+    TransactionsUnavailable {
+        /// Why not.
+        reason: &'static str,
+    },
+
+    /// The session's explicit transaction was aborted by an earlier error; nothing it wrote
+    /// was kept. Call `rollback` to end it before using the session for I/O again.
+    #[error("the session's transaction was aborted by an earlier error: call rollback() to end it")]
+    TransactionAborted,
+
+    /// `begin` was called while the session already has a transaction open.
+    #[error("the session already has a transaction open: commit or roll it back first")]
+    TransactionInProgress,
 
     /// The entity handle is not attached to this session (it was expunged, its session was
     /// closed, or it belongs to another session).
@@ -274,6 +308,39 @@ impl Error {
         match self {
             Error::DuplicateKey { .. } => true,
             Error::Flush(failure) => failure.cause.is_duplicate_key(),
+            _ => false,
+        }
+    }
+
+    /// `true` when a write met a concurrent change: a document deleted by someone else
+    /// ([`Error::Stale`]), directly or as the cause of a failed flush.
+    ///
+    /// ```
+    /// # use mongotic::{Error, WriteKind};
+    /// let err = Error::Stale { namespace: "app.users".into(), id: None, kind: WriteKind::Update };
+    /// assert!(err.is_conflict());
+    /// ```
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            Error::Stale { .. } => true,
+            Error::Flush(failure) => failure.cause.is_conflict(),
+            _ => false,
+        }
+    }
+
+    /// `true` when the server could not be reached or the connection failed (a retry may
+    /// succeed), directly or as the cause of a failed flush.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// let err = Error::NotFound { namespace: "app.users".into(), id: None };
+    /// assert!(!err.is_connection());
+    /// ```
+    pub fn is_connection(&self) -> bool {
+        match self {
+            Error::Connection { .. } => true,
+            Error::Driver { source } => matches!(source.kind.as_ref(), ErrorKind::ConnectionPoolCleared { .. }),
+            Error::Flush(failure) => failure.cause.is_connection(),
             _ => false,
         }
     }
@@ -389,7 +456,9 @@ pub struct FlushError {
     pub(crate) cause: Error,
     pub(crate) written: usize,
     pub(crate) staged: usize,
+    pub(crate) in_doubt: usize,
     pub(crate) failed: Option<FailedWrite>,
+    pub(crate) transient: bool,
 }
 
 /// The write the server rejected, when the failure is about one document.
@@ -479,6 +548,37 @@ impl FlushError {
         self.staged
     }
 
+    /// How many of the staged writes may nevertheless have landed: their outcome is unknown
+    /// (the connection failed and the server could not be read since). They stay staged, and
+    /// the next flush reads the server to find out before it sends anything, so none is
+    /// written twice.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// fn unsure(err: &Error) -> usize {
+    ///     if let Error::Flush(f) = err { f.in_doubt() } else { 0 }
+    /// }
+    /// # let _ = unsure;
+    /// ```
+    pub fn in_doubt(&self) -> usize {
+        self.in_doubt
+    }
+
+    /// `true` when the failure was transient for a transaction (the server or driver labelled
+    /// it `TransientTransactionError`): running the same work again in a new transaction may
+    /// succeed. [`Session::transaction`](crate::Session::transaction) does so by itself.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// fn worth_retrying(err: &Error) -> bool {
+    ///     matches!(err, Error::Flush(f) if f.is_transient())
+    /// }
+    /// # let _ = worth_retrying;
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
     /// The write the server rejected, when the failure is about one document.
     ///
     /// ```
@@ -495,7 +595,10 @@ impl FlushError {
 
 impl fmt::Display for FlushError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "flush failed after {} acknowledged writes, {} still staged", self.written, self.staged)?;
+        write!(f, "flush failed: {} writes landed, {} still staged", self.written, self.staged)?;
+        if self.in_doubt > 0 {
+            write!(f, " ({} of them may have landed; the next flush reads the server first)", self.in_doubt)?;
+        }
         if let Some(failed) = &self.failed {
             write!(f, "; the {} of _id {} in {} was refused", failed.kind, failed.id, failed.namespace)?;
         }

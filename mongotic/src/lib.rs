@@ -61,7 +61,7 @@ pub mod statement;
 pub use bson;
 pub use mongodb;
 
-pub use engine::{Engine, ModelSet, create_engine, create_indexes};
+pub use engine::{Engine, ModelSet, TransactionMode, create_engine, create_indexes};
 pub use error::{Error, FailedWrite, FlushError, Result, WriteKind};
 pub use expr::{ArrayField, Field, Filter, IntoSortKeys, SortKey, TextField, ValueOf, and_, not_, or_};
 pub use model::{Embedded, Embeds, IdField, IndexDecl, IndexKey, IntoId, Model, ModelId, ModelMeta};

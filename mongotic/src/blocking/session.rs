@@ -319,6 +319,63 @@ impl Session {
         self.runtime.block_on(self.inner.flush())?
     }
 
+    /// See [`crate::Session::begin`]: opens an explicit transaction.
+    ///
+    /// ```no_run
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// session.begin()?;
+    /// session.commit()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn begin(&mut self) -> Result<()> {
+        self.runtime.block_on(self.inner.begin())?
+    }
+
+    /// See [`crate::Session::in_transaction`].
+    ///
+    /// ```no_run
+    /// # fn demo(session: mongotic::blocking::Session) {
+    /// assert!(!session.in_transaction());
+    /// # }
+    /// ```
+    pub fn in_transaction(&self) -> bool {
+        self.inner.in_transaction()
+    }
+
+    /// See [`crate::Session::transaction`]: runs `body` in a transaction and commits it, running
+    /// it again when the failure is transient.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "bank", collection = "accounts")]
+    /// # struct Account { #[serde(rename = "_id")] #[mongotic(id)] id: String, balance: i64 }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// session.transaction(|s| {
+    ///     if let Some(from) = s.get::<Account>("alice")? {
+    ///         from.write().balance -= 10;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn transaction<T>(&mut self, mut body: impl FnMut(&mut Session) -> Result<T>) -> Result<T> {
+        let deadline = std::time::Instant::now() + crate::session::RETRY_LIMIT;
+        loop {
+            self.begin()?;
+            let result = body(self).and_then(|value| self.commit().map(|()| value));
+            match result {
+                Ok(value) => return Ok(value),
+                Err(err) => {
+                    self.rollback();
+                    if !crate::session::is_transient(&err) || std::time::Instant::now() >= deadline {
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+
     /// See [`crate::Session::commit`].
     ///
     /// ```no_run

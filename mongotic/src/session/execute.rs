@@ -50,12 +50,13 @@ impl<'s, M: Model, V: DeserializeOwned + Send + 's> Executable<'s> for Distinct<
     async fn execute_in(self, session: &'s mut Session) -> Result<Vec<V>> {
         let namespace = session.engine.namespace(M::meta())?;
         let namespace_text = namespace.to_string();
-        let values = session
-            .engine
-            .raw_collection(&namespace)
-            .distinct(self.field(), self.compile_filter()?)
-            .await
-            .map_err(|err| Error::from_driver(err, &namespace_text, None))?;
+        let failed = |err| Error::from_driver(err, &namespace_text, None);
+        let collection = session.engine.raw_collection(&namespace);
+        let distinct = collection.distinct(self.field(), self.compile_filter()?);
+        let values = match session.txn.client_session()? {
+            Some(client_session) => distinct.session(client_session).await.map_err(failed)?,
+            None => distinct.await.map_err(failed)?,
+        };
         values
             .into_iter()
             .map(|value| {
@@ -88,7 +89,12 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
             ids.push(value.id().map_or(Bson::Null, ModelId::to_bson));
             docs.push(bson::to_raw_document_buf(&value).map_err(|err| Error::serialize(&namespace_text, err))?);
         }
-        let inserted = session.engine.raw_collection(&namespace).insert_many(&docs).ordered(true).await;
+        let collection = session.engine.raw_collection(&namespace);
+        let insert = collection.insert_many(&docs).ordered(true);
+        let inserted = match session.txn.client_session()? {
+            Some(client_session) => insert.session(client_session).await,
+            None => insert.await,
+        };
         match inserted {
             Ok(_) => {
                 let count = ids.len() as u64;
@@ -119,12 +125,13 @@ impl<'s, M: Model> Executable<'s> for Update<M> {
     async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
         let (filter, changes) = self.compile()?;
         let namespace = session.engine.namespace(M::meta())?;
-        let result = session
-            .engine
-            .raw_collection(&namespace)
-            .update_many(filter, changes)
-            .await
-            .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;
+        let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
+        let collection = session.engine.raw_collection(&namespace);
+        let update = collection.update_many(filter, changes);
+        let result = match session.txn.client_session()? {
+            Some(client_session) => update.session(client_session).await.map_err(failed)?,
+            None => update.await.map_err(failed)?,
+        };
         Ok(WriteResult { rowcount: result.modified_count, matched: result.matched_count, inserted_ids: Vec::new() })
     }
 }
@@ -135,12 +142,13 @@ impl<'s, M: Model> Executable<'s> for Delete<M> {
     async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
         let filter = self.compile()?;
         let namespace = session.engine.namespace(M::meta())?;
-        let result = session
-            .engine
-            .raw_collection(&namespace)
-            .delete_many(filter)
-            .await
-            .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;
+        let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
+        let collection = session.engine.raw_collection(&namespace);
+        let delete = collection.delete_many(filter);
+        let result = match session.txn.client_session()? {
+            Some(client_session) => delete.session(client_session).await.map_err(failed)?,
+            None => delete.await.map_err(failed)?,
+        };
         Ok(WriteResult { rowcount: result.deleted_count, matched: result.deleted_count, inserted_ids: Vec::new() })
     }
 }

@@ -30,7 +30,9 @@ mod diff;
 mod execute;
 mod flush;
 mod query;
+mod reconcile;
 mod tracked;
+mod transaction;
 mod unit_of_work;
 
 use std::any::TypeId;
@@ -39,11 +41,14 @@ use std::fmt;
 pub use execute::Executable;
 pub use query::{Loader, ScalarResult, SelectResult};
 pub use tracked::{EntityRef, Tracked};
+pub use transaction::{RETRY_LIMIT, TransactionBody};
+pub(crate) use transaction::is_transient;
 
 use crate::model::{IdKey, IntoId, ModelId};
 use crate::statement::{ScalarProjection, Select};
 use crate::{Engine, Error, Model, Result};
-use tracked::{Baseline, CellError};
+use tracked::{Baseline, CellError, Intent};
+use transaction::Transaction;
 use unit_of_work::{Status, UnitOfWork};
 
 /// Makes sessions bound to one engine: the Rust counterpart of the seed's `sessionmaker`.
@@ -163,6 +168,7 @@ impl SessionFactory {
 pub struct Session {
     engine: Engine,
     uow: UnitOfWork,
+    txn: Transaction,
 }
 
 /// What [`Session::add`] accepts: a model value (a new entity) or a handle.
@@ -219,7 +225,7 @@ impl Session {
     /// # }
     /// ```
     pub fn bind(engine: &Engine) -> Session {
-        Session { engine: engine.clone(), uow: UnitOfWork::new() }
+        Session { engine: engine.clone(), uow: UnitOfWork::new(), txn: Transaction::default() }
     }
 
     /// The engine this session runs on.
@@ -260,8 +266,10 @@ impl Session {
     pub fn add<E: IntoTracked>(&mut self, entity: E) -> Tracked<E::Model> {
         let handle = entity.into_tracked();
         if let Some(key) = self.uow.key_of(handle.state()) {
-            if self.uow.get(key).is_some_and(|entry| entry.status == Status::Deleted) {
-                self.uow.restage(key, Status::Persistent);
+            match self.uow.get(key).map(|entry| entry.status) {
+                Some(Status::Deleted) if handle.state().is_persistent() => self.uow.restage(key, Status::Persistent),
+                Some(Status::Deleted | Status::Uncertain) => self.uow.restage(key, Status::New),
+                _ => {}
             }
             return handle;
         }
@@ -269,10 +277,11 @@ impl Session {
         let state = erased.state();
         state.set_expired(false);
         // A handle that was ever written keeps its baseline, so changes made while it was
-        // detached are found by the next flush.
+        // detached are found by the next flush. A new one with an id is filed under it at
+        // once, so `merge` and queries find it.
         let (status, identity) = match state.server_id() {
             Some(id) => (Status::Persistent, Some(IdKey::from_bson(&id))),
-            None => (Status::New { uncertain: false, generated_id: false }, None),
+            None => (Status::New, erased.current_id().ok().flatten().map(|id| IdKey::from_bson(&id))),
         };
         self.uow.track(erased, status, identity);
         handle
@@ -318,14 +327,16 @@ impl Session {
             return Err(detached(entity));
         };
         match entry.status {
-            Status::New { .. } => {
-                self.uow.remove(key);
-            }
-            Status::Merged if !entity.is_persistent() && entity.id().is_none() => {
+            // Never sent: dropping it is the whole delete.
+            Status::New if !entity.state().in_doubt() => {
                 self.uow.remove(key);
             }
             Status::Deleted => {}
-            Status::Persistent | Status::Merged => self.uow.restage(key, Status::Deleted),
+            // Persistent, merged (the document may exist), or an insert that may have landed:
+            // a delete by id, which may match nothing when the document was never there.
+            Status::New | Status::Uncertain | Status::Persistent | Status::Merged => {
+                self.uow.restage(key, Status::Deleted)
+            }
         }
         Ok(())
     }
@@ -354,6 +365,8 @@ impl Session {
             return Ok(self.add(value));
         };
         let identity = IdKey::from_bson(&id);
+        // Joins the entity the session has for this id, whatever its state (also one staged
+        // for insert): one id, one entity, one write.
         if let Some((key, entry)) = self.uow.lookup(TypeId::of::<M>(), &identity)
             && let Some(existing) = Tracked::<M>::from_erased(entry.entity.clone())
         {
@@ -446,12 +459,7 @@ impl Session {
             return Err(Error::NotPersistent { model: M::meta().name });
         };
         let namespace = self.engine.namespace(M::meta())?;
-        let found = self
-            .engine
-            .raw_collection(&namespace)
-            .find_one(bson::doc! { "_id": id.clone() })
-            .await
-            .map_err(|err| Error::from_driver(err, &namespace.to_string(), Some(&id)))?;
+        let found = self.find_by_id(&namespace, &id).await?;
         let Some(raw) = found else {
             return Err(Error::NotFound { namespace: namespace.to_string(), id: Some(Box::new(id)) });
         };
@@ -493,12 +501,7 @@ impl Session {
             }
         }
         let namespace = self.engine.namespace(M::meta())?;
-        let found = self
-            .engine
-            .raw_collection(&namespace)
-            .find_one(bson::doc! { "_id": id.clone() })
-            .await
-            .map_err(|err| Error::from_driver(err, &namespace.to_string(), Some(&id)))?;
+        let found = self.find_by_id(&namespace, &id).await?;
         match found {
             None => Ok(None),
             Some(raw) => Loader::new(&mut self.uow, &namespace.to_string()).entity(&raw).map(Some),
@@ -604,6 +607,9 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn commit(&mut self) -> Result<()> {
+        if self.txn.is_open() {
+            return transaction::commit_open(self).await;
+        }
         self.flush().await
     }
 
@@ -624,14 +630,21 @@ impl Session {
     /// # }
     /// ```
     pub fn rollback(&mut self) {
+        self.txn.end(&mut self.uow);
         self.uow.prune();
         let staged: Vec<(usize, Status)> =
             self.uow.entries_in_order().into_iter().map(|(key, entry)| (key, entry.status)).collect();
         for (key, status) in staged {
             let Some(entity) = self.uow.get(key).map(|entry| entry.entity.clone()) else { continue };
             let state = entity.state();
-            if matches!(status, Status::New { .. }) || !state.is_persistent() {
-                self.uow.remove(key);
+            if matches!(status, Status::New | Status::Uncertain) || !state.is_persistent() {
+                if matches!(state.intent(), Intent::Insert { .. }) {
+                    // Its insert may have landed: kept, listed nowhere, until the next flush
+                    // reads the server and keeps it (it landed) or lets it go (it did not).
+                    self.uow.restage(key, Status::Uncertain);
+                } else {
+                    self.uow.remove(key);
+                }
                 continue;
             }
             if status != Status::Persistent {
@@ -675,7 +688,7 @@ impl Session {
     /// ```
     #[allow(clippy::new_ret_no_self, clippy::wrong_self_convention)]
     pub fn new(&self) -> Vec<EntityRef> {
-        self.list(|status| matches!(status, Status::New { .. }))
+        self.list(|status| status == Status::New)
     }
 
     /// The tracked entities whose values differ from what the server last had, in staging

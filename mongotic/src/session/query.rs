@@ -6,20 +6,34 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use bson::{RawDocument, RawDocumentBuf};
+use bson::{Bson, RawDocument, RawDocumentBuf};
 use futures::stream::{self, BoxStream, StreamExt};
-use mongodb::Cursor;
 use mongodb::options::{CountOptions, FindOptions};
+use mongodb::{Cursor, Namespace, SessionCursor};
 
 use super::Session;
-use super::tracked::{ServerId, Tracked};
-use super::unit_of_work::UnitOfWork;
+use super::diff::{Change, diff};
+use super::tracked::{ErasedEntity, Intent, ServerId, Tracked};
+use super::unit_of_work::{Status, UnitOfWork};
 use crate::model::IdKey;
 use crate::statement::{ColumnProjection, Projection, Row, ScalarProjection, Select};
 use crate::{Error, Model, Result};
 
 /// Turns returned documents into entities through the session's identity map. Used by
 /// projections; not something to call yourself.
+impl Session {
+    /// The stored document with `_id` `id`, read in the session's transaction if one is open.
+    pub(crate) async fn find_by_id(&mut self, namespace: &Namespace, id: &Bson) -> Result<Option<RawDocumentBuf>> {
+        let failed = |err| Error::from_driver(err, &namespace.to_string(), Some(id));
+        let collection = self.engine.raw_collection(namespace);
+        let find = collection.find_one(bson::doc! { "_id": id.clone() });
+        match self.txn.client_session()? {
+            Some(session) => find.session(session).await.map_err(failed),
+            None => find.await.map_err(failed),
+        }
+    }
+}
+
 #[doc(hidden)]
 pub struct Loader<'a> {
     uow: &'a mut UnitOfWork,
@@ -37,6 +51,25 @@ impl<'a> Loader<'a> {
 
     /// The entity for the stored document `raw`: the handle the session already tracks for its
     /// `_id` (pending changes untouched), or a new tracked entity.
+    /// A query met the document of an entity whose insert is in doubt: that read proves the
+    /// insert landed if the document is ours (see `reconcile`), and the entity becomes
+    /// persistent, its pending changes kept.
+    fn settle_in_doubt_insert(&mut self, entity: &Arc<dyn ErasedEntity>, raw: &RawDocument) {
+        let state = entity.state();
+        let Intent::Insert { id, sent, seen } = state.intent() else { return };
+        let Some(key) = self.uow.key_of(state) else { return };
+        if !matches!(self.uow.get(key).map(|entry| entry.status), Some(Status::New | Status::Uncertain)) {
+            return;
+        }
+        let stored = raw.to_raw_document_buf();
+        if sent.is_some_and(|sent| diff(&sent, &stored) != Change::None) {
+            return;
+        }
+        state.set_intent(Intent::None);
+        state.synced(seen, stored, Some(id));
+        self.uow.restage(key, Status::Persistent);
+    }
+
     pub(crate) fn entity<M: Model>(&mut self, raw: &RawDocument) -> Result<Tracked<M>> {
         let (raw_id, id) = match raw.get("_id") {
             Ok(Some(raw_id)) => (raw_id, IdKey::from_raw(raw_id)),
@@ -58,6 +91,9 @@ impl<'a> Loader<'a> {
         })?;
         if let Some(handle) = loaded {
             return Ok(handle);
+        }
+        if entity.state().in_doubt() {
+            self.settle_in_doubt_insert(&entity, raw);
         }
         Tracked::from_erased(entity).ok_or_else(|| Error::UnexpectedReply {
             message: format!("the identity map holds another model's entity for a document of {namespace}"),
@@ -183,13 +219,13 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
         let find = self.stmt.compile()?;
         let namespace = self.session.engine.namespace(M::meta())?;
         let options = CountOptions::builder().skip(find.skip).limit(find.limit.map(|n| n.unsigned_abs())).build();
-        self.session
-            .engine
-            .raw_collection(&namespace)
-            .count_documents(find.filter)
-            .with_options(options)
-            .await
-            .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))
+        let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
+        let collection = self.session.engine.raw_collection(&namespace);
+        let count = collection.count_documents(find.filter).with_options(options);
+        match self.session.txn.client_session()? {
+            Some(session) => count.session(session).await.map_err(failed),
+            None => count.await.map_err(failed),
+        }
     }
 
     /// `true` when at least one document matches. Fetches at most one `_id`.
@@ -207,15 +243,16 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
         let find = self.stmt.compile()?;
         let namespace = self.session.engine.namespace(M::meta())?;
         let options = FindOptions::builder().projection(bson::doc! { "_id": 1 }).skip(find.skip).limit(1).build();
-        let mut cursor = self
-            .session
-            .engine
-            .raw_collection(&namespace)
-            .find(find.filter)
-            .with_options(options)
-            .await
-            .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;
-        cursor.advance().await.map_err(|err| Error::from_driver(err, &namespace.to_string(), None))
+        let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
+        let collection = self.session.engine.raw_collection(&namespace);
+        let find = collection.find(find.filter).with_options(options);
+        match self.session.txn.client_session()? {
+            Some(session) => {
+                let mut cursor = find.session(&mut *session).await.map_err(failed)?;
+                cursor.advance(session).await.map_err(failed)
+            }
+            None => find.await.map_err(failed)?.advance().await.map_err(failed),
+        }
     }
 
     /// The values as an async stream (the seed's `async for`), fetched batch by batch
@@ -276,7 +313,7 @@ enum SelectState<'s, M, P> {
 #[must_use = "a SelectResult holds an open cursor; read it with `all`, `next` or `rows`"]
 pub struct SelectResult<'s, M, P> {
     session: &'s mut Session,
-    cursor: Cursor<RawDocumentBuf>,
+    cursor: Rows,
     projection: P,
     namespace: String,
     _model: PhantomData<fn() -> M>,
@@ -295,13 +332,13 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
             .limit(find.limit)
             .batch_size(find.batch_size)
             .build();
-        let cursor = session
-            .engine
-            .raw_collection(&namespace)
-            .find(find.filter)
-            .with_options(options)
-            .await
-            .map_err(|err| Error::from_driver(err, &namespace_text, None))?;
+        let failed = |err| Error::from_driver(err, &namespace_text, None);
+        let collection = session.engine.raw_collection(&namespace);
+        let find = collection.find(find.filter).with_options(options);
+        let cursor = match session.txn.client_session()? {
+            Some(client_session) => Rows::InTransaction(find.session(client_session).await.map_err(failed)?),
+            None => Rows::Plain(find.await.map_err(failed)?),
+        };
         Ok(SelectResult {
             session,
             cursor,
@@ -326,7 +363,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub async fn next(&mut self) -> Result<Option<P::Output>> {
-        let more = self.cursor.advance().await.map_err(|err| Error::from_driver(err, &self.namespace, None))?;
+        let more = self.cursor.advance(self.session).await.map_err(|err| Error::from_driver(err, &self.namespace, None))?;
         if !more {
             return Ok(None);
         }
@@ -390,10 +427,37 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     pub async fn rows(mut self) -> Result<Vec<Row>> {
         let columns: Arc<[Cow<'static, str>]> = self.projection.paths().into();
         let mut rows = Vec::new();
-        while self.cursor.advance().await.map_err(|err| Error::from_driver(err, &self.namespace, None))? {
+        while self.cursor.advance(self.session).await.map_err(|err| Error::from_driver(err, &self.namespace, None))? {
             let loader = Loader::new(&mut self.session.uow, &self.namespace);
             rows.push(Row::decode(&columns, self.cursor.current(), &loader)?);
         }
         Ok(rows)
+    }
+}
+
+/// The cursor of a select: a plain one, or one in the session's open transaction (which
+/// needs the driver session for every batch it fetches).
+enum Rows {
+    Plain(Cursor<RawDocumentBuf>),
+    InTransaction(SessionCursor<RawDocumentBuf>),
+}
+
+impl Rows {
+    async fn advance(&mut self, session: &mut Session) -> std::result::Result<bool, mongodb::error::Error> {
+        match self {
+            Rows::Plain(cursor) => cursor.advance().await,
+            Rows::InTransaction(cursor) => match session.txn.client_session() {
+                Ok(Some(client_session)) => cursor.advance(client_session).await,
+                // The transaction ended while the cursor was open: it has nothing more.
+                _ => Ok(false),
+            },
+        }
+    }
+
+    fn current(&self) -> &RawDocument {
+        match self {
+            Rows::Plain(cursor) => cursor.current(),
+            Rows::InTransaction(cursor) => cursor.current(),
+        }
     }
 }

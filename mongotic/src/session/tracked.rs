@@ -70,11 +70,38 @@ pub(crate) struct CellState {
 }
 
 /// What change tracking knows about the entity's document on the server.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct SyncState {
     /// The `_id` of the document; `None` until the entity is written or loaded.
     pub(crate) server_id: Option<ServerId>,
     pub(crate) baseline: Baseline,
+    /// A write that was sent and whose outcome is not known yet.
+    pub(crate) intent: Intent,
+}
+
+/// A write the session sent for the entity whose outcome it does not know yet.
+///
+/// It is recorded on the entity, not in the session, before the write is sent (a write-ahead
+/// intent): whatever happens next (an error, a lost reply, a cancelled flush, the handle moving
+/// to another session), whoever flushes the entity next knows the write may have landed, and
+/// finds out by reading the server instead of guessing. It is cleared once the outcome is known.
+#[derive(Default, Clone, Debug)]
+pub(crate) enum Intent {
+    /// Nothing in flight.
+    #[default]
+    None,
+    /// An insert serialized when the change counter was `seen`. With a generated id (`sent` is
+    /// `None`) a stored document with that id can only be this insert; with a client-chosen id
+    /// the stored document must also equal what was `sent`.
+    Insert { id: Bson, sent: Option<RawDocumentBuf>, seen: u64 },
+    /// A delete: sent again, matching nothing means it landed the first time.
+    Delete,
+}
+
+impl Intent {
+    pub(crate) fn is_none(&self) -> bool {
+        matches!(self, Intent::None)
+    }
 }
 
 /// The value to compare with at the next flush.
@@ -82,7 +109,7 @@ pub(crate) struct SyncState {
 /// Snapshots are taken lazily: an entity read from the server keeps no copy of its document,
 /// and the first write guard serializes the value as it is before the change. So reading costs
 /// nothing extra, and fields the server has but the model does not know are never touched.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) enum Baseline {
     /// No change began since the last sync: the current value is what the server has.
     #[default]
@@ -95,6 +122,7 @@ pub(crate) enum Baseline {
 }
 
 /// A server-side `_id`, stored compactly for the common `ObjectId` case.
+#[derive(Clone)]
 pub(crate) enum ServerId {
     ObjectId(ObjectId),
     Other(Box<Bson>),
@@ -131,7 +159,7 @@ impl CellState {
             slot: AtomicUsize::new(0),
             changes: AtomicU64::new(0),
             expired: AtomicBool::new(false),
-            sync: Mutex::new(SyncState { server_id, baseline: Baseline::Current }),
+            sync: Mutex::new(SyncState { server_id, baseline: Baseline::Current, intent: Intent::None }),
         }
     }
 
@@ -225,10 +253,48 @@ impl CellState {
         self.expired.store(false, Ordering::Release);
     }
 
+    /// The write of this entity in flight, if any.
+    pub(crate) fn intent(&self) -> Intent {
+        self.sync().intent.clone()
+    }
+
+    /// `true` while a write of this entity may have landed without the session knowing.
+    pub(crate) fn in_doubt(&self) -> bool {
+        !self.sync().intent.is_none()
+    }
+
+    pub(crate) fn set_intent(&self, intent: Intent) {
+        self.sync().intent = intent;
+    }
+
+    /// A copy of the tracking state, to put back with [`CellState::restore`] if a transaction
+    /// that wrote the entity does not commit.
+    pub(crate) fn save(&self) -> SavedState {
+        let sync = self.sync();
+        SavedState { sync: sync.clone(), changes: self.changes() }
+    }
+
+    /// Puts back a state saved before a transaction, keeping the current value: what was
+    /// written in the transaction is staged again. Only the intent is left as it is now.
+    pub(crate) fn restore(&self, saved: SavedState) {
+        let mut sync = self.sync();
+        let intent = std::mem::take(&mut sync.intent);
+        *sync = saved.sync;
+        sync.intent = intent;
+        let current = self.changes();
+        self.changes.store(current.max(saved.changes), Ordering::Release);
+    }
+
     /// Takes the baseline for a rollback, leaving `Current`.
     pub(crate) fn take_baseline(&self) -> Baseline {
         std::mem::take(&mut self.sync().baseline)
     }
+}
+
+/// The tracking state of an entity as it was before a transaction wrote it.
+pub(crate) struct SavedState {
+    sync: SyncState,
+    changes: u64,
 }
 
 /// Why the session could not do something with an entity's value.

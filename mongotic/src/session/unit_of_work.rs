@@ -23,16 +23,19 @@ static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 /// Where an entity stands in the unit of work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
-    /// Staged for insert. `uncertain` is set when an earlier attempt failed in a way that may
-    /// have reached the server (a dropped connection); with a generated id the next flush then
-    /// upserts instead of inserting, so the document is never written twice.
-    New { uncertain: bool, generated_id: bool },
+    /// Staged for insert. If an earlier insert of it may have landed (see
+    /// [`Intent`](super::tracked::Intent)), the next flush first reads the server to find out.
+    New,
     /// In sync with the server except for the changes its baseline comparison finds.
     Persistent,
     /// Staged for a full replacement with upsert (`merge`).
     Merged,
     /// Staged for removal.
     Deleted,
+    /// Not staged for anything (its insert was rolled back), but an earlier insert of it may
+    /// have landed: the next flush reads the server and keeps the entity as persistent if it
+    /// did, or lets it go if it did not. Listed nowhere.
+    Uncertain,
 }
 
 /// One tracked entity.
@@ -256,6 +259,20 @@ impl UnitOfWork {
         if let Some(entry) = self.get_mut(key) {
             entry.status = status;
             entry.seq = seq;
+        }
+    }
+
+    /// Tracks again an entity this session had let go of (a delete that a transaction took
+    /// back), filed under its server id.
+    pub(crate) fn reattach(&mut self, entity: Arc<dyn ErasedEntity>, status: Status) {
+        let identity = entity.state().server_id().map(|id| IdKey::from_bson(&id));
+        self.track(entity, status, identity);
+    }
+
+    /// Sets the status of an entry, keeping its place in the staging order.
+    pub(crate) fn set_status(&mut self, key: usize, status: Status) {
+        if let Some(entry) = self.get_mut(key) {
+            entry.status = status;
         }
     }
 

@@ -1,0 +1,179 @@
+//! Flush: turning the session's staged state into writes, sending them in as few commands as
+//! possible, and recording exactly what the server did.
+//!
+//! - `plan`: reads every staged entity once and lists the writes;
+//! - `send`: sends them (one `bulkWrite`, or one command per collection and kind) and says
+//!   what became of each, from the server's replies only;
+//! - `settle`: records that in the session.
+//!
+//! Where the deployment has transactions (and the engine's [`TransactionMode`] allows), the
+//! flush runs in one (see `transaction`): it lands whole or not at all. Otherwise this module
+//! sends the writes directly: what the server acknowledged is recorded, what it refused stays
+//! staged, and what nobody knows is found out by reading the server (see `reconcile`) before
+//! anything else is sent. A write whose fate is unknown is retried once, in the same call,
+//! where the drivers' retryable-writes rules allow it.
+//!
+//! [`TransactionMode`]: crate::TransactionMode
+
+mod plan;
+mod send;
+mod settle;
+
+use std::sync::Arc;
+
+pub(crate) use plan::{Plan, build_plan, cell_error, has_changes};
+pub(crate) use send::{Failure, Fate, Outcome, send};
+pub(crate) use settle::{clear_intents, mark_intents, settle};
+
+use super::Session;
+use super::reconcile::reconcile;
+use super::tracked::{ErasedEntity, Intent};
+use super::transaction;
+use crate::Result;
+use crate::error::{Error, FailedWrite, FlushError, WriteKind};
+
+pub(crate) async fn flush(session: &mut Session) -> Result<()> {
+    if session.txn.is_open() {
+        return transaction::flush_in_open(session).await;
+    }
+    // Inserts in doubt from an earlier flush are settled first: sending them blindly could
+    // write them twice, or fail forever on their own duplicate key.
+    reconcile(session).await?;
+    let plan = build_plan(session)?;
+    if plan.writes.is_empty() {
+        return Ok(());
+    }
+    tracing::debug!(writes = plan.writes.len(), "mongotic: flushing");
+    if session.engine.use_transactions().await? {
+        transaction::flush_atomically(session, plan).await
+    } else {
+        flush_directly(session, plan).await
+    }
+}
+
+/// Sends `plan` without a transaction, records what the server acknowledged, and reads the
+/// server to settle what it did not.
+async fn flush_directly(session: &mut Session, mut plan: Plan) -> Result<()> {
+    let mut retried = false;
+    loop {
+        mark_intents(session, &plan);
+        let outcome = send(&session.engine, None, &plan).await;
+        let report = Report::new(session, &plan, &outcome);
+        settle(session, plan, &outcome.fates);
+        let Some(failure) = outcome.failure else {
+            return report.stale_error().map_or(Ok(()), Err);
+        };
+        let read = reconcile(session).await;
+        if failure.retryable && !retried && read.is_ok() {
+            retried = true;
+            plan = build_plan(session)?;
+            if plan.writes.is_empty() {
+                return report.stale_error().map_or(Ok(()), Err);
+            }
+            continue;
+        }
+        return Err(report.error(failure));
+    }
+}
+
+/// What a flush attempt did, kept to describe a failure once the session has recorded it.
+pub(crate) struct Report {
+    total: usize,
+    done: usize,
+    /// Entities whose write's fate is unknown, and whether it was an insert.
+    unknown: Vec<(Arc<dyn ErasedEntity>, bool)>,
+    failed: Option<FailedWrite>,
+    stale: Option<Error>,
+}
+
+impl Report {
+    pub(crate) fn new(session: &Session, plan: &Plan, outcome: &Outcome) -> Report {
+        let mut report = Report {
+            total: plan.writes.len(),
+            done: 0,
+            unknown: Vec::new(),
+            failed: outcome.failure.as_ref().and_then(|failure| failed_write(plan, failure.failed)),
+            stale: None,
+        };
+        for (write, fate) in plan.writes.iter().zip(&outcome.fates) {
+            match fate {
+                Fate::Done => report.done += 1,
+                Fate::Stale if write.kind == WriteKind::Delete => report.done += 1,
+                Fate::Unknown => {
+                    if let Some(entry) = session.uow.get(write.key) {
+                        report.unknown.push((entry.entity.clone(), write.kind == WriteKind::Insert));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(index) = outcome.first_stale() {
+            let write = &plan.writes[index];
+            let named = !(write.kind == WriteKind::Delete && outcome.ambiguous_deletes);
+            report.stale = Some(Error::Stale {
+                namespace: plan.names[write.namespace].clone(),
+                id: named.then(|| Box::new(write.id.clone())),
+                kind: write.kind,
+            });
+        }
+        report
+    }
+
+    /// A report of an attempt in a transaction that did not commit: nothing was written.
+    pub(crate) fn nothing_written(plan: &Plan, failure: &Failure) -> Report {
+        Report {
+            total: plan.writes.len(),
+            done: 0,
+            unknown: Vec::new(),
+            failed: failed_write(plan, failure.failed),
+            stale: None,
+        }
+    }
+
+    /// A report of a transaction whose commit result is unknown: every write is in doubt.
+    pub(crate) fn all_unknown(session: &Session, plan: &Plan) -> Report {
+        let unknown = plan
+            .writes
+            .iter()
+            .filter_map(|write| Some((session.uow.get(write.key)?.entity.clone(), write.kind == WriteKind::Insert)))
+            .collect();
+        Report { total: plan.writes.len(), done: 0, unknown, failed: None, stale: None }
+    }
+
+    /// The error for a flush that matched a vanished document but otherwise succeeded.
+    pub(crate) fn stale_error(mut self) -> Option<Error> {
+        let cause = self.stale.take()?;
+        Some(self.with_cause(cause, false))
+    }
+
+    /// The error for a failed flush, counting inserts a read proved as written.
+    pub(crate) fn error(self, failure: Failure) -> Error {
+        self.with_cause(failure.error, failure.transient)
+    }
+
+    fn with_cause(self, cause: Error, transient: bool) -> Error {
+        let mut written = self.done;
+        let mut in_doubt = 0;
+        for (entity, insert) in &self.unknown {
+            let state = entity.state();
+            if *insert && matches!(state.intent(), Intent::None) && state.is_persistent() {
+                written += 1;
+            } else {
+                in_doubt += 1;
+            }
+        }
+        Error::Flush(Box::new(FlushError {
+            cause,
+            written,
+            staged: self.total.saturating_sub(written),
+            in_doubt,
+            failed: self.failed,
+            transient,
+        }))
+    }
+}
+
+fn failed_write(plan: &Plan, index: Option<usize>) -> Option<FailedWrite> {
+    let write = plan.writes.get(index?)?;
+    Some(FailedWrite { kind: write.kind, namespace: plan.names[write.namespace].clone(), id: write.id.clone() })
+}

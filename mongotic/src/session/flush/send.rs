@@ -1,0 +1,678 @@
+//! Sending a plan: one client `bulkWrite` when the writes span several commands and the
+//! server has it (MongoDB 8.0+), otherwise one ordered command per collection and kind:
+//! `insert`, `update` (field updates and replacements), `delete` (one `$in` statement).
+//!
+//! The result is the [`Fate`] of every write, taken only from what the server said: a write is
+//! [`Fate::Done`] when a reply acknowledged it, [`Fate::Unknown`] whenever the reply is missing
+//! or does not prove it (a dropped connection, a write concern error, an error from a batch of a
+//! command the driver split). Nothing here guesses; the caller reads the server to settle what
+//! is unknown (see `reconcile`).
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use bson::{Bson, Document, RawArrayBuf, RawBson, RawBsonRef, RawDocumentBuf, doc, rawdoc};
+use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, TRANSIENT_TRANSACTION_ERROR};
+use mongodb::options::{
+    DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateModifications, UpdateOneModel, WriteModel,
+};
+use mongodb::results::VerboseBulkWriteResult;
+use mongodb::{ClientSession, Namespace};
+
+use super::plan::{Body, Plan, Write};
+use crate::error::{Error, WriteKind};
+use crate::model::IdKey;
+use crate::session::reconcile::stored_ids;
+use crate::{Engine, Result};
+
+/// Statements per `update`/`delete` command; below the server's `maxWriteBatchSize`.
+pub(crate) const MAX_STATEMENTS: usize = 50_000;
+/// Estimated bytes per `update`/`delete` command; well below the 16 MiB command limit.
+const MAX_COMMAND_BYTES: usize = 12 * 1024 * 1024;
+
+/// What became of one write, as far as the server's replies prove.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// Not sent, or refused with the rest of its command before anything was applied.
+    NotSent,
+    /// Acknowledged, and it matched its document (or needed none).
+    Done,
+    /// Acknowledged, but it matched no document though it expected one.
+    Stale,
+    /// Refused by the server (a write error): not applied.
+    Refused,
+    /// Sent, but nothing proves whether it was applied.
+    Unknown,
+}
+
+/// Why the sending stopped.
+pub(crate) struct Failure {
+    pub(crate) error: Error,
+    /// The write the error is about, when it is about one.
+    pub(crate) failed: Option<usize>,
+    /// The drivers' retry rules allow sending again (a network error, or the server's
+    /// `RetryableWriteError` label).
+    pub(crate) retryable: bool,
+    /// The server or driver labelled it `TransientTransactionError`: the whole transaction
+    /// may be tried again.
+    pub(crate) transient: bool,
+}
+
+impl Failure {
+    fn from_driver(err: mongodb::error::Error, namespace: &str) -> Failure {
+        let retryable = err.contains_label(RETRYABLE_WRITE_ERROR)
+            || matches!(err.kind.as_ref(), ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. });
+        let transient = err.contains_label(TRANSIENT_TRANSACTION_ERROR);
+        Failure { error: Error::from_driver(err, namespace, None), failed: None, retryable, transient }
+    }
+
+    fn plain(error: Error, failed: Option<usize>) -> Failure {
+        Failure { error, failed, retryable: false, transient: false }
+    }
+}
+
+/// The fate of every write of a plan, and the failure that stopped sending, if any.
+pub(crate) struct Outcome {
+    pub(crate) fates: Vec<Fate>,
+    pub(crate) failure: Option<Failure>,
+    /// Some `Stale` deletes stand for "some of these matched nothing": one `delete` command
+    /// with `$in` does not say which.
+    pub(crate) ambiguous_deletes: bool,
+}
+
+impl Outcome {
+    /// The first write that matched nothing, if any.
+    pub(crate) fn first_stale(&self) -> Option<usize> {
+        self.fates.iter().position(|fate| *fate == Fate::Stale)
+    }
+}
+
+/// The command a write belongs to.
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Command {
+    Insert,
+    Update,
+    Delete,
+}
+
+fn command_of(kind: WriteKind) -> Command {
+    match kind {
+        WriteKind::Insert => Command::Insert,
+        WriteKind::Update | WriteKind::Replace => Command::Update,
+        WriteKind::Delete => Command::Delete,
+    }
+}
+
+/// Consecutive runs of writes that go in one command.
+fn groups(writes: &[Write]) -> Vec<(Command, Range<usize>)> {
+    let mut groups: Vec<(Command, Range<usize>)> = Vec::new();
+    for (index, write) in writes.iter().enumerate() {
+        let command = command_of(write.kind);
+        match groups.last_mut() {
+            Some((last, range)) if *last == command && writes[range.start].namespace == write.namespace => {
+                range.end = index + 1;
+            }
+            _ => groups.push((command, index..index + 1)),
+        }
+    }
+    groups
+}
+
+/// Sends the plan, inside the transaction of `session` when one is given.
+pub(crate) async fn send(engine: &Engine, mut session: Option<&mut ClientSession>, plan: &Plan) -> Outcome {
+    let mut fates = vec![Fate::NotSent; plan.writes.len()];
+    let mut ambiguous_deletes = false;
+    let groups = groups(&plan.writes);
+    if groups.len() > 1 && engine.bulk_write_supported() != Some(false) {
+        match send_bulk_write(engine, session.as_deref_mut(), plan, &mut fates).await {
+            Some(failure) => {
+                engine.set_bulk_write_supported(true);
+                return Outcome { fates, failure, ambiguous_deletes };
+            }
+            None => engine.set_bulk_write_supported(false),
+        }
+    }
+    for (command, range) in groups {
+        let session = session.as_deref_mut();
+        let failure = match command {
+            Command::Insert => send_inserts(engine, session, plan, range, &mut fates).await,
+            Command::Update => send_updates(engine, session, plan, range, &mut fates).await,
+            Command::Delete => send_deletes(engine, session, plan, range, &mut fates, &mut ambiguous_deletes).await,
+        };
+        if failure.is_some() {
+            return Outcome { fates, failure, ambiguous_deletes };
+        }
+    }
+    Outcome { fates, failure: None, ambiguous_deletes }
+}
+
+async fn send_inserts(
+    engine: &Engine,
+    session: Option<&mut ClientSession>,
+    plan: &Plan,
+    range: Range<usize>,
+    fates: &mut [Fate],
+) -> Option<Failure> {
+    let writes = &plan.writes[range.clone()];
+    let docs = writes.iter().filter_map(|write| match &write.body {
+        Body::Document(doc) => Some(doc),
+        _ => None,
+    });
+    let name = &plan.names[writes[0].namespace];
+    let collection = engine.raw_collection(&plan.namespaces[writes[0].namespace]);
+    let action = collection.insert_many(docs).ordered(true);
+    let result = match session {
+        Some(session) => action.session(session).await,
+        None => action.await,
+    };
+    let err = match result {
+        Ok(_) => {
+            fates[range].fill(Fate::Done);
+            return None;
+        }
+        Err(err) => err,
+    };
+    // The driver splits a large insert into batches and reports errors per batch; what it
+    // says about which documents landed is not a proof. Every insert of the command is
+    // unknown, and the caller reads them back by id.
+    fates[range.clone()].fill(Fate::Unknown);
+    if let Some(first) = Error::first_insert_error(&err) {
+        let index = range.start + first.index;
+        if index < range.end {
+            let code_name = first.code_name.clone().unwrap_or_default();
+            let error = Error::from_write_error(
+                name,
+                Some(plan.writes[index].id.clone()),
+                first.code,
+                code_name,
+                first.message.clone(),
+            );
+            return Some(Failure::plain(error, Some(index)));
+        }
+    }
+    if let ErrorKind::InsertMany(failure) = err.kind.as_ref()
+        && let Some(concern) = &failure.write_concern_error
+    {
+        let error =
+            Error::from_write_error(name, None, concern.code, concern.code_name.clone(), concern.message.clone());
+        return Some(Failure { error, failed: None, retryable: concern_retryable(&err), transient: false });
+    }
+    Some(Failure::from_driver(err, name))
+}
+
+/// A write concern error the retryable-writes rules allow to retry.
+fn concern_retryable(err: &mongodb::error::Error) -> bool {
+    err.contains_label(RETRYABLE_WRITE_ERROR)
+}
+
+/// Splits `range` into chunks that fit one command.
+pub(crate) fn chunks(plan: &Plan, range: Range<usize>) -> Vec<Range<usize>> {
+    let mut chunks = Vec::new();
+    let mut start = range.start;
+    let mut bytes = 0;
+    for index in range.clone() {
+        let size = plan.writes[index].estimated_size();
+        if index > start && (index - start >= MAX_STATEMENTS || bytes + size > MAX_COMMAND_BYTES) {
+            chunks.push(start..index);
+            start = index;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < range.end {
+        chunks.push(start..range.end);
+    }
+    chunks
+}
+
+/// What an `update` or `delete` command's reply says.
+struct Reply {
+    /// Documents matched (updates, counting upserts) or deleted.
+    n: u64,
+    /// The lowest index of a write error, with the error.
+    write_error: Option<(usize, Error)>,
+    /// A write concern error: the writes were applied but not acknowledged as asked.
+    concern_error: Option<Failure>,
+}
+
+/// Runs one ordered write command outside or inside a transaction, honouring the client's
+/// write concern outside one (a raw command does not get it from the driver).
+async fn run_write_command(
+    engine: &Engine,
+    session: Option<&mut ClientSession>,
+    plan: &Plan,
+    range: Range<usize>,
+    mut command: RawDocumentBuf,
+) -> std::result::Result<Reply, Failure> {
+    let namespace = &plan.namespaces[plan.writes[range.start].namespace];
+    let name = &plan.names[plan.writes[range.start].namespace];
+    let database = engine.client().database(&namespace.db);
+    let reply = match session {
+        Some(session) => database.run_raw_command(command).session(session).await,
+        None => {
+            if let Some(concern) = engine.client().write_concern()
+                && let Ok(concern) = bson::to_raw_document_buf(concern)
+                && !concern.is_empty()
+            {
+                command.append("writeConcern", concern);
+            }
+            database.run_raw_command(command).await
+        }
+    };
+    let reply = reply.map_err(|err| Failure::from_driver(err, name))?;
+    let write_error = reply.get_array("writeErrors").ok().and_then(|errors| {
+        let (index, error) = errors
+            .iter()
+            .filter_map(Bson::as_document)
+            .filter_map(|e| Some((usize::try_from(e.get_i32("index").ok()?).ok()?, e)))
+            .min_by_key(|(index, _)| *index)?;
+        let code = error.get_i32("code").unwrap_or_default();
+        let code_name = error.get_str("codeName").unwrap_or_default().to_owned();
+        let message = error.get_str("errmsg").unwrap_or_default().to_owned();
+        let id = plan.writes.get(range.start + index).map(|write| write.id.clone());
+        Some((index, Error::from_write_error(name, id, code, code_name, message)))
+    });
+    let concern_error = reply.get_document("writeConcernError").ok().map(|concern| {
+        let labels = reply.get_array("errorLabels").map(|labels| labels.iter().collect::<Vec<_>>()).unwrap_or_default();
+        let retryable = labels.iter().any(|label| label.as_str() == Some(RETRYABLE_WRITE_ERROR));
+        let error = Error::from_write_error(
+            name,
+            None,
+            concern.get_i32("code").unwrap_or_default(),
+            concern.get_str("codeName").unwrap_or_default().to_owned(),
+            concern.get_str("errmsg").unwrap_or_default().to_owned(),
+        );
+        Failure { error, failed: None, retryable, transient: false }
+    });
+    Ok(Reply { n: count(&reply, "n"), write_error, concern_error })
+}
+
+/// A count field of a reply, whatever its numeric type.
+fn count(reply: &Document, key: &str) -> u64 {
+    match reply.get(key) {
+        Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or_default(),
+        Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or_default(),
+        Some(Bson::Double(n)) if *n >= 0.0 => *n as u64,
+        _ => 0,
+    }
+}
+
+/// Applies a reply's write error and write concern error to the fates of `chunk`, whose
+/// statements are otherwise `Done`. Returns the failure to stop at, if any.
+fn apply_errors(reply: &mut Reply, chunk: Range<usize>, fates: &mut [Fate], one_statement: bool) -> Option<Failure> {
+    let mut failure = None;
+    if let Some((index, error)) = reply.write_error.take() {
+        let at = (chunk.start + index).min(chunk.end);
+        if one_statement || at >= chunk.end {
+            // The error is about the one statement that covers the chunk (or names no write of
+            // it): nothing of the chunk is known done.
+            fates[chunk.clone()].fill(Fate::Unknown);
+            failure = Some(Failure::plain(error, None));
+        } else {
+            fates[at] = Fate::Refused;
+            fates[at + 1..chunk.end].fill(Fate::NotSent);
+            failure = Some(Failure::plain(error, Some(at)));
+        }
+    }
+    if let Some(concern) = reply.concern_error.take() {
+        // Applied, but not acknowledged as the write concern asked: not proven.
+        for fate in &mut fates[chunk] {
+            if *fate == Fate::Done || *fate == Fate::Stale {
+                *fate = Fate::Unknown;
+            }
+        }
+        failure = failure.or(Some(concern));
+    }
+    failure
+}
+
+async fn send_updates(
+    engine: &Engine,
+    mut session: Option<&mut ClientSession>,
+    plan: &Plan,
+    range: Range<usize>,
+    fates: &mut [Fate],
+) -> Option<Failure> {
+    let namespace = &plan.namespaces[plan.writes[range.start].namespace];
+    for chunk in chunks(plan, range.clone()) {
+        let mut statements = RawArrayBuf::new();
+        for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
+            match update_statement(write) {
+                Ok(statement) => statements.push(statement),
+                Err(error) => return Some(Failure::plain(error, Some(chunk.start + offset))),
+            }
+        }
+        let command = write_command("update", &namespace.coll, "updates", statements);
+        let mut reply = match run_write_command(engine, session.as_deref_mut(), plan, chunk.clone(), command).await {
+            Ok(reply) => reply,
+            Err(failure) => {
+                fates[chunk].fill(Fate::Unknown);
+                return Some(failure);
+            }
+        };
+        fates[chunk.clone()].fill(Fate::Done);
+        let applied = match &reply.write_error {
+            Some((index, _)) => chunk.start..(chunk.start + index).min(chunk.end),
+            None => chunk.clone(),
+        };
+        // `n` counts the statements that matched (or upserted). When it falls short, find out
+        // which documents are missing: their updates matched nothing.
+        if reply.n < applied.len() as u64
+            && let Err(failure) = mark_missing(engine, session.as_deref_mut(), plan, applied, fates).await
+        {
+            fates[chunk].fill(Fate::Unknown);
+            return Some(failure);
+        }
+        if let Some(failure) = apply_errors(&mut reply, chunk, fates, false) {
+            return Some(failure);
+        }
+    }
+    None
+}
+
+/// Marks `Stale` the writes of `range` that expect a document which is not stored.
+async fn mark_missing(
+    engine: &Engine,
+    session: Option<&mut ClientSession>,
+    plan: &Plan,
+    range: Range<usize>,
+    fates: &mut [Fate],
+) -> std::result::Result<(), Failure> {
+    let expecting: Vec<usize> = range.filter(|index| plan.writes[*index].expect_match).collect();
+    if expecting.is_empty() {
+        return Ok(());
+    }
+    let namespace = &plan.namespaces[plan.writes[expecting[0]].namespace];
+    let ids: Vec<Bson> = expecting.iter().map(|index| plan.writes[*index].id.clone()).collect();
+    let present: HashSet<IdKey> = stored_ids(engine, session, namespace, &ids)
+        .await
+        .map_err(|error| Failure { error, failed: None, retryable: true, transient: false })?;
+    for index in expecting {
+        if !present.contains(&IdKey::from_bson(&plan.writes[index].id)) {
+            fates[index] = Fate::Stale;
+        }
+    }
+    Ok(())
+}
+
+/// `{<name>: collection, <list>: statements, ordered: true}`, in wire form.
+fn write_command(name: &str, collection: &str, list: &str, statements: RawArrayBuf) -> RawDocumentBuf {
+    let mut command = RawDocumentBuf::new();
+    command.append(name, collection);
+    command.append(list, statements);
+    command.append("ordered", true);
+    command
+}
+
+/// The `_id` of a write in wire form.
+fn raw_id(id: &Bson) -> Result<RawBson> {
+    RawBson::try_from(id.clone()).map_err(|err| Error::InvalidValue { path: "_id".into(), message: err.to_string() })
+}
+
+/// `{q: {_id: id}, u: update}` (with `upsert: true` for a merge), in wire form: the update
+/// documents are already raw, so nothing is converted.
+fn update_statement(write: &Write) -> Result<RawDocumentBuf> {
+    let mut filter = RawDocumentBuf::new();
+    filter.append("_id", raw_id(&write.id)?);
+    let mut statement = RawDocumentBuf::new();
+    statement.append("q", filter);
+    match &write.body {
+        Body::Update { update, .. } => statement.append_ref("u", RawBsonRef::Document(update)),
+        Body::Document(raw) => {
+            statement.append_ref("u", RawBsonRef::Document(raw));
+            if write.upsert {
+                statement.append("upsert", true);
+            }
+        }
+        Body::Delete => return Err(Error::InvalidStatement { message: "a delete in an update command".into() }),
+    }
+    Ok(statement)
+}
+
+fn to_document(raw: &RawDocumentBuf) -> Result<Document> {
+    raw.to_document().map_err(|err| Error::InvalidValue { path: "<document>".into(), message: err.to_string() })
+}
+
+async fn send_deletes(
+    engine: &Engine,
+    mut session: Option<&mut ClientSession>,
+    plan: &Plan,
+    range: Range<usize>,
+    fates: &mut [Fate],
+    ambiguous: &mut bool,
+) -> Option<Failure> {
+    let namespace = &plan.namespaces[plan.writes[range.start].namespace];
+    for chunk in chunks(plan, range.clone()) {
+        let mut ids = RawArrayBuf::new();
+        for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
+            match raw_id(&write.id) {
+                Ok(id) => ids.push(id),
+                Err(error) => return Some(Failure::plain(error, Some(chunk.start + offset))),
+            }
+        }
+        let statement = rawdoc! { "q": { "_id": { "$in": ids } }, "limit": 0 };
+        let mut statements = RawArrayBuf::new();
+        statements.push(statement);
+        let command = write_command("delete", &namespace.coll, "deletes", statements);
+        let mut reply = match run_write_command(engine, session.as_deref_mut(), plan, chunk.clone(), command).await {
+            Ok(reply) => reply,
+            Err(failure) => {
+                fates[chunk].fill(Fate::Unknown);
+                return Some(failure);
+            }
+        };
+        fates[chunk.clone()].fill(Fate::Done);
+        let expecting: Vec<usize> = chunk.clone().filter(|index| plan.writes[*index].expect_match).collect();
+        if reply.write_error.is_none() && reply.n < expecting.len() as u64 {
+            // Some expected documents were gone already. One `$in` statement does not say
+            // which; they are all gone now, which is what the deletes were for. The deletes
+            // that expected a document are marked stale so the flush reports it.
+            *ambiguous |= expecting.len() > 1;
+            for index in expecting {
+                fates[index] = Fate::Stale;
+            }
+        }
+        if let Some(failure) = apply_errors(&mut reply, chunk, fates, true) {
+            return Some(failure);
+        }
+    }
+    None
+}
+
+/// Sends the whole plan as one client `bulkWrite`. `None` when the server does not support
+/// it (before MongoDB 8.0; the driver checks without a round trip); otherwise the failure, if
+/// any, with `fates` filled from the per-operation results.
+async fn send_bulk_write(
+    engine: &Engine,
+    session: Option<&mut ClientSession>,
+    plan: &Plan,
+    fates: &mut [Fate],
+) -> Option<Option<Failure>> {
+    let mut models = Vec::with_capacity(plan.writes.len());
+    for (index, write) in plan.writes.iter().enumerate() {
+        match write_model(write, &plan.namespaces[write.namespace]) {
+            Ok(model) => models.push(model),
+            Err(error) => return Some(Some(Failure::plain(error, Some(index)))),
+        }
+    }
+    let action = engine.client().bulk_write(models).ordered(true).verbose_results();
+    let result = match session {
+        Some(session) => action.session(session).await,
+        None => action.await,
+    };
+    let err = match result {
+        Ok(result) => {
+            apply_results(plan, &result, fates);
+            return Some(None);
+        }
+        Err(err) => err,
+    };
+    let name = &plan.names[0];
+    let ErrorKind::BulkWrite(failure) = err.kind.as_ref() else {
+        if matches!(err.kind.as_ref(), ErrorKind::IncompatibleServer { .. }) {
+            return None;
+        }
+        fates.fill(Fate::Unknown);
+        return Some(Some(Failure::from_driver(err, name)));
+    };
+    // What is not reported done is unknown, except after a write error, where the ordered
+    // bulk write stopped: the writes after it were not sent.
+    fates.fill(Fate::Unknown);
+    if let Some(mongodb::error::PartialBulkWriteResult::Verbose(verbose)) = &failure.partial_result {
+        apply_results(plan, verbose, fates);
+    }
+    let first_error = failure.write_errors.iter().min_by_key(|(index, _)| **index);
+    let mut result = None;
+    if let Some((&index, error)) = first_error
+        && index < plan.writes.len()
+    {
+        fates[index] = Fate::Refused;
+        for fate in &mut fates[index + 1..] {
+            if *fate == Fate::Unknown {
+                *fate = Fate::NotSent;
+            }
+        }
+        let code_name = error.code_name.clone().unwrap_or_default();
+        let write = &plan.writes[index];
+        let error = Error::from_write_error(
+            &plan.names[write.namespace],
+            Some(write.id.clone()),
+            error.code,
+            code_name,
+            error.message.clone(),
+        );
+        result = Some(Failure::plain(error, Some(index)));
+    }
+    if let Some(concern) = failure.write_concern_errors.first() {
+        for fate in fates.iter_mut() {
+            if *fate == Fate::Done || *fate == Fate::Stale {
+                *fate = Fate::Unknown;
+            }
+        }
+        let error =
+            Error::from_write_error(name, None, concern.code, concern.code_name.clone(), concern.message.clone());
+        result = result.or(Some(Failure { error, failed: None, retryable: concern_retryable(&err), transient: false }));
+    }
+    if result.is_none() {
+        // A top-level error (the connection dropped) after some batches were answered.
+        let cause = std::error::Error::source(&err)
+            .and_then(|source| source.downcast_ref::<mongodb::error::Error>())
+            .cloned()
+            .unwrap_or_else(|| err.clone());
+        let mut top = Failure::from_driver(cause, name);
+        top.retryable |= err.contains_label(RETRYABLE_WRITE_ERROR);
+        top.transient |= err.contains_label(TRANSIENT_TRANSACTION_ERROR);
+        result = Some(top);
+    }
+    Some(result)
+}
+
+/// The fates the per-operation results of a bulk write prove.
+fn apply_results(plan: &Plan, result: &VerboseBulkWriteResult, fates: &mut [Fate]) {
+    for index in result.insert_results.keys() {
+        if let Some(fate) = fates.get_mut(*index) {
+            *fate = Fate::Done;
+        }
+    }
+    for (index, update) in &result.update_results {
+        if let (Some(fate), Some(write)) = (fates.get_mut(*index), plan.writes.get(*index)) {
+            let matched = update.matched_count > 0 || update.upserted_id.is_some();
+            *fate = if matched || !write.expect_match { Fate::Done } else { Fate::Stale };
+        }
+    }
+    for (index, delete) in &result.delete_results {
+        if let (Some(fate), Some(write)) = (fates.get_mut(*index), plan.writes.get(*index)) {
+            *fate = if delete.deleted_count > 0 || !write.expect_match { Fate::Done } else { Fate::Stale };
+        }
+    }
+}
+
+fn write_model(write: &Write, namespace: &Namespace) -> Result<WriteModel> {
+    let filter = doc! { "_id": write.id.clone() };
+    let namespace = namespace.clone();
+    Ok(match (&write.body, write.kind) {
+        (Body::Delete, _) => DeleteOneModel::builder().namespace(namespace).filter(filter).build().into(),
+        (Body::Update { update, .. }, _) => UpdateOneModel::builder()
+            .namespace(namespace)
+            .filter(filter)
+            .update(UpdateModifications::Document(to_document(update)?))
+            .build()
+            .into(),
+        (Body::Document(raw), WriteKind::Insert) => {
+            InsertOneModel::builder().namespace(namespace).document(to_document(raw)?).build().into()
+        }
+        (Body::Document(raw), _) => ReplaceOneModel::builder()
+            .namespace(namespace)
+            .filter(filter)
+            .replacement(to_document(raw)?)
+            .upsert(write.upsert)
+            .build()
+            .into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::any::TypeId;
+
+    use super::*;
+
+    fn plan(writes: usize) -> Plan {
+        Plan {
+            namespaces: vec![Namespace::new("db", "things")],
+            names: vec!["db.things".into()],
+            model_types: vec![TypeId::of::<()>()],
+            writes: (0..writes)
+                .map(|i| Write {
+                    key: i,
+                    kind: WriteKind::Update,
+                    namespace: 0,
+                    id: Bson::Int64(i as i64),
+                    body: Body::Delete,
+                    seen: 0,
+                    upsert: false,
+                    expect_match: true,
+                    generated_id: false,
+                })
+                .collect(),
+        }
+    }
+
+    fn reply(write_error: Option<usize>, concern: bool) -> Reply {
+        Reply {
+            n: 0,
+            write_error: write_error.map(|index| (index, Error::UnexpectedReply { message: "refused".into() })),
+            concern_error: concern
+                .then(|| Failure::plain(Error::UnexpectedReply { message: "write concern".into() }, None)),
+        }
+    }
+
+    #[test]
+    fn a_write_error_refuses_its_write_and_stops_the_rest() {
+        let mut fates = vec![Fate::Done; 5];
+        let failure = apply_errors(&mut reply(Some(2), false), 1..4, &mut fates, false).expect("a failure");
+        assert_eq!(fates, [Fate::Done, Fate::Done, Fate::Done, Fate::Refused, Fate::Done]);
+        assert_eq!(failure.failed, Some(3));
+    }
+
+    #[test]
+    fn a_nonsensical_write_error_index_leaves_the_command_unknown() {
+        let mut fates = vec![Fate::Done; 5];
+        apply_errors(&mut reply(Some(7), false), 1..4, &mut fates, false).expect("a failure");
+        assert_eq!(fates, [Fate::Done, Fate::Unknown, Fate::Unknown, Fate::Unknown, Fate::Done]);
+    }
+
+    #[test]
+    fn a_write_concern_error_proves_nothing() {
+        let mut fates = vec![Fate::Done; 3];
+        apply_errors(&mut reply(None, true), 0..3, &mut fates, false).expect("a failure");
+        assert_eq!(fates, [Fate::Unknown; 3]);
+    }
+
+    #[test]
+    fn commands_are_split_by_count_and_size() {
+        let plan = plan(MAX_STATEMENTS + 10);
+        let chunks = chunks(&plan, 0..plan.writes.len());
+        assert_eq!(chunks, [0..MAX_STATEMENTS, MAX_STATEMENTS..MAX_STATEMENTS + 10]);
+    }
+}

@@ -1,0 +1,88 @@
+//! Recording what a flush did: the session's bookkeeping follows the fates the server's
+//! replies proved, and nothing else.
+//!
+//! - `Done`: inserts and replacements become the entity's baseline, field updates too, deletes
+//!   detach the entity.
+//! - `Stale` (matched nothing): a delete is recorded as done (the document is gone, which is
+//!   what it was for); an update or replacement stays staged for the user to resolve.
+//! - `Refused`, `NotSent`: stays staged as it was.
+//! - `Unknown`: stays staged, and the entity keeps the intent recorded before sending, so the
+//!   next flush reads the server (inserts) or sends again harmlessly (the rest).
+//!
+//! Inside an explicit transaction nothing is durable until the commit: every entity's state is
+//! saved in the transaction's journal before it changes, and intents are kept until the commit
+//! settles them.
+
+use super::super::Session;
+use super::super::tracked::Intent;
+use super::super::unit_of_work::Status;
+use super::plan::{Body, Plan};
+use super::send::Fate;
+
+/// Records the write-ahead intent of every write of the plan on its entity, before sending.
+pub(crate) fn mark_intents(session: &Session, plan: &Plan) {
+    for write in &plan.writes {
+        let intent = write.intent();
+        if intent.is_none() {
+            continue;
+        }
+        if let Some(entry) = session.uow.get(write.key) {
+            entry.entity.state().set_intent(intent);
+        }
+    }
+}
+
+/// Clears the intents of a plan none of whose writes was applied (a transaction that aborted,
+/// or one that never started).
+pub(crate) fn clear_intents(session: &Session, plan: &Plan) {
+    for write in &plan.writes {
+        if write.intent().is_none() {
+            continue;
+        }
+        if let Some(entry) = session.uow.get(write.key) {
+            entry.entity.state().set_intent(Intent::None);
+        }
+    }
+}
+
+/// Records the fates of the plan's writes in the session.
+pub(crate) fn settle(session: &mut Session, plan: Plan, fates: &[Fate]) {
+    let in_transaction = session.txn.is_open();
+    for (write, fate) in plan.writes.into_iter().zip(fates.iter().copied()) {
+        // An entity that moved to another session meanwhile keeps its intent: the new owner
+        // reads the server to learn what this write did.
+        let Some(entry) = session.uow.get(write.key) else { continue };
+        let entity = entry.entity.clone();
+        let status = entry.status;
+        let state = entity.state();
+        let applied = match (fate, &write.body) {
+            (Fate::Done, _) | (Fate::Stale, Body::Delete) => true,
+            (Fate::Unknown, _) => continue,
+            (Fate::Stale | Fate::Refused | Fate::NotSent, _) => false,
+        };
+        if !applied {
+            if !write.intent().is_none() {
+                state.set_intent(Intent::None);
+            }
+            continue;
+        }
+        if in_transaction {
+            session.txn.save(&entity, status);
+        } else if !write.intent().is_none() {
+            state.set_intent(Intent::None);
+        }
+        match write.body {
+            Body::Delete => {
+                session.uow.remove(write.key);
+                state.deleted();
+            }
+            Body::Document(doc) => {
+                state.synced(write.seen, doc, Some(write.id));
+                if status != Status::Persistent {
+                    session.uow.set_status(write.key, Status::Persistent);
+                }
+            }
+            Body::Update { snapshot, .. } => state.synced(write.seen, snapshot, None),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Finding out, by reading the server, what became of inserts whose outcome is unknown.
+//!
+//! An insert is in doubt when it was sent and no reply proved its fate (a dropped connection,
+//! a lost reply, a write concern error, a killed server, a commit whose result is unknown).
+//! Its entity carries an [`Intent::Insert`] (see `tracked`). Before the next flush sends
+//! anything, and right after a failed one, the session reads those ids back, one `find` per
+//! collection:
+//!
+//! - stored, and ours (the id was generated for it, or the stored document is the one sent):
+//!   the insert landed, and the entity is recorded as persistent with the stored document as
+//!   its baseline;
+//! - stored but different (a client-chosen id someone else holds): the insert did not land;
+//!   sending it again reports the duplicate key, which is the truth;
+//! - not stored: the insert did not land, and it is sent again.
+//!
+//! Field updates, replacements and deletes need no read: sent again they do no harm (a delete
+//! that was in doubt may match nothing the second time, and that is not a conflict).
+
+use std::collections::HashSet;
+
+use bson::{Bson, RawDocumentBuf, doc};
+use mongodb::{ClientSession, Namespace};
+
+use super::Session;
+use super::diff::{Change, diff};
+use super::tracked::Intent;
+use super::unit_of_work::Status;
+use crate::error::Error;
+use crate::model::IdKey;
+use crate::{Engine, Result};
+
+/// Ids per `find` when reading many back.
+const IDS_PER_READ: usize = 20_000;
+
+/// The stored documents with one of `ids` (just their `_id` when `ids_only`).
+pub(crate) async fn stored(
+    engine: &Engine,
+    mut session: Option<&mut ClientSession>,
+    namespace: &Namespace,
+    ids: &[Bson],
+    ids_only: bool,
+) -> Result<Vec<RawDocumentBuf>> {
+    let name = namespace.to_string();
+    let collection = engine.raw_collection(namespace);
+    let mut found = Vec::new();
+    for chunk in ids.chunks(IDS_PER_READ) {
+        let filter = doc! { "_id": { "$in": chunk } };
+        let find = collection.find(filter);
+        let find = if ids_only { find.projection(doc! { "_id": 1 }) } else { find };
+        let failed = |err| Error::from_driver(err, &name, None);
+        match session.as_deref_mut() {
+            Some(session) => {
+                let mut cursor = find.session(&mut *session).await.map_err(failed)?;
+                while cursor.advance(session).await.map_err(failed)? {
+                    found.push(cursor.current().to_raw_document_buf());
+                }
+            }
+            None => {
+                let mut cursor = find.await.map_err(failed)?;
+                while cursor.advance().await.map_err(failed)? {
+                    found.push(cursor.current().to_raw_document_buf());
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The identity keys of the stored documents with one of `ids`.
+pub(crate) async fn stored_ids(
+    engine: &Engine,
+    session: Option<&mut ClientSession>,
+    namespace: &Namespace,
+    ids: &[Bson],
+) -> Result<HashSet<IdKey>> {
+    let found = stored(engine, session, namespace, ids, true).await?;
+    Ok(found.iter().filter_map(|doc| doc.get("_id").ok().flatten().map(IdKey::from_raw)).collect())
+}
+
+/// One entity whose insert is in doubt.
+struct Doubt {
+    key: usize,
+    id: Bson,
+    sent: Option<RawDocumentBuf>,
+    seen: u64,
+}
+
+/// Settles every in-doubt insert of the session's staged entities by reading the server. On
+/// error (the server cannot be read) nothing changes and the inserts stay in doubt.
+pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
+    session.uow.prune();
+    // Per namespace (few per session, so a short list), the entities in doubt.
+    let mut doubts: Vec<(Namespace, Vec<Doubt>)> = Vec::new();
+    for (key, entry) in session.uow.entries_in_order() {
+        if !matches!(entry.status, Status::New | Status::Uncertain) {
+            continue;
+        }
+        let Intent::Insert { id, sent, seen } = entry.entity.state().intent() else { continue };
+        let namespace = session.engine.namespace(entry.entity.meta())?;
+        let doubt = Doubt { key, id, sent, seen };
+        match doubts.iter_mut().find(|(known, _)| *known == namespace) {
+            Some((_, list)) => list.push(doubt),
+            None => doubts.push((namespace, vec![doubt])),
+        }
+    }
+    for (namespace, list) in doubts {
+        let ids: Vec<Bson> = list.iter().map(|doubt| doubt.id.clone()).collect();
+        let client_session = session.txn.client_session()?;
+        let found = stored(&session.engine, client_session, &namespace, &ids, false).await?;
+        let mut by_id: Vec<(IdKey, RawDocumentBuf)> = found
+            .into_iter()
+            .filter_map(|doc| Some((doc.get("_id").ok().flatten().map(IdKey::from_raw)?, doc)))
+            .collect();
+        for doubt in list {
+            let key = IdKey::from_bson(&doubt.id);
+            let stored = by_id.iter().position(|(id, _)| *id == key).map(|at| by_id.swap_remove(at).1);
+            settle(session, doubt, stored);
+        }
+    }
+    Ok(())
+}
+
+/// Records what the read showed about one in-doubt insert.
+fn settle(session: &mut Session, doubt: Doubt, stored: Option<RawDocumentBuf>) {
+    let Some(entry) = session.uow.get(doubt.key) else { return };
+    let entity = entry.entity.clone();
+    let status = entry.status;
+    let state = entity.state();
+    let ours = match (&stored, &doubt.sent) {
+        (Some(_), None) => true,
+        (Some(stored), Some(sent)) => diff(sent, stored) == Change::None,
+        (None, _) => false,
+    };
+    state.set_intent(Intent::None);
+    match stored {
+        Some(stored) if ours => {
+            state.synced(doubt.seen, stored, Some(doubt.id));
+            // A rolled-back insert that landed anyway is persistent like any other.
+            session.uow.restage(doubt.key, Status::Persistent);
+        }
+        _ if status == Status::Uncertain => {
+            // It did not land and nobody wants it any more.
+            session.uow.remove(doubt.key);
+        }
+        _ => {}
+    }
+}
