@@ -41,8 +41,8 @@ use std::fmt;
 pub use execute::Executable;
 pub use query::{Loader, ScalarResult, SelectResult};
 pub use tracked::{EntityRef, Tracked};
-pub use transaction::{RETRY_LIMIT, TransactionBody};
 pub(crate) use transaction::is_transient;
+pub use transaction::{RETRY_LIMIT, TransactionBody};
 
 use crate::model::{IdKey, IntoId, ModelId};
 use crate::statement::{ScalarProjection, Select};

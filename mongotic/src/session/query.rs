@@ -363,7 +363,8 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub async fn next(&mut self) -> Result<Option<P::Output>> {
-        let more = self.cursor.advance(self.session).await.map_err(|err| Error::from_driver(err, &self.namespace, None))?;
+        let more =
+            self.cursor.advance(self.session).await.map_err(|err| Error::from_driver(err, &self.namespace, None))?;
         if !more {
             return Ok(None);
         }

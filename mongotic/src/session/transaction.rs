@@ -246,7 +246,8 @@ async fn forget_vanished(session: &mut Session, plan: &Plan, fates: &[Fate]) {
         .filter(|index| fates[*index] == Fate::Stale && plan.writes[*index].kind == WriteKind::Delete)
         .collect();
     for namespace in 0..plan.namespaces.len() {
-        let writes: Vec<usize> = stale.iter().copied().filter(|index| plan.writes[*index].namespace == namespace).collect();
+        let writes: Vec<usize> =
+            stale.iter().copied().filter(|index| plan.writes[*index].namespace == namespace).collect();
         if writes.is_empty() {
             continue;
         }
@@ -254,9 +255,7 @@ async fn forget_vanished(session: &mut Session, plan: &Plan, fates: &[Fate]) {
         let Ok(present) = stored_ids(&session.engine, None, &plan.namespaces[namespace], &ids).await else { return };
         for index in writes {
             let write = &plan.writes[index];
-            if present.contains(&IdKey::from_bson(&write.id))
-                || session.uow.get(write.key).is_none()
-            {
+            if present.contains(&IdKey::from_bson(&write.id)) || session.uow.get(write.key).is_none() {
                 continue;
             }
             if let Some(entry) = session.uow.remove(write.key) {

@@ -9,12 +9,14 @@ use mongotic::bson::{DateTime, Document, doc};
 use mongotic::mongodb;
 use mongotic::prelude::*;
 use mongotic::{ModelSet, blocking};
-use mongotic_test_server::{CommandLog, TestDb, client_options};
+use mongotic_test_server::{CommandLog, TestDb, Topology, client_options_for};
 
 pub type TestResult = Result<(), Box<dyn StdError>>;
 
-/// Runs `$body` twice: as an async test (`aw!(x)` is `x.await`) and as a blocking test
-/// (`aw!(x)` is `x`), each with a fresh context `$ctx` whose `session()` is of its mode.
+/// Runs `$body` three times: as an async and as a blocking test on the replica set (where
+/// flushes are transactions), and as an async test on the standalone server (where they are
+/// not); `aw!(x)` is `x.await` or `x`, and each run gets a fresh context `$ctx` whose
+/// `session()` is of its mode. A topology the environment does not provide is skipped.
 macro_rules! scenario {
     ($(#[$meta:meta])* $name:ident, |$ctx:ident| $body:block) => {
         $(#[$meta])*
@@ -32,6 +34,23 @@ macro_rules! scenario {
                 }
                 #[allow(unused_mut)]
                 let mut $ctx = $crate::common::AsyncCtx::new().await;
+                let () = $body;
+                Ok(())
+            }
+
+            #[tokio::test]
+            async fn standalone() -> $crate::common::TestResult {
+                #[allow(unused_macros)]
+                macro_rules! aw {
+                    ($e:expr) => {
+                        $e.await
+                    };
+                }
+                #[allow(unused_mut)]
+                let Some(mut $ctx) = $crate::common::AsyncCtx::on(mongotic_test_server::Topology::Standalone).await
+                else {
+                    return Ok(());
+                };
                 let () = $body;
                 Ok(())
             }
@@ -150,6 +169,7 @@ pub fn post(title: &str) -> Post {
 pub struct Raw {
     pub db: TestDb,
     pub log: CommandLog,
+    pub topology: Topology,
     /// Held while this test uses the server's single `failCommand` fail point.
     fail_point: RefCell<Option<MutexGuard<'static, ()>>>,
 }
@@ -158,12 +178,16 @@ pub struct Raw {
 static FAIL_POINT: Mutex<()> = Mutex::new(());
 
 impl Raw {
-    fn new() -> Raw {
-        Raw { db: TestDb::new(), log: CommandLog::new(), fail_point: RefCell::new(None) }
+    fn new(topology: Topology) -> Raw {
+        Raw { db: TestDb::new(), log: CommandLog::new(), topology, fail_point: RefCell::new(None) }
+    }
+
+    async fn options(&self, log: Option<&CommandLog>) -> mongodb::options::ClientOptions {
+        client_options_for(self.topology, log).await.expect("the topology was checked when the context was made")
     }
 
     async fn client(&self) -> mongodb::Client {
-        mongodb::Client::with_options(client_options(None).await).expect("raw client")
+        mongodb::Client::with_options(self.options(None).await).expect("raw client")
     }
 
     async fn collection<M: Model>(&self) -> mongodb::Collection<Document> {
@@ -195,7 +219,7 @@ impl Raw {
     /// The driver options of the engine under test: they record commands in the log and
     /// carry the test's own application name, which fail points are scoped to.
     async fn engine_options(&self) -> mongodb::options::ClientOptions {
-        let mut options = client_options(Some(&self.log)).await;
+        let mut options = self.options(Some(&self.log)).await;
         options.app_name = Some(self.db.name().to_owned());
         options
     }
@@ -230,10 +254,28 @@ pub struct AsyncCtx {
 }
 
 impl AsyncCtx {
+    /// A context on the replica set (the default test server).
     pub async fn new() -> AsyncCtx {
-        let raw = Raw::new();
+        AsyncCtx::on(Topology::ReplicaSet).await.expect("the replica-set test server is always there")
+    }
+
+    /// A context on `topology`, or `None` when the environment does not provide it.
+    pub async fn on(topology: Topology) -> Option<AsyncCtx> {
+        client_options_for(topology, None).await?;
+        let raw = Raw::new(topology);
         let engine = Engine::from_options(raw.engine_options().await).expect("engine").with_database(raw.db.name());
-        AsyncCtx { engine, raw }
+        Some(AsyncCtx { engine, raw })
+    }
+
+    /// `true` when flushes run in transactions here (so each ends with `commitTransaction`).
+    pub fn transactional(&self) -> bool {
+        self.raw.topology == Topology::ReplicaSet
+    }
+
+    /// The commands of a flush that sends `writes`: with `commitTransaction` after them on a
+    /// replica set.
+    pub fn flush_commands(&self, writes: &[&str]) -> Vec<String> {
+        flush_commands(self.transactional(), writes)
     }
 
     pub fn session(&self) -> Session {
@@ -282,7 +324,7 @@ pub struct BlockingCtx {
 
 impl BlockingCtx {
     pub fn new() -> BlockingCtx {
-        let raw = Raw::new();
+        let raw = Raw::new(Topology::ReplicaSet);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let options = runtime.block_on(raw.engine_options());
         let engine = blocking::Engine::from_options(options).expect("engine").with_database(raw.db.name());
@@ -291,6 +333,16 @@ impl BlockingCtx {
 
     pub fn session(&self) -> blocking::Session {
         blocking::sessionmaker(&self.engine).session()
+    }
+
+    /// See [`AsyncCtx::transactional`].
+    pub fn transactional(&self) -> bool {
+        self.raw.topology == Topology::ReplicaSet
+    }
+
+    /// See [`AsyncCtx::flush_commands`].
+    pub fn flush_commands(&self, writes: &[&str]) -> Vec<String> {
+        flush_commands(self.transactional(), writes)
     }
 
     pub fn log(&self) -> &CommandLog {
@@ -324,4 +376,12 @@ impl BlockingCtx {
     pub fn fail_commands(&self, commands: &[&str], error_code: Option<i32>, times: i32) {
         self.runtime.block_on(self.raw.fail_commands(commands, error_code, times))
     }
+}
+
+fn flush_commands(transactional: bool, writes: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = writes.iter().map(|name| (*name).to_owned()).collect();
+    if transactional {
+        names.push("commitTransaction".into());
+    }
+    names
 }

@@ -10,7 +10,7 @@ scenario!(add_all_thousand_then_commit_is_one_insert, |ctx| {
     session.add_all((0..1000).map(|i| user(&format!("u{i}"), &format!("u{i}@example.com"), i)));
     ctx.log().clear();
     aw!(session.commit())?;
-    assert_eq!(ctx.log().names(), ["insert"]);
+    assert_eq!(ctx.log().names(), ctx.flush_commands(&["insert"]));
     assert_eq!(aw!(ctx.count::<User>(doc! {})), 1000);
 });
 
@@ -24,7 +24,7 @@ scenario!(thousand_dirty_entities_one_command, |ctx| {
     }
     ctx.log().clear();
     aw!(session.commit())?;
-    assert_eq!(ctx.log().names(), ["update"]);
+    assert_eq!(ctx.log().names(), ctx.flush_commands(&["update"]));
     assert_eq!(aw!(ctx.count::<User>(doc! { "role": "member" })), 1000);
 });
 

@@ -38,17 +38,28 @@ pub(crate) async fn flush(session: &mut Session) -> Result<()> {
     }
     // Inserts in doubt from an earlier flush are settled first: sending them blindly could
     // write them twice, or fail forever on their own duplicate key.
-    reconcile(session).await?;
+    if let Err(cause) = reconcile(session).await {
+        return Err(unsent(session, cause));
+    }
     let plan = build_plan(session)?;
     if plan.writes.is_empty() {
         return Ok(());
     }
     tracing::debug!(writes = plan.writes.len(), "mongotic: flushing");
-    if session.engine.use_transactions().await? {
-        transaction::flush_atomically(session, plan).await
-    } else {
-        flush_directly(session, plan).await
+    match session.engine.use_transactions().await {
+        Ok(true) => transaction::flush_atomically(session, plan).await,
+        Ok(false) => flush_directly(session, plan).await,
+        Err(cause @ Error::TransactionsUnavailable { .. }) => Err(cause),
+        Err(cause) => Err(unsent(session, cause)),
     }
+}
+
+/// The error for a flush that could not send anything (the server could not be reached to
+/// settle what is in doubt, or to learn whether it has transactions): everything stays staged.
+fn unsent(session: &Session, cause: Error) -> Error {
+    let staged = session.new().len() + session.dirty().len() + session.deleted().len();
+    let in_doubt = session.uow.entries_in_order().iter().filter(|(_, entry)| entry.entity.state().in_doubt()).count();
+    Error::Flush(Box::new(FlushError { cause, written: 0, staged, in_doubt, failed: None, transient: false }))
 }
 
 /// Sends `plan` without a transaction, records what the server acknowledged, and reads the
@@ -64,7 +75,12 @@ async fn flush_directly(session: &mut Session, mut plan: Plan) -> Result<()> {
             return report.stale_error().map_or(Ok(()), Err);
         };
         let read = reconcile(session).await;
-        if failure.retryable && !retried && read.is_ok() {
+        // Sent again once: what the retryable-writes rules allow, and an insert refused as a
+        // duplicate of its own id whose document the read proved ours (it landed earlier).
+        let own_duplicate = report.failed.as_ref().is_some_and(|failed| failed.kind == WriteKind::Insert)
+            && failure.error.is_duplicate_key()
+            && report.failed_entity.as_ref().is_some_and(|entity| entity.state().is_persistent());
+        if (failure.retryable || own_duplicate) && !retried && read.is_ok() {
             retried = true;
             plan = build_plan(session)?;
             if plan.writes.is_empty() {
@@ -83,6 +99,8 @@ pub(crate) struct Report {
     /// Entities whose write's fate is unknown, and whether it was an insert.
     unknown: Vec<(Arc<dyn ErasedEntity>, bool)>,
     failed: Option<FailedWrite>,
+    /// The entity of the failed write.
+    failed_entity: Option<Arc<dyn ErasedEntity>>,
     stale: Option<Error>,
 }
 
@@ -93,6 +111,11 @@ impl Report {
             done: 0,
             unknown: Vec::new(),
             failed: outcome.failure.as_ref().and_then(|failure| failed_write(plan, failure.failed)),
+            failed_entity: outcome
+                .failure
+                .as_ref()
+                .and_then(|failure| plan.writes.get(failure.failed?))
+                .and_then(|write| Some(session.uow.get(write.key)?.entity.clone())),
             stale: None,
         };
         for (write, fate) in plan.writes.iter().zip(&outcome.fates) {
@@ -126,6 +149,7 @@ impl Report {
             done: 0,
             unknown: Vec::new(),
             failed: failed_write(plan, failure.failed),
+            failed_entity: None,
             stale: None,
         }
     }
@@ -137,7 +161,7 @@ impl Report {
             .iter()
             .filter_map(|write| Some((session.uow.get(write.key)?.entity.clone(), write.kind == WriteKind::Insert)))
             .collect();
-        Report { total: plan.writes.len(), done: 0, unknown, failed: None, stale: None }
+        Report { total: plan.writes.len(), done: 0, unknown, failed: None, failed_entity: None, stale: None }
     }
 
     /// The error for a flush that matched a vanished document but otherwise succeeded.
@@ -156,10 +180,13 @@ impl Report {
         let mut in_doubt = 0;
         for (entity, insert) in &self.unknown {
             let state = entity.state();
-            if *insert && matches!(state.intent(), Intent::None) && state.is_persistent() {
-                written += 1;
-            } else {
-                in_doubt += 1;
+            match (*insert, state.intent()) {
+                // Read back: it landed, or it did not (then it is simply staged).
+                (true, Intent::None) if state.is_persistent() => written += 1,
+                (true, Intent::None) => {}
+                // Not read back (the server could not be read), or an update or delete that
+                // the next flush sends again.
+                _ => in_doubt += 1,
             }
         }
         Error::Flush(Box::new(FlushError {

@@ -43,7 +43,10 @@ pub(crate) enum Body {
     /// The whole document (insert, replace); it becomes the baseline.
     Document(RawDocumentBuf),
     /// A field update (`$set`/`$unset`); `snapshot` is the whole current document.
-    Update { update: RawDocumentBuf, snapshot: RawDocumentBuf },
+    Update {
+        update: RawDocumentBuf,
+        snapshot: RawDocumentBuf,
+    },
     Delete,
 }
 
@@ -184,7 +187,7 @@ pub(crate) fn build_plan(session: &mut Session) -> Result<Plan> {
             }
             Status::New => {
                 let (id, generated) = entity.assign_id().map_err(fail)?;
-                generated_id = generated;
+                generated_id = generated || state.id_generated();
                 // Filed as soon as it has an id: a query that meets the document (say, after
                 // an insert whose reply was lost) returns this entity, not a second one.
                 let identity = IdKey::from_bson(&id);

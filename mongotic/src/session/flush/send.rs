@@ -384,9 +384,12 @@ async fn mark_missing(
     }
     let namespace = &plan.namespaces[plan.writes[expecting[0]].namespace];
     let ids: Vec<Bson> = expecting.iter().map(|index| plan.writes[*index].id.clone()).collect();
-    let present: HashSet<IdKey> = stored_ids(engine, session, namespace, &ids)
-        .await
-        .map_err(|error| Failure { error, failed: None, retryable: true, transient: false })?;
+    let present: HashSet<IdKey> = stored_ids(engine, session, namespace, &ids).await.map_err(|error| Failure {
+        error,
+        failed: None,
+        retryable: true,
+        transient: false,
+    })?;
     for index in expecting {
         if !present.contains(&IdKey::from_bson(&plan.writes[index].id)) {
             fates[index] = Fate::Stale;
