@@ -14,8 +14,8 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(30);
 /// up on those after 60 s and says so).
 const RESTART_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// How long dropping waits for the watchdog to stop the server (SIGTERM, then SIGKILL after
-/// 10 s) and delete its storage.
+/// How long dropping waits for the watchdog to kill the server and delete its storage
+/// (well under a second); only a stuck watchdog takes longer, and is then killed itself.
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// A SecantusDB server of its own, for tests that crash the server: [`kill`](Self::kill)
@@ -50,8 +50,7 @@ impl DedicatedServer {
     /// Starts a server of the given topology on a free loopback port, with empty storage in
     /// a fresh temporary directory. Returns once it accepts connections (about a second).
     pub fn start(topology: Topology) -> Result<DedicatedServer, String> {
-        let flags =
-            Flags { standalone: topology == Topology::Standalone, sync_on_commit: true, control: true };
+        let flags = Flags { standalone: topology == Topology::Standalone, sync_on_commit: true, control: true };
         let (watchdog, port) = Watchdog::start(flags)?;
         Ok(DedicatedServer { watchdog, topology, port })
     }

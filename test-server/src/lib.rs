@@ -6,39 +6,81 @@
 //!   the project's git-ignored `.mongotic/venv` by `scripts/install-test-server.sh`. The
 //!   server runs under `watchdog.py`, which stops it and deletes its temporary storage when
 //!   this process ends, however it ends.
+//! - [`uri_for`]: the same for either [`Topology`]: the replica-set server of [`uri`], or a
+//!   standalone one (no transactions), also started once per process.
+//! - [`DedicatedServer`]: a server of a test's own that it can kill and restart, for crash
+//!   tests.
+//! - [`FaultProxy`]: a proxy in front of a server that loses a chosen command's request or
+//!   reply, for network-failure tests.
 //! - [`TestDb`]: a database name of one's own per test, dropped afterwards.
 //! - [`CommandLog`]: the commands a client sends, from the driver's command monitoring, so
 //!   tests can count round trips.
 
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+mod dedicated;
+mod proxy;
+mod watchdog;
+
+use std::process::{Child, ChildStdin};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use mongodb::bson::Document;
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::ClientOptions;
 
-/// How long to wait for the server to answer after starting it.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
+pub use dedicated::DedicatedServer;
+pub use proxy::FaultProxy;
+
+use watchdog::{Flags, Watchdog};
+
+/// The two server topologies mongotic supports, which behave differently: a replica set
+/// (even of one node) runs transactions and change streams, a standalone server refuses
+/// them.
+///
+/// ```no_run
+/// use mongotic_test_server::{Topology, uri_for};
+///
+/// for topology in Topology::ALL {
+///     let Some(uri) = uri_for(topology) else { continue }; // not configured: skip it
+///     println!("{topology:?}: {uri}");
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topology {
+    /// A single-node replica set (SecantusDB's default): transactions work.
+    ReplicaSet,
+    /// A standalone server: no transactions.
+    Standalone,
+}
+
+impl Topology {
+    /// Both topologies, replica set first.
+    pub const ALL: [Topology; 2] = [Topology::ReplicaSet, Topology::Standalone];
+}
 
 /// A server this process started. Never dropped: the pipe to the watchdog closes when the
 /// process exits, which is the watchdog's signal to clean up.
 struct Started {
     uri: String,
     _watchdog: Child,
-    _lifeline: ChildStdin,
+    _lifeline: Option<ChildStdin>,
 }
 
-static SERVER: OnceLock<Result<Started, String>> = OnceLock::new();
+static REPLICA_SET: OnceLock<Result<Started, String>> = OnceLock::new();
+static STANDALONE: OnceLock<Result<Started, String>> = OnceLock::new();
 
 /// The connection string of the server to test against. Starts the test server on first
 /// call unless `MONGODB_URI` is set.
+///
+/// The replica-set server of [`uri_for`].
+///
+/// ```no_run
+/// # async fn example() -> mongodb::error::Result<()> {
+/// let client = mongodb::Client::with_uri_str(mongotic_test_server::uri()).await?;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Panics
 ///
@@ -52,79 +94,105 @@ pub fn uri() -> String {
 
 /// [`uri`], as a `Result`.
 pub fn try_uri() -> Result<String, String> {
-    if let Ok(uri) = std::env::var("MONGODB_URI")
-        && !uri.trim().is_empty()
-    {
-        return Ok(uri);
+    match env_uri("MONGODB_URI") {
+        Some(uri) => Ok(uri),
+        None => shared(Topology::ReplicaSet),
     }
-    match SERVER.get_or_init(start) {
+}
+
+/// The connection string of a server of the given topology, shared by the whole process;
+/// `None` when the environment names a server for the other topology only, and tests
+/// should skip this one.
+///
+/// - Neither `MONGODB_URI` nor `MONGODB_URI_STANDALONE` set (the usual case): a SecantusDB
+///   server of that topology is started on first call, once per process, under the same
+///   watchdog as [`uri`].
+/// - `MONGODB_URI` set: it is the replica-set server. The standalone one is
+///   `MONGODB_URI_STANDALONE`, or `None` without it: a server one did not start is not
+///   supplemented with one that one did.
+/// - `MONGODB_URI_STANDALONE` set alone: it is the standalone server; the replica set is
+///   started.
+///
+/// ```no_run
+/// use mongotic_test_server::{Topology, uri_for};
+///
+/// let Some(uri) = uri_for(Topology::Standalone) else {
+///     eprintln!("no standalone server configured; skipped");
+///     return;
+/// };
+/// ```
+///
+/// # Panics
+///
+/// When the server cannot be installed or started; the message says why.
+pub fn uri_for(topology: Topology) -> Option<String> {
+    match try_uri_for(topology) {
+        Ok(uri) => uri,
+        Err(message) => panic!("mongotic test server ({topology:?}): {message}"),
+    }
+}
+
+/// [`uri_for`], as a `Result`.
+pub fn try_uri_for(topology: Topology) -> Result<Option<String>, String> {
+    match topology {
+        // Never skipped: without `MONGODB_URI` this process starts it.
+        Topology::ReplicaSet => try_uri().map(Some),
+        Topology::Standalone => match standalone_source() {
+            Source::Configured(uri) => Ok(Some(uri)),
+            Source::Start => shared(Topology::Standalone).map(Some),
+            Source::Skip => Ok(None),
+        },
+    }
+}
+
+/// Where the standalone server comes from.
+#[derive(Debug, PartialEq, Eq)]
+enum Source {
+    /// The environment names it.
+    Configured(String),
+    /// This process starts it.
+    Start,
+    /// None: the environment names a replica-set server only.
+    Skip,
+}
+
+fn standalone_source() -> Source {
+    source_from(env_uri("MONGODB_URI"), env_uri("MONGODB_URI_STANDALONE"))
+}
+
+/// [`standalone_source`] given the two variables, as [`uri_for`] documents it; apart from
+/// reading the environment so it can be tested without changing it.
+fn source_from(replica_set: Option<String>, standalone: Option<String>) -> Source {
+    match (replica_set, standalone) {
+        (_, Some(uri)) => Source::Configured(uri),
+        (None, None) => Source::Start,
+        (Some(_), None) => Source::Skip,
+    }
+}
+
+/// The variable's value, when it is set to something.
+fn env_uri(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|uri| !uri.trim().is_empty())
+}
+
+/// The shared server of a topology, started on first use.
+fn shared(topology: Topology) -> Result<String, String> {
+    let cell = match topology {
+        Topology::ReplicaSet => &REPLICA_SET,
+        Topology::Standalone => &STANDALONE,
+    };
+    match cell.get_or_init(|| start(topology)) {
         Ok(started) => Ok(started.uri.clone()),
         Err(message) => Err(message.clone()),
     }
 }
 
-fn workspace_root() -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir.parent().unwrap_or(crate_dir).to_path_buf()
-}
-
-/// Installs SecantusDB if needed (serialised across processes by a file lock) and returns
-/// the venv's directory of executables.
-fn install() -> Result<PathBuf, String> {
-    let root = workspace_root();
-    let state_dir = root.join(".mongotic");
-    fs::create_dir_all(&state_dir).map_err(|err| format!("cannot create {}: {err}", state_dir.display()))?;
-    let lock_path = state_dir.join("install.lock");
-    let lock = File::create(&lock_path).map_err(|err| format!("cannot open {}: {err}", lock_path.display()))?;
-    lock.lock().map_err(|err| format!("cannot lock {}: {err}", lock_path.display()))?;
-    let script = root.join("scripts").join("install-test-server.sh");
-    let status = Command::new("sh")
-        .arg(&script)
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .map_err(|err| format!("cannot run {}: {err}", script.display()))?;
-    drop(lock);
-    if !status.success() {
-        return Err(format!("{} failed ({status}); is python3 with venv available?", script.display()));
-    }
-    Ok(state_dir.join("venv").join("bin"))
-}
-
-fn start() -> Result<Started, String> {
-    let bin = install()?;
-    let watchdog = Path::new(env!("CARGO_MANIFEST_DIR")).join("watchdog.py");
-    let mut child = Command::new(bin.join("python"))
-        .arg(&watchdog)
-        .arg(bin.join("secantusd-py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|err| format!("cannot start {}: {err}", watchdog.display()))?;
-    let lifeline = child.stdin.take().ok_or("the watchdog has no stdin")?;
-    let stdout = child.stdout.take().ok_or("the watchdog has no stdout")?;
-
-    // Read the first line on a thread so a stuck start is bounded by a timeout.
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let result = BufReader::new(stdout).read_line(&mut line).map(|_| line);
-        let _ = sender.send(result);
-    });
-    let line = match receiver.recv_timeout(STARTUP_TIMEOUT) {
-        Ok(Ok(line)) => line,
-        Ok(Err(err)) => return Err(format!("cannot read from the watchdog: {err}")),
-        Err(_) => {
-            let _ = child.kill();
-            return Err(format!("the server did not start within {STARTUP_TIMEOUT:?}"));
-        }
-    };
-    let port = line
-        .trim()
-        .strip_prefix("READY ")
-        .and_then(|port| port.parse::<u16>().ok())
-        .ok_or_else(|| format!("the server did not start: {}", line.trim()))?;
+fn start(topology: Topology) -> Result<Started, String> {
+    // Without --sync-on-commit: these servers are not crashed, and fsyncs would slow every
+    // test down.
+    let flags = Flags { standalone: topology == Topology::Standalone, ..Flags::default() };
+    let (watchdog, port) = Watchdog::start(flags)?;
+    let (child, lifeline) = watchdog.into_lifeline();
     Ok(Started {
         uri: format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
         _watchdog: child,
@@ -132,10 +200,24 @@ fn start() -> Result<Started, String> {
     })
 }
 
+/// The servers this process uses so far: the replica set's (started if need be, as it
+/// always was), and the standalone one's if it was started or configured.
+fn uris_in_use() -> Vec<String> {
+    let mut uris: Vec<String> = try_uri().ok().into_iter().collect();
+    let standalone = match standalone_source() {
+        Source::Configured(uri) => Some(uri),
+        Source::Start => STANDALONE.get().and_then(|started| started.as_ref().ok()).map(|started| started.uri.clone()),
+        Source::Skip => None,
+    };
+    uris.extend(standalone);
+    uris
+}
+
 static NEXT_DB: AtomicU64 = AtomicU64::new(0);
 
 /// A database name of a test's own, dropped when the value is dropped (also when the test
-/// panics).
+/// panics), on every shared server in use: the replica set's, and the standalone one's
+/// once that is in use too.
 pub struct TestDb {
     name: String,
 }
@@ -178,13 +260,15 @@ impl Drop for TestDb {
         // A fresh client on a thread of its own: the test's runtime may be shutting down or
         // blocked in this very call, so it cannot be used here.
         let name = self.name.clone();
-        let Ok(uri) = try_uri() else { return };
+        let uris = uris_in_use();
         let dropper = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             runtime.block_on(async move {
-                if let Ok(client) = mongodb::Client::with_uri_str(&uri).await {
-                    let _ = client.database(&name).drop().await;
-                    client.shutdown().immediate(true).await;
+                for uri in uris {
+                    if let Ok(client) = mongodb::Client::with_uri_str(&uri).await {
+                        let _ = client.database(&name).drop().await;
+                        client.shutdown().immediate(true).await;
+                    }
                 }
             });
         });
@@ -259,9 +343,42 @@ impl CommandLog {
 }
 
 /// Driver options for the test server, recording commands in `log` when given.
+///
+/// The replica-set server's: [`client_options_for`] with [`Topology::ReplicaSet`].
+///
+/// # Panics
+///
+/// When the server cannot be started or its URI parsed.
 pub async fn client_options(log: Option<&CommandLog>) -> ClientOptions {
-    let uri = uri();
-    let mut options = match ClientOptions::parse(&uri).await {
+    options_for_uri(&uri(), log).await
+}
+
+/// Driver options for the shared server of `topology`, recording commands in `log` when
+/// given; `None` when that topology is to be skipped (see [`uri_for`]).
+///
+/// ```no_run
+/// use mongotic_test_server::{CommandLog, Topology, client_options_for};
+///
+/// # async fn example() -> mongodb::error::Result<()> {
+/// let log = CommandLog::new();
+/// let Some(options) = client_options_for(Topology::Standalone, Some(&log)).await else {
+///     return Ok(()); // not configured: skipped
+/// };
+/// let client = mongodb::Client::with_options(options)?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When the server cannot be started or its URI parsed.
+pub async fn client_options_for(topology: Topology, log: Option<&CommandLog>) -> Option<ClientOptions> {
+    let uri = uri_for(topology)?;
+    Some(options_for_uri(&uri, log).await)
+}
+
+async fn options_for_uri(uri: &str, log: Option<&CommandLog>) -> ClientOptions {
+    let mut options = match ClientOptions::parse(uri).await {
         Ok(options) => options,
         Err(err) => panic!("cannot parse the test server's URI {uri}: {err}"),
     };
@@ -269,4 +386,30 @@ pub async fn client_options(log: Option<&CommandLog>) -> ClientOptions {
         options.command_event_handler = Some(log.handler());
     }
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Source, source_from};
+
+    fn some(uri: &str) -> Option<String> {
+        Some(uri.to_string())
+    }
+
+    #[test]
+    fn standalone_is_started_when_the_environment_names_no_server() {
+        assert_eq!(source_from(None, None), Source::Start);
+    }
+
+    #[test]
+    fn standalone_is_skipped_when_only_mongodb_uri_is_set() {
+        assert_eq!(source_from(some("mongodb://rs"), None), Source::Skip);
+    }
+
+    #[test]
+    fn mongodb_uri_standalone_is_the_standalone_server() {
+        let single = Source::Configured("mongodb://single".to_string());
+        assert_eq!(source_from(some("mongodb://rs"), some("mongodb://single")), single);
+        assert_eq!(source_from(None, some("mongodb://single")), single);
+    }
 }

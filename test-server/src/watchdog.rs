@@ -138,12 +138,12 @@ impl Watchdog {
 
 /// The port in a `READY <port>` answer; anything else is the watchdog saying why not.
 pub(crate) fn ready_port(line: &str) -> Result<u16, String> {
-    line.strip_prefix("READY ")
-        .and_then(|port| port.trim().parse::<u16>().ok())
-        .ok_or_else(|| match line.strip_prefix("FAILED ") {
+    line.strip_prefix("READY ").and_then(|port| port.trim().parse::<u16>().ok()).ok_or_else(|| {
+        match line.strip_prefix("FAILED ") {
             Some(why) => why.to_string(),
             None => format!("unexpected answer from the watchdog: {line:?}"),
-        })
+        }
+    })
 }
 
 fn workspace_root() -> PathBuf {

@@ -178,6 +178,28 @@ impl Engine {
         Engine { inner: self.inner.with_client_bulk_write(enabled), runtime: self.runtime.clone() }
     }
 
+    /// See [`crate::Engine::with_transactions`].
+    ///
+    /// ```no_run
+    /// # fn demo(engine: mongotic::blocking::Engine) {
+    /// let engine = engine.with_transactions(mongotic::TransactionMode::Never);
+    /// # }
+    /// ```
+    pub fn with_transactions(&self, mode: crate::TransactionMode) -> Engine {
+        Engine { inner: self.inner.with_transactions(mode), runtime: self.runtime.clone() }
+    }
+
+    /// See [`crate::Engine::supports_transactions`].
+    ///
+    /// ```no_run
+    /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+    /// let atomic = engine.supports_transactions()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn supports_transactions(&self) -> crate::Result<bool> {
+        self.runtime.block_on(self.inner.supports_transactions())?
+    }
+
     /// See [`crate::Engine::database_for`].
     ///
     /// ```no_run

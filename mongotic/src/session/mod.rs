@@ -496,7 +496,10 @@ impl Session {
             if entry.status == Status::Deleted {
                 return Ok(None);
             }
-            if let Some(handle) = Tracked::from_erased(entry.entity.clone()) {
+            // An entity whose insert is in doubt is looked up on the server: finding its
+            // document settles the doubt (see `Loader`).
+            let in_doubt = matches!(entry.status, Status::New | Status::Uncertain) && entry.entity.state().in_doubt();
+            if !in_doubt && let Some(handle) = Tracked::from_erased(entry.entity.clone()) {
                 return Ok(Some(handle));
             }
         }

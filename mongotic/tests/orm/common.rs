@@ -229,21 +229,48 @@ impl Raw {
     /// commands named in `commands` fail with `error_code`, or lose their connection when
     /// `error_code` is `None`.
     async fn fail_commands(&self, commands: &[&str], error_code: Option<i32>, times: i32) {
-        if self.fail_point.borrow().is_none() {
-            let turn = FAIL_POINT.lock().unwrap_or_else(PoisonError::into_inner);
-            *self.fail_point.borrow_mut() = Some(turn);
-        }
-        let mut data = doc! { "failCommands": commands, "appName": self.db.name() };
+        let mut data = doc! { "failCommands": commands };
         match error_code {
             Some(code) => data.insert("errorCode", code),
             None => data.insert("closeConnection", true),
         };
+        self.fail_point(doc! { "times": times }, data).await;
+    }
+
+    /// Arms the `failCommand` fail point with any `mode` and `data` (see the server's
+    /// documentation), scoped to this test's engine by its application name.
+    async fn fail_point(&self, mode: Document, mut data: Document) {
+        if self.fail_point.borrow().is_none() {
+            let turn = FAIL_POINT.lock().unwrap_or_else(PoisonError::into_inner);
+            *self.fail_point.borrow_mut() = Some(turn);
+        }
+        data.insert("appName", self.db.name());
         self.client()
             .await
             .database("admin")
-            .run_command(doc! { "configureFailPoint": "failCommand", "mode": { "times": times }, "data": data })
+            .run_command(doc! { "configureFailPoint": "failCommand", "mode": mode, "data": data })
             .await
             .expect("configureFailPoint");
+    }
+
+    /// Turns the `failCommand` fail point off.
+    async fn fail_off(&self) {
+        self.client()
+            .await
+            .database("admin")
+            .run_command(doc! { "configureFailPoint": "failCommand", "mode": "off" })
+            .await
+            .expect("configureFailPoint off");
+    }
+
+    async fn delete<M: Model>(&self, filter: Document) {
+        self.collection::<M>().await.delete_many(filter).await.expect("raw delete");
+    }
+
+    async fn find_all<M: Model>(&self) -> Vec<Document> {
+        use futures::TryStreamExt;
+        let cursor = self.collection::<M>().await.find(doc! {}).await.expect("raw find");
+        cursor.try_collect().await.expect("raw find")
     }
 }
 
@@ -313,6 +340,22 @@ impl AsyncCtx {
     pub async fn fail_commands(&self, commands: &[&str], error_code: Option<i32>, times: i32) {
         self.raw.fail_commands(commands, error_code, times).await
     }
+
+    pub async fn fail_point(&self, mode: Document, data: Document) {
+        self.raw.fail_point(mode, data).await
+    }
+
+    pub async fn delete<M: Model>(&self, filter: Document) {
+        self.raw.delete::<M>(filter).await
+    }
+
+    pub async fn fail_off(&self) {
+        self.raw.fail_off().await
+    }
+
+    pub async fn find_all<M: Model>(&self) -> Vec<Document> {
+        self.raw.find_all::<M>().await
+    }
 }
 
 /// The blocking context of a scenario: the same helpers, without `.await`.
@@ -375,6 +418,22 @@ impl BlockingCtx {
 
     pub fn fail_commands(&self, commands: &[&str], error_code: Option<i32>, times: i32) {
         self.runtime.block_on(self.raw.fail_commands(commands, error_code, times))
+    }
+
+    pub fn fail_point(&self, mode: Document, data: Document) {
+        self.runtime.block_on(self.raw.fail_point(mode, data))
+    }
+
+    pub fn delete<M: Model>(&self, filter: Document) {
+        self.runtime.block_on(self.raw.delete::<M>(filter))
+    }
+
+    pub fn fail_off(&self) {
+        self.runtime.block_on(self.raw.fail_off())
+    }
+
+    pub fn find_all<M: Model>(&self) -> Vec<Document> {
+        self.runtime.block_on(self.raw.find_all::<M>())
     }
 }
 

@@ -6,8 +6,10 @@
 mod common;
 
 mod errors;
+mod faults;
 mod patterns;
 mod queries;
+mod recovery;
 mod round_trips;
 mod seed;
 mod unit_of_work;
