@@ -307,6 +307,10 @@ pub(crate) async fn commit_open(session: &mut Session) -> Result<()> {
         }
         Err(failure) => {
             let unknown = matches!(failure, CommitFailure::Unknown(_));
+            if !unknown {
+                // Best effort: a transaction that did not commit holds its locks until aborted.
+                let _ = client_session.abort_transaction().await;
+            }
             session.txn.fail(&mut session.uow, unknown);
             let failure = failure.into_failure();
             let staged = session.new().len() + session.dirty().len() + session.deleted().len();
@@ -420,6 +424,12 @@ impl Session {
             match result {
                 Ok(value) => return Ok(value),
                 Err(err) => {
+                    // Aborted and awaited (not left to the background), so the next attempt
+                    // does not conflict with this one's writes.
+                    if let Some(mut open) = self.txn.open.take() {
+                        let _ = open.abort_transaction().await;
+                        self.txn.open = Some(open);
+                    }
                     self.rollback();
                     if !is_transient(&err) || Instant::now() >= deadline {
                         return Err(err);

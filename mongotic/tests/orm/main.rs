@@ -12,4 +12,5 @@ mod queries;
 mod recovery;
 mod round_trips;
 mod seed;
+mod transactions;
 mod unit_of_work;

@@ -1,0 +1,179 @@
+//! Transactions: an atomic flush where the deployment has them, explicit transactions with
+//! SQLAlchemy's meaning, the engine's `TransactionMode`, and retries of transient failures.
+
+use mongotic::bson::doc;
+use mongotic::prelude::*;
+use mongotic::{Error, TransactionMode};
+use mongotic_test_server::Topology;
+
+use crate::common::*;
+
+/// An explicit transaction: its reads see its own writes, nobody else sees them before the
+/// commit, and the commit makes them visible at once.
+scenario!(explicit_transaction_commits_queries_and_flushes, |ctx| {
+    if !ctx.transactional() {
+        let result = aw!(ctx.session().begin());
+        assert!(matches!(result, Err(Error::TransactionsUnavailable { .. })), "{result:?}");
+        return Ok(());
+    }
+    let mut session = ctx.session();
+    let alice = session.add(user("Alice", "alice@example.com", 30));
+    aw!(session.commit())?;
+
+    aw!(session.begin())?;
+    assert!(session.in_transaction());
+    alice.write().age = Some(31);
+    session.add(user("Bob", "bob@example.com", 25));
+    aw!(session.flush())?;
+    let inside = aw!(session.scalars(select::<User>().filter(User::age.gte(25))).count())?;
+    assert_eq!(inside, 2, "the transaction sees its own writes");
+    assert_eq!(aw!(ctx.count::<User>(doc! {})), 1, "nobody else does before the commit");
+    assert_eq!(aw!(ctx.count::<User>(doc! { "age": 31 })), 0);
+    aw!(session.commit())?;
+    assert!(!session.in_transaction());
+    assert_eq!(aw!(ctx.count::<User>(doc! {})), 2);
+    assert_eq!(aw!(ctx.count::<User>(doc! { "age": 31 })), 1);
+});
+
+/// `rollback` aborts: nothing the transaction flushed is kept, and the session's entities
+/// are back as they were at `begin`.
+scenario!(rollback_aborts_what_was_flushed, |ctx| {
+    if !ctx.transactional() {
+        return Ok(());
+    }
+    let mut session = ctx.session();
+    let alice = session.add(user("Alice", "alice@example.com", 30));
+    let bob = session.add(user("Bob", "bob@example.com", 25));
+    aw!(session.commit())?;
+
+    aw!(session.begin())?;
+    alice.write().age = Some(99);
+    session.delete(&bob)?;
+    let carol = session.add(user("Carol", "carol@example.com", 28));
+    aw!(session.flush())?;
+    assert!(alice.is_persistent() && carol.is_persistent() && !bob.is_attached());
+    session.rollback();
+
+    assert!(!session.in_transaction());
+    assert_eq!(alice.read().age, Some(30), "the value before the transaction");
+    assert!(bob.is_attached() && bob.is_persistent(), "the delete was taken back");
+    assert!(!carol.is_attached() && !carol.is_persistent(), "the insert was taken back");
+    assert!(session.dirty().is_empty() && session.new().is_empty() && session.deleted().is_empty());
+    ctx.log().clear();
+    aw!(session.commit())?;
+    assert!(ctx.log().is_empty(), "nothing left to write: {:?}", ctx.log().names());
+    assert_eq!(aw!(ctx.count::<User>(doc! {})), 2);
+    assert_eq!(aw!(ctx.count::<User>(doc! { "age": 30 })), 1);
+});
+
+/// An error aborts the explicit transaction: nothing of it is kept, the changes are staged
+/// again, and I/O is refused until `rollback`.
+scenario!(an_error_aborts_the_explicit_transaction, |ctx| {
+    if !ctx.transactional() {
+        return Ok(());
+    }
+    aw!(ctx.create_indexes::<User>())?;
+    let mut session = ctx.session();
+    aw!(session.begin())?;
+    let first = session.add(user("First", "first@example.com", 1));
+    aw!(session.flush())?;
+    session.add(user("Twin", "first@example.com", 2));
+    let result = aw!(session.commit());
+    assert!(result.as_ref().is_err_and(Error::is_duplicate_key), "{result:?}");
+    assert_eq!(aw!(ctx.count::<User>(doc! {})), 0, "the whole transaction was aborted");
+    assert!(!first.is_persistent(), "its bookkeeping went back to begin");
+    let refused = aw!(session.scalars(select::<User>()).all());
+    assert!(matches!(refused, Err(Error::TransactionAborted)), "{refused:?}");
+    session.rollback();
+    assert!(session.new().is_empty());
+    aw!(session.commit())?;
+});
+
+/// A flush outside an explicit transaction is atomic, and transient failures are retried
+/// whole: the commit goes through and every document is stored once.
+scenario!(transient_failures_are_retried_whole, |ctx| {
+    if !ctx.transactional() {
+        return Ok(());
+    }
+    let mut session = ctx.session();
+    session.add_all((0..10).map(|i| user(&format!("u{i}"), &format!("u{i}@example.com"), i)));
+    aw!(ctx.fail_point(
+        doc! { "times": 1 },
+        doc! { "failCommands": ["insert"], "errorCode": 112, "errorLabels": ["TransientTransactionError"] }
+    ));
+    ctx.log().clear();
+    aw!(session.commit())?;
+    assert_eq!(ctx.log().count("insert"), 2, "the transaction ran twice: {:?}", ctx.log().names());
+    assert_eq!(aw!(ctx.count::<User>(doc! {})), 10);
+
+    // A commit whose result is unknown is committed again, not the whole transaction.
+    for user in aw!(session.scalars(select::<User>()).all())? {
+        user.write().role = Some("member".into());
+    }
+    aw!(ctx.fail_point(
+        doc! { "times": 1 },
+        doc! { "failCommands": ["commitTransaction"], "errorCode": 91, "errorLabels": ["UnknownTransactionCommitResult"] }
+    ));
+    ctx.log().clear();
+    aw!(session.commit())?;
+    assert_eq!(ctx.log().count("update"), 1, "{:?}", ctx.log().names());
+    assert!(ctx.log().count("commitTransaction") >= 2, "{:?}", ctx.log().names());
+    assert_eq!(aw!(ctx.count::<User>(doc! { "role": "member" })), 10);
+    assert!(session.dirty().is_empty());
+});
+
+/// `TransactionMode::Never` writes without a transaction even on a replica set;
+/// `TransactionMode::Always` refuses a standalone server before sending anything.
+#[tokio::test]
+async fn transaction_modes() -> TestResult {
+    let ctx = AsyncCtx::new().await;
+    let mut session = sessionmaker(&ctx.engine.with_transactions(TransactionMode::Never)).session();
+    session.add(user("Alice", "alice@example.com", 30));
+    ctx.log().clear();
+    session.commit().await?;
+    assert_eq!(ctx.log().names(), ["insert"]);
+    assert!(matches!(session.begin().await, Err(Error::TransactionsUnavailable { .. })));
+
+    let Some(standalone) = AsyncCtx::on(Topology::Standalone).await else { return Ok(()) };
+    let mut session = sessionmaker(&standalone.engine.with_transactions(TransactionMode::Always)).session();
+    session.add(user("Bob", "bob@example.com", 25));
+    standalone.log().clear();
+    let result = session.commit().await;
+    assert!(matches!(result, Err(Error::TransactionsUnavailable { .. })), "{result:?}");
+    assert!(standalone.log().is_empty(), "nothing sent: {:?}", standalone.log().names());
+    assert_eq!(session.new().len(), 1, "still staged");
+    Ok(())
+}
+
+/// The convenient form: the body runs again when the transaction hits a transient error.
+#[tokio::test]
+async fn transaction_body_is_run_again_on_transient_errors() -> TestResult {
+    let ctx = AsyncCtx::new().await;
+    let mut session = ctx.session();
+    let alice = session.add(user("Alice", "alice@example.com", 30));
+    session.commit().await?;
+    ctx.fail_point(
+        doc! { "times": 1 },
+        doc! { "failCommands": ["commitTransaction"], "errorCode": 112, "errorLabels": ["TransientTransactionError"] },
+    )
+    .await;
+    let mut runs = 0;
+    let id = alice.id().ok_or("id")?;
+    session
+        .transaction(|s| {
+            runs += 1;
+            Box::pin(async move {
+                if let Some(found) = s.get::<User>(id).await? {
+                    let age = found.read().age.unwrap_or_default();
+                    found.write().age = Some(age + 1);
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    // At least twice: the fail point fails the commit without aborting the transaction on
+    // the server, so the second run may still meet its lock (a write conflict, transient too).
+    assert!(runs >= 2, "{runs}");
+    assert_eq!(ctx.count::<User>(doc! { "age": 31 }).await, 1, "applied once");
+    Ok(())
+}
