@@ -86,9 +86,9 @@ fn comment_doc(id: i64, body: &str) -> Document {
     doc! { "_id": id, "body": body }
 }
 
-/// Findings 1 and 2: a write concern error on the first batch, or an error on the second
-/// batch, of an insert the driver splits. What the error counts as written is what the server
-/// holds, the rest stays staged, and flushing again stores every document exactly once.
+// Findings 1 and 2: a write concern error on the first batch, or an error on the second
+// batch, of an insert the driver splits. What the error counts as written is what the server
+// holds, the rest stays staged, and flushing again stores every document exactly once.
 split_scenario!(split_insert_failures_lose_nothing, |ctx| {
     let faults = [
         (
@@ -120,8 +120,8 @@ split_scenario!(split_insert_failures_lose_nothing, |ctx| {
     }
 });
 
-/// Finding 3: an insert of a client-chosen id whose reply was lost is not retried blindly:
-/// the next flush reads it back, finds it landed, and writes what is staged behind it.
+// Finding 3: an insert of a client-chosen id whose reply was lost is not retried blindly:
+// the next flush reads it back, finds it landed, and writes what is staged behind it.
 scenario!(lost_reply_of_client_id_insert_converges, |ctx| {
     ctx.engine = ctx.engine.with_transactions(TransactionMode::Never);
     let mut session = ctx.session();
@@ -141,8 +141,8 @@ scenario!(lost_reply_of_client_id_insert_converges, |ctx| {
     assert!(session.new()[0] == mine);
 });
 
-/// Finding 4: deleting (or rolling back) an entity whose insert may have landed removes the
-/// document (or keeps it tracked as the persistent entity it is), never forgets it.
+// Finding 4: deleting (or rolling back) an entity whose insert may have landed removes the
+// document (or keeps it tracked as the persistent entity it is), never forgets it.
 scenario!(delete_or_rollback_of_an_insert_in_doubt, |ctx| {
     ctx.engine = ctx.engine.with_transactions(TransactionMode::Never);
     let mut session = ctx.session();
@@ -161,9 +161,9 @@ scenario!(delete_or_rollback_of_an_insert_in_doubt, |ctx| {
     assert!(kept.is_persistent() && session.contains(&kept), "rolled back, but it landed: tracked as persistent");
 });
 
-/// Findings 5 and 7: after an insert whose outcome is unknown, a query returns the same
-/// handle (the identity map files the id at flush), and the doubt travels with the handle to
-/// another session.
+// Findings 5 and 7: after an insert whose outcome is unknown, a query returns the same
+// handle (the identity map files the id at flush), and the doubt travels with the handle to
+// another session.
 scenario!(doubt_travels_with_the_entity, |ctx| {
     ctx.engine = ctx.engine.with_transactions(TransactionMode::Never);
     let mut session = ctx.session();
@@ -194,8 +194,8 @@ scenario!(doubt_travels_with_the_entity, |ctx| {
     assert_eq!(aw!(ctx.count::<Tag>(doc! {})), 1);
 });
 
-/// Finding 6: a change to a document someone else deleted is a typed conflict, stays staged,
-/// and `expunge` resolves it; a delete of a vanished document reports it once and lets go.
+// Finding 6: a change to a document someone else deleted is a typed conflict, stays staged,
+// and `expunge` resolves it; a delete of a vanished document reports it once and lets go.
 scenario!(changes_to_vanished_documents_are_conflicts, |ctx| {
     let mut session = ctx.session();
     let alice = session.add(user("Alice", "alice@example.com", 30));
@@ -224,7 +224,7 @@ scenario!(changes_to_vanished_documents_are_conflicts, |ctx| {
     aw!(session.commit())?;
 });
 
-/// Finding 8: an `i64` id stored as `NumberInt` by another driver is the same id.
+// Finding 8: an `i64` id stored as `NumberInt` by another driver is the same id.
 scenario!(integer_ids_compare_by_value, |ctx| {
     aw!(ctx.insert::<Comment>(vec![doc! { "_id": 1_i32, "body": "from another driver" }]));
     let mut session = ctx.session();
@@ -234,7 +234,7 @@ scenario!(integer_ids_compare_by_value, |ctx| {
     assert_eq!(aw!(ctx.find_all::<Comment>()), [doc! { "_id": 1_i32, "body": "edited" }]);
 });
 
-/// Finding 9: `merge` of an id the session stages for insert joins that entity.
+// Finding 9: `merge` of an id the session stages for insert joins that entity.
 scenario!(merge_joins_a_staged_insert, |ctx| {
     let mut session = ctx.session();
     let added = session.add(Comment { id: 5, body: "added".into() });

@@ -8,8 +8,8 @@ use mongotic_test_server::Topology;
 
 use crate::common::*;
 
-/// An explicit transaction: its reads see its own writes, nobody else sees them before the
-/// commit, and the commit makes them visible at once.
+// An explicit transaction: its reads see its own writes, nobody else sees them before the
+// commit, and the commit makes them visible at once.
 scenario!(explicit_transaction_commits_queries_and_flushes, |ctx| {
     if !ctx.transactional() {
         let result = aw!(ctx.session().begin());
@@ -35,8 +35,8 @@ scenario!(explicit_transaction_commits_queries_and_flushes, |ctx| {
     assert_eq!(aw!(ctx.count::<User>(doc! { "age": 31 })), 1);
 });
 
-/// `rollback` aborts: nothing the transaction flushed is kept, and the session's entities
-/// are back as they were at `begin`.
+// `rollback` aborts: nothing the transaction flushed is kept, and the session's entities
+// are back as they were at `begin`.
 scenario!(rollback_aborts_what_was_flushed, |ctx| {
     if !ctx.transactional() {
         return Ok(());
@@ -66,8 +66,8 @@ scenario!(rollback_aborts_what_was_flushed, |ctx| {
     assert_eq!(aw!(ctx.count::<User>(doc! { "age": 30 })), 1);
 });
 
-/// An error aborts the explicit transaction: nothing of it is kept, the changes are staged
-/// again, and I/O is refused until `rollback`.
+// An error aborts the explicit transaction: nothing of it is kept, the changes are staged
+// again, and I/O is refused until `rollback`.
 scenario!(an_error_aborts_the_explicit_transaction, |ctx| {
     if !ctx.transactional() {
         return Ok(());
@@ -89,8 +89,8 @@ scenario!(an_error_aborts_the_explicit_transaction, |ctx| {
     aw!(session.commit())?;
 });
 
-/// A flush outside an explicit transaction is atomic, and transient failures are retried
-/// whole: the commit goes through and every document is stored once.
+// A flush outside an explicit transaction is atomic, and transient failures are retried
+// whole: the commit goes through and every document is stored once.
 scenario!(transient_failures_are_retried_whole, |ctx| {
     if !ctx.transactional() {
         return Ok(());
