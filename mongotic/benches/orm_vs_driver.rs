@@ -25,7 +25,7 @@ use mongotic::bson::{Document, doc, oid::ObjectId};
 use mongotic::mongodb::options::ClientOptions;
 use mongotic::mongodb::{Client, Collection, Namespace};
 use mongotic::prelude::*;
-use mongotic::{Engine, SessionFactory};
+use mongotic::{Engine, SessionFactory, TransactionMode};
 use mongotic_test_server::{CommandLog, TestDb};
 
 /// Counts the bytes currently allocated, to measure what a session retains.
@@ -119,7 +119,10 @@ fn people(n: usize) -> Vec<Person> {
 
 /// The ORM side and the driver side, each with its own connection pool.
 struct Sides {
+    /// Sessions that flush without a transaction: the ORM's own cost against the driver's.
     factory: SessionFactory,
+    /// Sessions that flush in a transaction (the default on a replica set).
+    atomic: SessionFactory,
     collection: Collection<Person>,
     client: Client,
     namespace: Namespace,
@@ -138,7 +141,13 @@ async fn sides(uri: &str, db: &str, log: Option<&CommandLog>) -> Sides {
     let engine = Engine::from_options(options(log).await).expect("engine").with_database(db);
     let client = Client::with_options(options(log).await).expect("client");
     let collection = client.database(db).collection::<Person>("people");
-    Sides { factory: sessionmaker(&engine), collection, client, namespace: Namespace::new(db, "people") }
+    Sides {
+        factory: sessionmaker(&engine.with_transactions(TransactionMode::Never)),
+        atomic: sessionmaker(&engine.with_transactions(TransactionMode::Always)),
+        collection,
+        client,
+        namespace: Namespace::new(db, "people"),
+    }
 }
 
 struct Sample {
@@ -277,6 +286,50 @@ impl Workload for DirtyFlush {
             .collect();
         let command = doc! { "update": &sides.namespace.coll, "updates": updates, "ordered": true };
         sides.client.database(&sides.namespace.db).run_command(command).await.expect("update");
+    }
+}
+
+/// What a transaction costs: the same flushes as `Insert` and `DirtyFlush`, in a transaction
+/// (the "orm" column) and without one (the "raw" column).
+struct AtomicInsert;
+impl Workload for AtomicInsert {
+    const NAME: &'static str = "insert 10,000: in a transaction / without";
+    type State = Vec<Person>;
+    async fn prepare(sides: &Sides) -> Vec<Person> {
+        Insert::prepare(sides).await
+    }
+    async fn orm(sides: &Sides, people: Vec<Person>) {
+        let mut session = sides.atomic.session();
+        session.add_all(people);
+        session.commit().await.expect("commit");
+    }
+    async fn raw(sides: &Sides, people: Vec<Person>) {
+        Insert::orm(sides, people).await
+    }
+}
+
+struct AtomicDirtyFlush;
+impl Workload for AtomicDirtyFlush {
+    const NAME: &'static str = "flush 1,000 dirty: in a transaction / without";
+    type State = (mongotic::Session, Vec<Tracked<Person>>);
+    async fn prepare(sides: &Sides) -> Self::State {
+        reset(sides, 1_000).await;
+        (sides.factory.session(), Vec::new())
+    }
+    async fn orm(sides: &Sides, _: Self::State) {
+        let mut session = sides.atomic.session();
+        let tracked = session.scalars(select::<Person>()).all().await.expect("load");
+        for person in &tracked {
+            person.write().score += 1.0;
+        }
+        session.commit().await.expect("commit");
+    }
+    async fn raw(_: &Sides, (mut session, _): Self::State) {
+        let tracked = session.scalars(select::<Person>()).all().await.expect("load");
+        for person in &tracked {
+            person.write().score += 1.0;
+        }
+        session.commit().await.expect("commit");
     }
 }
 
@@ -455,6 +508,10 @@ fn main() {
         }
         if wanted(DirtyFlush::NAME) {
             rows.push(measure::<DirtyFlush>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(AtomicInsert::NAME) && timed_sides.atomic.engine().supports_transactions().await.unwrap_or(false) {
+            rows.push(measure::<AtomicInsert>(&timed_sides, &counted_sides, &log, runs).await);
+            rows.push(measure::<AtomicDirtyFlush>(&timed_sides, &counted_sides, &log, runs).await);
         }
         if wanted(GetById::NAME) {
             rows.push(measure::<GetById>(&timed_sides, &counted_sides, &log, runs).await);
