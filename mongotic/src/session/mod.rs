@@ -8,7 +8,9 @@
 //! - `tracked`: the entity handles ([`Tracked`], [`EntityRef`]) and their tracking state;
 //! - `unit_of_work`: which entities the session tracks, in which state, and the identity map;
 //! - `diff`: the comparison of an entity with its baseline, producing `$set`/`$unset`;
-//! - `flush`: planning the writes and sending them, with exact bookkeeping on failure;
+//! - `flush`: planning the writes, sending them, and recording what the server did;
+//! - `reconcile`: reading back writes whose outcome is unknown, instead of guessing;
+//! - `transaction`: atomic flushes, explicit transactions and their journal;
 //! - `query`: running selects and turning documents into entities or rows;
 //! - `execute`: what `Session::execute` accepts.
 //!
@@ -133,9 +135,14 @@ impl SessionFactory {
 ///   their document, and fields the server has but the model does not know are never touched.
 /// - **Batched flush.** One write command per collection and kind of write, or a single client
 ///   `bulkWrite` when the flush spans several and the server has it (MongoDB 8.0+).
-/// - **Nothing lost, nothing twice.** If a flush fails part way, what the server acknowledged
-///   is recorded as persisted and the rest stays staged (see [`Error::Flush`]); flushing again
-///   sends only the rest.
+/// - **Atomic where the deployment allows.** On a replica set or sharded cluster each flush is
+///   one transaction (transient failures are retried whole), and [`begin`](Session::begin)
+///   opens an explicit one spanning queries and flushes. See [`TransactionMode`](crate::TransactionMode).
+/// - **Nothing lost, nothing twice.** Without a transaction, what the server acknowledged is
+///   recorded as persisted, the rest stays staged (see [`Error::Flush`]), and a write whose
+///   outcome is unknown is settled by reading the server, never by guessing: flushing again
+///   sends exactly what is left. An update or delete that finds its document gone is
+///   [`Error::Stale`].
 ///
 /// Sessions are not meant to be shared between tasks: their methods take `&mut self`. Dropping
 /// a session (or [`close`](Session::close)) discards un-flushed changes and does no I/O.
@@ -579,12 +586,24 @@ impl Session {
     /// I/O.
     ///
     /// Writes are sent in one command per collection and kind of write, or in one client
-    /// `bulkWrite` when the flush spans several and the server supports it. On failure the
-    /// writes the server acknowledged are recorded as persisted, the rest stay staged, and the
-    /// error ([`Error::Flush`]) says which write failed; flushing again sends only what is left
-    /// and never writes a document twice. Errors found before anything is sent (a missing
-    /// client-chosen id, a changed `_id`, a locked entity, a value that does not serialize)
-    /// are returned as they are, with nothing written.
+    /// `bulkWrite` when the flush spans several and the server supports it.
+    ///
+    /// - **With transactions** (a replica set or sharded cluster, by default): the flush is one
+    ///   transaction, inside the session's explicit one if [`begin`](Session::begin) opened
+    ///   it, or else of its own, retried whole on transient errors for up to
+    ///   [`RETRY_LIMIT`](crate::session::RETRY_LIMIT). On failure nothing was written and
+    ///   everything stays staged.
+    /// - **Without** (a standalone server, or [`TransactionMode::Never`](crate::TransactionMode)):
+    ///   on failure what the server acknowledged is recorded as persisted and the rest stays
+    ///   staged. Inserts whose outcome is unknown (a lost reply, a write concern error) are read
+    ///   back by `_id` before anything else is sent; updates and deletes are sent again, which
+    ///   is harmless. [`Error::Flush`] counts what landed, what is staged and what is in doubt.
+    ///
+    /// Either way flushing again writes exactly what is left and never a document twice. An
+    /// update or delete of a document someone else deleted is [`Error::Stale`] (the update
+    /// stays staged). Errors found before anything is sent (a missing client-chosen id, a
+    /// changed `_id`, a locked entity, a value that does not serialize) are returned as they
+    /// are, with nothing written.
     ///
     /// ```no_run
     /// # use mongotic::prelude::*;
@@ -601,8 +620,10 @@ impl Session {
         flush::flush(self).await
     }
 
-    /// Flushes all staged changes. (Multi-document transactions come in a later version; for
-    /// now `commit` is `flush`, and a no-op when nothing is staged.)
+    /// Flushes all staged changes and, if [`begin`](Session::begin) opened a transaction,
+    /// commits it (retrying a commit whose result is unknown). Outside an explicit transaction
+    /// this is [`flush`](Session::flush), which on a replica set is itself one transaction. A
+    /// no-op when nothing is staged.
     ///
     /// ```no_run
     /// # async fn demo(mut session: mongotic::Session) -> mongotic::Result<()> {
@@ -620,6 +641,12 @@ impl Session {
     /// deletes and merges are cancelled, and changed entities get back the values they had
     /// before their first change since the last flush. Entities whose write guard is alive at
     /// that moment keep their values and are marked expired.
+    ///
+    /// With an explicit transaction open it is aborted (the driver sends `abortTransaction`
+    /// in the background) and what was flushed in it is discarded too: entities are back as
+    /// they were at [`begin`](Session::begin). An added entity whose insert may have landed
+    /// outside a transaction is not forgotten: the next flush reads the server and keeps it as
+    /// persistent if it is there.
     ///
     /// ```no_run
     /// # use mongotic::prelude::*;
