@@ -274,6 +274,11 @@ impl Session {
         let handle = entity.into_tracked();
         if let Some(key) = self.uow.key_of(handle.state()) {
             match self.uow.get(key).map(|entry| entry.status) {
+                // A delete that may have landed is taken back as an insert-if-missing: the
+                // next flush reads the server and re-inserts the entity if it is gone.
+                Some(Status::Deleted) if matches!(handle.state().intent(), Intent::Delete) => {
+                    self.uow.restage(key, Status::New)
+                }
                 Some(Status::Deleted) if handle.state().is_persistent() => self.uow.restage(key, Status::Persistent),
                 Some(Status::Deleted | Status::Uncertain) => self.uow.restage(key, Status::New),
                 _ => {}
@@ -677,7 +682,10 @@ impl Session {
                 }
                 continue;
             }
-            if status != Status::Persistent {
+            if status == Status::Deleted && matches!(state.intent(), Intent::Delete) {
+                // The delete may have landed: the next flush reads the server to find out.
+                self.uow.restage(key, Status::Uncertain);
+            } else if status != Status::Persistent {
                 self.uow.restage(key, Status::Persistent);
             }
             match state.take_baseline() {

@@ -14,7 +14,9 @@
 //! - not stored: the insert did not land, and it is sent again.
 //!
 //! Field updates, replacements and deletes need no read: sent again they do no harm (a delete
-//! that was in doubt may match nothing the second time, and that is not a conflict).
+//! that was in doubt may match nothing the second time, and that is not a conflict). Only a
+//! delete in doubt that was taken back (`add` of the handle, `rollback`) is read: if it landed,
+//! the entity no longer exists on the server, and the session must not pretend it does.
 
 use std::collections::HashSet;
 
@@ -77,12 +79,16 @@ pub(crate) async fn stored_ids(
     Ok(found.iter().filter_map(|doc| doc.get("_id").ok().flatten().map(IdKey::from_raw)).collect())
 }
 
-/// One entity whose insert is in doubt.
+/// One entity whose write is in doubt.
 struct Doubt {
     key: usize,
     id: Bson,
-    sent: Option<RawDocumentBuf>,
-    seen: u64,
+    write: Doubted,
+}
+
+enum Doubted {
+    Insert { sent: Option<RawDocumentBuf>, seen: u64 },
+    Delete,
 }
 
 /// Settles every in-doubt insert of the session's staged entities by reading the server. On
@@ -95,9 +101,17 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
         if !matches!(entry.status, Status::New | Status::Uncertain) {
             continue;
         }
-        let Intent::Insert { id, sent, seen } = entry.entity.state().intent() else { continue };
+        let doubt = match entry.entity.state().intent() {
+            Intent::Insert { id, sent, seen } => Doubt { key, id, write: Doubted::Insert { sent, seen } },
+            // A delete in doubt that was taken back (`add`, `rollback`): does the document
+            // still exist?
+            Intent::Delete => match entry.entity.state().server_id() {
+                Some(id) => Doubt { key, id, write: Doubted::Delete },
+                None => continue,
+            },
+            Intent::None => continue,
+        };
         let namespace = session.engine.namespace(entry.entity.meta())?;
-        let doubt = Doubt { key, id, sent, seen };
         match doubts.iter_mut().find(|(known, _)| *known == namespace) {
             Some((_, list)) => list.push(doubt),
             None => doubts.push((namespace, vec![doubt])),
@@ -120,28 +134,45 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
     Ok(())
 }
 
-/// Records what the read showed about one in-doubt insert.
+/// Records what the read showed about one in-doubt write.
 fn settle(session: &mut Session, doubt: Doubt, stored: Option<RawDocumentBuf>) {
     let Some(entry) = session.uow.get(doubt.key) else { return };
     let entity = entry.entity.clone();
     let status = entry.status;
     let state = entity.state();
-    let ours = match (&stored, &doubt.sent) {
-        (Some(_), None) => true,
-        (Some(stored), Some(sent)) => diff(sent, stored) == Change::None,
-        (None, _) => false,
-    };
     state.set_intent(Intent::None);
-    match stored {
-        Some(stored) if ours => {
-            state.synced(doubt.seen, stored, Some(doubt.id));
-            // A rolled-back insert that landed anyway is persistent like any other.
-            session.uow.restage(doubt.key, Status::Persistent);
+    match doubt.write {
+        Doubted::Insert { sent, seen } => {
+            let ours = match (&stored, &sent) {
+                (Some(_), None) => true,
+                (Some(stored), Some(sent)) => diff(sent, stored) == Change::None,
+                (None, _) => false,
+            };
+            match stored {
+                Some(stored) if ours => {
+                    state.synced(seen, stored, Some(doubt.id));
+                    // A rolled-back insert that landed anyway is persistent like any other.
+                    session.uow.restage(doubt.key, Status::Persistent);
+                }
+                // It did not land and nobody wants it any more.
+                _ if status == Status::Uncertain => {
+                    session.uow.remove(doubt.key);
+                }
+                _ => {}
+            }
         }
-        _ if status == Status::Uncertain => {
-            // It did not land and nobody wants it any more.
-            session.uow.remove(doubt.key);
+        Doubted::Delete => {
+            if stored.is_some() {
+                // The delete did not land: the entity is as persistent as before it.
+                session.uow.restage(doubt.key, Status::Persistent);
+                return;
+            }
+            // It landed. Taken back by `add`, the entity is inserted again; by `rollback`,
+            // it goes, as a flushed delete does.
+            state.deleted();
+            if status == Status::Uncertain {
+                session.uow.remove(doubt.key);
+            }
         }
-        _ => {}
     }
 }
