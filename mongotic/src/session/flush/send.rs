@@ -136,8 +136,9 @@ pub(crate) async fn send(engine: &Engine, mut session: Option<&mut ClientSession
         let session = session.as_deref_mut();
         let failure = match command {
             Command::Insert => send_inserts(engine, session, plan, range, &mut fates).await,
-            Command::Update => send_updates(engine, session, plan, range, &mut fates).await,
-            Command::Delete => send_deletes(engine, session, plan, range, &mut fates, &mut ambiguous_deletes).await,
+            Command::Update | Command::Delete => {
+                send_chunked(engine, session, plan, range, command, &mut fates, &mut ambiguous_deletes).await
+            }
         };
         if failure.is_some() {
             return Outcome { fates, failure, ambiguous_deletes };
@@ -326,24 +327,29 @@ fn apply_errors(reply: &mut Reply, chunk: Range<usize>, fates: &mut [Fate], one_
     failure
 }
 
-async fn send_updates(
+/// Sends the field updates and replacements (`Command::Update`) or the deletes
+/// (`Command::Delete`) of `range`, one ordered command per chunk, and sets their fates from the
+/// replies.
+async fn send_chunked(
     engine: &Engine,
     mut session: Option<&mut ClientSession>,
     plan: &Plan,
     range: Range<usize>,
+    command: Command,
     fates: &mut [Fate],
+    ambiguous: &mut bool,
 ) -> Option<Failure> {
     let namespace = &plan.namespaces[plan.writes[range.start].namespace];
     for chunk in chunks(plan, range.clone()) {
-        let mut statements = RawArrayBuf::new();
-        for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
-            match update_statement(write) {
-                Ok(statement) => statements.push(statement),
-                Err(error) => return Some(Failure::plain(error, Some(chunk.start + offset))),
-            }
-        }
-        let command = write_command("update", &namespace.coll, "updates", statements);
-        let mut reply = match run_write_command(engine, session.as_deref_mut(), plan, chunk.clone(), command).await {
+        let built = match command {
+            Command::Delete => delete_command(&namespace.coll, plan, chunk.clone()),
+            _ => update_command(&namespace.coll, plan, chunk.clone()),
+        };
+        let body = match built {
+            Ok(body) => body,
+            Err(failure) => return Some(failure),
+        };
+        let mut reply = match run_write_command(engine, session.as_deref_mut(), plan, chunk.clone(), body).await {
             Ok(reply) => reply,
             Err(failure) => {
                 fates[chunk].fill(Fate::Unknown);
@@ -351,23 +357,62 @@ async fn send_updates(
             }
         };
         fates[chunk.clone()].fill(Fate::Done);
-        let applied = match &reply.write_error {
-            Some((index, _)) => chunk.start..(chunk.start + index).min(chunk.end),
-            None => chunk.clone(),
-        };
-        // `n` counts the statements that matched (or upserted). When it falls short, find out
-        // which documents are missing: their updates matched nothing.
-        if reply.n < applied.len() as u64
-            && let Err(failure) = mark_missing(engine, session.as_deref_mut(), plan, applied, fates).await
-        {
-            fates[chunk].fill(Fate::Unknown);
-            return Some(failure);
+        if command == Command::Delete {
+            let expecting: Vec<usize> = chunk.clone().filter(|index| plan.writes[*index].expect_match).collect();
+            if reply.write_error.is_none() && reply.n < expecting.len() as u64 {
+                // Some expected documents were gone already. One `$in` statement does not say
+                // which; they are all gone now, which is what the deletes were for. The deletes
+                // that expected a document are marked stale so the flush reports it.
+                *ambiguous |= expecting.len() > 1;
+                for index in expecting {
+                    fates[index] = Fate::Stale;
+                }
+            }
+        } else {
+            let applied = match &reply.write_error {
+                Some((index, _)) => chunk.start..(chunk.start + index).min(chunk.end),
+                None => chunk.clone(),
+            };
+            // `n` counts the statements that matched (or upserted). When it falls short, find
+            // out which documents are missing: their updates matched nothing.
+            if reply.n < applied.len() as u64
+                && let Err(failure) = mark_missing(engine, session.as_deref_mut(), plan, applied, fates).await
+            {
+                fates[chunk].fill(Fate::Unknown);
+                return Some(failure);
+            }
         }
-        if let Some(failure) = apply_errors(&mut reply, chunk, fates, false) {
+        if let Some(failure) = apply_errors(&mut reply, chunk, fates, command == Command::Delete) {
             return Some(failure);
         }
     }
     None
+}
+
+/// The `update` command for `chunk`: a statement per write.
+fn update_command(collection: &str, plan: &Plan, chunk: Range<usize>) -> std::result::Result<RawDocumentBuf, Failure> {
+    let mut statements = RawArrayBuf::new();
+    for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
+        match update_statement(write) {
+            Ok(statement) => statements.push(statement),
+            Err(error) => return Err(Failure::plain(error, Some(chunk.start + offset))),
+        }
+    }
+    Ok(write_command("update", collection, "updates", statements))
+}
+
+/// The `delete` command for `chunk`: one statement, `_id` in the chunk's ids.
+fn delete_command(collection: &str, plan: &Plan, chunk: Range<usize>) -> std::result::Result<RawDocumentBuf, Failure> {
+    let mut ids = RawArrayBuf::new();
+    for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
+        match raw_id(&write.id) {
+            Ok(id) => ids.push(id),
+            Err(error) => return Err(Failure::plain(error, Some(chunk.start + offset))),
+        }
+    }
+    let mut statements = RawArrayBuf::new();
+    statements.push(rawdoc! { "q": { "_id": { "$in": ids } }, "limit": 0 });
+    Ok(write_command("delete", collection, "deletes", statements))
 }
 
 /// Marks `Stale` the writes of `range` that expect a document which is not stored.
@@ -434,52 +479,6 @@ fn update_statement(write: &Write) -> Result<RawDocumentBuf> {
 
 fn to_document(raw: &RawDocumentBuf) -> Result<Document> {
     raw.to_document().map_err(|err| Error::InvalidValue { path: "<document>".into(), message: err.to_string() })
-}
-
-async fn send_deletes(
-    engine: &Engine,
-    mut session: Option<&mut ClientSession>,
-    plan: &Plan,
-    range: Range<usize>,
-    fates: &mut [Fate],
-    ambiguous: &mut bool,
-) -> Option<Failure> {
-    let namespace = &plan.namespaces[plan.writes[range.start].namespace];
-    for chunk in chunks(plan, range.clone()) {
-        let mut ids = RawArrayBuf::new();
-        for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
-            match raw_id(&write.id) {
-                Ok(id) => ids.push(id),
-                Err(error) => return Some(Failure::plain(error, Some(chunk.start + offset))),
-            }
-        }
-        let statement = rawdoc! { "q": { "_id": { "$in": ids } }, "limit": 0 };
-        let mut statements = RawArrayBuf::new();
-        statements.push(statement);
-        let command = write_command("delete", &namespace.coll, "deletes", statements);
-        let mut reply = match run_write_command(engine, session.as_deref_mut(), plan, chunk.clone(), command).await {
-            Ok(reply) => reply,
-            Err(failure) => {
-                fates[chunk].fill(Fate::Unknown);
-                return Some(failure);
-            }
-        };
-        fates[chunk.clone()].fill(Fate::Done);
-        let expecting: Vec<usize> = chunk.clone().filter(|index| plan.writes[*index].expect_match).collect();
-        if reply.write_error.is_none() && reply.n < expecting.len() as u64 {
-            // Some expected documents were gone already. One `$in` statement does not say
-            // which; they are all gone now, which is what the deletes were for. The deletes
-            // that expected a document are marked stale so the flush reports it.
-            *ambiguous |= expecting.len() > 1;
-            for index in expecting {
-                fates[index] = Fate::Stale;
-            }
-        }
-        if let Some(failure) = apply_errors(&mut reply, chunk, fates, true) {
-            return Some(failure);
-        }
-    }
-    None
 }
 
 /// Sends the whole plan as one client `bulkWrite`. `None` when the server does not support
