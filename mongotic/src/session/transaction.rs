@@ -41,6 +41,10 @@ use crate::{Engine, Result, TransactionMode};
 
 /// How long a transaction is tried again after transient errors, as in the drivers'
 /// convenient transaction API.
+///
+/// ```
+/// assert_eq!(mongotic::session::RETRY_LIMIT.as_secs(), 120);
+/// ```
 pub const RETRY_LIMIT: Duration = Duration::from_secs(120);
 
 /// The server's code for a commit that ran out of time: its result is unknown, but retrying
@@ -326,7 +330,19 @@ pub(crate) async fn commit_open(session: &mut Session) -> Result<()> {
     }
 }
 
-/// The future a [`Session::transaction`] body returns.
+/// The future a [`Session::transaction`] body returns: the body's `async` block, boxed.
+///
+/// ```no_run
+/// use mongotic::Session;
+/// use mongotic::session::TransactionBody;
+///
+/// fn body(session: &mut Session) -> TransactionBody<'_, usize> {
+///     Box::pin(async move { Ok(session.len()) })
+/// }
+/// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+/// let tracked = session.transaction(body).await?;
+/// # Ok(()) }
+/// ```
 pub type TransactionBody<'s, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 's>>;
 
 impl Session {
