@@ -12,8 +12,8 @@ use mongodb::options::{CountOptions, FindOptions};
 use mongodb::{Cursor, Namespace, SessionCursor};
 
 use super::Session;
-use super::diff::{Change, diff};
-use super::tracked::{ErasedEntity, Intent, ServerId, Tracked};
+use super::reconcile;
+use super::tracked::{ErasedEntity, ServerId, Tracked};
 use super::unit_of_work::{Status, UnitOfWork};
 use crate::model::IdKey;
 use crate::statement::{ColumnProjection, Projection, Row, ScalarProjection, Select};
@@ -51,23 +51,14 @@ impl<'a> Loader<'a> {
 
     /// The entity for the stored document `raw`: the handle the session already tracks for its
     /// `_id` (pending changes untouched), or a new tracked entity.
-    /// A query met the document of an entity whose insert is in doubt: that read proves the
-    /// insert landed if the document is ours (see `reconcile`), and the entity becomes
-    /// persistent, its pending changes kept.
-    fn settle_in_doubt_insert(&mut self, entity: &Arc<dyn ErasedEntity>, raw: &RawDocument) {
+    /// A query met the document of an entity whose write is in doubt: that read settles it
+    /// as a flush's own read would (see `reconcile`).
+    fn settle_in_doubt(&mut self, entity: &Arc<dyn ErasedEntity>, raw: &RawDocument) {
         let state = entity.state();
-        let Intent::Insert { id, sent, seen } = state.intent() else { return };
         let Some(key) = self.uow.key_of(state) else { return };
-        if !matches!(self.uow.get(key).map(|entry| entry.status), Some(Status::New | Status::Uncertain)) {
-            return;
+        if matches!(self.uow.get(key).map(|entry| entry.status), Some(Status::New | Status::Uncertain)) {
+            reconcile::settle(self.uow, key, state.intent(), Some(raw.to_raw_document_buf()));
         }
-        let stored = raw.to_raw_document_buf();
-        if sent.is_some_and(|sent| diff(&sent, &stored) != Change::None) {
-            return;
-        }
-        state.set_intent(Intent::None);
-        state.synced(seen, stored, Some(id));
-        self.uow.restage(key, Status::Persistent);
     }
 
     pub(crate) fn entity<M: Model>(&mut self, raw: &RawDocument) -> Result<Tracked<M>> {
@@ -93,7 +84,7 @@ impl<'a> Loader<'a> {
             return Ok(handle);
         }
         if entity.state().in_doubt() {
-            self.settle_in_doubt_insert(&entity, raw);
+            self.settle_in_doubt(&entity, raw);
         }
         Tracked::from_erased(entity).ok_or_else(|| Error::UnexpectedReply {
             message: format!("the identity map holds another model's entity for a document of {namespace}"),

@@ -25,8 +25,8 @@ use mongodb::{ClientSession, Namespace};
 
 use super::Session;
 use super::diff::{Change, diff};
-use super::tracked::Intent;
-use super::unit_of_work::Status;
+use super::tracked::{Intent, any_in_doubt};
+use super::unit_of_work::{Status, UnitOfWork};
 use crate::error::Error;
 use crate::model::IdKey;
 use crate::{Engine, Result};
@@ -79,39 +79,41 @@ pub(crate) async fn stored_ids(
     Ok(found.iter().filter_map(|doc| doc.get("_id").ok().flatten().map(IdKey::from_raw)).collect())
 }
 
-/// One entity whose write is in doubt.
+/// One entity whose write is in doubt, and the id to read.
 struct Doubt {
     key: usize,
     id: Bson,
-    write: Doubted,
+    intent: Intent,
 }
 
-enum Doubted {
-    Insert { sent: Option<RawDocumentBuf>, seen: u64 },
-    Delete,
-}
-
-/// Settles every in-doubt insert of the session's staged entities by reading the server. On
-/// error (the server cannot be read) nothing changes and the inserts stay in doubt.
+/// Settles every write in doubt of the session's entities that is not staged to be sent
+/// again harmlessly (inserts, and deletes taken back), by reading the server. On error (the
+/// server cannot be read) nothing changes and the writes stay in doubt.
 pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
+    if !any_in_doubt() {
+        return Ok(());
+    }
     session.uow.prune();
     // Per namespace (few per session, so a short list), the entities in doubt.
     let mut doubts: Vec<(Namespace, Vec<Doubt>)> = Vec::new();
-    for (key, entry) in session.uow.entries_in_order() {
+    for (key, entry) in session.uow.entries() {
         if !matches!(entry.status, Status::New | Status::Uncertain) {
             continue;
         }
-        let doubt = match entry.entity.state().intent() {
-            Intent::Insert { id, sent, seen } => Doubt { key, id, write: Doubted::Insert { sent, seen } },
+        let state = entry.entity.state();
+        let intent = state.intent();
+        let id = match &intent {
+            Intent::Insert { id, .. } => id.clone(),
             // A delete in doubt that was taken back (`add`, `rollback`): does the document
             // still exist?
-            Intent::Delete => match entry.entity.state().server_id() {
-                Some(id) => Doubt { key, id, write: Doubted::Delete },
+            Intent::Delete => match state.server_id() {
+                Some(id) => id,
                 None => continue,
             },
             Intent::None => continue,
         };
         let namespace = session.engine.namespace(entry.entity.meta())?;
+        let doubt = Doubt { key, id, intent };
         match doubts.iter_mut().find(|(known, _)| *known == namespace) {
             Some((_, list)) => list.push(doubt),
             None => doubts.push((namespace, vec![doubt])),
@@ -128,21 +130,23 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
         for doubt in list {
             let key = IdKey::from_bson(&doubt.id);
             let stored = by_id.iter().position(|(id, _)| *id == key).map(|at| by_id.swap_remove(at).1);
-            settle(session, doubt, stored);
+            settle(&mut session.uow, doubt.key, doubt.intent, stored);
         }
     }
     Ok(())
 }
 
-/// Records what the read showed about one in-doubt write.
-fn settle(session: &mut Session, doubt: Doubt, stored: Option<RawDocumentBuf>) {
-    let Some(entry) = session.uow.get(doubt.key) else { return };
+/// Records what a read showed about the write in doubt (`intent`) of the entity in slot
+/// `key`, which is staged for insert or taken back: `stored` is the document with its id,
+/// if there is one. Also used when a query happens to meet such a document.
+pub(crate) fn settle(uow: &mut UnitOfWork, key: usize, intent: Intent, stored: Option<RawDocumentBuf>) {
+    let Some(entry) = uow.get(key) else { return };
     let entity = entry.entity.clone();
     let status = entry.status;
     let state = entity.state();
     state.set_intent(Intent::None);
-    match doubt.write {
-        Doubted::Insert { sent, seen } => {
+    match intent {
+        Intent::Insert { id, sent, seen } => {
             let ours = match (&stored, &sent) {
                 (Some(_), None) => true,
                 (Some(stored), Some(sent)) => diff(sent, stored) == Change::None,
@@ -150,29 +154,29 @@ fn settle(session: &mut Session, doubt: Doubt, stored: Option<RawDocumentBuf>) {
             };
             match stored {
                 Some(stored) if ours => {
-                    state.synced(seen, stored, Some(doubt.id));
+                    state.synced(seen, stored, Some(id));
                     // A rolled-back insert that landed anyway is persistent like any other.
-                    session.uow.restage(doubt.key, Status::Persistent);
+                    uow.restage(key, Status::Persistent);
                 }
                 // It did not land and nobody wants it any more.
                 _ if status == Status::Uncertain => {
-                    session.uow.remove(doubt.key);
+                    uow.remove(key);
                 }
                 _ => {}
             }
         }
-        Doubted::Delete => {
-            if stored.is_some() {
-                // The delete did not land: the entity is as persistent as before it.
-                session.uow.restage(doubt.key, Status::Persistent);
-                return;
-            }
-            // It landed. Taken back by `add`, the entity is inserted again; by `rollback`,
-            // it goes, as a flushed delete does.
+        Intent::Delete if stored.is_some() => {
+            // The delete did not land: the entity is as persistent as before it.
+            uow.restage(key, Status::Persistent);
+        }
+        Intent::Delete => {
+            // It landed. Taken back by `add`, the entity is inserted again; by `rollback`, it
+            // goes, as a flushed delete does.
             state.deleted();
             if status == Status::Uncertain {
-                session.uow.remove(doubt.key);
+                uow.remove(key);
             }
         }
+        Intent::None => {}
     }
 }

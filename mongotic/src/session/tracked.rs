@@ -155,6 +155,24 @@ impl ServerId {
     }
 }
 
+/// How many entities of the process have a write in doubt. Almost always zero, which lets a
+/// flush skip looking for them: the intents live in the entities, not in any session.
+static IN_DOUBT: AtomicUsize = AtomicUsize::new(0);
+
+/// `true` when some entity, in any session, may have a write in doubt.
+pub(crate) fn any_in_doubt() -> bool {
+    IN_DOUBT.load(Ordering::Acquire) > 0
+}
+
+impl Drop for CellState {
+    fn drop(&mut self) {
+        let sync = self.sync.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if !sync.intent.is_none() {
+            IN_DOUBT.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 impl CellState {
     fn new(session: u64, server_id: Option<ServerId>) -> Self {
         CellState {
@@ -272,7 +290,13 @@ impl CellState {
     }
 
     pub(crate) fn set_intent(&self, intent: Intent) {
-        self.sync().intent = intent;
+        let mut sync = self.sync();
+        match (sync.intent.is_none(), intent.is_none()) {
+            (true, false) => IN_DOUBT.fetch_add(1, Ordering::AcqRel),
+            (false, true) => IN_DOUBT.fetch_sub(1, Ordering::AcqRel),
+            _ => 0,
+        };
+        sync.intent = intent;
     }
 
     /// A copy of the tracking state, to put back with [`CellState::restore`] if a transaction

@@ -31,7 +31,7 @@ use mongodb::ClientSession;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 
 use super::Session;
-use super::flush::{Failure, Fate, Plan, Report, build_plan, clear_intents, mark_intents, send, settle};
+use super::flush::{Failure, Fate, Plan, Report, build_plan, clear_intents, mark_intents, send, settle, unsent};
 use super::reconcile::{reconcile, stored_ids};
 use super::tracked::{ErasedEntity, Intent, SavedState};
 use super::unit_of_work::{Status, UnitOfWork};
@@ -207,7 +207,7 @@ pub(crate) async fn flush_atomically(session: &mut Session, mut plan: Plan) -> R
             let _ = client_session.abort_transaction().await;
             clear_intents(session, &plan);
             let Some(failure) = outcome.failure else {
-                let report = Report::new(session, &plan, &outcome);
+                let report = Report::new(session, &plan, &outcome).aborted();
                 forget_vanished(session, &plan, &outcome.fates).await;
                 return Err(report.stale_error().unwrap_or(Error::TransactionAborted));
             };
@@ -290,11 +290,14 @@ pub(crate) async fn flush_in_open(session: &mut Session) -> Result<()> {
         let _ = client_session.abort_transaction().await;
     }
     clear_intents(session, &plan);
+    let report = Report::new(session, &plan, &outcome).aborted();
     session.txn.fail(&mut session.uow, false);
-    let report = Report::new(session, &plan, &outcome);
     match outcome.failure {
         Some(failure) => Err(Report::nothing_written(&plan, &failure).error(failure)),
-        None => Err(report.stale_error().unwrap_or(Error::TransactionAborted)),
+        None => {
+            forget_vanished(session, &plan, &outcome.fates).await;
+            Err(report.stale_error().unwrap_or(Error::TransactionAborted))
+        }
     }
 }
 
@@ -317,15 +320,11 @@ pub(crate) async fn commit_open(session: &mut Session) -> Result<()> {
             }
             session.txn.fail(&mut session.uow, unknown);
             let failure = failure.into_failure();
-            let staged = session.new().len() + session.dirty().len() + session.deleted().len();
-            Err(Error::Flush(Box::new(crate::error::FlushError {
-                cause: failure.error,
-                written: 0,
-                staged,
-                in_doubt: if unknown { staged } else { 0 },
-                failed: None,
-                transient: failure.transient,
-            })))
+            let mut error = unsent(session, failure.error);
+            if let Error::Flush(report) = &mut error {
+                report.transient = failure.transient;
+            }
+            Err(error)
         }
     }
 }

@@ -350,15 +350,19 @@ impl UnitOfWork {
         }
     }
 
-    /// The entries this session owns, with their keys, in staging order.
-    pub(crate) fn entries_in_order(&self) -> Vec<(usize, &Entry)> {
-        let mut entries: Vec<(usize, &Entry)> = self
-            .slab
+    /// The entries this session owns, with their keys, in no particular order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (usize, &Entry)> {
+        let session_id = self.session_id;
+        self.slab
             .slots
             .iter()
             .enumerate()
-            .filter_map(|(key, slot)| slot.as_ref().filter(|entry| owned(entry, self.session_id)).map(|e| (key, e)))
-            .collect();
+            .filter_map(move |(key, slot)| slot.as_ref().filter(|entry| owned(entry, session_id)).map(|e| (key, e)))
+    }
+
+    /// The entries this session owns, with their keys, in staging order.
+    pub(crate) fn entries_in_order(&self) -> Vec<(usize, &Entry)> {
+        let mut entries: Vec<(usize, &Entry)> = self.entries().collect();
         entries.sort_by_key(|(_, entry)| entry.seq);
         entries
     }

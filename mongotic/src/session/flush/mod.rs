@@ -27,7 +27,7 @@ pub(crate) use settle::{clear_intents, mark_intents, settle};
 
 use super::Session;
 use super::reconcile::reconcile;
-use super::tracked::{ErasedEntity, Intent};
+use super::tracked::ErasedEntity;
 use super::transaction;
 use crate::Result;
 use crate::error::{Error, FailedWrite, FlushError, WriteKind};
@@ -56,20 +56,24 @@ pub(crate) async fn flush(session: &mut Session) -> Result<()> {
 
 /// The error for a flush that could not send anything (the server could not be reached to
 /// settle what is in doubt, or to learn whether it has transactions): everything stays staged.
-fn unsent(session: &Session, cause: Error) -> Error {
+pub(crate) fn unsent(session: &Session, cause: Error) -> Error {
     let staged = session.new().len() + session.dirty().len() + session.deleted().len();
-    let in_doubt = session.uow.entries_in_order().iter().filter(|(_, entry)| entry.entity.state().in_doubt()).count();
+    let in_doubt = session.uow.entries().filter(|(_, entry)| entry.entity.state().in_doubt()).count();
     Error::Flush(Box::new(FlushError { cause, written: 0, staged, in_doubt, failed: None, transient: false }))
 }
 
 /// Sends `plan` without a transaction, records what the server acknowledged, and reads the
 /// server to settle what it did not.
 async fn flush_directly(session: &mut Session, mut plan: Plan) -> Result<()> {
-    let mut retried = false;
+    // What a first attempt wrote, and the conflict it met, for the report of a retry.
+    let mut earlier: Option<(usize, Option<Error>)> = None;
     loop {
         mark_intents(session, &plan);
         let outcome = send(&session.engine, None, &plan).await;
-        let report = Report::new(session, &plan, &outcome);
+        let mut report = Report::new(session, &plan, &outcome);
+        if let Some((written, stale)) = earlier.take() {
+            report.carry(written, stale);
+        }
         settle(session, plan, &outcome.fates);
         let Some(failure) = outcome.failure else {
             return report.stale_error().map_or(Ok(()), Err);
@@ -80,12 +84,12 @@ async fn flush_directly(session: &mut Session, mut plan: Plan) -> Result<()> {
         let own_duplicate = report.failed.as_ref().is_some_and(|failed| failed.kind == WriteKind::Insert)
             && failure.error.is_duplicate_key()
             && report.failed_entity.as_ref().is_some_and(|entity| entity.state().is_persistent());
-        if (failure.retryable || own_duplicate) && !retried && read.is_ok() {
-            retried = true;
+        if (failure.retryable || own_duplicate) && !report.carried && read.is_ok() {
             plan = build_plan(session)?;
             if plan.writes.is_empty() {
                 return report.stale_error().map_or(Ok(()), Err);
             }
+            earlier = Some((report.written(), report.stale));
             continue;
         }
         return Err(report.error(failure));
@@ -102,6 +106,8 @@ pub(crate) struct Report {
     /// The entity of the failed write.
     failed_entity: Option<Arc<dyn ErasedEntity>>,
     stale: Option<Error>,
+    /// This is the report of a retry (see [`Report::carry`]).
+    carried: bool,
 }
 
 impl Report {
@@ -117,6 +123,7 @@ impl Report {
                 .and_then(|failure| plan.writes.get(failure.failed?))
                 .and_then(|write| Some(session.uow.get(write.key)?.entity.clone())),
             stale: None,
+            carried: false,
         };
         for (write, fate) in plan.writes.iter().zip(&outcome.fates) {
             match fate {
@@ -151,6 +158,7 @@ impl Report {
             failed: failed_write(plan, failure.failed),
             failed_entity: None,
             stale: None,
+            carried: false,
         }
     }
 
@@ -161,7 +169,40 @@ impl Report {
             .iter()
             .filter_map(|write| Some((session.uow.get(write.key)?.entity.clone(), write.kind == WriteKind::Insert)))
             .collect();
-        Report { total: plan.writes.len(), done: 0, unknown, failed: None, failed_entity: None, stale: None }
+        Report {
+            total: plan.writes.len(),
+            done: 0,
+            unknown,
+            failed: None,
+            failed_entity: None,
+            stale: None,
+            carried: false,
+        }
+    }
+
+    /// Adds what an earlier attempt of the same flush wrote (`written`) and the conflict it met.
+    fn carry(&mut self, written: usize, stale: Option<Error>) {
+        self.done += written;
+        self.total += written;
+        self.stale = self.stale.take().or(stale);
+        self.carried = true;
+    }
+
+    /// A report of a transaction that was aborted: nothing of it was written.
+    pub(crate) fn aborted(mut self) -> Report {
+        self.done = 0;
+        self.unknown.clear();
+        self
+    }
+
+    /// The writes the server acknowledged, or a read proved, once the session has recorded
+    /// them and read back what was unknown.
+    fn written(&self) -> usize {
+        let proven = self.unknown.iter().filter(|(entity, insert)| {
+            let state = entity.state();
+            *insert && !state.in_doubt() && state.is_persistent()
+        });
+        self.done + proven.count()
     }
 
     /// The error for a flush that matched a vanished document but otherwise succeeded.
@@ -176,19 +217,11 @@ impl Report {
     }
 
     fn with_cause(self, cause: Error, transient: bool) -> Error {
-        let mut written = self.done;
-        let mut in_doubt = 0;
-        for (entity, insert) in &self.unknown {
-            let state = entity.state();
-            match (*insert, state.intent()) {
-                // Read back: it landed, or it did not (then it is simply staged).
-                (true, Intent::None) if state.is_persistent() => written += 1,
-                (true, Intent::None) => {}
-                // Not read back (the server could not be read), or an update or delete that
-                // the next flush sends again.
-                _ => in_doubt += 1,
-            }
-        }
+        let written = self.written();
+        // Inserts read back are settled either way (landed, or simply staged); the rest is in
+        // doubt: inserts the server could not be read for, and updates and deletes the next
+        // flush sends again.
+        let in_doubt = self.unknown.iter().filter(|(entity, insert)| !*insert || entity.state().in_doubt()).count();
         Error::Flush(Box::new(FlushError {
             cause,
             written,

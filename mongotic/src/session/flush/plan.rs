@@ -59,6 +59,11 @@ impl Write {
         }
     }
 
+    /// `true` for the writes that record an intent (inserts and deletes), without building it.
+    pub(crate) fn has_intent(&self) -> bool {
+        matches!((&self.body, self.kind), (Body::Document(_), WriteKind::Insert) | (Body::Delete, _))
+    }
+
     /// The intent recorded on the entity before this write is sent.
     pub(crate) fn intent(&self) -> Intent {
         match (&self.body, self.kind) {

@@ -196,14 +196,14 @@ async fn send_inserts(
     {
         let error =
             Error::from_write_error(name, None, concern.code, concern.code_name.clone(), concern.message.clone());
-        return Some(Failure { error, failed: None, retryable: concern_retryable(&err), transient: false });
+        return Some(Failure {
+            error,
+            failed: None,
+            retryable: err.contains_label(RETRYABLE_WRITE_ERROR),
+            transient: false,
+        });
     }
     Some(Failure::from_driver(err, name))
-}
-
-/// A write concern error the retryable-writes rules allow to retry.
-fn concern_retryable(err: &mongodb::error::Error) -> bool {
-    err.contains_label(RETRYABLE_WRITE_ERROR)
 }
 
 /// Splits `range` into chunks that fit one command.
@@ -553,7 +553,12 @@ async fn send_bulk_write(
         }
         let error =
             Error::from_write_error(name, None, concern.code, concern.code_name.clone(), concern.message.clone());
-        result = result.or(Some(Failure { error, failed: None, retryable: concern_retryable(&err), transient: false }));
+        result = result.or(Some(Failure {
+            error,
+            failed: None,
+            retryable: err.contains_label(RETRYABLE_WRITE_ERROR),
+            transient: false,
+        }));
     }
     if result.is_none() {
         // A top-level error (the connection dropped) after some batches were answered.

@@ -21,13 +21,9 @@ use super::send::Fate;
 
 /// Records the write-ahead intent of every write of the plan on its entity, before sending.
 pub(crate) fn mark_intents(session: &Session, plan: &Plan) {
-    for write in &plan.writes {
-        let intent = write.intent();
-        if intent.is_none() {
-            continue;
-        }
+    for write in plan.writes.iter().filter(|write| write.has_intent()) {
         if let Some(entry) = session.uow.get(write.key) {
-            entry.entity.state().set_intent(intent);
+            entry.entity.state().set_intent(write.intent());
         }
     }
 }
@@ -35,10 +31,7 @@ pub(crate) fn mark_intents(session: &Session, plan: &Plan) {
 /// Clears the intents of a plan none of whose writes was applied (a transaction that aborted,
 /// or one that never started).
 pub(crate) fn clear_intents(session: &Session, plan: &Plan) {
-    for write in &plan.writes {
-        if write.intent().is_none() {
-            continue;
-        }
+    for write in plan.writes.iter().filter(|write| write.has_intent()) {
         if let Some(entry) = session.uow.get(write.key) {
             entry.entity.state().set_intent(Intent::None);
         }
@@ -61,14 +54,14 @@ pub(crate) fn settle(session: &mut Session, plan: Plan, fates: &[Fate]) {
             (Fate::Stale | Fate::Refused | Fate::NotSent, _) => false,
         };
         if !applied {
-            if !write.intent().is_none() {
+            if write.has_intent() {
                 state.set_intent(Intent::None);
             }
             continue;
         }
         if in_transaction {
             session.txn.save(&entity, status);
-        } else if !write.intent().is_none() {
+        } else if write.has_intent() {
             state.set_intent(Intent::None);
         }
         match write.body {
