@@ -158,12 +158,19 @@ impl CommitFailure {
     }
 }
 
-/// Commits, retrying while the result is unknown and time is left.
-async fn commit_with_retry(session: &mut ClientSession, deadline: Instant) -> std::result::Result<(), CommitFailure> {
+/// Commits, retrying while the result is unknown and time is left. `landed_maybe` is set
+/// when an attempt's result was unknown: then even a later "no such transaction" does not
+/// prove the transaction did not commit (a server that restarted may have forgotten it).
+async fn commit_with_retry(
+    session: &mut ClientSession,
+    deadline: Instant,
+    landed_maybe: &mut bool,
+) -> std::result::Result<(), CommitFailure> {
     loop {
         let Err(err) = session.commit_transaction().await else { return Ok(()) };
         let expired = matches!(err.kind.as_ref(), mongodb::error::ErrorKind::Command(command) if command.code == MAX_TIME_MS_EXPIRED);
         if err.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) {
+            *landed_maybe = true;
             if !expired && Instant::now() < deadline {
                 continue;
             }
@@ -188,16 +195,19 @@ async fn start(engine: &Engine) -> std::result::Result<ClientSession, Failure> {
 }
 
 /// Flushes `plan` in a transaction of its own, retrying transient failures.
+///
+/// Once a commit's result was unknown, the writes of the flush stay in doubt (their intents
+/// are kept) until a read settles them: the next attempt reads the inserts back first, so a
+/// transaction that did commit is never sent again as new inserts. The same holds for an
+/// insert refused for its own `_id`.
 pub(crate) async fn flush_atomically(session: &mut Session, mut plan: Plan) -> Result<()> {
     let deadline = Instant::now() + RETRY_LIMIT;
+    let mut landed_maybe = false;
     loop {
         mark_intents(session, &plan);
         let mut client_session = match start(&session.engine).await {
             Ok(client_session) => client_session,
-            Err(failure) => {
-                clear_intents(session, &plan);
-                return Err(Report::nothing_written(&plan, &failure).error(failure));
-            }
+            Err(failure) => return Err(give_up(session, &plan, failure, landed_maybe).await),
         };
         let outcome = send(&session.engine, Some(&mut client_session), &plan).await;
         let stale = outcome.first_stale();
@@ -205,41 +215,69 @@ pub(crate) async fn flush_atomically(session: &mut Session, mut plan: Plan) -> R
             // Best effort: the server aborts a transaction whose write failed, and one nobody
             // commits at its time limit.
             let _ = client_session.abort_transaction().await;
-            clear_intents(session, &plan);
             let Some(failure) = outcome.failure else {
+                clear_intents(session, &plan);
                 let report = Report::new(session, &plan, &outcome).aborted();
                 forget_vanished(session, &plan, &outcome.fates).await;
                 return Err(report.stale_error().unwrap_or(Error::TransactionAborted));
             };
+            let own_duplicate = failure.error.is_duplicate_key()
+                && failure.failed.is_some_and(|index| plan.writes[index].kind == WriteKind::Insert);
+            if (landed_maybe || own_duplicate) && Instant::now() < deadline {
+                // Read back before sending again: what a read proves landed drops out of the
+                // next plan, and a real duplicate is reported as one.
+                if reconcile(session).await.is_ok() {
+                    let settled = failure.failed.and_then(|index| session.uow.get(plan.writes[index].key));
+                    if landed_maybe || settled.is_some_and(|entry| entry.entity.state().is_persistent()) {
+                        landed_maybe = false;
+                        plan = build_plan(session)?;
+                        if plan.writes.is_empty() {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                }
+            }
             if failure.transient && Instant::now() < deadline {
                 plan = build_plan(session)?;
                 continue;
             }
-            return Err(Report::nothing_written(&plan, &failure).error(failure));
+            return Err(give_up(session, &plan, failure, landed_maybe).await);
         }
-        match commit_with_retry(&mut client_session, deadline).await {
+        match commit_with_retry(&mut client_session, deadline, &mut landed_maybe).await {
             Ok(()) => {
                 settle(session, plan, &outcome.fates);
                 return Ok(());
             }
             Err(CommitFailure::Transient(_)) if Instant::now() < deadline => {
-                clear_intents(session, &plan);
+                if landed_maybe {
+                    // Settled by reading before the next attempt (an error leaves the intents
+                    // for the attempt after).
+                    let _ = reconcile(session).await;
+                } else {
+                    clear_intents(session, &plan);
+                }
                 plan = build_plan(session)?;
+                if plan.writes.is_empty() {
+                    return Ok(());
+                }
             }
-            Err(CommitFailure::Unknown(err)) => {
-                // The intents stay: the inserts are read back now if the server answers, the
-                // rest is sent again (harmlessly) by the next flush.
-                let report = Report::all_unknown(session, &plan);
-                let _ = reconcile(session).await;
-                return Err(report.error(CommitFailure::Unknown(err).into_failure()));
-            }
-            Err(other) => {
-                clear_intents(session, &plan);
-                let failure = other.into_failure();
-                return Err(Report::nothing_written(&plan, &failure).error(failure));
-            }
+            Err(other) => return Err(give_up(session, &plan, other.into_failure(), landed_maybe).await),
         }
     }
+}
+
+/// The error for a transactional flush that stops trying. If a commit may have landed, the
+/// intents stay and the inserts are read back now if the server answers; otherwise nothing
+/// was written and the intents go.
+async fn give_up(session: &mut Session, plan: &Plan, failure: Failure, landed_maybe: bool) -> Error {
+    if !landed_maybe {
+        clear_intents(session, plan);
+        return Report::nothing_written(plan, &failure).error(failure);
+    }
+    let report = Report::all_unknown(session, plan);
+    let _ = reconcile(session).await;
+    report.error(failure)
 }
 
 /// After a transaction failed on deletes that matched nothing: the documents that are gone
@@ -306,14 +344,15 @@ pub(crate) async fn commit_open(session: &mut Session) -> Result<()> {
     flush_in_open(session).await?;
     let Some(mut client_session) = session.txn.open.take() else { return Err(Error::TransactionAborted) };
     let deadline = Instant::now() + RETRY_LIMIT;
-    match commit_with_retry(&mut client_session, deadline).await {
+    let mut landed_maybe = false;
+    match commit_with_retry(&mut client_session, deadline, &mut landed_maybe).await {
         Ok(()) => {
             session.txn.forget();
             session.txn.aborted = false;
             Ok(())
         }
         Err(failure) => {
-            let unknown = matches!(failure, CommitFailure::Unknown(_));
+            let unknown = landed_maybe;
             if !unknown {
                 // Best effort: a transaction that did not commit holds its locks until aborted.
                 let _ = client_session.abort_transaction().await;

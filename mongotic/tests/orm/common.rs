@@ -218,7 +218,7 @@ impl Raw {
 
     /// The driver options of the engine under test: they record commands in the log and
     /// carry the test's own application name, which fail points are scoped to.
-    async fn engine_options(&self) -> mongodb::options::ClientOptions {
+    pub async fn engine_options(&self) -> mongodb::options::ClientOptions {
         let mut options = self.options(Some(&self.log)).await;
         options.app_name = Some(self.db.name().to_owned());
         options

@@ -177,3 +177,38 @@ async fn transaction_body_is_run_again_on_transient_errors() -> TestResult {
     assert_eq!(ctx.count::<User>(doc! { "age": 31 }).await, 1, "applied once");
     Ok(())
 }
+
+/// A commit that landed but whose reply was lost, and whose retry then hears "no such
+/// transaction" (as from a server that restarted and forgot it): the flush must not send the
+/// transaction again as new inserts (a duplicate key forever); it reads them back first.
+/// Found by the randomized fault test with a server killed during the commit.
+#[tokio::test]
+async fn a_commit_that_may_have_landed_is_read_back_before_it_is_sent_again() -> TestResult {
+    let ctx = AsyncCtx::new().await;
+    let direct = ctx.raw.engine_options().await;
+    let Some(mongotic::mongodb::options::ServerAddress::Tcp { port: Some(port), .. }) = direct.hosts.first().cloned()
+    else {
+        return Ok(()); // not a TCP address with a port: no proxy can stand in front of it
+    };
+    let proxy = mongotic_test_server::FaultProxy::start(port)?;
+    let mut options = mongotic::mongodb::options::ClientOptions::parse(proxy.uri()).await?;
+    options.app_name = direct.app_name;
+    let engine = Engine::from_options(options)?.with_database(ctx.raw.db.name());
+
+    let mut session = sessionmaker(&engine).session();
+    let comments = session.add_all((1..=3).map(|id| Comment { id, body: format!("c{id}") }));
+    // The first commit lands but its reply is lost; the driver's retry of it is then told
+    // the transaction does not exist (a transient error, which alone would mean "not
+    // committed").
+    proxy.lose_reply("commitTransaction", 1);
+    ctx.fail_point(
+        doc! { "skip": 1, "times": 1 },
+        doc! { "failCommands": ["commitTransaction"], "errorCode": 251, "errorLabels": ["TransientTransactionError"] },
+    )
+    .await;
+    session.commit().await?;
+    assert!(comments.iter().all(Tracked::is_persistent));
+    assert_eq!(ctx.count::<Comment>(doc! {}).await, 3, "each stored once");
+    assert!(session.new().is_empty());
+    Ok(())
+}
