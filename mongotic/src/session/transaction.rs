@@ -225,7 +225,16 @@ pub(crate) async fn flush_atomically(session: &mut Session, mut plan: Plan) -> R
                 && failure.failed.is_some_and(|index| plan.writes[index].kind == WriteKind::Insert);
             if (landed_maybe || own_duplicate) && Instant::now() < deadline {
                 // Read back before sending again: what a read proves landed drops out of the
-                // next plan, and a real duplicate is reported as one.
+                // next plan, and a real duplicate is reported as one. Without a commit in
+                // doubt, only the refused insert needs reading.
+                if !landed_maybe {
+                    clear_intents(session, &plan);
+                    if let Some(write) = failure.failed.map(|index| &plan.writes[index])
+                        && let Some(entry) = session.uow.get(write.key)
+                    {
+                        entry.entity.state().set_intent(write.intent());
+                    }
+                }
                 if reconcile(session).await.is_ok() {
                     let settled = failure.failed.and_then(|index| session.uow.get(plan.writes[index].key));
                     if landed_maybe || settled.is_some_and(|entry| entry.entity.state().is_persistent()) {
