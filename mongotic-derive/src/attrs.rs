@@ -7,9 +7,9 @@ use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, LitInt, LitStr, Path,
 
 use crate::naming::apply_rename_all;
 
-const CONTAINER_OPTIONS: &str = "database, collection, index, crate";
+const CONTAINER_OPTIONS: &str = "database, collection, index, hooks, crate";
 const INDEX_OPTIONS: &str = "keys, name, unique, sparse, expire_after_secs, partial_filter";
-const FIELD_OPTIONS: &str = "id, index, unique, sparse";
+const FIELD_OPTIONS: &str = "id, index, unique, sparse, version, created_at, updated_at";
 
 /// The struct-level options.
 #[derive(Default)]
@@ -19,6 +19,10 @@ pub(crate) struct ContainerAttrs {
     pub(crate) indexes: Vec<IndexAttr>,
     pub(crate) krate: Option<Path>,
     pub(crate) rename_all: Option<String>,
+    /// `hooks`: the model implements `mongotic::Hooks` itself.
+    pub(crate) hooks: bool,
+    /// The struct carries `#[garde(...)]` options: it derives `garde::Validate`.
+    pub(crate) garde: bool,
 }
 
 /// One `index(...)` declaration.
@@ -57,6 +61,13 @@ pub(crate) struct FieldAttrs {
     pub(crate) rename: Option<String>,
     pub(crate) skip: bool,
     pub(crate) flatten: bool,
+    /// `version`: the optimistic-concurrency counter.
+    pub(crate) version: bool,
+    /// `created_at` / `updated_at`: timestamps the flush sets.
+    pub(crate) created_at: bool,
+    pub(crate) updated_at: bool,
+    /// The field's `#[garde(...)]` attributes, copied onto the per-field check of bulk updates.
+    pub(crate) garde: Vec<Attribute>,
 }
 
 fn unknown(meta: &ParseNestedMeta<'_>, what: &str, expected: &str) -> syn::Error {
@@ -113,11 +124,15 @@ pub(crate) fn parse_container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs
                     parsed.krate = Some(path.parse()?);
                 } else if meta.path.is_ident("index") {
                     parsed.indexes.push(parse_index(&meta)?);
+                } else if meta.path.is_ident("hooks") {
+                    parsed.hooks = true;
                 } else {
                     return Err(unknown(&meta, "mongotic option", CONTAINER_OPTIONS));
                 }
                 Ok(())
             })?;
+        } else if attr.path().is_ident("garde") {
+            parsed.garde = true;
         } else if attr.path().is_ident("serde") {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("rename_all") {
@@ -224,11 +239,19 @@ pub(crate) fn parse_field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                     parsed.unique = true;
                 } else if meta.path.is_ident("sparse") {
                     parsed.sparse = true;
+                } else if meta.path.is_ident("version") {
+                    parsed.version = true;
+                } else if meta.path.is_ident("created_at") {
+                    parsed.created_at = true;
+                } else if meta.path.is_ident("updated_at") {
+                    parsed.updated_at = true;
                 } else {
                     return Err(unknown(&meta, "mongotic field option", FIELD_OPTIONS));
                 }
                 Ok(())
             })?;
+        } else if attr.path().is_ident("garde") {
+            parsed.garde.push(attr.clone());
         } else if attr.path().is_ident("serde") {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("rename") {

@@ -85,7 +85,16 @@ pub(crate) fn embedded(input: &DeriveInput) -> syn::Result<TokenStream> {
             "an embedded struct has no database or collection: use #[derive(Model)] for a collection",
         ));
     }
+    if container.hooks {
+        return Err(syn::Error::new(input.ident.span(), "hooks run for models: an embedded struct has none"));
+    }
     let fields = named_fields(input, &container, "Embedded")?;
+    if let Some(field) = fields.iter().find(|field| field.attrs.version || field.attrs.created_at || field.attrs.updated_at) {
+        return Err(syn::Error::new(
+            field.ident.span(),
+            "version and timestamp fields belong to the model, not to an embedded struct",
+        ));
+    }
     let krate = crate_path(&container);
     let name = &input.ident;
     let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
@@ -136,6 +145,32 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
         indexes.push(model_index(&krate, index, &fields)?);
     }
     let consts = descriptors(&krate, &owner, &fields);
+    let behaviour = Behaviour::of(&container, &fields)?;
+    let behaviour_methods = behaviour.methods(&krate, &container, &fields);
+    let version_name = match behaviour.version {
+        Some(field) => {
+            let stored = &field.stored;
+            quote!(::core::option::Option::Some(#stored))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let updated_name = match behaviour.updated_at {
+        Some(field) => {
+            let stored = &field.stored;
+            quote!(::core::option::Option::Some(#stored))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let prepares = container.hooks || behaviour.created_at.is_some() || behaviour.updated_at.is_some();
+    let validates = container.hooks || behaviour.garde;
+    let hooks_impl = if container.hooks {
+        quote!()
+    } else {
+        quote! {
+            #[automatically_derived]
+            impl #krate::Hooks for #name {}
+        }
+    };
 
     Ok(quote! {
         #[automatically_derived]
@@ -144,13 +179,16 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
             #consts
         }
 
+        #hooks_impl
+
         #[automatically_derived]
         impl #krate::Model for #name {
             type Id = <#id_type as #krate::IdField>::Id;
 
             fn meta() -> &'static #krate::ModelMeta {
                 static INDEXES: &[#krate::IndexDecl] = &[#(#indexes),*];
-                static META: #krate::ModelMeta = #krate::ModelMeta::new(#type_name, #database, #collection, INDEXES);
+                static META: #krate::ModelMeta = #krate::ModelMeta::new(#type_name, #database, #collection, INDEXES)
+                    .with_behaviour(#version_name, #updated_name, #prepares, #validates);
                 &META
             }
 
@@ -161,6 +199,126 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
             fn set_id(&mut self, id: Self::Id) {
                 #krate::IdField::set_id(&mut self.#id_ident, id)
             }
+
+            #behaviour_methods
+        }
+    })
+}
+
+/// What a model does at flush besides being written: its version field, timestamps and
+/// validation.
+struct Behaviour<'f, 'a> {
+    version: Option<&'f FieldInfo<'a>>,
+    created_at: Option<&'f FieldInfo<'a>>,
+    updated_at: Option<&'f FieldInfo<'a>>,
+    /// The model derives `garde::Validate` (it carries `#[garde(...)]` options).
+    garde: bool,
+}
+
+impl<'f, 'a> Behaviour<'f, 'a> {
+    fn of(container: &ContainerAttrs, fields: &'f [FieldInfo<'a>]) -> syn::Result<Self> {
+        let single = |option: &str, marked: fn(&FieldAttrs) -> bool| -> syn::Result<Option<&'f FieldInfo<'a>>> {
+            let mut found = fields.iter().filter(|field| marked(&field.attrs));
+            let first = found.next();
+            if let Some(second) = found.next() {
+                return Err(syn::Error::new(second.ident.span(), format!("only one field can be #[mongotic({option})]")));
+            }
+            if let Some(field) = first
+                && (field.attrs.skip || field.attrs.flatten || field.attrs.id)
+            {
+                return Err(syn::Error::new(
+                    field.ident.span(),
+                    format!("the {option} field is stored with the document: it cannot be the id, skipped or flattened"),
+                ));
+            }
+            Ok(first)
+        };
+        Ok(Behaviour {
+            version: single("version", |attrs| attrs.version)?,
+            created_at: single("created_at", |attrs| attrs.created_at)?,
+            updated_at: single("updated_at", |attrs| attrs.updated_at)?,
+            garde: container.garde || fields.iter().any(|field| !field.attrs.garde.is_empty()),
+        })
+    }
+
+    /// The hidden `Model` methods the flush calls for this behaviour (the defaults do nothing).
+    fn methods(&self, krate: &TokenStream, container: &ContainerAttrs, fields: &[FieldInfo<'_>]) -> TokenStream {
+        let mut methods = TokenStream::new();
+        if let Some(field) = self.version {
+            let (ident, ty) = (field.ident, field.ty);
+            methods.extend(quote! {
+                fn __version(&self) -> ::core::option::Option<i64> {
+                    ::core::option::Option::Some(<#ty as #krate::VersionField>::get(&self.#ident))
+                }
+                fn __set_version(&mut self, version: i64) {
+                    <#ty as #krate::VersionField>::set(&mut self.#ident, version)
+                }
+            });
+        }
+        if self.created_at.is_some() || self.updated_at.is_some() {
+            let created = self.created_at.map(|field| {
+                let (ident, ty) = (field.ident, field.ty);
+                quote!(if inserting { <#ty as #krate::TimestampField>::stamp_created(&mut self.#ident, now); })
+            });
+            let updated = self.updated_at.map(|field| {
+                let (ident, ty) = (field.ident, field.ty);
+                quote!(<#ty as #krate::TimestampField>::stamp_updated(&mut self.#ident, now);)
+            });
+            methods.extend(quote! {
+                fn __stamp(&mut self, inserting: bool, now: #krate::bson::DateTime) {
+                    #created
+                    #updated
+                }
+            });
+        }
+        if self.garde || container.hooks {
+            let garde = self.garde.then(|| quote!(#krate::validation::__garde_model(self, report);));
+            let hooks = container.hooks.then(|| quote!(<Self as #krate::Hooks>::validate(self, report);));
+            methods.extend(quote! {
+                fn __validate(&self, report: &mut #krate::validation::Violations) {
+                    #garde
+                    #hooks
+                }
+            });
+        }
+        let checks: Vec<TokenStream> = fields.iter().filter_map(|field| field_check(krate, field)).collect();
+        if !checks.is_empty() {
+            methods.extend(quote! {
+                fn __validate_field(
+                    path: &str,
+                    value: &#krate::bson::Bson,
+                    report: &mut #krate::validation::Violations,
+                ) {
+                    match path {
+                        #(#checks)*
+                        _ => {}
+                    }
+                }
+            });
+        }
+        methods
+    }
+}
+
+/// The check of one field's `#[garde(...)]` rules on a value a bulk `update` sets: the rules
+/// are copied onto a one-field struct that derives `garde::Validate`. Rules that read other
+/// fields (`matches`) cannot be checked on one value, and `skip` has nothing to check.
+fn field_check(krate: &TokenStream, field: &FieldInfo<'_>) -> Option<TokenStream> {
+    if field.attrs.garde.is_empty() || field.attrs.skip || field.attrs.flatten {
+        return None;
+    }
+    let rules = &field.attrs.garde;
+    let text = quote!(#(#rules)*).to_string();
+    if text.contains("matches") || text.contains("skip") {
+        return None;
+    }
+    let (stored, ty) = (&field.stored, field.ty);
+    let name = field.ident.unraw().to_string();
+    Some(quote! {
+        #stored => {
+            #[derive(::garde::Validate)]
+            struct __MongoticFieldCheck(#(#rules)* #ty);
+            #krate::validation::__garde_field(#name, value, __MongoticFieldCheck, report);
         }
     })
 }

@@ -218,6 +218,55 @@ pub enum Error {
         kind: WriteKind,
     },
 
+    /// An update, replacement or delete of a versioned entity (one with a
+    /// `#[mongotic(version)]` field) matched no document because the stored version is not the
+    /// one this session last saw: someone else wrote the document since it was read. The change
+    /// stays staged (outside a transaction the other writes of the flush are kept; in one,
+    /// nothing is); `refresh` the entity, apply the change again and flush.
+    #[error(
+        "the {kind} of {model} {id} in {namespace} expected version {expected}{}: someone else changed it since it was read",
+        fmt_found(.found)
+    )]
+    VersionConflict {
+        /// The Rust name of the model.
+        model: &'static str,
+        /// `database.collection`.
+        namespace: String,
+        /// The `_id` of the entity.
+        id: Box<Bson>,
+        /// The write that was refused.
+        kind: WriteKind,
+        /// The version the write expected (the one the session last saw).
+        expected: i64,
+        /// The version stored now, when it was learned.
+        found: Option<i64>,
+    },
+
+    /// Values failed their checks (declared constraints or [`Hooks::validate`]); nothing was
+    /// sent. Each entry names the value and every failing field. See
+    /// [`validation`](crate::validation).
+    ///
+    /// [`Hooks::validate`]: crate::Hooks::validate
+    #[error("validation failed: {}", fmt_invalid(.invalid))]
+    Validation {
+        /// Every value that failed, with its failures.
+        invalid: Vec<crate::validation::Invalid>,
+    },
+
+    /// A lifecycle hook returned an error; nothing was sent.
+    #[error("the {hook} hook of {model}{} failed: {source}", fmt_id(.id))]
+    Hook {
+        /// The Rust name of the model.
+        model: &'static str,
+        /// The entity's id, if it has one.
+        id: Option<Box<Bson>>,
+        /// `before_insert`, `before_update` or `before_delete`.
+        hook: &'static str,
+        /// What the hook returned.
+        #[source]
+        source: crate::HookError,
+    },
+
     /// Transactions were asked for (an explicit `begin`, or [`TransactionMode::Always`]) where
     /// there are none: a standalone server, or [`TransactionMode::Never`].
     ///
@@ -289,6 +338,17 @@ pub enum Error {
     },
 }
 
+fn fmt_found(found: &Option<i64>) -> String {
+    match found {
+        Some(found) => format!(" but found {found}"),
+        None => String::new(),
+    }
+}
+
+fn fmt_invalid(invalid: &[crate::validation::Invalid]) -> String {
+    invalid.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
 fn fmt_id(id: &Option<Box<Bson>>) -> String {
     match id {
         Some(id) => format!(" (_id {id})"),
@@ -313,7 +373,8 @@ impl Error {
     }
 
     /// `true` when a write met a concurrent change: a document deleted by someone else
-    /// ([`Error::Stale`]), directly or as the cause of a failed flush.
+    /// ([`Error::Stale`]) or changed since it was read ([`Error::VersionConflict`]), directly
+    /// or as the cause of a failed flush.
     ///
     /// ```
     /// # use mongotic::{Error, WriteKind};
@@ -322,9 +383,44 @@ impl Error {
     /// ```
     pub fn is_conflict(&self) -> bool {
         match self {
-            Error::Stale { .. } => true,
+            Error::Stale { .. } | Error::VersionConflict { .. } => true,
             Error::Flush(failure) => failure.cause.is_conflict(),
             _ => false,
+        }
+    }
+
+    /// `true` when values failed their checks ([`Error::Validation`]), directly or as the
+    /// cause of a failed flush.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// let err = Error::Validation { invalid: Vec::new() };
+    /// assert!(err.is_validation());
+    /// ```
+    pub fn is_validation(&self) -> bool {
+        match self {
+            Error::Validation { .. } => true,
+            Error::Flush(failure) => failure.cause.is_validation(),
+            _ => false,
+        }
+    }
+
+    /// The version conflict behind this error, directly or as the cause of a failed flush:
+    /// `(expected, found)`.
+    ///
+    /// ```
+    /// # use mongotic::{Error, WriteKind};
+    /// let err = Error::VersionConflict {
+    ///     model: "Doc", namespace: "app.docs".into(), id: Box::new(1.into()),
+    ///     kind: WriteKind::Update, expected: 3, found: Some(4),
+    /// };
+    /// assert_eq!(err.version_conflict(), Some((3, Some(4))));
+    /// ```
+    pub fn version_conflict(&self) -> Option<(i64, Option<i64>)> {
+        match self {
+            Error::VersionConflict { expected, found, .. } => Some((*expected, *found)),
+            Error::Flush(failure) => failure.cause.version_conflict(),
+            _ => None,
         }
     }
 

@@ -57,6 +57,7 @@ pub mod expr;
 pub mod model;
 pub mod session;
 pub mod statement;
+pub mod validation;
 
 pub use bson;
 pub use mongodb;
@@ -64,7 +65,10 @@ pub use mongodb;
 pub use engine::{Engine, ModelSet, TransactionMode, create_engine, create_indexes};
 pub use error::{Error, FailedWrite, FlushError, Result, WriteKind};
 pub use expr::{ArrayField, Field, Filter, IntoSortKeys, SortKey, TextField, ValueOf, and_, not_, or_};
-pub use model::{Embedded, Embeds, IdField, IndexDecl, IndexKey, IntoId, Model, ModelId, ModelMeta};
+pub use model::{
+    Changes, Embedded, Embeds, HookContext, HookError, Hooks, IdField, IndexDecl, IndexKey, IntoId, Model, ModelId,
+    ModelMeta, TimestampField, VersionField,
+};
 pub use session::{
     EntityRef, Executable, IntoTracked, ScalarResult, SelectResult, Session, SessionFactory, Tracked, sessionmaker,
 };
@@ -80,8 +84,14 @@ pub use statement::{
 /// partial_filter = path_to_fn)` (repeatable; a key may also be a string path such as
 /// `"address.city"`, and a direction `"text"`, `"hashed"` or `"2dsphere"`).
 ///
+/// `#[mongotic(hooks)]`: the model implements [`Hooks`] itself (otherwise the derive writes an
+/// empty implementation).
+///
 /// Field attributes: `#[mongotic(id)]` on the field stored as `_id`; `index`, `unique`,
-/// `sparse` for single-field indexes.
+/// `sparse` for single-field indexes; `version` on an `i64`/`i32` counter for optimistic
+/// concurrency (see [`Session::flush`]); `created_at` and `updated_at` on
+/// [`TimestampField`]s the flush sets. `#[garde(...)]` rules are run before writing (see
+/// [`validation`]).
 pub use mongotic_derive::Model;
 
 /// `#[derive(Embedded)]`: field descriptors for a struct stored inside a model, so queries

@@ -15,16 +15,22 @@
 //! assert_eq!(User::name.path(), "name");
 //! ```
 
+mod behaviour;
 mod id;
 mod index;
 
 use std::fmt::Debug;
 
+use bson::Bson;
 use serde::{Serialize, de::DeserializeOwned};
 
+pub use behaviour::{Changes, HookContext, HookError, Hooks, TimestampField, VersionField};
+pub(crate) use behaviour::{HookEvent, Staged};
 pub(crate) use id::IdKey;
 pub use id::{IdField, IntoId, ModelId};
 pub use index::{IndexDecl, IndexKey};
+
+use crate::validation::Violations;
 
 /// A Rust type stored as the documents of one MongoDB collection.
 ///
@@ -50,7 +56,7 @@ pub use index::{IndexDecl, IndexKey};
 /// assert_eq!(Product::meta().collection, "products");
 /// assert_eq!(Product::price.path(), "price");
 /// ```
-pub trait Model: Serialize + DeserializeOwned + Debug + Send + Sync + 'static {
+pub trait Model: Hooks + Serialize + DeserializeOwned + Debug + Send + Sync + 'static {
     /// The type of the `_id` value (without the `Option` of a generated id).
     type Id: ModelId;
 
@@ -62,6 +68,28 @@ pub trait Model: Serialize + DeserializeOwned + Debug + Send + Sync + 'static {
 
     /// Sets the entity's id.
     fn set_id(&mut self, id: Self::Id);
+
+    /// The value of the `#[mongotic(version)]` field. Used by the flush.
+    #[doc(hidden)]
+    fn __version(&self) -> Option<i64> {
+        None
+    }
+
+    /// Sets the `#[mongotic(version)]` field. Used by the flush.
+    #[doc(hidden)]
+    fn __set_version(&mut self, _version: i64) {}
+
+    /// Sets the `created_at` (when `inserting`) and `updated_at` fields. Used by the flush.
+    #[doc(hidden)]
+    fn __stamp(&mut self, _inserting: bool, _now: bson::DateTime) {}
+
+    /// Checks the value's declared constraints and hand-written checks. Used by the flush.
+    #[doc(hidden)]
+    fn __validate(&self, _report: &mut Violations) {}
+
+    /// Checks one value a bulk `update` sets on the field stored as `path`. Used by `update`.
+    #[doc(hidden)]
+    fn __validate_field(_path: &str, _value: &Bson, _report: &mut Violations) {}
 }
 
 /// What the derive records about a model: its name, database, collection and indexes.
@@ -84,6 +112,14 @@ pub struct ModelMeta {
     pub collection: &'static str,
     /// The indexes the model declares, applied by [`create_indexes`](crate::create_indexes).
     pub indexes: &'static [IndexDecl],
+    /// The stored name of the `#[mongotic(version)]` field, if the model has one.
+    pub version: Option<&'static str>,
+    /// The stored name of the `#[mongotic(updated_at)]` field, if the model has one.
+    pub updated_at: Option<&'static str>,
+    /// Hooks or timestamps change the value while a flush is planned.
+    pub(crate) prepares: bool,
+    /// Constraints or hand-written checks to run before writing.
+    pub(crate) validates: bool,
 }
 
 impl ModelMeta {
@@ -95,7 +131,28 @@ impl ModelMeta {
         collection: &'static str,
         indexes: &'static [IndexDecl],
     ) -> Self {
-        ModelMeta { name, database, collection, indexes }
+        ModelMeta {
+            name,
+            database,
+            collection,
+            indexes,
+            version: None,
+            updated_at: None,
+            prepares: false,
+            validates: false,
+        }
+    }
+
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn with_behaviour(
+        self,
+        version: Option<&'static str>,
+        updated_at: Option<&'static str>,
+        prepares: bool,
+        validates: bool,
+    ) -> Self {
+        ModelMeta { version, updated_at, prepares, validates, ..self }
     }
 }
 

@@ -42,6 +42,47 @@ pub(crate) fn diff(old: &RawDocument, new: &RawDocument) -> Change {
     if update.is_empty() { Change::None } else { Change::Update(update) }
 }
 
+/// The stored paths a change writes, for `before_update` hooks: the `$set` and `$unset` paths
+/// of an update, or the top-level fields that differ when the document is replaced.
+pub(crate) fn changed_paths(old: &RawDocument, new: &RawDocument, change: &Change) -> Vec<String> {
+    match change {
+        Change::None => Vec::new(),
+        Change::Update(update) => update
+            .iter()
+            .filter_map(Result::ok)
+            .filter_map(|(_, section)| section.as_document())
+            .flat_map(|section| section.iter().filter_map(Result::ok).map(|(path, _)| path.to_owned()))
+            .collect(),
+        Change::Replace => {
+            let old_elements = elements(old);
+            let new_elements = elements(new);
+            let differs = |key: &str, value: RawBsonRef<'_>, other: &[(&str, RawBsonRef<'_>)]| {
+                !other.iter().any(|(other_key, other_value)| *other_key == key && same_value(*other_value, value))
+            };
+            let mut paths: Vec<String> = new_elements
+                .iter()
+                .filter(|(key, value)| differs(key, *value, &old_elements))
+                .map(|(key, _)| (*key).to_owned())
+                .collect();
+            for (key, _) in &old_elements {
+                if !new_elements.iter().any(|(new_key, _)| new_key == key) {
+                    paths.push((*key).to_owned());
+                }
+            }
+            paths
+        }
+    }
+}
+
+/// `true` when every field of `part` is in `whole` with an equal value: a stored document
+/// (which may hold fields the model does not know) shows what a write of `part` left.
+pub(crate) fn contains_all(whole: &RawDocument, part: &RawDocument) -> bool {
+    let stored = elements(whole);
+    elements(part).iter().all(|(key, value)| {
+        stored.iter().any(|(stored_key, stored_value)| stored_key == key && same_value(*stored_value, *value))
+    })
+}
+
 /// A key that can be part of a dotted update path.
 fn addressable(key: &str) -> bool {
     !key.is_empty() && !key.contains('.') && !key.starts_with('$')

@@ -14,6 +14,7 @@ use super::query::SelectResult;
 use crate::error::Error;
 use crate::model::ModelId;
 use crate::statement::{Delete, Distinct, Insert, Projection, Select, Update, WriteResult};
+use crate::validation::{Invalid, Violations};
 use crate::{Model, Result};
 
 /// A statement [`Session::execute`] can run, and what it returns.
@@ -81,13 +82,29 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
         let namespace_text = namespace.to_string();
         let mut ids = Vec::with_capacity(self.values.len());
         let mut docs = Vec::with_capacity(self.values.len());
+        let mut invalid = Vec::new();
+        // The model's timestamps are set, as a flush sets them; hooks do not run (a bulk
+        // statement is not a unit of work's change).
+        let now = bson::DateTime::now();
         for mut value in self.values {
             if value.id().is_none() {
                 let id = M::Id::generate().ok_or_else(|| Error::MissingId { namespace: namespace_text.clone() })?;
                 value.set_id(id);
             }
-            ids.push(value.id().map_or(Bson::Null, ModelId::to_bson));
+            let id = value.id().map_or(Bson::Null, ModelId::to_bson);
+            if M::meta().validates {
+                let mut violations = Violations::default();
+                value.__validate(&mut violations);
+                if !violations.is_empty() {
+                    invalid.push(Invalid { model: M::meta().name, id: Some(id.clone()), violations });
+                }
+            }
+            value.__stamp(true, now);
+            ids.push(id);
             docs.push(bson::to_raw_document_buf(&value).map_err(|err| Error::serialize(&namespace_text, err))?);
+        }
+        if !invalid.is_empty() {
+            return Err(Error::Validation { invalid });
         }
         let collection = session.engine.raw_collection(&namespace);
         let insert = collection.insert_many(&docs).ordered(true);
@@ -123,7 +140,8 @@ impl<'s, M: Model> Executable<'s> for Update<M> {
     type Output = WriteResult;
 
     async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
-        let (filter, changes) = self.compile()?;
+        self.validate()?;
+        let (filter, changes) = self.compile_for_write()?;
         let namespace = session.engine.namespace(M::meta())?;
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
         let collection = session.engine.raw_collection(&namespace);

@@ -42,6 +42,7 @@ use std::fmt;
 
 pub use execute::Executable;
 pub use query::{Loader, ScalarResult, SelectResult};
+pub(crate) use tracked::ErasedEntity;
 pub use tracked::{EntityRef, Tracked};
 pub(crate) use transaction::is_transient;
 pub use transaction::{RETRY_LIMIT, TransactionBody};

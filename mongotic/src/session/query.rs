@@ -73,8 +73,9 @@ impl<'a> Loader<'a> {
         let namespace = self.namespace;
         let mut loaded = None;
         let entity = self.uow.find_or_load(TypeId::of::<M>(), id, || {
-            let value: M =
+            let mut value: M =
                 bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(namespace, raw, source))?;
+            value.after_load();
             let handle = Tracked::with_state(value, 0, ServerId::from_raw(raw_id));
             let erased = handle.erased();
             loaded = Some(handle);

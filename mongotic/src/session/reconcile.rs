@@ -110,7 +110,8 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
                 Some(id) => id,
                 None => continue,
             },
-            Intent::None => continue,
+            // Versioned writes are sent again; the reply and a read settle them (see `conflict`).
+            Intent::None | Intent::Versioned { .. } => continue,
         };
         let namespace = session.engine.namespace(entry.entity.meta())?;
         let doubt = Doubt { key, id, intent };
@@ -177,6 +178,6 @@ pub(crate) fn settle(uow: &mut UnitOfWork, key: usize, intent: Intent, stored: O
                 uow.remove(key);
             }
         }
-        Intent::None => {}
+        Intent::None | Intent::Versioned { .. } => {}
     }
 }

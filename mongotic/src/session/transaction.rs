@@ -31,7 +31,7 @@ use mongodb::ClientSession;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 
 use super::Session;
-use super::flush::{Failure, Fate, Plan, Report, build_plan, clear_intents, mark_intents, send, settle, unsent};
+use super::flush::{Failure, Fate, Plan, Report, build_plan, abandon, mark_intents, send, settle, unsent};
 use super::reconcile::{reconcile, stored_ids};
 use super::tracked::{ErasedEntity, Intent, SavedState};
 use super::unit_of_work::{Status, UnitOfWork};
@@ -67,6 +67,8 @@ struct Saved {
     entity: Arc<dyn ErasedEntity>,
     status: Status,
     state: SavedState,
+    /// The version a versioned entity had on the server before the transaction wrote it.
+    version: Option<i64>,
 }
 
 impl Transaction {
@@ -86,10 +88,10 @@ impl Transaction {
     }
 
     /// Journals `entity` (whose entry has `status`) before the transaction first changes it.
-    pub(crate) fn save(&mut self, entity: &Arc<dyn ErasedEntity>, status: Status) {
+    pub(crate) fn save(&mut self, entity: &Arc<dyn ErasedEntity>, status: Status, version: Option<i64>) {
         let address = Arc::as_ptr(entity) as *const () as usize;
         if self.journaled.insert(address) {
-            self.journal.push(Saved { entity: entity.clone(), status, state: entity.state().save() });
+            self.journal.push(Saved { entity: entity.clone(), status, state: entity.state().save(), version });
         }
     }
 
@@ -100,6 +102,10 @@ impl Transaction {
         for saved in self.journal.drain(..).rev() {
             let state = saved.entity.state();
             state.restore(saved.state);
+            if let Some(version) = saved.version {
+                // Best effort, as for a write that did not land (see `restore_version`).
+                let _ = saved.entity.set_version(version);
+            }
             if !keep_intents {
                 state.set_intent(Intent::None);
             }
@@ -210,13 +216,13 @@ pub(crate) async fn flush_atomically(session: &mut Session, mut plan: Plan) -> R
             Err(failure) => return Err(give_up(session, &plan, failure, landed_maybe).await),
         };
         let outcome = send(&session.engine, Some(&mut client_session), &plan).await;
-        let stale = outcome.first_stale();
+        let stale = outcome.first_conflict();
         if outcome.failure.is_some() || stale.is_some() {
             // Best effort: the server aborts a transaction whose write failed, and one nobody
             // commits at its time limit.
             let _ = client_session.abort_transaction().await;
             let Some(failure) = outcome.failure else {
-                clear_intents(session, &plan);
+                abandon(session, &plan);
                 let report = Report::new(session, &plan, &outcome).aborted();
                 forget_vanished(session, &plan, &outcome.fates).await;
                 return Err(report.stale_error().unwrap_or(Error::TransactionAborted));
@@ -228,7 +234,7 @@ pub(crate) async fn flush_atomically(session: &mut Session, mut plan: Plan) -> R
                 // next plan, and a real duplicate is reported as one. Without a commit in
                 // doubt, only the refused insert needs reading.
                 if !landed_maybe {
-                    clear_intents(session, &plan);
+                    abandon(session, &plan);
                     if let Some(write) = failure.failed.map(|index| &plan.writes[index])
                         && let Some(entry) = session.uow.get(write.key)
                     {
@@ -248,6 +254,11 @@ pub(crate) async fn flush_atomically(session: &mut Session, mut plan: Plan) -> R
                 }
             }
             if failure.transient && Instant::now() < deadline {
+                // The aborted attempt wrote nothing: its writes are not in doubt (unless an
+                // earlier commit's result was unknown).
+                if !landed_maybe {
+                    abandon(session, &plan);
+                }
                 plan = build_plan(session)?;
                 continue;
             }
@@ -264,7 +275,7 @@ pub(crate) async fn flush_atomically(session: &mut Session, mut plan: Plan) -> R
                     // for the attempt after).
                     let _ = reconcile(session).await;
                 } else {
-                    clear_intents(session, &plan);
+                    abandon(session, &plan);
                 }
                 plan = build_plan(session)?;
                 if plan.writes.is_empty() {
@@ -281,7 +292,7 @@ pub(crate) async fn flush_atomically(session: &mut Session, mut plan: Plan) -> R
 /// was written and the intents go.
 async fn give_up(session: &mut Session, plan: &Plan, failure: Failure, landed_maybe: bool) -> Error {
     if !landed_maybe {
-        clear_intents(session, plan);
+        abandon(session, plan);
         return Report::nothing_written(plan, &failure).error(failure);
     }
     let report = Report::all_unknown(session, plan);
@@ -329,14 +340,14 @@ pub(crate) async fn flush_in_open(session: &mut Session) -> Result<()> {
         Some(client_session) => send(&session.engine, Some(client_session), &plan).await,
         None => return Err(Error::TransactionAborted),
     };
-    if outcome.failure.is_none() && outcome.first_stale().is_none() {
+    if outcome.failure.is_none() && outcome.first_conflict().is_none() {
         settle(session, plan, &outcome.fates);
         return Ok(());
     }
     if let Some(mut client_session) = session.txn.open.take() {
         let _ = client_session.abort_transaction().await;
     }
-    clear_intents(session, &plan);
+    abandon(session, &plan);
     let report = Report::new(session, &plan, &outcome).aborted();
     session.txn.fail(&mut session.uow, false);
     match outcome.failure {

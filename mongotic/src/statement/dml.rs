@@ -242,6 +242,64 @@ impl<M: Model> Update<M> {
     }
 }
 
+impl<M: Model> Update<M> {
+    /// Checks the values the statement sets against the constraints of their fields (see
+    /// [`validation`](crate::validation)). `execute` runs it before sending anything.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, age: i32 }
+    /// assert!(update::<User>().set(User::age, 30).validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let mut violations = crate::validation::Violations::default();
+        for (operator, path, value) in &self.changes {
+            if let ("$set", Ok(value)) = (*operator, value) {
+                M::__validate_field(path, value, &mut violations);
+            }
+        }
+        if violations.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Validation {
+            invalid: vec![crate::validation::Invalid { model: M::meta().name, id: None, violations }],
+        })
+    }
+
+    /// The update document to send: the statement's changes, plus the model's bookkeeping
+    /// where the statement does not set it itself: the version field is incremented (so a
+    /// session holding an older version gets a conflict instead of overwriting this update)
+    /// and `updated_at` is set to the current time.
+    pub(crate) fn compile_for_write(&self) -> Result<(Document, Document)> {
+        let (filter, mut update) = self.compile()?;
+        let meta = M::meta();
+        let touched = |update: &Document, field: &str| {
+            update.values().any(|section| section.as_document().is_some_and(|section| section.contains_key(field)))
+        };
+        if let Some(field) = meta.version
+            && !touched(&update, field)
+        {
+            add_to_section(&mut update, "$inc", field, 1_i64);
+        }
+        if let Some(field) = meta.updated_at
+            && !touched(&update, field)
+        {
+            add_to_section(&mut update, "$set", field, bson::DateTime::now());
+        }
+        Ok((filter, update))
+    }
+}
+
+/// Adds `field: value` to the `operator` section of an update document.
+fn add_to_section(update: &mut Document, operator: &str, field: &str, value: impl Into<Bson>) {
+    let section = update.entry(operator.to_owned()).or_insert_with(|| Bson::Document(Document::new()));
+    if let Bson::Document(section) = section {
+        section.insert(field, value);
+    }
+}
+
 impl<M: Model> fmt::Debug for Update<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Update").field("model", &M::meta().name).field("compiled", &self.compile()).finish()

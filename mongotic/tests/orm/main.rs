@@ -5,9 +5,11 @@
 #[macro_use]
 mod common;
 
+mod concurrency;
 mod errors;
 mod faults;
 mod patterns;
+mod lifecycle;
 mod queries;
 mod recovery;
 mod round_trips;

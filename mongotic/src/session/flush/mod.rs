@@ -15,7 +15,9 @@
 //!
 //! [`TransactionMode`]: crate::TransactionMode
 
+mod conflict;
 mod plan;
+mod prepare;
 mod send;
 mod settle;
 
@@ -23,7 +25,9 @@ use std::sync::Arc;
 
 pub(crate) use plan::{Plan, build_plan, cell_error, has_changes};
 pub(crate) use send::{Failure, Fate, Outcome, send};
-pub(crate) use settle::{clear_intents, mark_intents, settle};
+pub(crate) use settle::{abandon, mark_intents, settle};
+
+use send::conflict_error;
 
 use super::Session;
 use super::reconcile::reconcile;
@@ -137,13 +141,18 @@ impl Report {
                 _ => {}
             }
         }
-        if let Some(index) = outcome.first_stale() {
+        if let Some(index) = outcome.first_conflict() {
             let write = &plan.writes[index];
-            let named = !(write.kind == WriteKind::Delete && outcome.ambiguous_deletes);
-            report.stale = Some(Error::Stale {
-                namespace: plan.names[write.namespace].clone(),
-                id: named.then(|| Box::new(write.id.clone())),
-                kind: write.kind,
+            report.stale = Some(match outcome.fates[index] {
+                Fate::Conflict { found } => conflict_error(plan, index, found),
+                _ => {
+                    let named = !(write.kind == WriteKind::Delete && outcome.ambiguous_deletes);
+                    Error::Stale {
+                        namespace: plan.names[write.namespace].clone(),
+                        id: named.then(|| Box::new(write.id.clone())),
+                        kind: write.kind,
+                    }
+                }
             });
         }
         report

@@ -12,12 +12,13 @@ use bson::{Bson, RawDocumentBuf};
 use mongodb::Namespace;
 
 use super::super::Session;
-use super::super::diff::{Change, diff};
-use super::super::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId};
+use super::super::diff::{Change, changed_paths, diff};
+use super::super::tracked::{Baseline, CellError, ErasedEntity, Intent};
 use super::super::unit_of_work::Status;
+use super::prepare::{Preparer, VersionCheck, stored_version};
 use crate::Result;
 use crate::error::{Error, WriteKind};
-use crate::model::{IdKey, ModelMeta};
+use crate::model::{HookEvent, IdKey, ModelMeta};
 
 /// One write of a flush.
 pub(crate) struct Write {
@@ -37,6 +38,8 @@ pub(crate) struct Write {
     pub(crate) expect_match: bool,
     /// The id was generated for this insert (so a stored document with it can only be ours).
     pub(crate) generated_id: bool,
+    /// The version check of a versioned entity's update, replacement or delete.
+    pub(crate) version: Option<VersionCheck>,
 }
 
 pub(crate) enum Body {
@@ -59,9 +62,11 @@ impl Write {
         }
     }
 
-    /// `true` for the writes that record an intent (inserts and deletes), without building it.
+    /// `true` for the writes that record an intent (inserts, deletes, and the writes of
+    /// versioned entities), without building it.
     pub(crate) fn has_intent(&self) -> bool {
-        matches!((&self.body, self.kind), (Body::Document(_), WriteKind::Insert) | (Body::Delete, _))
+        self.version.is_some_and(|check| check.written != check.expected)
+            || matches!((&self.body, self.kind), (Body::Document(_), WriteKind::Insert) | (Body::Delete, _))
     }
 
     /// The intent recorded on the entity before this write is sent.
@@ -75,8 +80,11 @@ impl Write {
                 seen: self.seen,
             },
             (Body::Delete, _) => Intent::Delete,
-            // Field updates and replacements are idempotent: sent again, they do no harm.
-            _ => Intent::None,
+            _ => match self.version {
+                Some(check) => Intent::Versioned { written: check.written },
+                // Field updates and replacements are idempotent: sent again, they do no harm.
+                None => Intent::None,
+            },
         }
     }
 }
@@ -87,6 +95,8 @@ pub(crate) struct Plan {
     pub(crate) names: Vec<String>,
     /// The model type of each namespace entry (the identity map is per model).
     pub(crate) model_types: Vec<TypeId>,
+    /// The model of each namespace entry.
+    pub(crate) metas: Vec<&'static ModelMeta>,
     pub(crate) writes: Vec<Write>,
 }
 
@@ -138,103 +148,28 @@ fn kind_rank(kind: WriteKind) -> u8 {
 
 pub(crate) fn build_plan(session: &mut Session) -> Result<Plan> {
     session.uow.prune();
-    let order: Vec<usize> = session.uow.entries_in_order().into_iter().map(|(key, _)| key).collect();
-    let mut plan = Plan::default();
-    // The models of the plan's namespaces, in the same order: a flush touches few models, so
-    // a short list beats hashing per entity.
-    let mut models: Vec<*const ModelMeta> = Vec::new();
-    // New entities to file in the identity map, filed together so each map grows once.
-    let mut to_file: Vec<(usize, usize, IdKey)> = Vec::new();
-
-    for key in order {
-        let Some(entry) = session.uow.get(key) else { continue };
-        let entity = entry.entity.clone();
-        let mut status = entry.status;
-        let filed = entry.identity.clone();
-        let meta: *const ModelMeta = entity.meta();
-        let namespace = match models.iter().position(|known| std::ptr::eq(*known, meta)) {
-            Some(index) => index,
-            None => {
-                let namespace = session.engine.namespace(entity.meta())?;
-                plan.names.push(namespace.to_string());
-                plan.namespaces.push(namespace);
-                plan.model_types.push(entity.model_type());
-                models.push(meta);
-                models.len() - 1
-            }
-        };
-        let name = &plan.names[namespace];
-        let state = entity.state();
-        let seen = state.changes();
-        let fail = |err: CellError| cell_error(err, name, entity.current_id().ok().flatten());
-
-        if status == Status::New && state.is_persistent() {
-            // Another session wrote it while this one had it staged: it is an update now.
-            status = Status::Persistent;
-            session.uow.restage(key, status);
+    let mut order: Vec<usize> = session.uow.entries_in_order().into_iter().map(|(key, _)| key).collect();
+    let mut planner = Planner { plan: Plan::default(), models: Vec::new(), to_file: Vec::new(), prep: Preparer::new() };
+    let mut next = 0;
+    while let Some(&key) = order.get(next) {
+        next += 1;
+        let planned = planner.entity(session, key);
+        // Entities the hooks staged are planned in this flush too, after the others.
+        for staged in planner.prep.staged.drain(..) {
+            let identity = staged.current_id().ok().flatten().map(|id| IdKey::from_bson(&id));
+            order.push(session.uow.track(staged, Status::New, identity));
         }
-        let mut upsert = false;
-        let mut expect_match = false;
-        let mut generated_id = false;
-        let (kind, id, body) = match status {
-            Status::Uncertain => continue,
-            Status::Deleted => {
-                let Some(id) = state.server_id().or_else(|| entity.current_id().ok().flatten()) else { continue };
-                // A delete expects its document unless an earlier write of it is in doubt
-                // (a delete that may have landed, an insert that may not have).
-                expect_match = state.is_persistent() && !state.in_doubt();
-                (WriteKind::Delete, id, Body::Delete)
-            }
-            Status::Merged => {
-                let (id, _) = entity.assign_id().map_err(fail)?;
-                upsert = true;
-                (WriteKind::Replace, id, Body::Document(entity.to_raw().map_err(fail)?))
-            }
-            Status::New => {
-                let (id, generated) = entity.assign_id().map_err(fail)?;
-                generated_id = generated || state.id_generated();
-                // Filed as soon as it has an id: a query that meets the document (say, after
-                // an insert whose reply was lost) returns this entity, not a second one.
-                let identity = IdKey::from_bson(&id);
-                if filed.as_ref() != Some(&identity) {
-                    to_file.push((namespace, key, identity));
-                }
-                (WriteKind::Insert, id, Body::Document(entity.to_raw().map_err(fail)?))
-            }
-            Status::Persistent => {
-                if seen == 0 {
-                    continue;
-                }
-                let current = entity.to_raw().map_err(fail)?;
-                let sync = state.sync();
-                let Some(stored_id) = sync.server_id.as_ref().map(ServerId::to_bson) else { continue };
-                if id_key(&current) != Some(IdKey::from_bson(&stored_id)) {
-                    return Err(Error::IdChanged {
-                        namespace: name.clone(),
-                        old: Box::new(stored_id),
-                        new: Box::new(id_of(&current).unwrap_or(Bson::Null)),
-                    });
-                }
-                let change = match &sync.baseline {
-                    Baseline::Taken(baseline) => diff(baseline, &current),
-                    // Changed without a known baseline: write the whole document.
-                    Baseline::Unknown | Baseline::Current => Change::Replace,
-                };
-                drop(sync);
-                expect_match = true;
-                match change {
-                    Change::None => {
-                        state.unchanged(seen);
-                        continue;
-                    }
-                    Change::Update(update) => {
-                        (WriteKind::Update, stored_id, Body::Update { update, snapshot: current })
-                    }
-                    Change::Replace => (WriteKind::Replace, stored_id, Body::Document(current)),
-                }
-            }
-        };
-        plan.writes.push(Write { key, kind, namespace, id, body, seen, upsert, expect_match, generated_id });
+        if let Some(write) = planned? {
+            planner.plan.writes.push(write);
+        }
+    }
+    let Planner { mut plan, to_file, prep, .. } = planner;
+    if !prep.invalid.is_empty() {
+        // Nothing is sent: the versions set for the writes go back.
+        for write in &plan.writes {
+            restore_version(session, write);
+        }
+        return Err(Error::Validation { invalid: prep.invalid });
     }
     for (namespace, model) in plan.model_types.iter().enumerate() {
         let additional = to_file.iter().filter(|(filed_in, _, _)| *filed_in == namespace).count();
@@ -245,4 +180,197 @@ pub(crate) fn build_plan(session: &mut Session) -> Result<Plan> {
     }
     plan.writes.sort_by_key(|write| (kind_rank(write.kind), write.namespace));
     Ok(plan)
+}
+
+/// Puts back the version of an entity whose planned write was not applied, so the value shows
+/// the version the server has.
+pub(crate) fn restore_version(session: &Session, write: &Write) {
+    if let Some(check) = write.version
+        && check.written != check.expected
+        && let Some(entry) = session.uow.get(write.key)
+    {
+        // Best effort: a guard held on another thread keeps the planned version, which the
+        // next flush sets again anyway.
+        let _ = entry.entity.set_version(check.expected);
+    }
+}
+
+/// The state of one `build_plan`.
+struct Planner {
+    plan: Plan,
+    /// The models of the plan's namespaces, in the same order: a flush touches few models, so
+    /// a short list beats hashing per entity.
+    models: Vec<*const ModelMeta>,
+    /// New entities to file in the identity map, filed together so each map grows once.
+    to_file: Vec<(usize, usize, IdKey)>,
+    prep: Preparer,
+}
+
+impl Planner {
+    /// The index of the entity's namespace in the plan, added on first use.
+    fn namespace(&mut self, session: &Session, entity: &dyn ErasedEntity) -> Result<usize> {
+        let meta: *const ModelMeta = entity.meta();
+        if let Some(index) = self.models.iter().position(|known| std::ptr::eq(*known, meta)) {
+            return Ok(index);
+        }
+        let namespace = session.engine.namespace(entity.meta())?;
+        self.plan.names.push(namespace.to_string());
+        self.plan.namespaces.push(namespace);
+        self.plan.model_types.push(entity.model_type());
+        self.plan.metas.push(entity.meta());
+        self.models.push(meta);
+        Ok(self.models.len() - 1)
+    }
+
+    /// The write for the entity in slot `key`, if it needs one.
+    fn entity(&mut self, session: &mut Session, key: usize) -> Result<Option<Write>> {
+        let Some(entry) = session.uow.get(key) else { return Ok(None) };
+        let entity = entry.entity.clone();
+        let mut status = entry.status;
+        let filed = entry.identity.clone();
+        let namespace = self.namespace(session, &*entity)?;
+        let name = self.plan.names[namespace].clone();
+        let state = entity.state();
+        let seen = state.changes();
+        let fail = |err: CellError| cell_error(err, &name, entity.current_id().ok().flatten());
+        let version_field = entity.meta().version;
+
+        if status == Status::New && state.is_persistent() {
+            // Another session wrote it while this one had it staged: it is an update now.
+            status = Status::Persistent;
+            session.uow.restage(key, status);
+        }
+        let mut write = Write {
+            key,
+            kind: WriteKind::Insert,
+            namespace,
+            id: Bson::Null,
+            body: Body::Delete,
+            seen,
+            upsert: false,
+            expect_match: false,
+            generated_id: false,
+            version: None,
+        };
+        match status {
+            Status::Uncertain => return Ok(None),
+            Status::Deleted => {
+                let Some(id) = state.server_id().or_else(|| entity.current_id().ok().flatten()) else {
+                    return Ok(None);
+                };
+                self.prep.hooks(&*entity, seen, WriteKind::Delete, HookEvent::Delete, &name)?;
+                // A delete expects its document unless an earlier write of it is in doubt
+                // (a delete that may have landed, an insert that may not have).
+                write.expect_match = state.is_persistent() && !state.in_doubt();
+                if let Some(field) = version_field
+                    && state.is_persistent()
+                    && let Some(expected) = stored_version(&*entity, field, &name)?
+                {
+                    write.version = Some(VersionCheck { field, expected, written: expected, resent: false });
+                }
+                (write.kind, write.id) = (WriteKind::Delete, id);
+            }
+            Status::Merged => {
+                let (id, _) = entity.assign_id().map_err(fail)?;
+                self.prep.hooks(&*entity, seen, WriteKind::Replace, HookEvent::Update(None), &name)?;
+                self.prep.validate(&*entity, Some(&id), &name)?;
+                // A merge carries the version its caller last saw.
+                if let Some(field) = version_field
+                    && let Some(expected) = entity.version().map_err(fail)?
+                {
+                    entity.set_version(expected + 1).map_err(fail)?;
+                    write.version = Some(VersionCheck::update(field, expected, state));
+                }
+                write.upsert = true;
+                (write.kind, write.id) = (WriteKind::Replace, id);
+                write.body = Body::Document(entity.to_raw().map_err(fail)?);
+            }
+            Status::New => {
+                let (id, generated) = entity.assign_id().map_err(fail)?;
+                write.generated_id = generated || state.id_generated();
+                // Filed as soon as it has an id: a query that meets the document (say, after
+                // an insert whose reply was lost) returns this entity, not a second one.
+                let identity = IdKey::from_bson(&id);
+                if filed.as_ref() != Some(&identity) {
+                    self.to_file.push((namespace, key, identity));
+                }
+                if self.prep.hooks(&*entity, seen, WriteKind::Insert, HookEvent::Insert, &name)?
+                    && entity.current_id().map_err(fail)?.as_ref() != Some(&id)
+                {
+                    return Err(Error::IdChanged {
+                        namespace: name.clone(),
+                        old: Box::new(id),
+                        new: Box::new(entity.current_id().ok().flatten().unwrap_or(Bson::Null)),
+                    });
+                }
+                self.prep.validate(&*entity, Some(&id), &name)?;
+                write.id = id;
+                write.body = Body::Document(entity.to_raw().map_err(fail)?);
+            }
+            Status::Persistent => {
+                if seen == 0 {
+                    return Ok(None);
+                }
+                let Some(stored_id) = state.server_id() else { return Ok(None) };
+                let Some((mut current, mut change)) = self.change(&*entity, &stored_id, &name)? else {
+                    state.unchanged(seen);
+                    return Ok(None);
+                };
+                if entity.meta().prepares {
+                    let paths = match &state.sync().baseline {
+                        Baseline::Taken(baseline) => changed_paths(baseline, &current, &change),
+                        Baseline::Current | Baseline::Unknown => Vec::new(),
+                    };
+                    let event = HookEvent::Update(Some(paths));
+                    if self.prep.hooks(&*entity, seen, WriteKind::Update, event, &name)? {
+                        let Some(again) = self.change(&*entity, &stored_id, &name)? else {
+                            // The hooks undid the change.
+                            state.unchanged(seen);
+                            return Ok(None);
+                        };
+                        (current, change) = again;
+                    }
+                }
+                self.prep.validate(&*entity, Some(&stored_id), &name)?;
+                if let Some(field) = version_field
+                    && let Some(expected) = stored_version(&*entity, field, &name)?
+                {
+                    entity.set_version(expected + 1).map_err(fail)?;
+                    write.version = Some(VersionCheck::update(field, expected, state));
+                    (current, change) = self.change(&*entity, &stored_id, &name)?.unwrap_or((current, change));
+                }
+                write.expect_match = true;
+                write.id = stored_id;
+                (write.kind, write.body) = match change {
+                    Change::Update(update) => (WriteKind::Update, Body::Update { update, snapshot: current }),
+                    _ => (WriteKind::Replace, Body::Document(current)),
+                };
+            }
+        }
+        Ok(Some(write))
+    }
+
+    /// The current value of a persistent entity and how it differs from its baseline, or
+    /// `None` when it does not.
+    fn change(
+        &self,
+        entity: &dyn ErasedEntity,
+        stored_id: &Bson,
+        name: &str,
+    ) -> Result<Option<(RawDocumentBuf, Change)>> {
+        let current = entity.to_raw().map_err(|err| cell_error(err, name, Some(stored_id.clone())))?;
+        if id_key(&current) != Some(IdKey::from_bson(stored_id)) {
+            return Err(Error::IdChanged {
+                namespace: name.to_owned(),
+                old: Box::new(stored_id.clone()),
+                new: Box::new(id_of(&current).unwrap_or(Bson::Null)),
+            });
+        }
+        let change = match &entity.state().sync().baseline {
+            Baseline::Taken(baseline) => diff(baseline, &current),
+            // Changed without a known baseline: write the whole document.
+            Baseline::Unknown | Baseline::Current => Change::Replace,
+        };
+        Ok((change != Change::None).then_some((current, change)))
+    }
 }

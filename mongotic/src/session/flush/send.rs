@@ -8,10 +8,9 @@
 //! command the driver split). Nothing here guesses; the caller reads the server to settle what
 //! is unknown (see `reconcile`).
 
-use std::collections::HashSet;
 use std::ops::Range;
 
-use bson::{Bson, Document, RawArrayBuf, RawBson, RawBsonRef, RawDocumentBuf, doc, rawdoc};
+use bson::{Bson, Document, RawArrayBuf, RawBson, RawBsonRef, RawDocumentBuf, rawdoc};
 use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, TRANSIENT_TRANSACTION_ERROR};
 use mongodb::options::{
     DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateModifications, UpdateOneModel, WriteModel,
@@ -19,10 +18,11 @@ use mongodb::options::{
 use mongodb::results::VerboseBulkWriteResult;
 use mongodb::{ClientSession, Namespace};
 
+use super::conflict::explain_unmatched;
 use super::plan::{Body, Plan, Write};
+use super::prepare::version_in;
 use crate::error::{Error, WriteKind};
-use crate::model::IdKey;
-use crate::session::reconcile::stored_ids;
+use crate::session::reconcile::stored;
 use crate::{Engine, Result};
 
 /// Statements per `update`/`delete` command; below the server's `maxWriteBatchSize`.
@@ -37,8 +37,11 @@ pub(crate) enum Fate {
     NotSent,
     /// Acknowledged, and it matched its document (or needed none).
     Done,
-    /// Acknowledged, but it matched no document though it expected one.
+    /// Acknowledged, but it matched no document though it expected one: the document is gone.
     Stale,
+    /// A versioned write matched nothing because the stored version moved (`found`, when a
+    /// read learned it): the document is there, changed by someone else.
+    Conflict { found: Option<i64> },
     /// Refused by the server (a write error): not applied.
     Refused,
     /// Sent, but nothing proves whether it was applied.
@@ -81,9 +84,9 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    /// The first write that matched nothing, if any.
-    pub(crate) fn first_stale(&self) -> Option<usize> {
-        self.fates.iter().position(|fate| *fate == Fate::Stale)
+    /// The first write that met a concurrent change (it matched nothing), if any.
+    pub(crate) fn first_conflict(&self) -> Option<usize> {
+        self.fates.iter().position(|fate| matches!(fate, Fate::Stale | Fate::Conflict { .. }))
     }
 }
 
@@ -125,9 +128,17 @@ pub(crate) async fn send(engine: &Engine, mut session: Option<&mut ClientSession
     let groups = groups(&plan.writes);
     if groups.len() > 1 && engine.bulk_write_supported() != Some(false) {
         match send_bulk_write(engine, session.as_deref_mut(), plan, &mut fates).await {
-            Some(failure) => {
+            Some(mut failure) => {
                 engine.set_bulk_write_supported(true);
-                return Outcome { fates, failure, ambiguous_deletes };
+                if failure.is_none() {
+                    // Per-operation counts say which writes matched nothing; a read says why
+                    // for the versioned ones (gone, or changed by someone else).
+                    let unmatched: Vec<usize> = (0..plan.writes.len())
+                        .filter(|index| fates[*index] == Fate::Stale && plan.writes[*index].version.is_some())
+                        .collect();
+                    failure = explain_unmatched(engine, session, plan, unmatched, Some(0), &mut fates).await.err();
+                }
+                return finish(engine, plan, fates, failure, ambiguous_deletes).await;
             }
             None => engine.set_bulk_write_supported(false),
         }
@@ -141,10 +152,52 @@ pub(crate) async fn send(engine: &Engine, mut session: Option<&mut ClientSession
             }
         };
         if failure.is_some() {
-            return Outcome { fates, failure, ambiguous_deletes };
+            return finish(engine, plan, fates, failure, ambiguous_deletes).await;
         }
     }
     Outcome { fates, failure: None, ambiguous_deletes }
+}
+
+/// The outcome of a send that stopped at `failure`. A versioned `merge` refused as a duplicate
+/// of its own `_id` is a version conflict: its upsert did not match the version, so it tried
+/// to insert a document that exists.
+async fn finish(
+    engine: &Engine,
+    plan: &Plan,
+    mut fates: Vec<Fate>,
+    mut failure: Option<Failure>,
+    ambiguous_deletes: bool,
+) -> Outcome {
+    if let Some(stopped) = failure.as_mut()
+        && let Some(index) = stopped.failed
+        && let Some(write) = plan.writes.get(index)
+        && write.upsert
+        && stopped.error.is_duplicate_key()
+        && let Some(check) = write.version
+    {
+        // Read outside any transaction: the refused write ended it.
+        let namespace = &plan.namespaces[write.namespace];
+        let found = stored(engine, None, namespace, std::slice::from_ref(&write.id), false)
+            .await
+            .ok()
+            .and_then(|docs| docs.first().and_then(|doc| version_in(doc, check.field)));
+        fates[index] = Fate::Conflict { found };
+        stopped.error = conflict_error(plan, index, found);
+    }
+    Outcome { fates, failure, ambiguous_deletes }
+}
+
+/// The error for the versioned write `index` of `plan` that met a version it did not expect.
+pub(crate) fn conflict_error(plan: &Plan, index: usize, found: Option<i64>) -> Error {
+    let write = &plan.writes[index];
+    Error::VersionConflict {
+        model: plan.metas[write.namespace].name,
+        namespace: plan.names[write.namespace].clone(),
+        id: Box::new(write.id.clone()),
+        kind: write.kind,
+        expected: write.version.map_or(0, |check| check.expected),
+        found,
+    }
 }
 
 async fn send_inserts(
@@ -360,12 +413,29 @@ async fn send_chunked(
         if command == Command::Delete {
             let expecting: Vec<usize> = chunk.clone().filter(|index| plan.writes[*index].expect_match).collect();
             if reply.write_error.is_none() && reply.n < expecting.len() as u64 {
-                // Some expected documents were gone already. One `$in` statement does not say
-                // which; they are all gone now, which is what the deletes were for. The deletes
-                // that expected a document are marked stale so the flush reports it.
-                *ambiguous |= expecting.len() > 1;
-                for index in expecting {
-                    fates[index] = Fate::Stale;
+                // Some expected documents were not deleted. A versioned delete may have met a
+                // newer version: a read tells those (still there) from the ones that are gone.
+                let versioned: Vec<usize> =
+                    expecting.iter().copied().filter(|index| plan.writes[*index].version.is_some()).collect();
+                if let Err(failure) =
+                    explain_unmatched(engine, session.as_deref_mut(), plan, versioned, None, fates).await
+                {
+                    fates[chunk].fill(Fate::Unknown);
+                    return Some(failure);
+                }
+                let gone: Vec<usize> =
+                    expecting.iter().copied().filter(|index| !matches!(fates[*index], Fate::Conflict { .. })).collect();
+                for index in &gone {
+                    fates[*index] = Fate::Done;
+                }
+                if reply.n < gone.len() as u64 {
+                    // Some documents were gone already. The reply does not say which; they are
+                    // all gone now, which is what the deletes were for. The deletes that
+                    // expected a document are marked stale so the flush reports it.
+                    *ambiguous |= gone.len() > 1;
+                    for index in gone {
+                        fates[index] = Fate::Stale;
+                    }
                 }
             }
         } else {
@@ -374,9 +444,15 @@ async fn send_chunked(
                 None => chunk.clone(),
             };
             // `n` counts the statements that matched (or upserted). When it falls short, find
-            // out which documents are missing: their updates matched nothing.
-            if reply.n < applied.len() as u64
-                && let Err(failure) = mark_missing(engine, session.as_deref_mut(), plan, applied, fates).await
+            // out which documents are missing (their updates matched nothing) or, for versioned
+            // entities, were changed by someone else.
+            let sent = applied.len() as u64;
+            let expecting: Vec<usize> = applied.filter(|index| plan.writes[*index].expect_match).collect();
+            // Writes that expect no document (merges) upsert, so they count in `n` too.
+            let matched = reply.n.saturating_sub(sent - expecting.len() as u64);
+            if reply.n < sent
+                && let Err(failure) =
+                    explain_unmatched(engine, session.as_deref_mut(), plan, expecting, Some(matched), fates).await
             {
                 fates[chunk].fill(Fate::Unknown);
                 return Some(failure);
@@ -401,8 +477,19 @@ fn update_command(collection: &str, plan: &Plan, chunk: Range<usize>) -> std::re
     Ok(write_command("update", collection, "updates", statements))
 }
 
-/// The `delete` command for `chunk`: one statement, `_id` in the chunk's ids.
+/// The `delete` command for `chunk`: one statement, `_id` in the chunk's ids; or, for
+/// versioned entities, one statement per document with its version.
 fn delete_command(collection: &str, plan: &Plan, chunk: Range<usize>) -> std::result::Result<RawDocumentBuf, Failure> {
+    if plan.writes[chunk.clone()].iter().any(|write| write.version.is_some()) {
+        let mut statements = RawArrayBuf::new();
+        for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
+            match filter_of(write) {
+                Ok(filter) => statements.push(rawdoc! { "q": filter, "limit": 1 }),
+                Err(error) => return Err(Failure::plain(error, Some(chunk.start + offset))),
+            }
+        }
+        return Ok(write_command("delete", collection, "deletes", statements));
+    }
     let mut ids = RawArrayBuf::new();
     for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
         match raw_id(&write.id) {
@@ -415,34 +502,6 @@ fn delete_command(collection: &str, plan: &Plan, chunk: Range<usize>) -> std::re
     Ok(write_command("delete", collection, "deletes", statements))
 }
 
-/// Marks `Stale` the writes of `range` that expect a document which is not stored.
-async fn mark_missing(
-    engine: &Engine,
-    session: Option<&mut ClientSession>,
-    plan: &Plan,
-    range: Range<usize>,
-    fates: &mut [Fate],
-) -> std::result::Result<(), Failure> {
-    let expecting: Vec<usize> = range.filter(|index| plan.writes[*index].expect_match).collect();
-    if expecting.is_empty() {
-        return Ok(());
-    }
-    let namespace = &plan.namespaces[plan.writes[expecting[0]].namespace];
-    let ids: Vec<Bson> = expecting.iter().map(|index| plan.writes[*index].id.clone()).collect();
-    let present: HashSet<IdKey> = stored_ids(engine, session, namespace, &ids).await.map_err(|error| Failure {
-        error,
-        failed: None,
-        retryable: true,
-        transient: false,
-    })?;
-    for index in expecting {
-        if !present.contains(&IdKey::from_bson(&plan.writes[index].id)) {
-            fates[index] = Fate::Stale;
-        }
-    }
-    Ok(())
-}
-
 /// `{<name>: collection, <list>: statements, ordered: true}`, in wire form.
 fn write_command(name: &str, collection: &str, list: &str, statements: RawArrayBuf) -> RawDocumentBuf {
     let mut command = RawDocumentBuf::new();
@@ -450,6 +509,22 @@ fn write_command(name: &str, collection: &str, list: &str, statements: RawArrayB
     command.append(list, statements);
     command.append("ordered", true);
     command
+}
+
+/// The filter of a write to an existing document: its `_id`, and for a versioned entity the
+/// version the session last saw. Version 0 also matches a document without the field (one
+/// written before the model had it, read as 0 through `#[serde(default)]`).
+fn filter_of(write: &Write) -> Result<RawDocumentBuf> {
+    let mut filter = RawDocumentBuf::new();
+    filter.append("_id", raw_id(&write.id)?);
+    if let Some(check) = write.version {
+        if check.expected == 0 {
+            filter.append(check.field, rawdoc! { "$in": [0_i64, RawBson::Null] });
+        } else {
+            filter.append(check.field, check.expected);
+        }
+    }
+    Ok(filter)
 }
 
 /// The `_id` of a write in wire form.
@@ -460,10 +535,8 @@ fn raw_id(id: &Bson) -> Result<RawBson> {
 /// `{q: {_id: id}, u: update}` (with `upsert: true` for a merge), in wire form: the update
 /// documents are already raw, so nothing is converted.
 fn update_statement(write: &Write) -> Result<RawDocumentBuf> {
-    let mut filter = RawDocumentBuf::new();
-    filter.append("_id", raw_id(&write.id)?);
     let mut statement = RawDocumentBuf::new();
-    statement.append("q", filter);
+    statement.append("q", filter_of(write)?);
     match &write.body {
         Body::Update { update, .. } => statement.append_ref("u", RawBsonRef::Document(update)),
         Body::Document(raw) => {
@@ -595,7 +668,7 @@ fn apply_results(plan: &Plan, result: &VerboseBulkWriteResult, fates: &mut [Fate
 }
 
 fn write_model(write: &Write, namespace: &Namespace) -> Result<WriteModel> {
-    let filter = doc! { "_id": write.id.clone() };
+    let filter = to_document(&filter_of(write)?)?;
     let namespace = namespace.clone();
     Ok(match (&write.body, write.kind) {
         (Body::Delete, _) => DeleteOneModel::builder().namespace(namespace).filter(filter).build().into(),
@@ -629,6 +702,7 @@ mod tests {
             namespaces: vec![Namespace::new("db", "things")],
             names: vec!["db.things".into()],
             model_types: vec![TypeId::of::<()>()],
+            metas: Vec::new(),
             writes: (0..writes)
                 .map(|i| Write {
                     key: i,
@@ -640,6 +714,7 @@ mod tests {
                     upsert: false,
                     expect_match: true,
                     generated_id: false,
+                    version: None,
                 })
                 .collect(),
         }

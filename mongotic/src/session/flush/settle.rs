@@ -5,7 +5,8 @@
 //!   detach the entity.
 //! - `Stale` (matched nothing): a delete is recorded as done (the document is gone, which is
 //!   what it was for); an update or replacement stays staged for the user to resolve.
-//! - `Refused`, `NotSent`: stays staged as it was.
+//! - `Conflict` (a versioned write met another version), `Refused`, `NotSent`: stays staged as
+//!   it was, and a versioned entity shows its stored version again.
 //! - `Unknown`: stays staged, and the entity keeps the intent recorded before sending, so the
 //!   next flush reads the server (inserts) or sends again harmlessly (the rest).
 //!
@@ -16,7 +17,7 @@
 use super::super::Session;
 use super::super::tracked::Intent;
 use super::super::unit_of_work::Status;
-use super::plan::{Body, Plan};
+use super::plan::{Body, Plan, restore_version};
 use super::send::Fate;
 
 /// Records the write-ahead intent of every write of the plan on its entity, before sending.
@@ -28,11 +29,14 @@ pub(crate) fn mark_intents(session: &Session, plan: &Plan) {
     }
 }
 
-/// Clears the intents of a plan none of whose writes was applied (a transaction that aborted,
-/// or one that never started).
-pub(crate) fn clear_intents(session: &Session, plan: &Plan) {
-    for write in plan.writes.iter().filter(|write| write.has_intent()) {
-        if let Some(entry) = session.uow.get(write.key) {
+/// Forgets a plan none of whose writes was applied (a transaction that aborted, or one that
+/// never started): the intents go, and versioned entities show their stored version again.
+pub(crate) fn abandon(session: &Session, plan: &Plan) {
+    for write in &plan.writes {
+        restore_version(session, write);
+        if write.has_intent()
+            && let Some(entry) = session.uow.get(write.key)
+        {
             entry.entity.state().set_intent(Intent::None);
         }
     }
@@ -50,17 +54,21 @@ pub(crate) fn settle(session: &mut Session, plan: Plan, fates: &[Fate]) {
         let state = entity.state();
         let applied = match (fate, &write.body) {
             (Fate::Done, _) | (Fate::Stale, Body::Delete) => true,
-            (Fate::Unknown, _) => continue,
-            (Fate::Stale | Fate::Refused | Fate::NotSent, _) => false,
+            (Fate::Unknown, _) => {
+                restore_version(session, &write);
+                continue;
+            }
+            (Fate::Stale | Fate::Conflict { .. } | Fate::Refused | Fate::NotSent, _) => false,
         };
         if !applied {
+            restore_version(session, &write);
             if write.has_intent() {
                 state.set_intent(Intent::None);
             }
             continue;
         }
         if in_transaction {
-            session.txn.save(&entity, status);
+            session.txn.save(&entity, status, write.version.map(|check| check.expected));
         } else if write.has_intent() {
             state.set_intent(Intent::None);
         }

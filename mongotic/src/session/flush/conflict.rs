@@ -1,0 +1,94 @@
+//! Why a write that expected a document matched none: the document is gone (someone deleted
+//! it), or, for a versioned entity, it holds a version the session did not expect (someone
+//! changed it), or the write had already landed (a write sent again after its reply was lost).
+//! A read of the documents tells which; it happens only on this failure path.
+//!
+//! The last case is the one to be careful with: a versioned write sent again after an unknown
+//! outcome is taken as landed when the stored document holds exactly its version and content.
+//! That is a proof only for such a resend; for a first send, an equal document is someone
+//! else's equal write.
+
+use bson::{Bson, RawDocumentBuf};
+use mongodb::ClientSession;
+
+use super::plan::{Body, Plan};
+use super::prepare::version_in;
+use super::send::{Failure, Fate};
+use crate::Engine;
+use crate::model::IdKey;
+use crate::session::diff::contains_all;
+use crate::session::reconcile::stored;
+
+/// What a read showed about one write that may have matched nothing.
+enum Seen {
+    /// No document: it is gone.
+    Missing,
+    /// The document exists (an unversioned write matched it).
+    Present,
+    /// A versioned write's document holds another version or content: not this write's.
+    Other(Option<i64>),
+    /// The document holds exactly what this versioned write stores.
+    Equal(i64),
+}
+
+/// Sets the fates of the writes `indices` of `plan` (all to one collection's documents, each
+/// expecting one) from what is stored: `Stale` when the document is missing, `Conflict` when a
+/// versioned write's document holds another version. A document that holds exactly what a
+/// versioned write stores is this write's when the write is a resend of one whose outcome was
+/// unknown, or when `matched` (how many of these writes the server counted as matched, if it
+/// only gave a total) proves every such write matched; otherwise it is someone else's equal
+/// write, and a conflict. An unversioned write whose document exists matched it.
+pub(crate) async fn explain_unmatched(
+    engine: &Engine,
+    session: Option<&mut ClientSession>,
+    plan: &Plan,
+    indices: Vec<usize>,
+    matched: Option<u64>,
+    fates: &mut [Fate],
+) -> Result<(), Failure> {
+    let Some(&first) = indices.first() else { return Ok(()) };
+    let namespace = &plan.namespaces[plan.writes[first].namespace];
+    let ids: Vec<Bson> = indices.iter().map(|index| plan.writes[*index].id.clone()).collect();
+    let versioned = indices.iter().any(|index| plan.writes[*index].version.is_some());
+    let found = stored(engine, session, namespace, &ids, !versioned).await.map_err(|error| Failure {
+        error,
+        failed: None,
+        retryable: true,
+        transient: false,
+    })?;
+    let mut by_id: Vec<(IdKey, RawDocumentBuf)> = found
+        .into_iter()
+        .filter_map(|doc| Some((doc.get("_id").ok().flatten().map(IdKey::from_raw)?, doc)))
+        .collect();
+    let seen: Vec<Seen> = indices
+        .iter()
+        .map(|index| {
+            let write = &plan.writes[*index];
+            let key = IdKey::from_bson(&write.id);
+            let Some(doc) = by_id.iter().position(|(id, _)| *id == key).map(|at| by_id.swap_remove(at).1) else {
+                return Seen::Missing;
+            };
+            let Some(check) = write.version else { return Seen::Present };
+            let found = version_in(&doc, check.field);
+            let equal = found == Some(check.written)
+                && match &write.body {
+                    Body::Document(sent) | Body::Update { snapshot: sent, .. } => contains_all(&doc, sent),
+                    Body::Delete => false,
+                };
+            if equal { Seen::Equal(check.written) } else { Seen::Other(found) }
+        })
+        .collect();
+    let not_matched = seen.iter().filter(|seen| matches!(seen, Seen::Missing | Seen::Other(_))).count();
+    let all_equal_matched = matched.is_some_and(|matched| matched >= (indices.len() - not_matched) as u64);
+    for (index, seen) in indices.into_iter().zip(seen) {
+        let resent = plan.writes[index].version.is_some_and(|check| check.resent);
+        fates[index] = match seen {
+            Seen::Missing => Fate::Stale,
+            Seen::Present => continue,
+            Seen::Other(found) => Fate::Conflict { found },
+            Seen::Equal(_) if resent || all_equal_matched => Fate::Done,
+            Seen::Equal(found) => Fate::Conflict { found: Some(found) },
+        };
+    }
+    Ok(())
+}

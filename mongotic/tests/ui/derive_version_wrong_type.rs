@@ -1,0 +1,13 @@
+use mongotic::prelude::*;
+
+#[derive(Debug, Serialize, Deserialize, Model)]
+#[mongotic(collection = "docs")]
+struct Doc {
+    #[serde(rename = "_id")]
+    #[mongotic(id)]
+    id: i64,
+    #[mongotic(version)]
+    version: String,
+}
+
+fn main() {}
