@@ -89,7 +89,9 @@ pub(crate) fn embedded(input: &DeriveInput) -> syn::Result<TokenStream> {
         return Err(syn::Error::new(input.ident.span(), "hooks run for models: an embedded struct has none"));
     }
     let fields = named_fields(input, &container, "Embedded")?;
-    if let Some(field) = fields.iter().find(|field| field.attrs.version || field.attrs.created_at || field.attrs.updated_at) {
+    if let Some(field) =
+        fields.iter().find(|field| field.attrs.version || field.attrs.created_at || field.attrs.updated_at)
+    {
         return Err(syn::Error::new(
             field.ident.span(),
             "version and timestamp fields belong to the model, not to an embedded struct",
@@ -221,14 +223,19 @@ impl<'f, 'a> Behaviour<'f, 'a> {
             let mut found = fields.iter().filter(|field| marked(&field.attrs));
             let first = found.next();
             if let Some(second) = found.next() {
-                return Err(syn::Error::new(second.ident.span(), format!("only one field can be #[mongotic({option})]")));
+                return Err(syn::Error::new(
+                    second.ident.span(),
+                    format!("only one field can be #[mongotic({option})]"),
+                ));
             }
             if let Some(field) = first
                 && (field.attrs.skip || field.attrs.flatten || field.attrs.id)
             {
                 return Err(syn::Error::new(
                     field.ident.span(),
-                    format!("the {option} field is stored with the document: it cannot be the id, skipped or flattened"),
+                    format!(
+                        "the {option} field is stored with the document: it cannot be the id, skipped or flattened"
+                    ),
                 ));
             }
             Ok(first)

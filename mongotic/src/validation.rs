@@ -254,4 +254,5 @@ pub fn __garde_model<T: GardeFeatureIsOff>(_value: &T, _report: &mut Violations)
 
 #[cfg(not(feature = "garde"))]
 #[doc(hidden)]
-pub fn __garde_field<W: GardeFeatureIsOff, T>(_name: &str, _value: &Bson, _wrap: fn(T) -> W, _report: &mut Violations) {}
+pub fn __garde_field<W: GardeFeatureIsOff, T>(_name: &str, _value: &Bson, _wrap: fn(T) -> W, _report: &mut Violations) {
+}

@@ -375,7 +375,11 @@ impl<M> Changes<M> {
 
 impl<M> fmt::Debug for Changes<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.everything { f.write_str("Changes(everything)") } else { f.debug_tuple("Changes").field(&self.paths).finish() }
+        if self.everything {
+            f.write_str("Changes(everything)")
+        } else {
+            f.debug_tuple("Changes").field(&self.paths).finish()
+        }
     }
 }
 

@@ -17,6 +17,11 @@
 //! that was in doubt may match nothing the second time, and that is not a conflict). Only a
 //! delete in doubt that was taken back (`add` of the handle, `rollback`) is read: if it landed,
 //! the entity no longer exists on the server, and the session must not pretend it does.
+//!
+//! Updates and replacements of versioned entities are the exception: sent again after they
+//! landed, they would match nothing (the version moved on) and read as a conflict. They are
+//! read first: a document that holds the version and the content the write stored is proof
+//! that it landed, and the entity records it (changes made since are diffed from it).
 
 use std::collections::HashSet;
 
@@ -24,7 +29,8 @@ use bson::{Bson, RawDocumentBuf, doc};
 use mongodb::{ClientSession, Namespace};
 
 use super::Session;
-use super::diff::{Change, diff};
+use super::diff::{Change, contains_all, diff};
+use super::flush::version_in;
 use super::tracked::{Intent, any_in_doubt};
 use super::unit_of_work::{Status, UnitOfWork};
 use crate::error::Error;
@@ -97,10 +103,11 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
     // Per namespace (few per session, so a short list), the entities in doubt.
     let mut doubts: Vec<(Namespace, Vec<Doubt>)> = Vec::new();
     for (key, entry) in session.uow.entries() {
-        if !matches!(entry.status, Status::New | Status::Uncertain) {
+        let state = entry.entity.state();
+        let versioned = matches!(state.sync().intent, Intent::Versioned { .. });
+        if !versioned && !matches!(entry.status, Status::New | Status::Uncertain) {
             continue;
         }
-        let state = entry.entity.state();
         let intent = state.intent();
         let id = match &intent {
             Intent::Insert { id, .. } => id.clone(),
@@ -110,8 +117,13 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
                 Some(id) => id,
                 None => continue,
             },
-            // Versioned writes are sent again; the reply and a read settle them (see `conflict`).
-            Intent::None | Intent::Versioned { .. } => continue,
+            // A versioned update or replacement: sent again, it would match nothing if it
+            // landed (the version moved on).
+            Intent::Versioned { .. } => match state.server_id() {
+                Some(id) => id,
+                None => continue,
+            },
+            Intent::None => continue,
         };
         let namespace = session.engine.namespace(entry.entity.meta())?;
         let doubt = Doubt { key, id, intent };
@@ -178,6 +190,18 @@ pub(crate) fn settle(uow: &mut UnitOfWork, key: usize, intent: Intent, stored: O
                 uow.remove(key);
             }
         }
-        Intent::None | Intent::Versioned { .. } => {}
+        Intent::Versioned { written, sent, seen } => {
+            let Some(field) = entity.meta().version else { return };
+            let landed = stored
+                .as_ref()
+                .is_some_and(|stored| version_in(stored, field) == Some(written) && contains_all(stored, &sent));
+            if landed {
+                // The server has `sent`: it is the baseline of any change made since, and the
+                // value shows its version. Otherwise the write is planned again as it is.
+                let _ = entity.set_version(written);
+                state.synced(seen, sent, None);
+            }
+        }
+        Intent::None => {}
     }
 }

@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use bson::oid::ObjectId;
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
+use crate::Model;
 use crate::model::{HookContext, HookError, HookEvent, ModelId, ModelMeta};
 use crate::validation::Violations;
-use crate::Model;
 
 /// A handle to an entity: what `add`, `get`, `merge` and queries return.
 ///
@@ -103,10 +103,11 @@ pub(crate) enum Intent {
     Insert { id: Bson, sent: Option<RawDocumentBuf>, seen: u64 },
     /// A delete: sent again, matching nothing means it landed the first time.
     Delete,
-    /// An update or replacement of a versioned entity that stores version `written`. Sent
-    /// again, it matches nothing if it landed the first time; only then may a stored document
-    /// that shows exactly this write be taken as proof that it landed.
-    Versioned { written: i64 },
+    /// An update or replacement of a versioned entity, serialized when the change counter was
+    /// `seen`, that stores version `written` and the document `sent`. Sent again it would
+    /// match nothing if it landed (the version moved), so the next flush reads the document
+    /// first: holding `written` and `sent`, it landed.
+    Versioned { written: i64, sent: RawDocumentBuf, seen: u64 },
 }
 
 impl Intent {

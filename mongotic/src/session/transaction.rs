@@ -31,7 +31,7 @@ use mongodb::ClientSession;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 
 use super::Session;
-use super::flush::{Failure, Fate, Plan, Report, build_plan, abandon, mark_intents, send, settle, unsent};
+use super::flush::{Failure, Fate, Plan, Report, abandon, build_plan, mark_intents, send, settle, unsent};
 use super::reconcile::{reconcile, stored_ids};
 use super::tracked::{ErasedEntity, Intent, SavedState};
 use super::unit_of_work::{Status, UnitOfWork};

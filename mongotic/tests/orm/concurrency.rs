@@ -42,7 +42,10 @@ scenario!(the_second_writer_gets_a_conflict_and_the_first_change_stays, |ctx| {
     let err = aw!(second.commit()).expect_err("the second writer read version 0");
     assert!(err.is_conflict(), "{err}");
     assert_eq!(err.version_conflict(), Some((0, Some(1))), "{err}");
-    assert_eq!(aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })), Some(doc! { "_id": 1_i64, "title": "first", "version": 1_i64 }));
+    assert_eq!(
+        aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })),
+        Some(doc! { "_id": 1_i64, "title": "first", "version": 1_i64 })
+    );
     // The losing change stays staged, with the version the session last saw.
     assert_eq!(theirs.read().version, 0);
     assert_eq!(second.dirty().len(), 1);
@@ -52,7 +55,10 @@ scenario!(the_second_writer_gets_a_conflict_and_the_first_change_stays, |ctx| {
     assert_eq!(*theirs.read(), Doc { id: 1, title: "first".into(), version: 1 });
     theirs.write().title = "second".into();
     aw!(second.commit())?;
-    assert_eq!(aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })), Some(doc! { "_id": 1_i64, "title": "second", "version": 2_i64 }));
+    assert_eq!(
+        aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })),
+        Some(doc! { "_id": 1_i64, "title": "second", "version": 2_i64 })
+    );
 });
 
 scenario!(without_a_version_the_last_writer_wins, |ctx| {
@@ -166,7 +172,10 @@ scenario!(merge_carries_the_version_its_caller_saw, |ctx| {
     let merged = session.merge(Doc { id: 1, title: "mine".into(), version: 1 })?;
     aw!(session.commit())?;
     assert_eq!(merged.read().version, 2);
-    assert_eq!(aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })), Some(doc! { "_id": 1_i64, "title": "mine", "version": 2_i64 }));
+    assert_eq!(
+        aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })),
+        Some(doc! { "_id": 1_i64, "title": "mine", "version": 2_i64 })
+    );
 
     // A merge of a new id inserts it.
     let mut session = ctx.session();
@@ -178,25 +187,34 @@ scenario!(merge_carries_the_version_its_caller_saw, |ctx| {
 // A write whose earlier attempt landed (its reply was lost) matches nothing when sent again;
 // the read that follows shows the document holds exactly what it writes, so it is done, not a
 // conflict. Staged without transactions (where an outcome can be unknown): the connection drops
-// on every `update`, then the very update the session sent is stored with a raw client.
+// on every `update` and `find` (so the flush fails with its update in doubt and cannot read
+// the document back), then the very update the session sent is stored with a raw client.
 scenario!(a_versioned_write_sent_again_after_landing_is_not_a_conflict, |ctx| {
     ctx.engine = ctx.engine.with_transactions(TransactionMode::Never);
-    let mut session = ctx.session();
-    let doc = session.add(doc_value(1, "draft"));
-    aw!(session.commit())?;
-    doc.write().title = "mine".into();
-    aw!(ctx.fail_commands(&["update", "bulkWrite"], None, 20));
-    let lost = aw!(session.commit());
-    aw!(ctx.fail_off());
-    let Err(Error::Flush(failure)) = lost else { panic!("expected a lost update reply, got {lost:?}") };
-    assert_eq!(failure.in_doubt(), 1, "{failure}");
-    assert_eq!(doc.read().version, 0, "memory shows the version known to be stored");
+    // Sent again as it was, and changed once more before it is sent again.
+    for (id, changed_again) in [(1_i64, false), (2, true)] {
+        let mut session = ctx.session();
+        let doc = session.add(doc_value(id, "draft"));
+        aw!(session.commit())?;
+        doc.write().title = "mine".into();
+        aw!(ctx.fail_commands(&["update", "bulkWrite", "find"], None, 20));
+        let lost = aw!(session.commit());
+        aw!(ctx.fail_off());
+        let Err(Error::Flush(failure)) = lost else { panic!("expected a lost update reply, got {lost:?}") };
+        assert_eq!(failure.in_doubt(), 1, "{failure}");
+        assert_eq!(doc.read().version, 0, "memory shows the version known to be stored");
 
-    aw!(ctx.update::<Doc>(doc! { "_id": 1 }, doc! { "$set": { "title": "mine", "version": 1_i64 } }));
-    aw!(session.commit())?;
-    assert_eq!(doc.read().version, 1);
-    assert!(session.dirty().is_empty());
-    assert_eq!(aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })), Some(doc! { "_id": 1_i64, "title": "mine", "version": 1_i64 }));
+        aw!(ctx.update::<Doc>(doc! { "_id": id }, doc! { "$set": { "title": "mine", "version": 1_i64 } }));
+        let (title, version) = if changed_again { ("mine, again", 2_i64) } else { ("mine", 1) };
+        doc.write().title = title.into();
+        aw!(session.commit())?;
+        assert_eq!(doc.read().version, version);
+        assert!(session.dirty().is_empty());
+        assert_eq!(
+            aw!(ctx.find_one::<Doc>(doc! { "_id": id })),
+            Some(doc! { "_id": id, "title": title, "version": version })
+        );
+    }
 });
 
 // The same document written by someone else, at the same version, is their write, not ours:
@@ -218,7 +236,10 @@ scenario!(a_document_written_before_the_version_field_reads_as_version_zero, |ct
     assert_eq!(doc.read().version, 0);
     doc.write().title = "current".into();
     aw!(session.commit())?;
-    assert_eq!(aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })), Some(doc! { "_id": 1_i64, "title": "current", "version": 1_i64 }));
+    assert_eq!(
+        aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })),
+        Some(doc! { "_id": 1_i64, "title": "current", "version": 1_i64 })
+    );
 });
 
 scenario!(a_bulk_update_moves_the_version_on, |ctx| {

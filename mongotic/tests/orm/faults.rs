@@ -71,7 +71,8 @@ struct Memo {
     tag: Option<String>,
 }
 
-/// Client-chosen integer ids.
+/// Client-chosen integer ids, and a version field: a write sent again after its reply was
+/// lost must not be taken for someone else's (the round would be stuck on a false conflict).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "faults", collection = "tickets")]
 struct Ticket {
@@ -82,6 +83,8 @@ struct Ticket {
     count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tag: Option<String>,
+    #[mongotic(version)]
+    version: i64,
 }
 
 /// Client-chosen string ids.
@@ -110,6 +113,13 @@ trait Subject: Model + Clone + PartialEq {
 
     /// The fields the program changes.
     fn fields(&mut self) -> (&mut String, &mut i64, &mut Option<String>);
+
+    /// Takes the version of `other` (for versioned models): the program does not predict
+    /// versions; it checks that the stored one is the one the handle shows, and merges with
+    /// the version it last saw.
+    fn take_version(&mut self, other: &Self) {
+        let _ = other;
+    }
 
     /// Changes one field, chosen by `what`: the same `what` changes equal values equally.
     fn change(&mut self, what: u64) {
@@ -145,7 +155,11 @@ impl Subject for Ticket {
 
     fn fresh(id: Option<i64>, what: u64) -> Ticket {
         let id = id.expect("a ticket's id is chosen by the program");
-        Ticket { id, text: format!("k{}", what % 1000), count: (what % 50) as i64, tag: None }
+        Ticket { id, text: format!("k{}", what % 1000), count: (what % 50) as i64, tag: None, version: 0 }
+    }
+
+    fn take_version(&mut self, other: &Self) {
+        self.version = other.version;
     }
 
     fn new_id(serial: u64) -> i64 {
@@ -395,7 +409,11 @@ impl<M: Subject> Shelf<M> {
             }
             _ => ("new", self.new_id()),
         };
-        let value = M::fresh(Some(id.clone()), rng.next());
+        let mut value = M::fresh(Some(id.clone()), rng.next());
+        let key = id_key(&id.to_bson());
+        if let Some(seen) = self.live.iter().chain(&self.deleted).find(|entity| entity.key().as_ref() == Some(&key)) {
+            value.take_version(&seen.handle.read());
+        }
         let handle = session.merge(value.clone())?;
         self.forget(&id);
         self.live.push(Entity { handle, value });
@@ -429,8 +447,11 @@ impl<M: Subject> Shelf<M> {
                 findings.lost.push(format!("{name}: {:?} has no id after a successful flush", entity.value));
                 continue;
             };
-            // `settle` gave generated ids to the values, so this is the whole document.
-            let expected = mongotic::bson::to_document(&entity.value)?;
+            // `settle` gave generated ids to the values, so this is the whole document (with the
+            // version the handle shows).
+            let mut value = entity.value.clone();
+            value.take_version(&entity.handle.read());
+            let expected = mongotic::bson::to_document(&value)?;
             match by_id.remove(&key).as_deref() {
                 None | Some([]) => findings.lost.push(format!("{name}: {key} missing, expected {expected}")),
                 Some([found]) if *found == expected => {}
@@ -993,7 +1014,7 @@ async fn ticket_with_a_delete_in_doubt() -> Result<(Rig, Session, Tracked<Ticket
     };
     let rig = Rig::start(&config).await?;
     let mut session = sessionmaker(&rig.engine).session();
-    let ticket = session.add(Ticket { id: 1, text: "keep me".into(), count: 0, tag: None });
+    let ticket = session.add(Ticket { id: 1, text: "keep me".into(), count: 0, tag: None, version: 0 });
     session.flush().await?;
 
     session.delete(&ticket)?;

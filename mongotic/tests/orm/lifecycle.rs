@@ -6,7 +6,6 @@ use mongotic::prelude::*;
 use mongotic::validation::Violations;
 use mongotic::{Changes, Error, HookContext, HookError, Hooks};
 
-
 /// A model with hooks (normalising, auditing, refusing), timestamps and a hand-written check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "myapp", collection = "members", hooks)]
@@ -100,7 +99,8 @@ scenario!(update_hooks_write_their_changes_and_audit_in_the_same_flush, |ctx| {
     let mut session = ctx.session();
     session.add(member(1, "ann@example.com"));
     aw!(session.commit())?;
-    let created = aw!(ctx.find_one::<Member>(doc! { "_id": 1 })).ok_or("member 1")?.get_datetime("created_at")?.to_owned();
+    let created =
+        aw!(ctx.find_one::<Member>(doc! { "_id": 1 })).ok_or("member 1")?.get_datetime("created_at")?.to_owned();
 
     let mut session = ctx.session();
     let ann = aw!(session.get::<Member>(1))?.ok_or("member 1")?;

@@ -3,10 +3,10 @@
 //! changed it), or the write had already landed (a write sent again after its reply was lost).
 //! A read of the documents tells which; it happens only on this failure path.
 //!
-//! The last case is the one to be careful with: a versioned write sent again after an unknown
-//! outcome is taken as landed when the stored document holds exactly its version and content.
-//! That is a proof only for such a resend; for a first send, an equal document is someone
-//! else's equal write.
+//! A stored document that holds exactly what a versioned write stores proves nothing by
+//! itself: it may be someone else's equal write (two increments of one counter). It is this
+//! write's only when the server's count of matched writes says so. (A write whose earlier
+//! attempt may have landed is settled by reading before it is sent again: see `reconcile`.)
 
 use bson::{Bson, RawDocumentBuf};
 use mongodb::ClientSession;
@@ -34,10 +34,10 @@ enum Seen {
 /// Sets the fates of the writes `indices` of `plan` (all to one collection's documents, each
 /// expecting one) from what is stored: `Stale` when the document is missing, `Conflict` when a
 /// versioned write's document holds another version. A document that holds exactly what a
-/// versioned write stores is this write's when the write is a resend of one whose outcome was
-/// unknown, or when `matched` (how many of these writes the server counted as matched, if it
-/// only gave a total) proves every such write matched; otherwise it is someone else's equal
-/// write, and a conflict. An unversioned write whose document exists matched it.
+/// versioned write stores is this write's when `matched` (how many of these writes the server
+/// counted as matched, when it only gave a total) proves every such write matched; otherwise
+/// it is someone else's equal write, and a conflict. An unversioned write whose document
+/// exists matched it.
 pub(crate) async fn explain_unmatched(
     engine: &Engine,
     session: Option<&mut ClientSession>,
@@ -56,10 +56,8 @@ pub(crate) async fn explain_unmatched(
         retryable: true,
         transient: false,
     })?;
-    let mut by_id: Vec<(IdKey, RawDocumentBuf)> = found
-        .into_iter()
-        .filter_map(|doc| Some((doc.get("_id").ok().flatten().map(IdKey::from_raw)?, doc)))
-        .collect();
+    let mut by_id: Vec<(IdKey, RawDocumentBuf)> =
+        found.into_iter().filter_map(|doc| Some((doc.get("_id").ok().flatten().map(IdKey::from_raw)?, doc))).collect();
     let seen: Vec<Seen> = indices
         .iter()
         .map(|index| {
@@ -81,12 +79,11 @@ pub(crate) async fn explain_unmatched(
     let not_matched = seen.iter().filter(|seen| matches!(seen, Seen::Missing | Seen::Other(_))).count();
     let all_equal_matched = matched.is_some_and(|matched| matched >= (indices.len() - not_matched) as u64);
     for (index, seen) in indices.into_iter().zip(seen) {
-        let resent = plan.writes[index].version.is_some_and(|check| check.resent);
         fates[index] = match seen {
             Seen::Missing => Fate::Stale,
             Seen::Present => continue,
             Seen::Other(found) => Fate::Conflict { found },
-            Seen::Equal(_) if resent || all_equal_matched => Fate::Done,
+            Seen::Equal(_) if all_equal_matched => Fate::Done,
             Seen::Equal(found) => Fate::Conflict { found: Some(found) },
         };
     }

@@ -27,6 +27,7 @@ pub(crate) use plan::{Plan, build_plan, cell_error, has_changes};
 pub(crate) use send::{Failure, Fate, Outcome, send};
 pub(crate) use settle::{abandon, mark_intents, settle};
 
+pub(crate) use prepare::version_in;
 use send::conflict_error;
 
 use super::Session;

@@ -80,8 +80,8 @@ impl Write {
                 seen: self.seen,
             },
             (Body::Delete, _) => Intent::Delete,
-            _ => match self.version {
-                Some(check) => Intent::Versioned { written: check.written },
+            (Body::Document(sent) | Body::Update { snapshot: sent, .. }, _) => match self.version {
+                Some(check) => Intent::Versioned { written: check.written, sent: sent.clone(), seen: self.seen },
                 // Field updates and replacements are idempotent: sent again, they do no harm.
                 None => Intent::None,
             },
@@ -266,7 +266,7 @@ impl Planner {
                     && state.is_persistent()
                     && let Some(expected) = stored_version(&*entity, field, &name)?
                 {
-                    write.version = Some(VersionCheck { field, expected, written: expected, resent: false });
+                    write.version = Some(VersionCheck { field, expected, written: expected });
                 }
                 (write.kind, write.id) = (WriteKind::Delete, id);
             }
@@ -279,7 +279,7 @@ impl Planner {
                     && let Some(expected) = entity.version().map_err(fail)?
                 {
                     entity.set_version(expected + 1).map_err(fail)?;
-                    write.version = Some(VersionCheck::update(field, expected, state));
+                    write.version = Some(VersionCheck { field, expected, written: expected + 1 });
                 }
                 write.upsert = true;
                 (write.kind, write.id) = (WriteKind::Replace, id);
@@ -336,7 +336,7 @@ impl Planner {
                     && let Some(expected) = stored_version(&*entity, field, &name)?
                 {
                     entity.set_version(expected + 1).map_err(fail)?;
-                    write.version = Some(VersionCheck::update(field, expected, state));
+                    write.version = Some(VersionCheck { field, expected, written: expected + 1 });
                     (current, change) = self.change(&*entity, &stored_id, &name)?.unwrap_or((current, change));
                 }
                 write.expect_match = true;

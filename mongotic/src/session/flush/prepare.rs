@@ -10,12 +10,12 @@
 
 use bson::{Bson, DateTime, RawBsonRef, RawDocument};
 
-use super::super::tracked::{Baseline, CellState, ErasedEntity, Intent};
+use super::super::tracked::{Baseline, ErasedEntity};
 use super::plan::cell_error;
+use crate::Result;
 use crate::error::{Error, WriteKind};
 use crate::model::{HookContext, HookEvent, Staged};
 use crate::validation::Invalid;
-use crate::Result;
 
 /// The version check of a write of a versioned entity.
 #[derive(Clone, Copy, Debug)]
@@ -26,17 +26,6 @@ pub(crate) struct VersionCheck {
     pub(crate) expected: i64,
     /// The version the write stores (the same as `expected` for a delete).
     pub(crate) written: i64,
-    /// The same write was sent before and its outcome is unknown (see `Intent::Versioned`).
-    pub(crate) resent: bool,
-}
-
-impl VersionCheck {
-    /// The check of an update or replacement of an entity whose stored version is `expected`.
-    pub(crate) fn update(field: &'static str, expected: i64, state: &CellState) -> Self {
-        let written = expected + 1;
-        let resent = matches!(state.intent(), Intent::Versioned { written: before } if before == written);
-        VersionCheck { field, expected, written, resent }
-    }
 }
 
 /// Runs hooks and checks for one plan, collecting what they produce.
