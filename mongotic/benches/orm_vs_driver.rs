@@ -92,6 +92,25 @@ struct Person {
     tags: Vec<String>,
 }
 
+/// `Person` with a version field, over the same documents (they read as version 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "bench", collection = "people")]
+struct VersionedPerson {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    #[mongotic(id)]
+    id: Option<ObjectId>,
+    name: String,
+    email: String,
+    age: i32,
+    city: String,
+    score: f64,
+    active: bool,
+    tags: Vec<String>,
+    #[serde(default)]
+    #[mongotic(version)]
+    version: i64,
+}
+
 #[derive(Debug, Deserialize)]
 struct NameAge {
     #[allow(dead_code)]
@@ -333,6 +352,33 @@ impl Workload for AtomicDirtyFlush {
     }
 }
 
+/// What a version field costs: the same flush of 1,000 changed entities, versioned (the "orm"
+/// column) and not (the "raw" column); both one `update` command, without a transaction.
+struct VersionedDirtyFlush;
+impl Workload for VersionedDirtyFlush {
+    const NAME: &'static str = "flush 1,000 dirty: versioned / not";
+    type State = ();
+    async fn prepare(sides: &Sides) {
+        reset(sides, 1_000).await;
+    }
+    async fn orm(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        let tracked = session.scalars(select::<VersionedPerson>()).all().await.expect("load");
+        for person in &tracked {
+            person.write().score += 1.0;
+        }
+        session.commit().await.expect("commit");
+    }
+    async fn raw(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        let tracked = session.scalars(select::<Person>()).all().await.expect("load");
+        for person in &tracked {
+            person.write().score += 1.0;
+        }
+        session.commit().await.expect("commit");
+    }
+}
+
 struct GetById;
 impl Workload for GetById {
     const NAME: &'static str = "1,000 get by id (/ find_one)";
@@ -512,6 +558,9 @@ fn main() {
         if wanted(AtomicInsert::NAME) && timed_sides.atomic.engine().supports_transactions().await.unwrap_or(false) {
             rows.push(measure::<AtomicInsert>(&timed_sides, &counted_sides, &log, runs).await);
             rows.push(measure::<AtomicDirtyFlush>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(VersionedDirtyFlush::NAME) {
+            rows.push(measure::<VersionedDirtyFlush>(&timed_sides, &counted_sides, &log, runs).await);
         }
         if wanted(GetById::NAME) {
             rows.push(measure::<GetById>(&timed_sides, &counted_sides, &log, runs).await);
