@@ -597,7 +597,7 @@ impl Session {
     /// - **With transactions** (a replica set or sharded cluster, by default): the flush is one
     ///   transaction, inside the session's explicit one if [`begin`](Session::begin) opened
     ///   it, or else of its own, retried whole on transient errors for up to
-    ///   [`RETRY_LIMIT`](crate::session::RETRY_LIMIT). On failure nothing was written and
+    ///   [`RETRY_LIMIT`]. On failure nothing was written and
     ///   everything stays staged.
     /// - **Without** (a standalone server, or [`TransactionMode::Never`](crate::TransactionMode)):
     ///   on failure what the server acknowledged is recorded as persisted and the rest stays
@@ -607,9 +607,17 @@ impl Session {
     ///
     /// Either way flushing again writes exactly what is left and never a document twice. An
     /// update or delete of a document someone else deleted is [`Error::Stale`] (the update
-    /// stays staged). Errors found before anything is sent (a missing client-chosen id, a
-    /// changed `_id`, a locked entity, a value that does not serialize) are returned as they
-    /// are, with nothing written.
+    /// stays staged); of a versioned entity whose document someone else changed since it was
+    /// read, [`Error::VersionConflict`] (see [`Model`]'s `#[mongotic(version)]`). Without a
+    /// version field the last writer wins.
+    ///
+    /// Before anything is sent, the models' hooks and timestamps run (see [`Hooks`]) and the
+    /// values are checked (see [`validation`](crate::validation)). Errors found then (an
+    /// invalid value, a refusing hook, a missing client-chosen id, a changed `_id`, a locked
+    /// entity, a value that does not serialize) are returned as they are, with nothing
+    /// written.
+    ///
+    /// [`Hooks`]: crate::Hooks
     ///
     /// ```no_run
     /// # use mongotic::prelude::*;

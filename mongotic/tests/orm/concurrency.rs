@@ -298,3 +298,27 @@ async fn fifty_concurrent_increments_on_a_replica_set() -> TestResult {
 async fn fifty_concurrent_increments_on_a_standalone_server() -> TestResult {
     fifty_increments(mongotic_test_server::Topology::Standalone).await
 }
+
+// In an explicit transaction a flush records its writes at once; a rollback puts the entity
+// back as it was (version included), so the next commit expects the version the server has.
+scenario!(rollback_puts_the_version_back, |ctx| {
+    if !ctx.transactional() {
+        return Ok(());
+    }
+    let mut session = ctx.session();
+    let doc = session.add(doc_value(1, "draft"));
+    aw!(session.commit())?;
+    aw!(session.begin())?;
+    doc.write().title = "in a transaction".into();
+    aw!(session.flush())?;
+    assert_eq!(doc.read().version, 1);
+    session.rollback();
+    assert_eq!(*doc.read(), doc_value(1, "draft"), "the transaction did not commit");
+    doc.write().title = "after".into();
+    aw!(session.commit())?;
+    assert_eq!(
+        aw!(ctx.find_one::<Doc>(doc! { "_id": 1 })),
+        Some(doc! { "_id": 1_i64, "title": "after", "version": 1_i64 })
+    );
+    assert_eq!(doc.read().version, 1);
+});
