@@ -313,9 +313,13 @@ pub enum Error {
         model: &'static str,
     },
 
-    /// A write guard (`Tracked::write`) of the entity was alive while the session needed to
-    /// read it. Drop the guard before flushing.
-    #[error("an entity of {namespace}{} is locked by a live write guard: drop it before flushing", fmt_id(.id))]
+    /// A guard of the entity (`Tracked::write`, or `Tracked::read` where the session needed
+    /// to change the value, as a refresh or a version field does) was alive while the session
+    /// needed the value. Drop the guard before flushing or refreshing.
+    #[error(
+        "an entity of {namespace}{} is locked by a live guard (Tracked::read or Tracked::write): drop it first",
+        fmt_id(.id)
+    )]
     EntityBusy {
         /// `database.collection`.
         namespace: String,
@@ -338,6 +342,45 @@ pub enum Error {
     },
 }
 
+/// The server's name for `code` when a reply left it out (write errors carry no code name).
+fn code_name_or_known(code: i32, code_name: &str) -> String {
+    if !code_name.is_empty() {
+        return code_name.to_owned();
+    }
+    let known = match code {
+        2 => "BadValue",
+        9 => "FailedToParse",
+        11 => "UserNotFound",
+        13 => "Unauthorized",
+        14 => "TypeMismatch",
+        26 => "NamespaceNotFound",
+        28 => "PathNotViable",
+        40 => "ConflictingUpdateOperators",
+        50 => "MaxTimeMSExpired",
+        52 => "DollarPrefixedFieldName",
+        55 => "InvalidDBRef",
+        56 => "EmptyFieldName",
+        57 => "DottedFieldName",
+        64 => "WriteConcernFailed",
+        66 => "ImmutableField",
+        79 => "UnknownReplWriteConcern",
+        91 => "ShutdownInProgress",
+        100 => "UnsatisfiableWriteConcern",
+        112 => "WriteConflict",
+        121 => "DocumentValidationFailure",
+        189 => "PrimarySteppedDown",
+        251 => "NoSuchTransaction",
+        262 => "ExceededTimeLimit",
+        10107 => "NotWritablePrimary",
+        11000 => "DuplicateKey",
+        11600 => "InterruptedAtShutdown",
+        11602 => "InterruptedDueToReplStateChange",
+        13435 => "NotPrimaryNoSecondaryOk",
+        _ => "",
+    };
+    known.to_owned()
+}
+
 fn fmt_found(found: &Option<i64>) -> String {
     match found {
         Some(found) => format!(" but found {found}"),
@@ -357,6 +400,35 @@ fn fmt_id(id: &Option<Box<Bson>>) -> String {
 }
 
 impl Error {
+    /// The error behind this one: the cause of a failed flush (the error that stopped it), or
+    /// this error itself. So one `match` or `matches!` asks the same question of any error,
+    /// whichever operation raised it.
+    ///
+    /// ```
+    /// # use mongotic::{Error, FlushError};
+    /// fn is_taken(err: &Error) -> bool {
+    ///     matches!(err.cause(), Error::DuplicateKey { .. })
+    /// }
+    /// let err = Error::DuplicateKey { namespace: "app.users".into(), id: None, message: "E11000".into() };
+    /// assert!(is_taken(&err));
+    /// ```
+    pub fn cause(&self) -> &Error {
+        match self {
+            Error::Flush(failure) => failure.cause.cause(),
+            other => other,
+        }
+    }
+
+    /// `true` when nothing matched ([`Error::NotFound`], from `one`, `refresh`…).
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// assert!(Error::NotFound { namespace: "app.users".into(), id: None }.is_not_found());
+    /// ```
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.cause(), Error::NotFound { .. })
+    }
+
     /// `true` for a duplicate key, directly or as the cause of a failed flush.
     ///
     /// ```
@@ -473,8 +545,14 @@ impl Error {
                 namespace: namespace.to_owned(),
                 id: id.map(Box::new),
                 code: wc.code,
-                code_name: wc.code_name.clone(),
+                code_name: code_name_or_known(wc.code, &wc.code_name),
                 message: wc.message.clone(),
+            },
+            // A batch of an `insert_many` or a client `bulkWrite` failed: the first write error
+            // says why (the driver's own message lists every id of the operation).
+            ErrorKind::InsertMany(_) | ErrorKind::BulkWrite(_) => match Self::first_write_error(&source) {
+                Some((code, code_name, message)) => Self::from_write_error(namespace, id, code, code_name, message),
+                None => Error::Driver { source },
             },
             ErrorKind::Command(command) => {
                 Self::from_write_error(namespace, id, command.code, command.code_name.clone(), command.message.clone())
@@ -501,7 +579,30 @@ impl Error {
         if code == DUPLICATE_KEY {
             Error::DuplicateKey { namespace: namespace.to_owned(), id, message }
         } else {
+            let code_name = code_name_or_known(code, &code_name);
             Error::Server { namespace: namespace.to_owned(), id, code, code_name, message }
+        }
+    }
+
+    /// The code, name and message of the first write error (or else write concern error) of
+    /// a failed `insert_many` or client `bulkWrite`.
+    fn first_write_error(source: &mongodb::error::Error) -> Option<(i32, String, String)> {
+        match source.kind.as_ref() {
+            ErrorKind::InsertMany(failure) => {
+                if let Some(first) = failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index)) {
+                    return Some((first.code, first.code_name.clone().unwrap_or_default(), first.message.clone()));
+                }
+                let concern = failure.write_concern_error.as_ref()?;
+                Some((concern.code, concern.code_name.clone(), concern.message.clone()))
+            }
+            ErrorKind::BulkWrite(failure) => {
+                if let Some((_, first)) = failure.write_errors.iter().min_by_key(|(index, _)| **index) {
+                    return Some((first.code, first.code_name.clone().unwrap_or_default(), first.message.clone()));
+                }
+                let concern = failure.write_concern_errors.first()?;
+                Some((concern.code, concern.code_name.clone(), concern.message.clone()))
+            }
+            _ => None,
         }
     }
 
@@ -716,5 +817,36 @@ mod tests {
     #[test]
     fn error_stays_small() {
         assert!(std::mem::size_of::<Error>() <= 128, "{}", std::mem::size_of::<Error>());
+    }
+
+    #[test]
+    fn a_write_error_without_a_code_name_gets_the_known_one() {
+        let err = Error::from_write_error("app.users", None, 52, String::new(), "$-prefixed".into());
+        assert!(matches!(&err, Error::Server { code_name, .. } if code_name == "DollarPrefixedFieldName"), "{err}");
+        assert!(err.to_string().contains("DollarPrefixedFieldName"), "{err}");
+        let unknown = Error::from_write_error("app.users", None, 987_654, String::new(), "?".into());
+        assert!(matches!(unknown, Error::Server { code_name, .. } if code_name.is_empty()));
+    }
+
+    #[test]
+    fn a_busy_entity_names_both_kinds_of_guard() {
+        let err = Error::EntityBusy { namespace: "app.users".into(), id: None };
+        let text = err.to_string();
+        assert!(text.contains("Tracked::read") && text.contains("Tracked::write"), "{text}");
+    }
+
+    #[test]
+    fn the_cause_of_a_flush_error_is_what_stopped_it() {
+        let duplicate = Error::DuplicateKey { namespace: "app.users".into(), id: None, message: "E11000".into() };
+        let flush = Error::Flush(Box::new(FlushError {
+            cause: duplicate,
+            written: 0,
+            staged: 1,
+            in_doubt: 0,
+            failed: None,
+            transient: false,
+        }));
+        assert!(matches!(flush.cause(), Error::DuplicateKey { .. }));
+        assert!(flush.is_duplicate_key() && !flush.is_not_found());
     }
 }

@@ -117,8 +117,8 @@ struct ReadmeDoctests;
 /// ```
 pub mod prelude {
     pub use crate::{
-        Embedded, Engine, Field, Filter, Model, Session, SessionFactory, Tracked, and_, create_engine, create_indexes,
-        delete, insert, not_, or_, select, sessionmaker, update,
+        Embedded, Engine, EntityRef, Field, Filter, Model, Session, SessionFactory, Tracked, and_, create_engine,
+        create_indexes, delete, insert, not_, or_, select, sessionmaker, update,
     };
     pub use bson::oid::ObjectId;
     pub use serde::{Deserialize, Serialize};

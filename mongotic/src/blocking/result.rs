@@ -219,6 +219,21 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
         self.runtime.block_on(self.inner.next())?
     }
 
+    /// See [`crate::SelectResult::first`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let first: Option<String> = session.execute(select::<User>().columns(User::name))?.first()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn first(self) -> Result<Option<P::Output>> {
+        self.runtime.block_on(self.inner.first())?
+    }
+
     /// See [`crate::SelectResult::all`].
     ///
     /// ```no_run
@@ -269,6 +284,22 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     pub fn rows(self) -> Result<Vec<Row>> {
         self.runtime.block_on(self.inner.rows())?
     }
+
+    /// See [`crate::SelectResult::next_row`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let mut result = session.execute(select::<User>().columns((User::name, User::age)))?;
+    /// let first_row = result.next_row()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn next_row(&mut self) -> Result<Option<Row>> {
+        self.runtime.block_on(self.inner.next_row())?
+    }
 }
 
 /// How a result of the async [`Session::execute`](crate::Session::execute) appears in the
@@ -301,10 +332,10 @@ impl<'s, M: Model, P: Projection<M>> IntoBlocking<'s> for crate::SelectResult<'s
     }
 }
 
-impl<'s> IntoBlocking<'s> for WriteResult {
-    type Blocking = WriteResult;
+impl<'s, Id> IntoBlocking<'s> for WriteResult<Id> {
+    type Blocking = WriteResult<Id>;
 
-    fn into_blocking(self, _runtime: &'s Runtime) -> WriteResult {
+    fn into_blocking(self, _runtime: &'s Runtime) -> WriteResult<Id> {
         self
     }
 }

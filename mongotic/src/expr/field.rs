@@ -321,8 +321,20 @@ fn collect_array<V, T: ValueOf<V>>(values: impl IntoIterator<Item = T>) -> Value
     Value::from_result(values.map(Bson::Array))
 }
 
-/// String operators, for `String` and `Option<String>` fields. The text is always matched
-/// literally: regex metacharacters are escaped.
+/// String operators, for `String` and `Option<String>` fields, compiled to `$regex`.
+///
+/// The text is always data, never regex syntax:
+/// - every ASCII punctuation character is escaped with a backslash (more than the regex
+///   metacharacters: escaping a character that needs none is harmless, and no input can
+///   become syntax), and control characters are written as `\xHH`;
+/// - in `like`/`ilike` patterns only `%` (any run of characters) and `_` (one character) are
+///   wildcards, and `\` makes the next character literal;
+/// - a whole-value match is anchored with `^` and `\z` (not `$`, which would also match before
+///   a final newline), and every pattern has the `s` option, so `%` and `_` match newlines.
+///
+/// `ilike` adds the `i` option: the server folds case by Unicode rules, so `"i"` also matches
+/// `"İ"` (capital I with a dot). For an exact, index-friendly case-insensitive match, use a
+/// collation or store a lowered copy of the field.
 impl<M, V: TextField> Field<M, V> {
     /// SQL `LIKE`: `%` matches any run of characters, `_` exactly one, `\` makes the next
     /// character literal; the whole value must match.

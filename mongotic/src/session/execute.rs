@@ -72,9 +72,9 @@ impl<'s, M: Model, V: DeserializeOwned + Send + 's> Executable<'s> for Distinct<
 }
 
 impl<'s, M: Model> Executable<'s> for Insert<M> {
-    type Output = WriteResult;
+    type Output = WriteResult<M::Id>;
 
-    async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
+    async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult<M::Id>> {
         if self.is_empty() {
             return Ok(WriteResult::default());
         }
@@ -86,12 +86,18 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
         // The model's timestamps are set, as a flush sets them; hooks do not run (a bulk
         // statement is not a unit of work's change).
         let now = bson::DateTime::now();
+        let mut typed_ids = Vec::with_capacity(self.values.len());
         for mut value in self.values {
-            if value.id().is_none() {
-                let id = M::Id::generate().ok_or_else(|| Error::MissingId { namespace: namespace_text.clone() })?;
-                value.set_id(id);
-            }
-            let id = value.id().map_or(Bson::Null, ModelId::to_bson);
+            let typed = match value.id() {
+                Some(id) => id.clone(),
+                None => {
+                    let id = M::Id::generate().ok_or_else(|| Error::MissingId { namespace: namespace_text.clone() })?;
+                    value.set_id(id.clone());
+                    id
+                }
+            };
+            let id = typed.to_bson();
+            typed_ids.push(typed);
             if M::meta().validates {
                 let mut violations = Violations::default();
                 value.__validate(&mut violations);
@@ -115,7 +121,7 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
         match inserted {
             Ok(_) => {
                 let count = ids.len() as u64;
-                Ok(WriteResult { rowcount: count, matched: count, inserted_ids: ids })
+                Ok(WriteResult { rowcount: count, matched: count, inserted_ids: typed_ids })
             }
             Err(err) => Err(insert_error(err, &namespace_text, &ids)),
         }

@@ -399,10 +399,16 @@ impl Session {
         Ok(handle)
     }
 
-    /// Detaches an entity: the session forgets it and its pending changes (they will not be
-    /// written). The handle stays usable, reports [`Tracked::is_attached`] `false`, and can be
-    /// added to this or another session again. Idempotent; a handle this session does not
-    /// track is left alone. No I/O.
+    /// Detaches an entity: the session forgets it and its pending changes (this session will
+    /// not write them). The handle stays usable, reports [`Tracked::is_attached`] `false`, and
+    /// can be added to this or another session again. Idempotent; a handle this session does
+    /// not track is left alone. No I/O.
+    ///
+    /// The handle keeps what it knows of the server's document, so memory and store never
+    /// drift apart silently: a session that gets the handle back (`add`) writes what differs
+    /// between its value and the server's last known state, including changes made before or
+    /// after the expunge. To drop the changes instead, `refresh` the handle once it is added
+    /// back (or `expire` it).
     ///
     /// ```no_run
     /// # use mongotic::prelude::*;
@@ -414,13 +420,14 @@ impl Session {
     /// session.expunge(&user);
     /// assert!(session.dirty().is_empty());
     /// assert!(!user.is_attached());
+    /// let mut later = session; // or any other session
+    /// later.add(&user);
+    /// assert_eq!(later.dirty().len(), 1); // age 99 is written by the next flush
     /// # }
     /// ```
     pub fn expunge<M: Model>(&mut self, entity: &Tracked<M>) {
-        if let Some(key) = self.uow.key_of(entity.state())
-            && self.uow.remove(key).is_some()
-        {
-            discard_pending_changes(entity);
+        if let Some(key) = self.uow.key_of(entity.state()) {
+            self.uow.remove(key);
         }
     }
 
@@ -487,8 +494,12 @@ impl Session {
     }
 
     /// Looks an entity up by id: from the identity map when the session tracks it (no I/O),
-    /// else with one `find`. `None` when there is no such document (or it is staged for
-    /// deletion in this session).
+    /// else with one `find`. `None` when there is no such document.
+    ///
+    /// An entity staged for deletion is returned, as queries return it, until the flush that
+    /// deletes it: a delete is a pending change like a field change (a query for `age > 30`
+    /// still returns a user whose age was set to 20 in memory), and mongotic does not flush
+    /// before reading. [`Session::deleted`] lists what is staged for deletion.
     ///
     /// The id can be the id value or text to parse; malformed text is
     /// [`Error::MalformedId`], not a panic.
@@ -506,9 +517,6 @@ impl Session {
     pub async fn get<M: Model>(&mut self, id: impl IntoId<M::Id>) -> Result<Option<Tracked<M>>> {
         let id = id.into_id()?.to_bson();
         if let Some((_, entry)) = self.uow.lookup(TypeId::of::<M>(), &IdKey::from_bson(&id)) {
-            if entry.status == Status::Deleted {
-                return Ok(None);
-            }
             // An entity whose insert is in doubt is looked up on the server: finding its
             // document settles the doubt (see `Loader`).
             let in_doubt = matches!(entry.status, Status::New | Status::Uncertain) && entry.entity.state().in_doubt();

@@ -209,6 +209,9 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// ```
     pub async fn count(self) -> Result<u64> {
         let find = self.stmt.compile()?;
+        if find.limit == Some(0) {
+            return Ok(0);
+        }
         let namespace = self.session.engine.namespace(M::meta())?;
         let options = CountOptions::builder().skip(find.skip).limit(find.limit.map(|n| n.unsigned_abs())).build();
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
@@ -233,6 +236,9 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// ```
     pub async fn exists(self) -> Result<bool> {
         let find = self.stmt.compile()?;
+        if find.limit == Some(0) {
+            return Ok(false);
+        }
         let namespace = self.session.engine.namespace(M::meta())?;
         let options = FindOptions::builder().projection(bson::doc! { "_id": 1 }).skip(find.skip).limit(1).build();
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
@@ -312,11 +318,20 @@ pub struct SelectResult<'s, M, P> {
 }
 
 impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
-    /// Sends the `find` of `stmt`.
+    /// Sends the `find` of `stmt` (nothing for `limit(0)`, which selects no rows).
     pub(crate) async fn open(session: &'s mut Session, stmt: Select<M, P>) -> Result<Self> {
         let find = stmt.compile()?;
         let namespace = session.engine.namespace(M::meta())?;
         let namespace_text = namespace.to_string();
+        if find.limit == Some(0) {
+            return Ok(SelectResult {
+                session,
+                cursor: Rows::Empty(RawDocumentBuf::new()),
+                projection: stmt.projection,
+                namespace: namespace_text,
+                _model: PhantomData,
+            });
+        }
         let options = FindOptions::builder()
             .sort(find.sort)
             .projection(find.projection)
@@ -362,6 +377,22 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
         }
         let mut loader = Loader::new(&mut self.session.uow, &self.namespace);
         self.projection.decode(self.cursor.current(), &mut loader).map(Some)
+    }
+
+    /// The next value, and closes the cursor: for a select whose first row is all you need.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let stmt = select::<User>().columns((User::name, User::age)).order_by(-User::age).limit(1);
+    /// let oldest: Option<(String, Option<i32>)> = session.execute(stmt).await?.first().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn first(mut self) -> Result<Option<P::Output>> {
+        self.next().await
     }
 
     /// Every remaining value, in order.
@@ -420,11 +451,37 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     pub async fn rows(mut self) -> Result<Vec<Row>> {
         let columns: Arc<[Cow<'static, str>]> = self.projection.paths().into();
         let mut rows = Vec::new();
-        while self.cursor.advance(self.session).await.map_err(|err| Error::from_driver(err, &self.namespace, None))? {
-            let loader = Loader::new(&mut self.session.uow, &self.namespace);
-            rows.push(Row::decode(&columns, self.cursor.current(), &loader)?);
+        while let Some(row) = self.row_with(&columns).await? {
+            rows.push(row);
         }
         Ok(rows)
+    }
+
+    /// The next row as a [`Row`], or `None` at the end.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let mut result = session.execute(select::<User>().columns((User::name, User::age))).await?;
+    /// if let Some(row) = result.next_row().await? {
+    ///     let name: String = row.get("name")?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_row(&mut self) -> Result<Option<Row>> {
+        let columns: Arc<[Cow<'static, str>]> = self.projection.paths().into();
+        self.row_with(&columns).await
+    }
+
+    async fn row_with(&mut self, columns: &Arc<[Cow<'static, str>]>) -> Result<Option<Row>> {
+        if !self.cursor.advance(self.session).await.map_err(|err| Error::from_driver(err, &self.namespace, None))? {
+            return Ok(None);
+        }
+        let loader = Loader::new(&mut self.session.uow, &self.namespace);
+        Row::decode(columns, self.cursor.current(), &loader).map(Some)
     }
 }
 
@@ -433,6 +490,9 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
 enum Rows {
     Plain(Cursor<RawDocumentBuf>),
     InTransaction(SessionCursor<RawDocumentBuf>),
+    /// A select of no rows (`limit(0)`): nothing was sent. (The document is never read:
+    /// `advance` is always `false`.)
+    Empty(RawDocumentBuf),
 }
 
 impl Rows {
@@ -444,6 +504,7 @@ impl Rows {
                 // The transaction ended while the cursor was open: it has nothing more.
                 _ => Ok(false),
             },
+            Rows::Empty(_) => Ok(false),
         }
     }
 
@@ -451,6 +512,7 @@ impl Rows {
         match self {
             Rows::Plain(cursor) => cursor.current(),
             Rows::InTransaction(cursor) => cursor.current(),
+            Rows::Empty(nothing) => nothing,
         }
     }
 }

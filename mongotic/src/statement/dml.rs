@@ -12,22 +12,29 @@ use bson::{Bson, Document};
 use crate::expr::{Field, Filter, Node, ValueOf, compile_all};
 use crate::{Error, Model, Result};
 
-/// What a bulk statement did.
+/// What a bulk statement did. An `insert` of model `M` gives a `WriteResult<M::Id>`, whose
+/// `inserted_ids` have the model's id type; `update` and `delete` give a `WriteResult` (no ids).
 ///
 /// ```
-/// let result = mongotic::WriteResult::default();
+/// let result = mongotic::WriteResult::<i64>::default();
 /// assert_eq!(result.rowcount, 0);
 /// assert!(result.inserted_ids.is_empty());
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct WriteResult {
+pub struct WriteResult<Id = Bson> {
     /// Documents inserted, modified (update) or deleted.
     pub rowcount: u64,
     /// Documents the filter matched (update only; equal to `rowcount` otherwise).
     pub matched: u64,
     /// The `_id`s of inserted documents, in order (insert only).
-    pub inserted_ids: Vec<Bson>,
+    pub inserted_ids: Vec<Id>,
+}
+
+impl<Id> Default for WriteResult<Id> {
+    fn default() -> Self {
+        WriteResult { rowcount: 0, matched: 0, inserted_ids: Vec::new() }
+    }
 }
 
 /// Inserts documents of model `M` in one command. Ids left unset are generated first, so
@@ -75,6 +82,21 @@ impl<M: Model> Insert<M> {
     /// ```
     pub fn values(mut self, values: impl IntoIterator<Item = M>) -> Self {
         self.values.extend(values);
+        self
+    }
+
+    /// Adds one document to insert.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// let stmt = insert::<User>().value(User { id: None, name: "Ann".into() });
+    /// assert_eq!(stmt.len(), 1);
+    /// ```
+    pub fn value(mut self, value: M) -> Self {
+        self.values.push(value);
         self
     }
 

@@ -285,7 +285,7 @@ impl Row {
     /// assert_eq!(age, None);
     /// ```
     pub fn get<T: DeserializeOwned>(&self, index: impl RowIndex) -> Result<T> {
-        let value = self.value(&index).ok_or_else(|| Error::InvalidStatement {
+        let value = self.value_at(&index).ok_or_else(|| Error::InvalidStatement {
             message: format!("the row has no {}; its columns are {:?}", index.describe(), self.columns),
         })?;
         bson::from_bson(value.clone())
@@ -297,11 +297,43 @@ impl Row {
     /// ```
     /// # use mongotic::{Row, bson::Bson};
     /// let row = Row::from_values(vec!["age".into()], vec![Bson::Int32(30)]);
-    /// assert_eq!(row.value(&"age"), Some(&Bson::Int32(30)));
-    /// assert_eq!(row.value(&5), None);
+    /// assert_eq!(row.value("age"), Some(&Bson::Int32(30)));
+    /// assert_eq!(row.value(0), Some(&Bson::Int32(30)));
+    /// assert_eq!(row.value(5), None);
     /// ```
-    pub fn value(&self, index: &impl RowIndex) -> Option<&Bson> {
+    pub fn value(&self, index: impl RowIndex) -> Option<&Bson> {
+        self.value_at(&index)
+    }
+
+    fn value_at(&self, index: &impl RowIndex) -> Option<&Bson> {
         index.position(self).and_then(|position| self.values.get(position))
+    }
+
+    /// The columns and their values, in order.
+    ///
+    /// ```
+    /// # use mongotic::{Row, bson::Bson};
+    /// let row = Row::from_values(vec!["name".into(), "age".into()], vec![Bson::from("Ann"), Bson::Int32(30)]);
+    /// let names: Vec<&str> = row.iter().map(|(column, _)| column).collect();
+    /// assert_eq!(names, ["name", "age"]);
+    /// for (column, value) in &row {
+    ///     println!("{column} = {value}");
+    /// }
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Bson)> {
+        self.columns.iter().map(|column| column.as_ref()).zip(&self.values)
+    }
+
+    /// The row as a document: each column path a key (`"address.city"` stays one dotted key).
+    ///
+    /// ```
+    /// # use mongotic::{Row, bson::{Bson, doc}};
+    /// let row = Row::from_values(vec!["name".into()], vec![Bson::from("Ann")]);
+    /// assert_eq!(row.to_document(), doc! { "name": "Ann" });
+    /// let document: mongotic::bson::Document = row.into();
+    /// ```
+    pub fn to_document(&self) -> Document {
+        self.iter().map(|(column, value)| (column.to_owned(), value.clone())).collect()
     }
 
     /// The column names (stored field paths), in order.
@@ -333,5 +365,31 @@ impl Row {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+}
+
+impl<'r> IntoIterator for &'r Row {
+    type Item = (&'r str, &'r Bson);
+    type IntoIter = Box<dyn Iterator<Item = (&'r str, &'r Bson)> + 'r>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl IntoIterator for Row {
+    type Item = (String, Bson);
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<String>, std::vec::IntoIter<Bson>>;
+
+    /// The columns (as owned names) and their values, in order.
+    fn into_iter(self) -> Self::IntoIter {
+        let columns: Vec<String> = self.columns.iter().map(|column| column.to_string()).collect();
+        columns.into_iter().zip(self.values)
+    }
+}
+
+impl From<Row> for Document {
+    fn from(row: Row) -> Document {
+        row.into_iter().collect()
     }
 }

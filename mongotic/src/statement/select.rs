@@ -130,7 +130,9 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
         self
     }
 
-    /// Returns at most `n` documents.
+    /// Returns at most `n` documents. `limit(0)` selects nothing, as in SQL: running it sends
+    /// nothing and returns no rows (`count` 0, `exists` false). (The server reads a limit of 0
+    /// as "no limit"; mongotic does not pass it on.)
     ///
     /// ```
     /// # use mongotic::prelude::*;

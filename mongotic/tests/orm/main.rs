@@ -10,6 +10,7 @@ mod errors;
 mod faults;
 mod lifecycle;
 mod patterns;
+mod polish;
 mod queries;
 mod recovery;
 mod round_trips;

@@ -237,7 +237,7 @@ scenario!(bulk_dml, |ctx| {
     assert_eq!(result.rowcount, 2);
     assert_eq!(result.inserted_ids.len(), 2);
     for id in &result.inserted_ids {
-        assert_eq!(aw!(ctx.count::<User>(doc! { "_id": id.clone() })), 1);
+        assert_eq!(aw!(ctx.count::<User>(doc! { "_id": id })), 1);
     }
     assert!(session.new().is_empty() && session.dirty().is_empty() && session.deleted().is_empty());
     assert!(session.is_empty(), "bulk insert does not touch the identity map");
@@ -255,8 +255,9 @@ scenario!(bulk_dml, |ctx| {
     assert_eq!(aw!(ctx.count::<User>(doc! { "name": "Bob" })), 0);
 });
 
-// Section "session.expunge(instance)": detaches and discards pending updates; the instance can
-// be modified and re-added to a new session afterwards.
+// Section "session.expunge(instance)": detaches and discards pending updates (this session does
+// not write them); the instance can be modified and re-added to a new session afterwards, and
+// that session writes what its value holds: memory and store do not drift apart silently.
 scenario!(expunge_detaches, |ctx| {
     let mut session = ctx.session();
     session.add(user("Alice", "alice@example.com", 30));
@@ -281,6 +282,8 @@ scenario!(expunge_detaches, |ctx| {
     assert_eq!(aw!(ctx.count::<User>(doc! {})), 1);
     let stored = aw!(ctx.find_one::<User>(doc! {})).ok_or("gone")?;
     assert_eq!(stored.get_str("company")?, "Acme");
+    assert_eq!(stored.get_i32("age")?, 99, "the handle's value is what is stored");
+    assert!(other.dirty().is_empty());
 });
 
 // Section "session.expire(instance)": marks stale, clears pending updates, keeps values, no

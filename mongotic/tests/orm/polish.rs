@@ -1,0 +1,100 @@
+//! What porting a peer's test suite ran into: each wrong result, and the new form of each
+//! rough edge, against the server.
+
+use mongotic::bson::{Document, doc};
+use mongotic::prelude::*;
+use mongotic::{Error, Row};
+
+use crate::common::*;
+
+scenario!(limit_zero_selects_nothing_and_sends_nothing, |ctx| {
+    let mut session = ctx.session();
+    session.add_all([user("A", "a@x.io", 1), user("B", "b@x.io", 2)]);
+    aw!(session.commit())?;
+    ctx.log().clear();
+    assert!(aw!(session.scalars(select::<User>().limit(0)).all())?.is_empty());
+    assert_eq!(aw!(session.scalars(select::<User>().limit(0)).count())?, 0);
+    assert!(!aw!(session.scalars(select::<User>().limit(0)).exists())?);
+    assert!(aw!(session.scalars(select::<User>().limit(0)).first())?.is_none());
+    let names: Vec<String> = aw!(aw!(session.execute(select::<User>().columns(User::name).limit(0)))?.all())?;
+    assert!(names.is_empty());
+    assert!(ctx.log().is_empty(), "no I/O: {:?}", ctx.log().names());
+    assert_eq!(aw!(session.scalars(select::<User>().limit(1)).all())?.len(), 1, "limit(1) still limits");
+});
+
+// The rule: a delete is a pending change like any other; until the flush, `get` and queries
+// both return the entity (and `deleted()` lists it); after it, neither does.
+scenario!(get_and_queries_agree_on_a_staged_delete, |ctx| {
+    let mut session = ctx.session();
+    let alice = session.add(user("Alice", "alice@x.io", 30));
+    aw!(session.commit())?;
+    session.delete(&alice)?;
+    let id = alice.id().ok_or("id")?;
+    let got = aw!(session.get::<User>(id))?.ok_or("get returns the staged delete")?;
+    assert!(got.ptr_eq(&alice));
+    let found = aw!(session.scalars(select::<User>().filter(User::name.eq("Alice"))).all())?;
+    assert!(found.len() == 1 && found[0].ptr_eq(&alice));
+    assert_eq!(session.deleted(), [alice.clone()]);
+    aw!(session.commit())?;
+    assert!(aw!(session.get::<User>(id))?.is_none());
+    assert!(aw!(session.scalars(select::<User>()).all())?.is_empty());
+});
+
+scenario!(errors_answer_the_common_questions_whatever_raised_them, |ctx| {
+    aw!(ctx.create_indexes::<User>())?;
+    let mut session = ctx.session();
+    session.add(user("Alice", "same@x.io", 30));
+    aw!(session.commit())?;
+    session.add(user("Bob", "same@x.io", 25));
+    let err = aw!(session.commit()).expect_err("a duplicate email");
+    assert!(matches!(err, Error::Flush(_)), "a flush error: {err}");
+    assert!(matches!(err.cause(), Error::DuplicateKey { .. }), "{err}");
+    assert!(err.is_duplicate_key() && !err.is_not_found() && !err.is_conflict() && !err.is_validation());
+    session.rollback();
+
+    let err = aw!(session.scalars(select::<User>().filter(User::name.eq("nobody"))).one()).expect_err("no such user");
+    assert!(err.is_not_found() && matches!(err.cause(), Error::NotFound { .. }), "{err}");
+    let err = aw!(session.execute(insert::<User>().values([user("Carol", "same@x.io", 1)])))
+        .expect_err("a duplicate email");
+    assert!(matches!(err.cause(), Error::DuplicateKey { .. }), "{err}");
+});
+
+scenario!(rows_iterate_convert_and_read_one_at_a_time, |ctx| {
+    let mut session = ctx.session();
+    session.add_all([user("Ann", "ann@x.io", 30), user("Bob", "bob@x.io", 40)]);
+    aw!(session.commit())?;
+    let stmt = || select::<User>().columns((User::name, User::age)).order_by(User::age);
+    let mut result = aw!(session.execute(stmt()))?;
+    let row: Row = aw!(result.next_row())?.ok_or("a first row")?;
+    assert_eq!(row.value("name"), Some(&"Ann".into()));
+    assert_eq!(row.value(1), Some(&30.into()));
+    let pairs: Vec<(&str, String)> = row.iter().map(|(column, value)| (column, value.to_string())).collect();
+    assert_eq!(pairs, [("name", "\"Ann\"".to_owned()), ("age", "30".to_owned())]);
+    let document: Document = row.into();
+    assert_eq!(document, doc! { "name": "Ann", "age": 30 });
+
+    let first: Option<(String, Option<i32>)> = aw!(aw!(session.execute(stmt()))?.first())?;
+    assert_eq!(first, Some(("Ann".to_owned(), Some(30))));
+});
+
+scenario!(inserted_ids_have_the_model_id_type, |ctx| {
+    let mut session = ctx.session();
+    let result = aw!(session.execute(insert::<User>().value(user("Ann", "ann@x.io", 30))))?;
+    let ids: Vec<ObjectId> = result.inserted_ids;
+    assert_eq!(ids.len(), 1);
+    let ann = aw!(session.get::<User>(ids[0]))?.ok_or("inserted")?;
+    assert_eq!(ann.read().name, "Ann");
+    let result = aw!(session.execute(insert::<Comment>().value(Comment { id: 7, body: "hi".into() })))?;
+    assert_eq!(result.inserted_ids, [7_i64]);
+});
+
+scenario!(session_lists_compare_with_handles_from_the_prelude, |ctx| {
+    let mut session = ctx.session();
+    assert_eq!(session.new(), Vec::<EntityRef>::new());
+    let ann = session.add(user("Ann", "ann@x.io", 30));
+    assert_eq!(session.new(), [ann.clone()]);
+    aw!(session.commit())?;
+    ann.write().age = Some(31);
+    assert_eq!(session.dirty(), [ann.clone()]);
+    assert!(session.new().is_empty() && session.deleted().is_empty());
+});
