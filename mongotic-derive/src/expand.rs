@@ -339,9 +339,8 @@ fn find_id_field<'f, 'a>(name: &Ident, fields: &'f [FieldInfo<'a>]) -> syn::Resu
         [] => fields.iter().find(|field| field.stored == "_id").ok_or_else(|| {
             syn::Error::new(
                 name.span(),
-                "#[derive(Model)] needs an id field: mark the field stored as `_id` with #[mongotic(id)], e.g.\n\
-                 #[serde(rename = \"_id\", skip_serializing_if = \"Option::is_none\")]\n\
-                 #[mongotic(id)]\n\
+                "#[derive(Model)] needs an id field: the field serde stores as `_id`, e.g.\n\
+                 #[serde(rename = \"_id\")]\n\
                  id: Option<ObjectId>,",
             )
         })?,

@@ -80,8 +80,7 @@ fn process_cpu_time() -> Duration {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "bench", collection = "people")]
 struct Person {
-    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-    #[mongotic(id)]
+    #[serde(rename = "_id")]
     id: Option<ObjectId>,
     name: String,
     email: String,
@@ -96,8 +95,7 @@ struct Person {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "bench", collection = "people")]
 struct VersionedPerson {
-    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-    #[mongotic(id)]
+    #[serde(rename = "_id")]
     id: Option<ObjectId>,
     name: String,
     email: String,

@@ -13,8 +13,7 @@ use mongotic::{Error, Row};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "myapp", collection = "users")]
 struct User {
-    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-    #[mongotic(id)]
+    #[serde(rename = "_id")]
     id: Option<ObjectId>,
     name: String,
     #[mongotic(unique)]

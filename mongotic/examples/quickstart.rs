@@ -22,8 +22,7 @@ struct Address {
 #[mongotic(database = "myapp", collection = "users")]
 #[mongotic(index(keys(created_at = -1)))]
 struct User {
-    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-    #[mongotic(id)]
+    #[serde(rename = "_id")]
     id: Option<ObjectId>,
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,7 +4,7 @@
 //! # use mongotic::prelude::*;
 //! # #[derive(Debug, Serialize, Deserialize, Model)]
 //! # #[mongotic(database = "app", collection = "users")]
-//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
 //! # async fn demo() -> mongotic::Result<()> {
 //! let engine = mongotic::create_engine("mongodb://localhost:27017").await?;
 //! mongotic::create_indexes::<User>(&engine).await?;
@@ -143,7 +143,7 @@ impl Engine {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
     /// let admin = engine.client().database("admin");
     /// # Ok(()) }
@@ -335,7 +335,7 @@ impl Engine {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
 /// create_indexes::<User>(&engine).await?;          // one model
 /// # #[derive(Debug, Serialize, Deserialize, Model)]

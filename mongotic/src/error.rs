@@ -9,7 +9,7 @@
 //! # use mongotic::prelude::*;
 //! # #[derive(Debug, Serialize, Deserialize, Model)]
 //! # #[mongotic(database = "app", collection = "users")]
-//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
 //! # async fn demo(mut session: Session) -> mongotic::Result<()> {
 //! match session.scalars(select::<User>().filter(User::name.eq("Ann"))).one().await {
 //!     Ok(user) => println!("found {}", user.read().name),

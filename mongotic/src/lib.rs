@@ -17,8 +17,7 @@
 //! #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 //! #[mongotic(database = "myapp", collection = "users")]
 //! struct User {
-//!     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-//!     #[mongotic(id)]
+//!     #[serde(rename = "_id")]
 //!     id: Option<ObjectId>,
 //!     #[mongotic(unique)]
 //!     email: String,
@@ -87,7 +86,8 @@ pub use statement::{
 /// `#[mongotic(hooks)]`: the model implements [`Hooks`] itself (otherwise the derive writes an
 /// empty implementation).
 ///
-/// Field attributes: `#[mongotic(id)]` on the field stored as `_id`; `index`, `unique`,
+/// Field attributes: the id is the field stored as `_id` (`#[serde(rename = "_id")]`;
+/// `#[mongotic(id)]` marks it explicitly); `index`, `unique`,
 /// `sparse` for single-field indexes; `version` on an `i64`/`i32` counter for optimistic
 /// concurrency (see [`Session::flush`]); `created_at` and `updated_at` on
 /// [`TimestampField`]s the flush sets. `#[garde(...)]` rules are run before writing (see
@@ -110,7 +110,7 @@ struct ReadmeDoctests;
 ///
 /// #[derive(Debug, Serialize, Deserialize, Model)]
 /// #[mongotic(collection = "notes")]
-/// struct Note { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, text: String }
+/// struct Note { #[serde(rename = "_id")] id: Option<ObjectId>, text: String }
 ///
 /// let recent = select::<Note>().filter(Note::text.contains("todo"));
 /// # let _ = recent;

@@ -15,8 +15,7 @@
 //! #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 //! #[mongotic(database = "myapp", collection = "users")]
 //! struct User {
-//!     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-//!     #[mongotic(id)]
+//!     #[serde(rename = "_id")]
 //!     id: Option<ObjectId>,
 //!     name: String,
 //!     age: Option<i32>,
@@ -109,7 +108,7 @@ impl Engine {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// let async_engine: &mongotic::Engine = engine.as_async();
     /// # Ok(()) }
@@ -124,7 +123,7 @@ impl Engine {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// let client = engine.client();
     /// # Ok(()) }
@@ -139,7 +138,7 @@ impl Engine {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// let engine = engine.with_default_database("app");
     /// # Ok(()) }
@@ -154,7 +153,7 @@ impl Engine {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// let engine = engine.with_database("test_1234");
     /// # Ok(()) }
@@ -169,7 +168,7 @@ impl Engine {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// let engine = engine.with_client_bulk_write(false);
     /// # Ok(()) }
@@ -206,7 +205,7 @@ impl Engine {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// assert_eq!(engine.database_for::<User>()?.name(), "app");
     /// # Ok(()) }
@@ -221,7 +220,7 @@ impl Engine {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// let users = engine.collection_for::<User>()?;
     /// # Ok(()) }

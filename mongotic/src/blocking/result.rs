@@ -14,7 +14,7 @@ use crate::{Model, Result};
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
 /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
 /// let adults = session.scalars(select::<User>().filter(User::age.gte(18))).all()?;
 /// for user in session.scalars(select::<User>()) {
@@ -39,7 +39,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let adults = session.scalars(select::<User>().filter(User::age.gte(18))).all()?;
     /// # Ok(()) }
@@ -54,7 +54,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let oldest = session.scalars(select::<User>().order_by(-User::age)).first()?;
     /// # Ok(()) }
@@ -69,7 +69,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let alice = session.scalars(select::<User>().filter(User::name.eq("Alice"))).one()?;
     /// # Ok(()) }
@@ -84,7 +84,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let maybe = session.scalars(select::<User>().filter(User::name.eq("Alice"))).one_or_none()?;
     /// # Ok(()) }
@@ -99,7 +99,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let active = session.scalars(select::<User>().filter(User::active.eq(true))).count()?;
     /// # Ok(()) }
@@ -114,7 +114,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let any = session.scalars(select::<User>().filter(User::age.lt(18))).exists()?;
     /// # Ok(()) }
@@ -130,7 +130,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// for user in session.scalars(select::<User>()).iter() {
     ///     println!("{}", user?.read().name);
@@ -157,7 +157,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> IntoIterator for ScalarResult<'s, M, 
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
 /// let names: Vec<String> = session.scalars(select::<User>().columns(User::name)).iter().collect::<Result<_, _>>()?;
 /// # Ok(()) }
@@ -189,7 +189,7 @@ impl<T> Iterator for Iter<'_, T> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
 /// let rows = session.execute(select::<User>().columns((User::name, User::age)))?.all()?;
 /// # Ok(()) }
@@ -206,7 +206,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let mut result = session.execute(select::<User>().columns(User::name))?;
     /// while let Some(name) = result.next()? {
@@ -225,7 +225,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let first: Option<String> = session.execute(select::<User>().columns(User::name))?.first()?;
     /// # Ok(()) }
@@ -240,7 +240,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let names: Vec<String> = session.execute(select::<User>().columns(User::name))?.all()?;
     /// # Ok(()) }
@@ -255,7 +255,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// for name in session.execute(select::<User>().columns(User::name))?.iter() {
     ///     println!("{}", name?);
@@ -274,7 +274,7 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// for row in session.execute(select::<User>().columns((User::name, User::age)))?.rows()? {
     ///     let name: String = row.get(0)?;
@@ -291,7 +291,7 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let mut result = session.execute(select::<User>().columns((User::name, User::age)))?;
     /// let first_row = result.next_row()?;
@@ -310,7 +310,7 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
 /// let written = session.execute(update::<User>().set(User::active, true))?; // a WriteResult as is
 /// let open = session.execute(select::<User>().columns(User::name))?;     // a blocking SelectResult

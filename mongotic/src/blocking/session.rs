@@ -30,7 +30,7 @@ pub struct SessionFactory {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
 /// let factory = mongotic::blocking::sessionmaker(&engine);
 /// # Ok(()) }
@@ -46,7 +46,7 @@ impl SessionFactory {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// let mut session = mongotic::blocking::sessionmaker(&engine).session();
     /// # Ok(()) }
@@ -61,7 +61,7 @@ impl SessionFactory {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// let factory = mongotic::blocking::sessionmaker(&engine);
     /// let same = factory.engine().clone();
@@ -79,7 +79,7 @@ impl SessionFactory {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
 /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
 /// let mut session = mongotic::blocking::sessionmaker(&engine).session();
 /// let alice = session.add(User { id: None, name: "Alice".into(), age: Some(30) });
@@ -101,7 +101,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
     /// let mut session = mongotic::blocking::Session::bind(&engine);
     /// # Ok(()) }
@@ -116,7 +116,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let inner: &mut mongotic::Session = session.as_async();
     /// # Ok(()) }
@@ -131,7 +131,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let alice = session.add(User { id: None, name: "Alice".into(), age: None, active: true });
     /// # Ok(()) }
@@ -146,7 +146,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// session.add_all(["Bob", "Carol"].map(|name| User { id: None, name: name.into(), age: None, active: true }));
     /// # Ok(()) }
@@ -161,7 +161,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.scalars(select::<User>()).one()?;
     /// session.delete(&user)?;
@@ -177,7 +177,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// session.merge(User { id: "507f1f77bcf86cd799439011".parse().ok(), name: "Ann".into(), age: None, active: true })?;
     /// # Ok(()) }
@@ -192,7 +192,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.scalars(select::<User>()).one()?;
     /// session.expunge(&user);
@@ -208,7 +208,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.scalars(select::<User>()).one()?;
     /// session.expire(&user);
@@ -224,7 +224,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.scalars(select::<User>()).one()?;
     /// session.refresh(&user)?;
@@ -240,7 +240,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.get::<User>("507f1f77bcf86cd799439011")?;
     /// # Ok(()) }
@@ -255,7 +255,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let adults = session.scalars(select::<User>().filter(User::age.gte(18))).all()?;
     /// # Ok(()) }
@@ -270,7 +270,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let age = session.scalar(select::<User>().columns(User::age).filter(User::name.eq("Ann")))?;
     /// # Ok(()) }
@@ -286,7 +286,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let result = session.execute(delete::<User>().filter(User::active.eq(false)))?;
     /// println!("{} deleted", result.rowcount);
@@ -308,7 +308,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
     /// session.flush()?;
@@ -382,7 +382,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// session.commit()?;
     /// # Ok(()) }
@@ -397,7 +397,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// session.add(User { id: None, name: "Ann".into(), age: None, active: true });
     /// session.rollback();
@@ -414,7 +414,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// session.close();
     /// # Ok(()) }
@@ -429,7 +429,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert!(session.new()[0] == user);
@@ -446,7 +446,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.scalars(select::<User>()).one()?;
     /// user.write().age = Some(40);
@@ -463,7 +463,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.scalars(select::<User>()).one()?;
     /// session.delete(&user)?;
@@ -480,7 +480,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert!(session.contains(&user));
@@ -496,7 +496,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// println!("{} tracked", session.len());
     /// # Ok(()) }
@@ -511,7 +511,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
     /// assert!(session.is_empty());
     /// # Ok(()) }

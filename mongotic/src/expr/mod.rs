@@ -7,7 +7,7 @@
 //! # use mongotic::prelude::*;
 //! # #[derive(Debug, Serialize, Deserialize, Model)]
 //! # #[mongotic(database = "app", collection = "users")]
-//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
 //! let teens = User::age.between(13, 19) & !User::name.starts_with("Bot");
 //! assert!(teens.to_document().is_ok());
 //! ```

@@ -56,8 +56,7 @@ pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 /// #[derive(Debug, Serialize, Deserialize, Model)]
 /// #[mongotic(collection = "audit")]
 /// struct AuditEntry {
-///     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-///     #[mongotic(id)]
+///     #[serde(rename = "_id")]
 ///     id: Option<ObjectId>,
 ///     user: i64,
 ///     what: String,
@@ -197,7 +196,7 @@ pub trait Hooks: Sized {
 /// # use mongotic::{HookContext, HookError, Hooks};
 /// # #[derive(Debug, Serialize, Deserialize, Model)]
 /// # #[mongotic(collection = "outbox")]
-/// # struct Message { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, text: String }
+/// # struct Message { #[serde(rename = "_id")] id: Option<ObjectId>, text: String }
 /// # #[derive(Debug, Serialize, Deserialize, Model)]
 /// # #[mongotic(collection = "orders", hooks)]
 /// # struct Order { #[serde(rename = "_id")] #[mongotic(id)] id: i64 }
@@ -248,7 +247,7 @@ impl<'a> HookContext<'a> {
     /// # use mongotic::{HookContext, HookError, Hooks};
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(collection = "log")]
-    /// # struct Log { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, line: String }
+    /// # struct Log { #[serde(rename = "_id")] id: Option<ObjectId>, line: String }
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(collection = "users", hooks)]
     /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64 }

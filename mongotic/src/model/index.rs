@@ -95,7 +95,7 @@ impl IndexDecl {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let models: Vec<_> = User::meta().indexes.iter().map(|index| index.to_index_model()).collect();
     /// assert!(models.is_empty()); // User declares no index
     /// ```

@@ -10,7 +10,7 @@
 //! # use mongotic::prelude::*;
 //! # #[derive(Debug, Serialize, Deserialize, Model)]
 //! # #[mongotic(database = "app", collection = "users")]
-//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
 //! assert_eq!(User::meta().collection, "users");
 //! assert_eq!(User::name.path(), "name");
 //! ```
@@ -37,6 +37,11 @@ use crate::validation::Violations;
 /// Implement it with `#[derive(Model)]`; the derive checks the declaration at compile time
 /// (an id field stored as `_id`, known options, index keys that name real fields).
 ///
+/// The id is the field serde stores as `_id`: one attribute, `#[serde(rename = "_id")]`, and
+/// plain serde for everything else. An `Option` id (`Option<ObjectId>`) is `None` until a
+/// flush or a bulk `insert` generates it, which happens before the value is serialized, so
+/// no `skip_serializing_if` is needed. `#[mongotic(id)]` marks the field explicitly (optional).
+///
 /// ```
 /// use mongotic::prelude::*;
 ///
@@ -44,8 +49,7 @@ use crate::validation::Violations;
 /// #[mongotic(database = "shop", collection = "products")]
 /// #[mongotic(index(keys(category = 1, price = -1)))]
 /// struct Product {
-///     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-///     #[mongotic(id)]
+///     #[serde(rename = "_id")]
 ///     id: Option<ObjectId>,
 ///     #[mongotic(unique)]
 ///     sku: String,

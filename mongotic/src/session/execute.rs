@@ -23,7 +23,7 @@ use crate::{Model, Result};
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
 /// let result = session.execute(update::<User>().set(User::active, true)).await?; // a WriteResult
 /// let rows = session.execute(select::<User>().columns(User::name)).await?;      // a SelectResult

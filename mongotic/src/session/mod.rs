@@ -18,7 +18,7 @@
 //! # use mongotic::prelude::*;
 //! # #[derive(Debug, Serialize, Deserialize, Model)]
 //! # #[mongotic(database = "app", collection = "users")]
-//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
 //! # async fn demo(engine: Engine) -> mongotic::Result<()> {
 //! let mut session = sessionmaker(&engine).session();
 //! let ann = session.add(User { id: None, name: "Ann".into(), age: Some(30) });
@@ -80,7 +80,7 @@ pub struct SessionFactory {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
 /// let factory = sessionmaker(&engine);
 /// let mut session = factory.session();
@@ -97,7 +97,7 @@ impl SessionFactory {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
     /// let mut session = sessionmaker(&engine).session();
     /// assert!(session.is_empty());
@@ -113,7 +113,7 @@ impl SessionFactory {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
     /// let factory = sessionmaker(&engine);
     /// let same = factory.engine().clone();
@@ -154,8 +154,7 @@ impl SessionFactory {
 /// #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// #[mongotic(database = "myapp", collection = "users")]
 /// struct User {
-///     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-///     #[mongotic(id)]
+///     #[serde(rename = "_id")]
 ///     id: Option<ObjectId>,
 ///     name: String,
 ///     age: Option<i32>,
@@ -185,7 +184,7 @@ pub struct Session {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
 /// let alice = session.add(User { id: None, name: "Alice".into(), age: None, active: true }); // a value
 /// session.expunge(&alice);
@@ -242,7 +241,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let users = session.engine().collection_for::<User>()?;
     /// # Ok(()) }
@@ -263,7 +262,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let alice = session.add(User { id: None, name: "Alice".into() });
     /// assert_eq!(session.new().len(), 1);
@@ -306,7 +305,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let users = session.add_all(["Bob", "Carol"].map(|name| User { id: None, name: name.into() }));
     /// session.commit().await?; // one insert command for both
@@ -328,7 +327,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
     /// # async fn demo(mut session: Session, user: Tracked<User>) -> mongotic::Result<()> {
     /// session.delete(&user)?;
     /// assert_eq!(session.deleted().len(), 1);
@@ -366,7 +365,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let id = "507f1f77bcf86cd799439011".parse().ok();
     /// session.merge(User { id, name: "Alice".into() })?;
@@ -414,7 +413,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, age: i32 }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, age: i32 }
     /// # async fn demo(mut session: Session, user: Tracked<User>) {
     /// user.write().age = 99;
     /// session.expunge(&user);
@@ -439,7 +438,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, age: i32 }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, age: i32 }
     /// # async fn demo(mut session: Session, user: Tracked<User>) -> mongotic::Result<()> {
     /// session.expire(&user);
     /// assert!(user.is_expired());
@@ -465,7 +464,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, age: i32 }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, age: i32 }
     /// # async fn demo(mut session: Session, user: Tracked<User>) -> mongotic::Result<()> {
     /// session.refresh(&user).await?;
     /// println!("{}", user.read().age); // as stored
@@ -508,7 +507,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let user = session.get::<User>("507f1f77bcf86cd799439011").await?;
     /// assert!(matches!(session.get::<User>("oops").await, Err(mongotic::Error::MalformedId { .. })));
@@ -540,7 +539,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let adults = session.scalars(select::<User>().filter(User::age.gte(18))).all().await?;
     /// let names: Vec<String> = session.scalars(select::<User>().columns(User::name)).all().await?;
@@ -557,7 +556,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, email: String, age: Option<i32> }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String, age: Option<i32> }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let age = session
     ///     .scalar(select::<User>().columns(User::age).filter(User::email.eq("alice@example.com")))
@@ -577,7 +576,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, role: String }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, role: String }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let rows = session
     ///     .execute(select::<User>().columns((User::name, User::age)).filter(User::age.gte(18)))
@@ -631,7 +630,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let dave = session.add(User { id: None, name: "Dave".into() });
     /// session.flush().await?;
@@ -674,7 +673,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, age: i32 }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, age: i32 }
     /// # async fn demo(mut session: Session, user: Tracked<User>) {
     /// user.write().age = 99;
     /// session.rollback();
@@ -735,7 +734,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let alice = session.add(User { id: None, name: "Alice".into(), age: None, active: true });
     /// assert!(session.new()[0] == alice);
@@ -754,7 +753,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let alice = session.scalars(select::<User>()).one().await?;
     /// alice.write().age = Some(31);
@@ -780,7 +779,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let alice = session.scalars(select::<User>()).one().await?;
     /// session.delete(&alice)?;
@@ -797,7 +796,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let alice = session.add(User { id: None, name: "Alice".into(), age: None, active: true });
     /// assert!(session.contains(&alice));
@@ -813,7 +812,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// session.scalars(select::<User>()).all().await?;
     /// println!("{} entities tracked", session.len());
@@ -829,7 +828,7 @@ impl Session {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// assert!(session.is_empty());
     /// # Ok(()) }

@@ -101,7 +101,7 @@ impl<'a> Loader<'a> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, email: String, company: Option<String> }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String, company: Option<String> }
 /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
 /// let by_email = || select::<User>().filter(User::email.eq("alice@example.com"));
 /// let all = session.scalars(by_email()).all().await?;
@@ -130,7 +130,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let adults = session.scalars(select::<User>().filter(User::age.gte(18))).all().await?;
     /// # Ok(()) }
@@ -145,7 +145,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let oldest = session.scalars(select::<User>().order_by(-User::age)).first().await?;
     /// # Ok(()) }
@@ -161,7 +161,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let alice = session.scalars(select::<User>().filter(User::name.eq("Alice"))).one().await?;
     /// # Ok(()) }
@@ -181,7 +181,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let maybe = session.scalars(select::<User>().filter(User::name.eq("Alice"))).one_or_none().await?;
     /// # Ok(()) }
@@ -202,7 +202,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let active = session.scalars(select::<User>().filter(User::active.eq(true))).count().await?;
     /// # Ok(()) }
@@ -229,7 +229,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let any = session.scalars(select::<User>().filter(User::age.lt(18))).exists().await?;
     /// # Ok(()) }
@@ -260,7 +260,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// use futures::TryStreamExt;
     /// let mut users = session.scalars(select::<User>().yield_per(100)).stream();
@@ -294,7 +294,7 @@ enum SelectState<'s, M, P> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
 /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
 /// let stmt = || select::<User>().columns((User::name, User::age)).filter(User::age.gte(18));
 /// // Typed rows:
@@ -361,7 +361,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let mut result = session.execute(select::<User>().columns(User::name)).await?;
     /// while let Some(name) = result.next().await? {
@@ -385,7 +385,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let stmt = select::<User>().columns((User::name, User::age)).order_by(-User::age).limit(1);
     /// let oldest: Option<(String, Option<i32>)> = session.execute(stmt).await?.first().await?;
@@ -401,7 +401,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let names: Vec<String> = session.execute(select::<User>().columns(User::name)).await?.all().await?;
     /// # Ok(()) }
@@ -420,7 +420,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// use futures::TryStreamExt;
     /// let result = session.execute(select::<User>().columns(User::name)).await?;
@@ -440,7 +440,7 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let rows = session.execute(select::<User>().columns((User::name, User::age))).await?.rows().await?;
     /// for row in rows {
@@ -463,7 +463,7 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let mut result = session.execute(select::<User>().columns((User::name, User::age))).await?;
     /// if let Some(row) = result.next_row().await? {

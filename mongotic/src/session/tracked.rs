@@ -34,8 +34,7 @@ use crate::validation::Violations;
 /// #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// #[mongotic(collection = "users")]
 /// struct User {
-///     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-///     #[mongotic(id)]
+///     #[serde(rename = "_id")]
 ///     id: Option<ObjectId>,
 ///     name: String,
 ///     age: Option<i32>,
@@ -490,7 +489,7 @@ impl<M: Model> Tracked<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert!(!user.is_attached());
     /// ```
@@ -512,7 +511,7 @@ impl<M: Model> Tracked<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert_eq!(user.read().name, "Ann");
     /// ```
@@ -546,7 +545,7 @@ impl<M: Model> Tracked<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert_eq!(user.id(), None); // assigned at flush
     /// ```
@@ -560,7 +559,7 @@ impl<M: Model> Tracked<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// let copy: User = user.cloned();
     /// ```
@@ -578,7 +577,7 @@ impl<M: Model> Tracked<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert!(user.is_attached());
@@ -597,7 +596,7 @@ impl<M: Model> Tracked<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let user = session.add(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert!(!user.is_persistent());
@@ -616,7 +615,7 @@ impl<M: Model> Tracked<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let user = session.scalars(select::<User>()).one().await?;
     /// session.expire(&user);
@@ -633,7 +632,7 @@ impl<M: Model> Tracked<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let a = session.scalars(select::<User>()).one().await?;
     /// let b = session.scalars(select::<User>()).one().await?;
@@ -650,7 +649,7 @@ impl<M: Model> Tracked<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert_eq!(user.as_entity_ref().model(), "User");
     /// ```
@@ -715,7 +714,7 @@ impl EntityRef {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert_eq!(user.as_entity_ref().model(), "User");
     /// ```
@@ -729,7 +728,7 @@ impl EntityRef {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert_eq!(user.as_entity_ref().collection(), "users");
     /// ```
@@ -743,7 +742,7 @@ impl EntityRef {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert_eq!(user.as_entity_ref().id(), None);
     /// ```
@@ -757,7 +756,7 @@ impl EntityRef {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// let any = user.as_entity_ref();
     /// assert!(any.downcast::<User>().is_some());
@@ -772,7 +771,7 @@ impl EntityRef {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert!(user.as_entity_ref().is(&user));
     /// ```

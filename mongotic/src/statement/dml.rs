@@ -44,7 +44,7 @@ impl<Id> Default for WriteResult<Id> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Serialize, Deserialize, Model)]
 /// # #[mongotic(collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
 /// let stmt = insert::<User>().values(vec![
 ///     User { id: None, name: "Alice".into() },
 ///     User { id: None, name: "Bob".into() },
@@ -61,7 +61,7 @@ pub struct Insert<M> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// let stmt = insert::<User>().values([User { id: None, name: "Ann".into(), age: None, active: true }]);
 /// assert_eq!(stmt.len(), 1);
 /// ```
@@ -76,7 +76,7 @@ impl<M: Model> Insert<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let stmt = insert::<User>().values(vec![User { id: None, name: "Ann".into(), age: None, active: true }]);
     /// assert!(!stmt.is_empty());
     /// ```
@@ -91,7 +91,7 @@ impl<M: Model> Insert<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
     /// let stmt = insert::<User>().value(User { id: None, name: "Ann".into() });
     /// assert_eq!(stmt.len(), 1);
     /// ```
@@ -106,7 +106,7 @@ impl<M: Model> Insert<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// assert_eq!(insert::<User>().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
@@ -119,7 +119,7 @@ impl<M: Model> Insert<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// assert!(insert::<User>().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -167,7 +167,7 @@ pub struct Update<M> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// let stmt = update::<User>().filter(User::age.lt(18)).set(User::active, false);
 /// assert!(stmt.compile().is_ok());
 /// ```
@@ -182,7 +182,7 @@ impl<M: Model> Update<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let stmt = update::<User>().filter(User::age.lt(18)).filter(User::active.eq(true)).set(User::active, false);
     /// assert_eq!(stmt.compile().unwrap().0.keys().next().map(String::as_str), Some("$and"));
     /// ```
@@ -197,7 +197,7 @@ impl<M: Model> Update<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let (_, changes) = update::<User>().set(User::age, 30).compile().unwrap();
     /// assert_eq!(changes, mongotic::bson::doc! { "$set": { "age": 30 } });
     /// ```
@@ -212,7 +212,7 @@ impl<M: Model> Update<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let (_, changes) = update::<User>().unset(User::age).compile().unwrap();
     /// assert_eq!(changes, mongotic::bson::doc! { "$unset": { "age": "" } });
     /// ```
@@ -227,7 +227,7 @@ impl<M: Model> Update<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let (_, changes) = update::<User>().inc(User::age, 1).compile().unwrap();
     /// assert_eq!(changes, mongotic::bson::doc! { "$inc": { "age": 1 } });
     /// ```
@@ -242,7 +242,7 @@ impl<M: Model> Update<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let (filter, changes) = update::<User>().filter(User::name.eq("Ann")).set(User::age, 30).compile().unwrap();
     /// assert_eq!(filter, mongotic::bson::doc! { "name": { "$eq": "Ann" } });
     /// ```
@@ -350,7 +350,7 @@ pub struct Delete<M> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// let stmt = delete::<User>().filter(User::active.eq(false));
 /// assert!(stmt.compile().is_ok());
 /// ```
@@ -365,7 +365,7 @@ impl<M: Model> Delete<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let stmt = delete::<User>().filter(User::active.eq(false));
     /// assert_eq!(stmt.compile().unwrap(), mongotic::bson::doc! { "active": { "$eq": false } });
     /// ```
@@ -380,7 +380,7 @@ impl<M: Model> Delete<M> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// assert_eq!(delete::<User>().compile().unwrap(), mongotic::bson::doc! {}); // every document
     /// ```
     pub fn compile(&self) -> Result<Document> {

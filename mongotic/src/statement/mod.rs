@@ -7,7 +7,7 @@
 //! # use mongotic::prelude::*;
 //! # #[derive(Debug, Serialize, Deserialize, Model)]
 //! # #[mongotic(database = "app", collection = "users")]
-//! # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32> }
+//! # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
 //! let find = select::<User>().filter(User::age.gte(18)).order_by(-User::age).limit(10).compile().unwrap();
 //! assert_eq!(find.limit, Some(10));
 //! let (_, changes) = update::<User>().set(User::age, 31).compile().unwrap();

@@ -21,7 +21,7 @@ use crate::{Error, Model, Result};
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
 /// let entities: Vec<Tracked<User>> = session.scalars(select::<User>()).all().await?;  // Entities<User>
 /// let names: Vec<String> = session.scalars(select::<User>().columns(User::name)).all().await?; // a Field
@@ -49,7 +49,7 @@ pub trait Projection<M>: Clone + Send + Sync + 'static {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
 /// let ages: Vec<Option<i32>> = session.scalars(select::<User>().columns(User::age)).all().await?;
 /// # Ok(()) }
@@ -67,7 +67,7 @@ pub trait ScalarProjection<M>: Projection<M> {}
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// let stmt = select::<User>().columns((User::name, User::age));
 /// assert_eq!(stmt.compile().unwrap().projection, Some(mongotic::bson::doc! { "name": 1, "age": 1 }));
 /// ```
@@ -87,7 +87,7 @@ pub trait ColumnProjection<M>: Projection<M> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// let stmt: mongotic::Select<User, mongotic::Entities<User>> = select::<User>();
 /// # let _ = stmt;
 /// ```

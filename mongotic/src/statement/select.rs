@@ -77,7 +77,7 @@ pub fn select<M: Model>() -> Select<M> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// let find = select::<User>().filter(User::active.eq(true)).limit(5).compile().unwrap();
 /// assert_eq!(find.limit, Some(5));
 /// ```
@@ -105,7 +105,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let stmt = select::<User>().filter(User::age.gte(18)).filter(User::active.eq(true)); // ANDed
     /// # let _ = stmt;
     /// ```
@@ -121,7 +121,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let stmt = select::<User>().order_by(-User::age).order_by(User::name);
     /// assert_eq!(stmt.compile().unwrap().sort, Some(mongotic::bson::doc! { "age": -1, "name": 1 }));
     /// ```
@@ -138,7 +138,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// assert_eq!(select::<User>().limit(10).compile().unwrap().limit, Some(10));
     /// ```
     pub fn limit(mut self, n: u64) -> Self {
@@ -152,7 +152,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// assert_eq!(select::<User>().offset(20).compile().unwrap().skip, Some(20));
     /// ```
     pub fn offset(mut self, n: u64) -> Self {
@@ -166,7 +166,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// assert_eq!(select::<User>().yield_per(500).compile().unwrap().batch_size, Some(500));
     /// ```
     pub fn yield_per(mut self, n: u32) -> Self {
@@ -220,7 +220,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let find = select::<User>().filter(User::name.eq("Ann")).compile().unwrap();
     /// assert_eq!(find.filter, mongotic::bson::doc! { "name": { "$eq": "Ann" } });
     /// ```
@@ -271,7 +271,7 @@ impl<M: Model, P: Projection<M>> fmt::Debug for Select<M, P> {
 /// # use mongotic::prelude::*;
 /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 /// # #[mongotic(database = "app", collection = "users")]
-/// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
 /// let ages: Vec<Option<i32>> = session.execute(select::<User>().distinct(User::age)).await?;
 /// # Ok(()) }
@@ -288,7 +288,7 @@ impl<M: Model, V> Distinct<M, V> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// assert_eq!(select::<User>().distinct(User::age).field(), "age");
     /// ```
     pub fn field(&self) -> &str {
@@ -301,7 +301,7 @@ impl<M: Model, V> Distinct<M, V> {
     /// # use mongotic::prelude::*;
     /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
     /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id", skip_serializing_if = "Option::is_none")] #[mongotic(id)] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// let stmt = select::<User>().filter(User::active.eq(true)).distinct(User::age);
     /// assert_eq!(stmt.compile_filter().unwrap(), mongotic::bson::doc! { "active": { "$eq": true } });
     /// ```

@@ -98,3 +98,27 @@ scenario!(session_lists_compare_with_handles_from_the_prelude, |ctx| {
     assert_eq!(session.dirty(), [ann.clone()]);
     assert!(session.new().is_empty() && session.deleted().is_empty());
 });
+
+/// The id declared with one attribute, plain serde.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "myapp", collection = "notes")]
+pub struct Note {
+    #[serde(rename = "_id")]
+    pub id: Option<ObjectId>,
+    pub text: String,
+}
+
+scenario!(an_id_declared_with_one_attribute_is_generated_before_it_is_written, |ctx| {
+    let mut session = ctx.session();
+    let note = session.add(Note { id: None, text: "one".into() });
+    aw!(session.commit())?;
+    let id = note.id().ok_or("generated at flush")?;
+    aw!(session.execute(insert::<Note>().value(Note { id: None, text: "two".into() })))?;
+    session.merge(Note { id: None, text: "three".into() })?;
+    aw!(session.commit())?;
+    let stored = aw!(ctx.find_all::<Note>());
+    assert_eq!(stored.len(), 3);
+    assert!(stored.iter().all(|doc| doc.get_object_id("_id").is_ok()), "never a null _id: {stored:?}");
+    let mut other = ctx.session();
+    assert_eq!(aw!(other.get::<Note>(id))?.ok_or("found")?.read().text, "one");
+});
