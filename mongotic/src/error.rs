@@ -589,7 +589,9 @@ impl Error {
     fn first_write_error(source: &mongodb::error::Error) -> Option<(i32, String, String)> {
         match source.kind.as_ref() {
             ErrorKind::InsertMany(failure) => {
-                if let Some(first) = failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index)) {
+                if let Some(first) =
+                    failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index))
+                {
                     return Some((first.code, first.code_name.clone().unwrap_or_default(), first.message.clone()));
                 }
                 let concern = failure.write_concern_error.as_ref()?;

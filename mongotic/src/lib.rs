@@ -72,8 +72,8 @@ pub use session::{
     EntityRef, Executable, IntoTracked, ScalarResult, SelectResult, Session, SessionFactory, Tracked, sessionmaker,
 };
 pub use statement::{
-    ColumnProjection, CompiledFind, Delete, Distinct, Entities, Insert, Projection, Row, RowIndex, ScalarProjection,
-    Select, Update, WriteResult, delete, insert, select, update,
+    Column, ColumnProjection, CompiledFind, Delete, Distinct, Entities, Insert, Projection, Row, RowIndex,
+    ScalarProjection, Select, Update, WriteResult, delete, insert, select, update,
 };
 
 /// `#[derive(Model)]`: maps a struct to a collection. See [`Model`](trait@Model) for an example.

@@ -38,9 +38,58 @@ use crate::model::Embeds;
 /// assert_eq!(User::age.between(18, 65).to_document().unwrap(),
 ///            doc! { "age": { "$gte": 18, "$lte": 65 } });
 /// ```
-pub struct Field<M, V> {
+pub struct Field<M, V, S = One> {
     path: Cow<'static, str>,
-    _types: PhantomData<fn() -> (M, V)>,
+    _types: PhantomData<fn() -> (M, V, S)>,
+}
+
+/// The shape of a [`Field`] path: [`One`] value per document, or [`Many`] (the path goes
+/// through an array of embedded documents, so it reaches one value per element).
+///
+/// ```
+/// use mongotic::prelude::*;
+/// use mongotic::expr::{Many, One};
+///
+/// #[derive(Debug, Serialize, Deserialize, Embedded)]
+/// struct Line { sku: String }
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "orders")]
+/// struct Order { #[serde(rename = "_id")] id: i64, note: String, lines: Vec<Line> }
+///
+/// let note: Field<Order, String, One> = Order::note;
+/// let skus: Field<Order, String, Many> = Order::lines.dot(Line::sku);
+/// # let _ = (note, skus);
+/// ```
+pub trait Shape: 'static {
+    /// The shape of this path continued by a path of shape `Next`.
+    type Then<Next: Shape>: Shape;
+}
+
+/// A path that reaches one value per document (the default shape of a [`Field`]).
+///
+/// ```
+/// let _: Option<mongotic::expr::One> = None;
+/// ```
+#[derive(Debug)]
+pub enum One {}
+
+/// A path through an array of embedded documents: one value per element. A filter on it
+/// matches when any element matches (as in MongoDB); a column select of it gives a `Vec` of
+/// the values of every element.
+///
+/// ```
+/// let _: Option<mongotic::expr::Many> = None;
+/// ```
+#[derive(Debug)]
+pub enum Many {}
+
+impl Shape for One {
+    type Then<Next: Shape> = Next;
+}
+
+impl Shape for Many {
+    type Then<Next: Shape> = Many;
 }
 
 impl<M, V> Field<M, V> {
@@ -49,7 +98,9 @@ impl<M, V> Field<M, V> {
     pub const fn new(path: &'static str) -> Self {
         Field { path: Cow::Borrowed(path), _types: PhantomData }
     }
+}
 
+impl<M, V, S: Shape> Field<M, V, S> {
     /// The stored path of the field (dotted for nested fields).
     ///
     /// ```
@@ -70,8 +121,9 @@ impl<M, V> Field<M, V> {
 
     /// A field of an embedded struct inside this one, addressed by its dotted path.
     ///
-    /// Works through `Option`, `Box` and `Vec` (in which case the filter matches when any
-    /// element matches, as MongoDB does).
+    /// Works through `Option`, `Box` and `Vec`. Through a `Vec` the path has the [`Many`]
+    /// shape: a filter matches when any element matches (as MongoDB does), and a column
+    /// select of it gives the values of every element, as a `Vec`.
     ///
     /// ```
     /// use mongotic::prelude::*;
@@ -90,11 +142,18 @@ impl<M, V> Field<M, V> {
     /// assert_eq!(in_paris.to_document().unwrap(),
     ///            mongotic::bson::doc! { "address.city": { "$eq": "Paris" } });
     /// ```
-    pub fn dot<E, W>(&self, inner: Field<E, W>) -> Field<M, W>
+    #[allow(clippy::type_complexity)]
+    pub fn dot<E, W, T: Shape>(&self, inner: Field<E, W, T>) -> Field<M, W, S::Then<<V::Shape as Shape>::Then<T>>>
     where
         V: Embeds<E>,
     {
         Field { path: Cow::Owned(format!("{}.{}", self.path, inner.path)), _types: PhantomData }
+    }
+
+    /// The same path with the shape [`One`], for the statements that take one value per
+    /// document (its uses decide what a path through an array means).
+    pub(crate) fn as_one(&self) -> Field<M, V> {
+        Field { path: self.path.clone(), _types: PhantomData }
     }
 
     fn test(&self, test: Test) -> Filter<M> {
@@ -335,7 +394,7 @@ fn collect_array<V, T: ValueOf<V>>(values: impl IntoIterator<Item = T>) -> Value
 /// `ilike` adds the `i` option: the server folds case by Unicode rules, so `"i"` also matches
 /// `"İ"` (capital I with a dot). For an exact, index-friendly case-insensitive match, use a
 /// collation or store a lowered copy of the field.
-impl<M, V: TextField> Field<M, V> {
+impl<M, V: TextField, S: Shape> Field<M, V, S> {
     /// SQL `LIKE`: `%` matches any run of characters, `_` exactly one, `\` makes the next
     /// character literal; the whole value must match.
     ///
@@ -414,7 +473,7 @@ impl<M, V: TextField> Field<M, V> {
 }
 
 /// Array operators, for `Vec`, set and `Option` of those fields.
-impl<M, V: ArrayField> Field<M, V> {
+impl<M, V: ArrayField, S: Shape> Field<M, V, S> {
     /// The array holds `value`: `{f: value}`.
     ///
     /// ```
@@ -475,7 +534,7 @@ impl<M, V: ArrayField> Field<M, V> {
     }
 }
 
-impl<M, V> Neg for Field<M, V> {
+impl<M, V, S: Shape> Neg for Field<M, V, S> {
     type Output = SortKey<M>;
 
     /// Descending order: `.order_by(-User::age)`.
@@ -484,13 +543,13 @@ impl<M, V> Neg for Field<M, V> {
     }
 }
 
-impl<M, V> Clone for Field<M, V> {
+impl<M, V, S> Clone for Field<M, V, S> {
     fn clone(&self) -> Self {
         Field { path: self.path.clone(), _types: PhantomData }
     }
 }
 
-impl<M, V> fmt::Debug for Field<M, V> {
+impl<M, V, S> fmt::Debug for Field<M, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Field({})", self.path)
     }

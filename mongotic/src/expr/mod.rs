@@ -18,7 +18,7 @@ mod pattern;
 mod sort;
 mod value;
 
-pub use field::Field;
+pub use field::{Field, Many, One, Shape};
 pub use filter::{Filter, and_, not_, or_};
 pub(crate) use filter::{Node, compile_all};
 pub use sort::{IntoSortKeys, SortKey};

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use super::field::Field;
+use super::field::{Field, Shape};
 
 /// One key of a sort order: a field of `M` and a direction.
 ///
@@ -72,7 +72,7 @@ impl<M> IntoSortKeys<M> for SortKey<M> {
     }
 }
 
-impl<M, V> IntoSortKeys<M> for Field<M, V> {
+impl<M, V, S: Shape> IntoSortKeys<M> for Field<M, V, S> {
     fn push_keys(self, keys: &mut Vec<SortKey<M>>) {
         keys.push(self.asc());
     }

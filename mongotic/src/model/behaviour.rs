@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bson::DateTime;
 
-use crate::expr::Field;
+use crate::expr::{Field, Shape};
 use crate::session::{ErasedEntity, Tracked};
 use crate::validation::Violations;
 
@@ -335,7 +335,7 @@ impl<M> Changes<M> {
     /// assert!(changes.contains(User::address.dot(Address::city)));
     /// assert!(!changes.contains(User::address.dot(Address::zip)));
     /// ```
-    pub fn contains<V>(&self, field: Field<M, V>) -> bool {
+    pub fn contains<V, S: Shape>(&self, field: Field<M, V, S>) -> bool {
         if self.everything {
             return true;
         }

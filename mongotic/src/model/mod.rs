@@ -30,6 +30,7 @@ pub(crate) use id::IdKey;
 pub use id::{IdField, IntoId, ModelId};
 pub use index::{IndexDecl, IndexKey};
 
+use crate::expr::{Many, One, Shape};
 use crate::validation::Violations;
 
 /// A Rust type stored as the documents of one MongoDB collection.
@@ -198,10 +199,24 @@ pub trait Embedded {}
     label = "`dot` needs a field whose type is `{E}`, `Option<{E}>`, `Box<{E}>` or `Vec<{E}>`",
     note = "derive `Embedded` on `{E}` and use its field descriptors"
 )]
-pub trait Embeds<E> {}
+pub trait Embeds<E> {
+    /// [`One`](crate::expr::One) for a single embedded struct, [`Many`](crate::expr::Many)
+    /// through an array of them.
+    type Shape: Shape;
+}
 
-impl<E: Embedded> Embeds<E> for E {}
-impl<E: Embedded> Embeds<E> for Option<E> {}
-impl<E: Embedded> Embeds<E> for Box<E> {}
-impl<E: Embedded> Embeds<E> for Vec<E> {}
-impl<E: Embedded> Embeds<E> for Option<Vec<E>> {}
+impl<E: Embedded> Embeds<E> for E {
+    type Shape = One;
+}
+impl<E: Embedded> Embeds<E> for Option<E> {
+    type Shape = One;
+}
+impl<E: Embedded> Embeds<E> for Box<E> {
+    type Shape = One;
+}
+impl<E: Embedded> Embeds<E> for Vec<E> {
+    type Shape = Many;
+}
+impl<E: Embedded> Embeds<E> for Option<Vec<E>> {
+    type Shape = Many;
+}

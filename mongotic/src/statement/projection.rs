@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bson::{Bson, Document, RawBsonRef, RawDocument};
 use serde::de::DeserializeOwned;
 
-use crate::expr::Field;
+use crate::expr::{Field, Many, One, Shape};
 use crate::session::{Loader, Tracked};
 use crate::{Error, Model, Result};
 
@@ -119,57 +119,140 @@ impl<M: Model> Projection<M> for Entities<M> {
 
 impl<M: Model> ScalarProjection<M> for Entities<M> {}
 
-/// The value at a dotted `path` of `raw`; `None` when any step is missing.
-fn value_at<'a>(raw: &'a RawDocument, path: &str) -> Option<RawBsonRef<'a>> {
-    let mut current = raw;
-    let mut steps = path.split('.').peekable();
-    while let Some(step) = steps.next() {
-        let value = current.get(step).ok().flatten()?;
-        if steps.peek().is_none() {
-            return Some(value);
-        }
-        match value {
-            RawBsonRef::Document(doc) => current = doc,
-            _ => return None,
-        }
-    }
-    None
+/// What a dotted path reaches in a document.
+enum Reached<'a> {
+    Missing,
+    One(RawBsonRef<'a>),
+    /// Through an array of documents: the values of every element that has the rest of the
+    /// path (what the server's projection of the path keeps).
+    Many(Vec<RawBsonRef<'a>>),
 }
 
-/// The value at `path`, as owned BSON (`Null` when missing).
+/// Follows `steps` from `value`, through documents and arrays of documents.
+fn reach<'a>(value: RawBsonRef<'a>, steps: &[&str]) -> Reached<'a> {
+    let Some((step, rest)) = steps.split_first() else { return Reached::One(value) };
+    match value {
+        RawBsonRef::Document(doc) => match doc.get(step).ok().flatten() {
+            Some(inner) => reach(inner, rest),
+            None => Reached::Missing,
+        },
+        RawBsonRef::Array(elements) => {
+            let mut values = Vec::new();
+            for element in elements.into_iter().filter_map(std::result::Result::ok) {
+                match reach(element, steps) {
+                    Reached::Missing => {}
+                    Reached::One(value) => values.push(value),
+                    Reached::Many(more) => values.extend(more),
+                }
+            }
+            Reached::Many(values)
+        }
+        _ => Reached::Missing,
+    }
+}
+
+/// The value at `path`, as owned BSON: `Null` when missing, an array of the values of every
+/// element when the path goes through an array.
 fn bson_at(raw: &RawDocument, path: &str, loader: &Loader<'_>) -> Result<Bson> {
-    match value_at(raw, path) {
-        None => Ok(Bson::Null),
-        Some(value) => Bson::try_from(value.to_raw_bson()).map_err(|err| Error::UnexpectedReply {
+    let steps: Vec<&str> = path.split('.').collect();
+    let owned = |value: RawBsonRef<'_>| {
+        Bson::try_from(value.to_raw_bson()).map_err(|err| Error::UnexpectedReply {
             message: format!("field `{path}` in {}: {err}", loader.namespace()),
-        }),
+        })
+    };
+    match reach(RawBsonRef::Document(raw), &steps) {
+        Reached::Missing => Ok(Bson::Null),
+        Reached::One(value) => owned(value),
+        Reached::Many(values) => values.into_iter().map(owned).collect::<Result<Vec<Bson>>>().map(Bson::Array),
     }
-}
-
-fn decode_column<V: DeserializeOwned>(raw: &RawDocument, path: &str, loader: &Loader<'_>) -> Result<V> {
-    let value = bson_at(raw, path, loader)?;
-    bson::from_bson(value).map_err(|source| Error::deserialize(loader.namespace(), raw, source))
 }
 
 fn column_projection(paths: &[&str]) -> Document {
     paths.iter().map(|path| ((*path).to_owned(), Bson::Int32(1))).collect()
 }
 
-impl<M: Model, V: DeserializeOwned + Send + 'static> Projection<M> for Field<M, V> {
+/// One column of a select: a [`Field`] of the model, of either [`Shape`].
+///
+/// A path of shape [`One`] gives the field's value; a path through an array of embedded
+/// documents ([`Many`]) gives the values of every element, as a `Vec`.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Embedded)]
+/// # struct Address { city: String }
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "people")]
+/// # struct Person { #[serde(rename = "_id")] id: i64, name: String, addresses: Vec<Address> }
+/// // Each row: the name, and the city of every address.
+/// let stmt = select::<Person>().columns((Person::name, Person::addresses.dot(Address::city)));
+/// let _: mongotic::Select<Person, (Field<Person, String>, Field<Person, String, mongotic::expr::Many>)> = stmt;
+/// ```
+pub trait Column<M>: Clone + Send + Sync + 'static {
+    /// The Rust value of the column for one document.
+    type Output: Send + 'static;
+
+    /// The stored path.
+    #[doc(hidden)]
+    fn column_path(&self) -> &str;
+
+    /// Reads the column from a returned document.
+    #[doc(hidden)]
+    fn decode_column(&self, raw: &RawDocument, loader: &Loader<'_>) -> Result<Self::Output>;
+}
+
+impl<M: Model, V: DeserializeOwned + Send + 'static> Column<M> for Field<M, V, One> {
     type Output = V;
+
+    fn column_path(&self) -> &str {
+        self.path()
+    }
+
+    fn decode_column(&self, raw: &RawDocument, loader: &Loader<'_>) -> Result<V> {
+        let value = bson_at(raw, self.path(), loader)?;
+        bson::from_bson(value).map_err(|source| Error::deserialize(loader.namespace(), raw, source))
+    }
+}
+
+impl<M: Model, V: DeserializeOwned + Send + 'static> Column<M> for Field<M, V, Many> {
+    type Output = Vec<V>;
+
+    fn column_path(&self) -> &str {
+        self.path()
+    }
+
+    fn decode_column(&self, raw: &RawDocument, loader: &Loader<'_>) -> Result<Vec<V>> {
+        let value = match bson_at(raw, self.path(), loader)? {
+            // No array (or a missing one): no values.
+            Bson::Null => Bson::Array(Vec::new()),
+            Bson::Array(values) => Bson::Array(values),
+            // An array field holding one document where the model says an array: its value.
+            single => Bson::Array(vec![single]),
+        };
+        bson::from_bson(value).map_err(|source| Error::deserialize(loader.namespace(), raw, source))
+    }
+}
+
+impl<M: Model, V: 'static, S: Shape> Projection<M> for Field<M, V, S>
+where
+    Self: Column<M>,
+{
+    type Output = <Self as Column<M>>::Output;
 
     fn projection_document(&self) -> Option<Document> {
         Some(column_projection(&[self.path()]))
     }
 
-    fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<V> {
-        decode_column(raw, self.path(), loader)
+    fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<Self::Output> {
+        self.decode_column(raw, loader)
     }
 }
 
-impl<M: Model, V: DeserializeOwned + Send + 'static> ScalarProjection<M> for Field<M, V> {}
+impl<M: Model, V: 'static, S: Shape> ScalarProjection<M> for Field<M, V, S> where Self: Column<M> {}
 
-impl<M: Model, V: DeserializeOwned + Send + 'static> ColumnProjection<M> for Field<M, V> {
+impl<M: Model, V: 'static, S: Shape> ColumnProjection<M> for Field<M, V, S>
+where
+    Self: Column<M>,
+{
     fn paths(&self) -> Vec<Cow<'static, str>> {
         vec![self.path_cow()]
     }
@@ -177,21 +260,21 @@ impl<M: Model, V: DeserializeOwned + Send + 'static> ColumnProjection<M> for Fie
 
 macro_rules! tuple_projection {
     ($(($name:ident, $index:tt)),+) => {
-        impl<M: Model, $($name: DeserializeOwned + Send + 'static),+> Projection<M> for ($(Field<M, $name>,)+) {
-            type Output = ($($name,)+);
+        impl<M: Model, $($name: Column<M>),+> Projection<M> for ($($name,)+) {
+            type Output = ($($name::Output,)+);
 
             fn projection_document(&self) -> Option<Document> {
-                Some(column_projection(&[$(self.$index.path()),+]))
+                Some(column_projection(&[$(self.$index.column_path()),+]))
             }
 
             fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<Self::Output> {
-                Ok(($(decode_column::<$name>(raw, self.$index.path(), loader)?,)+))
+                Ok(($(self.$index.decode_column(raw, loader)?,)+))
             }
         }
 
-        impl<M: Model, $($name: DeserializeOwned + Send + 'static),+> ColumnProjection<M> for ($(Field<M, $name>,)+) {
+        impl<M: Model, $($name: Column<M>),+> ColumnProjection<M> for ($($name,)+) {
             fn paths(&self) -> Vec<Cow<'static, str>> {
-                vec![$(self.$index.path_cow()),+]
+                vec![$(Cow::Owned(self.$index.column_path().to_owned())),+]
             }
         }
     };

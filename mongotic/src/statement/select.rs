@@ -5,7 +5,7 @@ use std::fmt;
 use bson::Document;
 
 use super::projection::{ColumnProjection, Entities, Projection};
-use crate::expr::{Field, Filter, IntoSortKeys, Node, SortKey, compile_all};
+use crate::expr::{Field, Filter, IntoSortKeys, Node, Shape, SortKey, compile_all};
 use crate::{Model, Result};
 
 /// A query for documents of model `M`, returning `P` per document: the entities themselves
@@ -208,8 +208,9 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// let stmt = select::<User>().filter(User::age.gte(18)).distinct(User::company);
     /// assert_eq!(stmt.field(), "company");
     /// ```
-    pub fn distinct<V>(self, field: Field<M, V>) -> Distinct<M, V> {
-        Distinct { filters: self.filters, field }
+    pub fn distinct<V, S: Shape>(self, field: Field<M, V, S>) -> Distinct<M, V> {
+        // Through an array the server's `distinct` gives each element's value: still `V`s.
+        Distinct { filters: self.filters, field: field.as_one() }
     }
 
     /// The `find` arguments this statement sends.

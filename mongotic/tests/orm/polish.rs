@@ -54,8 +54,8 @@ scenario!(errors_answer_the_common_questions_whatever_raised_them, |ctx| {
 
     let err = aw!(session.scalars(select::<User>().filter(User::name.eq("nobody"))).one()).expect_err("no such user");
     assert!(err.is_not_found() && matches!(err.cause(), Error::NotFound { .. }), "{err}");
-    let err = aw!(session.execute(insert::<User>().values([user("Carol", "same@x.io", 1)])))
-        .expect_err("a duplicate email");
+    let err =
+        aw!(session.execute(insert::<User>().values([user("Carol", "same@x.io", 1)]))).expect_err("a duplicate email");
     assert!(matches!(err.cause(), Error::DuplicateKey { .. }), "{err}");
 });
 
@@ -121,4 +121,50 @@ scenario!(an_id_declared_with_one_attribute_is_generated_before_it_is_written, |
     assert!(stored.iter().all(|doc| doc.get_object_id("_id").is_ok()), "never a null _id: {stored:?}");
     let mut other = ctx.session();
     assert_eq!(aw!(other.get::<Note>(id))?.ok_or("found")?.read().text, "one");
+});
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+pub struct Stop {
+    pub city: String,
+    #[serde(default)]
+    pub nights: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "myapp", collection = "trips")]
+pub struct Trip {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    pub name: String,
+    pub stops: Vec<Stop>,
+}
+
+// A path through an array of embedded documents has the `Many` shape: its column is the
+// values of every element (what the server's projection keeps), as a `Vec`; filtering on it
+// matches any element.
+scenario!(a_column_through_an_array_gives_every_element_value, |ctx| {
+    let stop = |city: &str, nights| Stop { city: city.into(), nights };
+    let mut session = ctx.session();
+    session.add_all([
+        Trip { id: 1, name: "north".into(), stops: vec![stop("Oslo", Some(2)), stop("Bergen", None)] },
+        Trip { id: 2, name: "none".into(), stops: Vec::new() },
+    ]);
+    aw!(session.commit())?;
+    let cities = || Trip::stops.dot(Stop::city);
+    let by_trip: Vec<(String, Vec<String>)> =
+        aw!(aw!(session.execute(select::<Trip>().columns((Trip::name, cities())).order_by(Trip::id)))?.all())?;
+    assert_eq!(
+        by_trip,
+        [("north".to_owned(), vec!["Oslo".to_owned(), "Bergen".to_owned()]), ("none".to_owned(), vec![])]
+    );
+    let nights: Vec<Vec<i32>> =
+        aw!(session.scalars(select::<Trip>().columns(Trip::stops.dot(Stop::nights)).order_by(Trip::id)).all())?
+            .into_iter()
+            .map(|values: Vec<Option<i32>>| values.into_iter().flatten().collect())
+            .collect();
+    assert_eq!(nights, [vec![2], vec![]]);
+    let via_bergen = aw!(session.scalars(select::<Trip>().filter(cities().eq("Bergen"))).all())?;
+    assert_eq!(via_bergen.len(), 1);
+    let rows = aw!(aw!(session.execute(select::<Trip>().columns(cities()).filter(Trip::id.eq(1))))?.rows())?;
+    assert_eq!(rows[0].value(0), Some(&mongotic::bson::bson!(["Oslo", "Bergen"])));
 });
