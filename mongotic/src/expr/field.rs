@@ -40,8 +40,14 @@ use crate::model::Embeds;
 /// ```
 pub struct Field<M, V, S = One> {
     path: Cow<'static, str>,
-    _types: PhantomData<fn() -> (M, V, S)>,
+    _types: Types<M, V, S>,
 }
+
+/// The shape of a path made of three parts: this field's, the embedding's, the inner field's.
+type Joined<Outer, Embedding, Inner> = <Outer as Shape>::Then<<Embedding as Shape>::Then<Inner>>;
+
+/// The types a [`Field`] is about, without owning any of them.
+type Types<M, V, S> = PhantomData<fn() -> (M, V, S)>;
 
 /// The shape of a [`Field`] path: [`One`] value per document, or [`Many`] (the path goes
 /// through an array of embedded documents, so it reaches one value per element).
@@ -142,8 +148,7 @@ impl<M, V, S: Shape> Field<M, V, S> {
     /// assert_eq!(in_paris.to_document().unwrap(),
     ///            mongotic::bson::doc! { "address.city": { "$eq": "Paris" } });
     /// ```
-    #[allow(clippy::type_complexity)]
-    pub fn dot<E, W, T: Shape>(&self, inner: Field<E, W, T>) -> Field<M, W, S::Then<<V::Shape as Shape>::Then<T>>>
+    pub fn dot<E, W, T: Shape>(&self, inner: Field<E, W, T>) -> Field<M, W, Joined<S, V::Shape, T>>
     where
         V: Embeds<E>,
     {

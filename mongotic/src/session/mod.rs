@@ -736,8 +736,9 @@ impl Session {
     /// # #[mongotic(database = "app", collection = "users")]
     /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// assert!(session.new().is_empty());
     /// let alice = session.add(User { id: None, name: "Alice".into(), age: None, active: true });
-    /// assert!(session.new()[0] == alice);
+    /// assert_eq!(session.new(), [&alice]); // the lists compare with handles
     /// # Ok(()) }
     /// ```
     #[allow(clippy::new_ret_no_self, clippy::wrong_self_convention)]

@@ -786,6 +786,13 @@ impl<M: Model> PartialEq<Tracked<M>> for EntityRef {
     }
 }
 
+/// So the session's lists compare with handles directly: `session.new() == [&user]`.
+impl<M: Model> PartialEq<&Tracked<M>> for EntityRef {
+    fn eq(&self, other: &&Tracked<M>) -> bool {
+        self.is(other)
+    }
+}
+
 impl PartialEq for EntityRef {
     fn eq(&self, other: &Self) -> bool {
         std::ptr::eq(self.entity.state(), other.entity.state())

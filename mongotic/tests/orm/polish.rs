@@ -34,7 +34,7 @@ scenario!(get_and_queries_agree_on_a_staged_delete, |ctx| {
     assert!(got.ptr_eq(&alice));
     let found = aw!(session.scalars(select::<User>().filter(User::name.eq("Alice"))).all())?;
     assert!(found.len() == 1 && found[0].ptr_eq(&alice));
-    assert_eq!(session.deleted(), [alice.clone()]);
+    assert_eq!(session.deleted(), [&alice]);
     aw!(session.commit())?;
     assert!(aw!(session.get::<User>(id))?.is_none());
     assert!(aw!(session.scalars(select::<User>()).all())?.is_empty());
@@ -92,10 +92,10 @@ scenario!(session_lists_compare_with_handles_from_the_prelude, |ctx| {
     let mut session = ctx.session();
     assert_eq!(session.new(), Vec::<EntityRef>::new());
     let ann = session.add(user("Ann", "ann@x.io", 30));
-    assert_eq!(session.new(), [ann.clone()]);
+    assert_eq!(session.new(), [&ann]);
     aw!(session.commit())?;
     ann.write().age = Some(31);
-    assert_eq!(session.dirty(), [ann.clone()]);
+    assert_eq!(session.dirty(), [&ann]);
     assert!(session.new().is_empty() && session.deleted().is_empty());
 });
 
