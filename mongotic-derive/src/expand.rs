@@ -102,6 +102,7 @@ pub(crate) fn embedded(input: &DeriveInput) -> syn::Result<TokenStream> {
     let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
     let owner = quote!(#name #type_generics);
     let consts = descriptors(&krate, &owner, &fields);
+    let flattened = if input.generics.params.is_empty() { flattened_fields(&krate, input, &fields) } else { quote!() };
     Ok(quote! {
         #[automatically_derived]
         #[allow(non_upper_case_globals)]
@@ -111,7 +112,51 @@ pub(crate) fn embedded(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         #[automatically_derived]
         impl #impl_generics #krate::Embedded for #name #type_generics #where_clause {}
+
+        #flattened
     })
+}
+
+/// For a struct that models flatten (`#[serde(flatten)] base: Base`, a base shared by several
+/// models): a trait `BaseFields` whose constants are `Base`'s descriptors in every model that
+/// flattens it, so `Admin::name` exists (with the trait in scope) and stores at the top level.
+fn flattened_fields(krate: &TokenStream, input: &DeriveInput, fields: &[FieldInfo<'_>]) -> TokenStream {
+    let name = &input.ident;
+    let vis = &input.vis;
+    let trait_name = format_ident!("{}Fields", name.unraw());
+    let fields: Vec<&FieldInfo<'_>> = fields.iter().filter(|field| !field.attrs.skip && !field.attrs.flatten).collect();
+    let declarations = fields.iter().map(|field| {
+        let FieldInfo { ident, ty, stored, .. } = field;
+        let doc = format!(
+            "Query descriptor of `{name}::{}` in a model that flattens it, stored as `{stored}`.",
+            ident.unraw()
+        );
+        quote! {
+            #[doc = #doc]
+            const #ident: #krate::Field<Self, #ty>;
+        }
+    });
+    let definitions = fields.iter().map(|field| {
+        let FieldInfo { ident, ty, stored, .. } = field;
+        quote!(const #ident: #krate::Field<Owner, #ty> = #krate::Field::new(#stored);)
+    });
+    let doc = format!(
+        "The descriptors of `{name}`'s fields in the models that flatten it (`#[serde(flatten)]`): \
+         bring `{trait_name}` into scope with `{name}` to write `Model::field`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(non_upper_case_globals)]
+        #vis trait #trait_name: ::core::marker::Sized {
+            #(#declarations)*
+        }
+
+        #[automatically_derived]
+        #[allow(non_upper_case_globals)]
+        impl<Owner: #krate::Flattens<#name>> #trait_name for Owner {
+            #(#definitions)*
+        }
+    }
 }
 
 pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -165,6 +210,13 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
     };
     let prepares = container.hooks || behaviour.created_at.is_some() || behaviour.updated_at.is_some();
     let validates = container.hooks || behaviour.garde;
+    let flattens = fields.iter().filter(|field| field.attrs.flatten).map(|field| {
+        let ty = field.ty;
+        quote! {
+            #[automatically_derived]
+            impl #krate::Flattens<#ty> for #name {}
+        }
+    });
     let hooks_impl = if container.hooks {
         quote!()
     } else {
@@ -182,6 +234,8 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
 
         #hooks_impl
+
+        #(#flattens)*
 
         #[automatically_derived]
         impl #krate::Model for #name {

@@ -6,9 +6,9 @@
 //! cargo run --example blocking_quickstart
 //! ```
 
+use mongotic::Row;
 use mongotic::blocking::{create_engine, create_indexes, sessionmaker};
 use mongotic::prelude::*;
-use mongotic::{Error, Row};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "myapp", collection = "users")]
@@ -59,7 +59,7 @@ fn main() -> mongotic::Result<()> {
     println!("{} adults", adults.len());
     let alice = session.scalars(select::<User>().filter(User::email.eq("alice@example.com"))).one()?;
     let missing = session.scalars(select::<User>().filter(User::email.eq("nobody@example.com"))).one();
-    println!("one: {}; no match is NotFound: {}", alice.read().name, matches!(missing, Err(Error::NotFound { .. })));
+    println!("one: {}; no match is NotFound: {}", alice.read().name, missing.is_err_and(|err| err.is_not_found()));
     println!("count at Acme: {}", session.scalars(select::<User>().filter(User::company.eq("Acme"))).count()?);
     for user in session.scalars(select::<User>().order_by(User::name)) {
         println!("  {}", user?.read().name);
@@ -68,6 +68,9 @@ fn main() -> mongotic::Result<()> {
     println!("scalar: {age:?}");
     let rows: Vec<Row> = session.execute(select::<User>().columns((User::name, User::age)))?.rows()?;
     println!("first row: {:?} / {:?}", rows[0].get::<String>("name")?, rows[0].get::<Option<i32>>(1)?);
+    for (column, value) in &rows[0] {
+        println!("  {column} = {value}");
+    }
     let found = session.get::<User>(dave.id().unwrap_or_default())?;
     println!("get: {:?}", found.map(|u| u.read().name.clone()));
 
@@ -82,6 +85,8 @@ fn main() -> mongotic::Result<()> {
     session.commit()?;
 
     // Bulk DML.
+    let r = session.execute(insert::<User>().value(user("Erin", 27)))?;
+    println!("inserted {:?}", r.inserted_ids); // Vec<ObjectId>
     let r = session.execute(update::<User>().filter(User::role.eq("guest")).set(User::role, "member"))?;
     println!("{} promoted", r.rowcount);
     let r = session.execute(delete::<User>().filter(User::age.lt(18)))?;
@@ -90,11 +95,11 @@ fn main() -> mongotic::Result<()> {
     // Expunge, expire, state inspection.
     let bob = session.scalars(select::<User>().filter(User::name.eq("Bob"))).one()?;
     bob.write().age = Some(50);
-    session.expunge(&bob);
+    session.expunge(&bob); // this session will not write age 50; one that gets `bob` back will
     session.expire(&alice);
     println!("dirty: {:?}, Alice expired: {}", session.dirty(), alice.is_expired());
     session.delete(&alice)?;
-    println!("deleted: {}", session.deleted().len());
+    println!("deleted Alice: {}", session.deleted() == [&alice]);
     session.commit()?;
     println!("{} users left", session.scalars(select::<User>()).count()?);
     Ok(())

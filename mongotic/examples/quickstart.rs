@@ -9,9 +9,9 @@
 //! ```
 
 use futures::TryStreamExt;
+use mongotic::Row;
 use mongotic::bson::DateTime;
 use mongotic::prelude::*;
-use mongotic::{Error, Row};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
 struct Address {
@@ -98,7 +98,7 @@ async fn main() -> mongotic::Result<()> {
     let one = session.scalars(by_email()).one().await?;
     println!("one: {}", one.read().name);
     let nobody = session.scalars(select::<User>().filter(User::email.eq("nobody@example.com"))).one().await;
-    println!("one with no match: {}", matches!(nobody, Err(Error::NotFound { .. })));
+    println!("one with no match: {}", nobody.is_err_and(|err| err.is_not_found()));
     let maybe = session.scalars(by_email()).one_or_none().await?;
     println!("one_or_none: {:?}", maybe.map(|u| u.read().name.clone()));
     let acme = || select::<User>().filter(User::company.eq("Acme"));
@@ -124,6 +124,7 @@ async fn main() -> mongotic::Result<()> {
     let rows: Vec<Row> = session.execute(stmt()).await?.rows().await?;
     let first = &rows[0];
     println!("row[0] = {:?}, row[\"name\"] = {:?}", first.get::<String>(0)?, first.get::<String>("name")?);
+    println!("as a document: {}", first.to_document());
     let names: Vec<String> =
         session.scalars(select::<User>().columns(User::name).filter(User::company.eq("Acme"))).all().await?;
     println!("names at Acme: {names:?}");
@@ -165,14 +166,16 @@ async fn main() -> mongotic::Result<()> {
             User { role: Some("guest".into()), ..user("Grace", "grace@example.com", 33, "Acme") },
         ]))
         .await?;
-    println!("inserted {} -> {:?}", r.rowcount, r.inserted_ids);
+    println!("inserted {} -> {:?}", r.rowcount, r.inserted_ids); // Vec<ObjectId>
+    let one = session.execute(insert::<User>().value(user("Judy", "judy@example.com", 41, "Acme"))).await?;
+    println!("inserted one: {}", one.inserted_ids[0]);
     println!("bulk insert is not staged: {} new", session.new().len());
     let r = session.execute(update::<User>().filter(User::role.eq("guest")).set(User::role, "member")).await?;
     println!("updated {}", r.rowcount);
     let r = session.execute(delete::<User>().filter(User::active.eq(false))).await?;
     println!("deleted {}", r.rowcount);
 
-    step("expunge: detach and forget pending changes");
+    step("expunge: detach; this session forgets the pending change, one that gets the handle back writes it");
     let bob = session.scalars(select::<User>().filter(User::name.eq("Bob"))).one().await?;
     bob.write().age = Some(99);
     session.expunge(&bob);
@@ -187,7 +190,7 @@ async fn main() -> mongotic::Result<()> {
 
     step("State inspection: new, dirty, deleted");
     let heidi = session.add(user("Heidi", "heidi@example.com", 29, "Acme"));
-    println!("new: {:?}", session.new());
+    println!("new: {:?} (is Heidi: {})", session.new(), session.new() == [&heidi]);
     session.commit().await?;
     heidi.write().age = Some(30);
     println!("dirty: {:?}", session.dirty());

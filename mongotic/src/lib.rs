@@ -65,8 +65,8 @@ pub use engine::{Engine, ModelSet, TransactionMode, create_engine, create_indexe
 pub use error::{Error, FailedWrite, FlushError, Result, WriteKind};
 pub use expr::{ArrayField, Field, Filter, IntoSortKeys, SortKey, TextField, ValueOf, and_, not_, or_};
 pub use model::{
-    Changes, Embedded, Embeds, HookContext, HookError, Hooks, IdField, IndexDecl, IndexKey, IntoId, Model, ModelId,
-    ModelMeta, TimestampField, VersionField,
+    Changes, Embedded, Embeds, Flattens, HookContext, HookError, Hooks, IdField, IndexDecl, IndexKey, IntoId, Model,
+    ModelId, ModelMeta, TimestampField, VersionField,
 };
 pub use session::{
     EntityRef, Executable, IntoTracked, ScalarResult, SelectResult, Session, SessionFactory, Tracked, sessionmaker,
@@ -95,7 +95,9 @@ pub use statement::{
 pub use mongotic_derive::Model;
 
 /// `#[derive(Embedded)]`: field descriptors for a struct stored inside a model, so queries
-/// can reach its fields with [`Field::dot`]. See [`Embedded`](trait@Embedded).
+/// can reach its fields with [`Field::dot`]. See [`Embedded`](trait@Embedded). It also derives
+/// a trait `<Name>Fields` that gives the models flattening the struct (`#[serde(flatten)]`)
+/// descriptors of its fields at the top level; see [`Flattens`].
 pub use mongotic_derive::Embedded;
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.

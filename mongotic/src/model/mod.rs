@@ -176,6 +176,34 @@ impl ModelMeta {
 /// ```
 pub trait Embedded {}
 
+/// Marks a model that flattens the struct `B` into its documents (`#[serde(flatten)] base: B`);
+/// implemented by `#[derive(Model)]`. With it, `B`'s derived `BFields` trait gives the model
+/// descriptors for `B`'s fields, stored at the top level (the Rust form of model inheritance).
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Serialize, Deserialize, Embedded)]
+/// struct Person { name: String, email: String }
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "admins")]
+/// struct Admin {
+///     #[serde(rename = "_id")]
+///     id: i64,
+///     #[serde(flatten)]
+///     person: Person,
+///     role: String,
+/// }
+///
+/// // `PersonFields` is derived with `Person`; in scope here, it gives `Admin::name`.
+/// assert_eq!(Admin::name.path(), "name");
+/// assert_eq!(Admin::role.path(), "role");
+/// let filter = Admin::name.eq("Ann") & Admin::role.eq("owner");
+/// # let _ = filter;
+/// ```
+pub trait Flattens<B> {}
+
 /// A field type that holds an embedded struct `E`: `E` itself, `Option<E>`, `Box<E>` or a
 /// `Vec<E>` (where a nested path matches any element, as in MongoDB).
 ///

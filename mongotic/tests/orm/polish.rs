@@ -168,3 +168,40 @@ scenario!(a_column_through_an_array_gives_every_element_value, |ctx| {
     let rows = aw!(aw!(session.execute(select::<Trip>().columns(cities()).filter(Trip::id.eq(1))))?.rows())?;
     assert_eq!(rows[0].value(0), Some(&mongotic::bson::bson!(["Oslo", "Bergen"])));
 });
+
+/// A base shared by several models, flattened into their documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "myapp", collection = "admins")]
+pub struct Admin {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    #[serde(flatten)]
+    pub person: Person,
+    pub role: String,
+}
+
+scenario!(fields_of_a_flattened_base_can_be_queried, |ctx| {
+    let mut session = ctx.session();
+    let admin = |id, name: &str, role: &str| Admin {
+        id,
+        person: Person { name: name.into(), email: format!("{name}@x.io") },
+        role: role.into(),
+    };
+    session.add_all([admin(1, "ann", "owner"), admin(2, "bob", "editor")]);
+    aw!(session.commit())?;
+    assert_eq!(
+        aw!(ctx.find_one::<Admin>(doc! { "_id": 1 })),
+        Some(doc! { "_id": 1_i64, "name": "ann", "email": "ann@x.io", "role": "owner" })
+    );
+    let found = aw!(session.scalars(select::<Admin>().filter(Admin::name.eq("bob") & Admin::role.eq("editor"))).one())?;
+    assert_eq!(found.read().id, 2);
+    let emails: Vec<String> =
+        aw!(session.scalars(select::<Admin>().columns(Admin::email).order_by(Admin::name)).all())?;
+    assert_eq!(emails, ["ann@x.io", "bob@x.io"]);
+});
