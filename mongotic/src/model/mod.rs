@@ -228,7 +228,7 @@ pub trait Flattens<B> {}
     note = "derive `Embedded` on `{E}` and use its field descriptors"
 )]
 pub trait Embeds<E> {
-    /// [`One`](crate::expr::One) for a single embedded struct, [`Many`](crate::expr::Many)
+    /// [`One`] for a single embedded struct, [`Many`]
     /// through an array of them.
     type Shape: Shape;
 }
