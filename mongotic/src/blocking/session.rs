@@ -319,6 +319,23 @@ impl Session {
         self.runtime.block_on(self.inner.flush())?
     }
 
+    /// See [`crate::Session::preview_flush`]: what the next flush would send, sending nothing.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// session.add(User { id: None, name: "Ann".into(), age: None, active: true });
+    /// let preview = session.preview_flush()?;
+    /// println!("{} round trips: {:?}", preview.round_trips(), preview.commands());
+    /// # Ok(()) }
+    /// ```
+    pub fn preview_flush(&mut self) -> Result<crate::session::FlushPreview> {
+        self.runtime.block_on(self.inner.preview_flush())?
+    }
+
     /// See [`crate::Session::begin`]: opens an explicit transaction.
     ///
     /// ```no_run

@@ -41,6 +41,7 @@ use std::any::TypeId;
 use std::fmt;
 
 pub use execute::Executable;
+pub use flush::FlushPreview;
 pub use query::{Loader, ScalarResult, SelectResult};
 pub(crate) use tracked::ErasedEntity;
 pub use tracked::{EntityRef, Tracked};

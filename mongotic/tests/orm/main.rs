@@ -11,6 +11,7 @@ mod faults;
 mod lifecycle;
 mod patterns;
 mod polish;
+mod preview;
 mod queries;
 mod recovery;
 mod round_trips;

@@ -18,6 +18,7 @@
 mod conflict;
 mod plan;
 mod prepare;
+mod preview;
 mod send;
 mod settle;
 
@@ -28,6 +29,7 @@ pub(crate) use send::{Failure, Fate, Outcome, send};
 pub(crate) use settle::{abandon, mark_intents, settle};
 
 pub(crate) use prepare::version_in;
+pub use preview::FlushPreview;
 use send::conflict_error;
 
 use super::Session;

@@ -92,7 +92,7 @@ impl Outcome {
 
 /// The command a write belongs to.
 #[derive(PartialEq, Eq, Clone, Copy)]
-enum Command {
+pub(super) enum Command {
     Insert,
     Update,
     Delete,
@@ -107,7 +107,7 @@ fn command_of(kind: WriteKind) -> Command {
 }
 
 /// Consecutive runs of writes that go in one command.
-fn groups(writes: &[Write]) -> Vec<(Command, Range<usize>)> {
+pub(super) fn groups(writes: &[Write]) -> Vec<(Command, Range<usize>)> {
     let mut groups: Vec<(Command, Range<usize>)> = Vec::new();
     for (index, write) in writes.iter().enumerate() {
         let command = command_of(write.kind);
@@ -466,7 +466,11 @@ async fn send_chunked(
 }
 
 /// The `update` command for `chunk`: a statement per write.
-fn update_command(collection: &str, plan: &Plan, chunk: Range<usize>) -> std::result::Result<RawDocumentBuf, Failure> {
+pub(super) fn update_command(
+    collection: &str,
+    plan: &Plan,
+    chunk: Range<usize>,
+) -> std::result::Result<RawDocumentBuf, Failure> {
     let mut statements = RawArrayBuf::new();
     for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
         match update_statement(write) {
@@ -479,7 +483,11 @@ fn update_command(collection: &str, plan: &Plan, chunk: Range<usize>) -> std::re
 
 /// The `delete` command for `chunk`: one statement, `_id` in the chunk's ids; or, for
 /// versioned entities, one statement per document with its version.
-fn delete_command(collection: &str, plan: &Plan, chunk: Range<usize>) -> std::result::Result<RawDocumentBuf, Failure> {
+pub(super) fn delete_command(
+    collection: &str,
+    plan: &Plan,
+    chunk: Range<usize>,
+) -> std::result::Result<RawDocumentBuf, Failure> {
     if plan.writes[chunk.clone()].iter().any(|write| write.version.is_some()) {
         let mut statements = RawArrayBuf::new();
         for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
@@ -514,7 +522,7 @@ fn write_command(name: &str, collection: &str, list: &str, statements: RawArrayB
 /// The filter of a write to an existing document: its `_id`, and for a versioned entity the
 /// version the session last saw. Version 0 also matches a document without the field (one
 /// written before the model had it, read as 0 through `#[serde(default)]`).
-fn filter_of(write: &Write) -> Result<RawDocumentBuf> {
+pub(super) fn filter_of(write: &Write) -> Result<RawDocumentBuf> {
     let mut filter = RawDocumentBuf::new();
     filter.append("_id", raw_id(&write.id)?);
     if let Some(check) = write.version {
@@ -550,7 +558,7 @@ fn update_statement(write: &Write) -> Result<RawDocumentBuf> {
     Ok(statement)
 }
 
-fn to_document(raw: &RawDocumentBuf) -> Result<Document> {
+pub(super) fn to_document(raw: &RawDocumentBuf) -> Result<Document> {
     raw.to_document().map_err(|err| Error::InvalidValue { path: "<document>".into(), message: err.to_string() })
 }
 
