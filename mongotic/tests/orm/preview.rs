@@ -2,7 +2,6 @@
 //! driver's command monitoring), and it sends nothing itself.
 
 use mongotic::bson::{Document, doc};
-use mongotic::prelude::*;
 
 use crate::common::*;
 use crate::concurrency::Doc;
