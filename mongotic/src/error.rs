@@ -419,6 +419,41 @@ impl Error {
         }
     }
 
+    /// The name of the error's kind (of its cause, for a failed flush), for telemetry.
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self.cause() {
+            Error::InvalidUri { .. } => "InvalidUri",
+            Error::NoDatabase { .. } => "NoDatabase",
+            Error::MalformedId { .. } => "MalformedId",
+            Error::MissingId { .. } => "MissingId",
+            Error::IdChanged { .. } => "IdChanged",
+            Error::NotFound { .. } => "NotFound",
+            Error::MultipleResultsFound { .. } => "MultipleResultsFound",
+            Error::DuplicateKey { .. } => "DuplicateKey",
+            Error::Deserialize { .. } => "Deserialize",
+            Error::Serialize { .. } => "Serialize",
+            Error::InvalidValue { .. } => "InvalidValue",
+            Error::InvalidStatement { .. } => "InvalidStatement",
+            Error::Server { .. } => "Server",
+            Error::Connection { .. } => "Connection",
+            Error::Driver { .. } => "Driver",
+            Error::Flush(_) => "Flush",
+            Error::Stale { .. } => "Stale",
+            Error::VersionConflict { .. } => "VersionConflict",
+            Error::Validation { .. } => "Validation",
+            Error::Hook { .. } => "Hook",
+            Error::TransactionsUnavailable { .. } => "TransactionsUnavailable",
+            Error::TransactionAborted => "TransactionAborted",
+            Error::TransactionInProgress => "TransactionInProgress",
+            Error::Detached { .. } => "Detached",
+            Error::AttachedElsewhere { .. } => "AttachedElsewhere",
+            Error::NotPersistent { .. } => "NotPersistent",
+            Error::EntityBusy { .. } => "EntityBusy",
+            Error::Runtime { .. } => "Runtime",
+            Error::UnexpectedReply { .. } => "UnexpectedReply",
+        }
+    }
+
     /// `true` when nothing matched ([`Error::NotFound`], from `one`, `refresh`…).
     ///
     /// ```

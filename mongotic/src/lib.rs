@@ -56,6 +56,7 @@ pub mod expr;
 pub mod model;
 pub mod session;
 pub mod statement;
+mod telemetry;
 pub mod validation;
 
 pub use bson;

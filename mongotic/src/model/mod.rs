@@ -41,7 +41,10 @@ use crate::validation::Violations;
 /// The id is the field serde stores as `_id`: one attribute, `#[serde(rename = "_id")]`, and
 /// plain serde for everything else. An `Option` id (`Option<ObjectId>`) is `None` until a
 /// flush or a bulk `insert` generates it, which happens before the value is serialized, so
-/// no `skip_serializing_if` is needed. `#[mongotic(id)]` marks the field explicitly (optional).
+/// mongotic never writes a `None` id. (Code that writes the same struct without mongotic,
+/// such as the raw driver's `insert_many`, should add `skip_serializing_if =
+/// "Option::is_none"`, or it stores `_id: null`.) `#[mongotic(id)]` marks the field
+/// explicitly (optional).
 ///
 /// ```
 /// use mongotic::prelude::*;

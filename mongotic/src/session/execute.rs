@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::model::ModelId;
 use crate::statement::{Delete, Distinct, Insert, Projection, Select, Update, WriteResult};
 use crate::validation::{Invalid, Violations};
-use crate::{Model, Result};
+use crate::{Model, Result, telemetry};
 
 /// A statement [`Session::execute`] can run, and what it returns.
 ///
@@ -54,10 +54,16 @@ impl<'s, M: Model, V: DeserializeOwned + Send + 's> Executable<'s> for Distinct<
         let failed = |err| Error::from_driver(err, &namespace_text, None);
         let collection = session.engine.raw_collection(&namespace);
         let distinct = collection.distinct(self.field(), self.compile_filter()?);
-        let values = match session.txn.client_session()? {
-            Some(client_session) => distinct.session(client_session).await.map_err(failed)?,
-            None => distinct.await.map_err(failed)?,
-        };
+        let span = telemetry::statement("distinct", &namespace, session.txn.span());
+        let client_session = session.txn.client_session()?;
+        let values =
+            telemetry::one_command(span, "db.response.returned_rows", |values| values.len() as u64, async move {
+                match client_session {
+                    Some(client_session) => distinct.session(client_session).await.map_err(failed),
+                    None => distinct.await.map_err(failed),
+                }
+            })
+            .await?;
         values
             .into_iter()
             .map(|value| {
@@ -114,17 +120,23 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
         }
         let collection = session.engine.raw_collection(&namespace);
         let insert = collection.insert_many(&docs).ordered(true);
-        let inserted = match session.txn.client_session()? {
-            Some(client_session) => insert.session(client_session).await,
-            None => insert.await,
-        };
-        match inserted {
-            Ok(_) => {
-                let count = ids.len() as u64;
-                Ok(WriteResult { rowcount: count, matched: count, inserted_ids: typed_ids })
+        let span = telemetry::statement("insert", &namespace, session.txn.span());
+        let client_session = session.txn.client_session()?;
+        let written = |result: &WriteResult<M::Id>| result.rowcount;
+        telemetry::one_command(span, "mongotic.documents_written", written, async move {
+            let inserted = match client_session {
+                Some(client_session) => insert.session(client_session).await,
+                None => insert.await,
+            };
+            match inserted {
+                Ok(_) => {
+                    let count = ids.len() as u64;
+                    Ok(WriteResult { rowcount: count, matched: count, inserted_ids: typed_ids })
+                }
+                Err(err) => Err(insert_error(err, &namespace_text, &ids)),
             }
-            Err(err) => Err(insert_error(err, &namespace_text, &ids)),
-        }
+        })
+        .await
     }
 }
 
@@ -152,11 +164,17 @@ impl<'s, M: Model> Executable<'s> for Update<M> {
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
         let collection = session.engine.raw_collection(&namespace);
         let update = collection.update_many(filter, changes);
-        let result = match session.txn.client_session()? {
-            Some(client_session) => update.session(client_session).await.map_err(failed)?,
-            None => update.await.map_err(failed)?,
-        };
-        Ok(WriteResult { rowcount: result.modified_count, matched: result.matched_count, inserted_ids: Vec::new() })
+        let span = telemetry::statement("update", &namespace, session.txn.span());
+        let client_session = session.txn.client_session()?;
+        let written = |result: &WriteResult| result.rowcount;
+        telemetry::one_command(span, "mongotic.documents_written", written, async move {
+            let result = match client_session {
+                Some(client_session) => update.session(client_session).await.map_err(failed)?,
+                None => update.await.map_err(failed)?,
+            };
+            Ok(WriteResult { rowcount: result.modified_count, matched: result.matched_count, inserted_ids: Vec::new() })
+        })
+        .await
     }
 }
 
@@ -169,10 +187,16 @@ impl<'s, M: Model> Executable<'s> for Delete<M> {
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
         let collection = session.engine.raw_collection(&namespace);
         let delete = collection.delete_many(filter);
-        let result = match session.txn.client_session()? {
-            Some(client_session) => delete.session(client_session).await.map_err(failed)?,
-            None => delete.await.map_err(failed)?,
-        };
-        Ok(WriteResult { rowcount: result.deleted_count, matched: result.deleted_count, inserted_ids: Vec::new() })
+        let span = telemetry::statement("delete", &namespace, session.txn.span());
+        let client_session = session.txn.client_session()?;
+        let written = |result: &WriteResult| result.rowcount;
+        telemetry::one_command(span, "mongotic.documents_written", written, async move {
+            let result = match client_session {
+                Some(client_session) => delete.session(client_session).await.map_err(failed)?,
+                None => delete.await.map_err(failed)?,
+            };
+            Ok(WriteResult { rowcount: result.deleted_count, matched: result.deleted_count, inserted_ids: Vec::new() })
+        })
+        .await
     }
 }

@@ -177,6 +177,9 @@ pub struct Session {
     engine: Engine,
     uow: UnitOfWork,
     txn: Transaction,
+    /// The span of the flush under way (disabled between flushes), where planning records
+    /// what it found.
+    flush_span: tracing::Span,
 }
 
 /// What [`Session::add`] accepts: a model value (a new entity) or a handle.
@@ -233,7 +236,12 @@ impl Session {
     /// # }
     /// ```
     pub fn bind(engine: &Engine) -> Session {
-        Session { engine: engine.clone(), uow: UnitOfWork::new(), txn: Transaction::default() }
+        Session {
+            engine: engine.clone(),
+            uow: UnitOfWork::new(),
+            txn: Transaction::default(),
+            flush_span: tracing::Span::none(),
+        }
     }
 
     /// The engine this session runs on.

@@ -3,6 +3,7 @@
 
 use std::any::TypeId;
 use std::borrow::Cow;
+use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use bson::{Bson, RawDocument, RawDocumentBuf};
 use futures::stream::{self, BoxStream, StreamExt};
 use mongodb::options::{CountOptions, FindOptions};
 use mongodb::{Cursor, Namespace, SessionCursor};
+use tracing::{Instrument, Span};
 
 use super::Session;
 use super::reconcile;
@@ -17,7 +19,7 @@ use super::tracked::{ErasedEntity, ServerId, Tracked};
 use super::unit_of_work::{Status, UnitOfWork};
 use crate::model::IdKey;
 use crate::statement::{ColumnProjection, Projection, Row, ScalarProjection, Select};
-use crate::{Error, Model, Result};
+use crate::{Error, Model, Result, telemetry};
 
 /// Turns returned documents into entities through the session's identity map. Used by
 /// projections; not something to call yourself.
@@ -27,10 +29,16 @@ impl Session {
         let failed = |err| Error::from_driver(err, &namespace.to_string(), Some(id));
         let collection = self.engine.raw_collection(namespace);
         let find = collection.find_one(bson::doc! { "_id": id.clone() });
-        match self.txn.client_session()? {
-            Some(session) => find.session(session).await.map_err(failed),
-            None => find.await.map_err(failed),
-        }
+        let span = telemetry::statement("find", namespace, self.txn.span());
+        let client_session = self.txn.client_session()?;
+        let rows = |found: &Option<RawDocumentBuf>| u64::from(found.is_some());
+        telemetry::one_command(span, "db.response.returned_rows", rows, async move {
+            match client_session {
+                Some(session) => find.session(session).await.map_err(failed),
+                None => find.await.map_err(failed),
+            }
+        })
+        .await
     }
 }
 
@@ -217,10 +225,15 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
         let collection = self.session.engine.raw_collection(&namespace);
         let count = collection.count_documents(find.filter).with_options(options);
-        match self.session.txn.client_session()? {
-            Some(session) => count.session(session).await.map_err(failed),
-            None => count.await.map_err(failed),
-        }
+        let span = telemetry::statement("count", &namespace, self.session.txn.span());
+        let client_session = self.session.txn.client_session()?;
+        telemetry::one_command(span, "db.response.returned_rows", |count| *count, async move {
+            match client_session {
+                Some(session) => count.session(session).await.map_err(failed),
+                None => count.await.map_err(failed),
+            }
+        })
+        .await
     }
 
     /// `true` when at least one document matches. Fetches at most one `_id`.
@@ -244,13 +257,18 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
         let collection = self.session.engine.raw_collection(&namespace);
         let find = collection.find(find.filter).with_options(options);
-        match self.session.txn.client_session()? {
-            Some(session) => {
-                let mut cursor = find.session(&mut *session).await.map_err(failed)?;
-                cursor.advance(session).await.map_err(failed)
+        let span = telemetry::statement("find", &namespace, self.session.txn.span());
+        let client_session = self.session.txn.client_session()?;
+        telemetry::one_command(span, "db.response.returned_rows", |found| u64::from(*found), async move {
+            match client_session {
+                Some(session) => {
+                    let mut cursor = find.session(&mut *session).await.map_err(failed)?;
+                    cursor.advance(session).await.map_err(failed)
+                }
+                None => find.await.map_err(failed)?.advance().await.map_err(failed),
             }
-            None => find.await.map_err(failed)?.advance().await.map_err(failed),
-        }
+        })
+        .await
     }
 
     /// The values as an async stream (the seed's `async for`), fetched batch by batch
@@ -314,7 +332,22 @@ pub struct SelectResult<'s, M, P> {
     cursor: Rows,
     projection: P,
     namespace: String,
+    /// The statement's span, open until the result is dropped, with the rows read so far.
+    span: SelectSpan,
     _model: PhantomData<fn() -> M>,
+}
+
+/// The span of an open select, which records the rows read when it closes. (Kept apart from
+/// the result, which borrows the session: a `Drop` on the result would hold that borrow.)
+struct SelectSpan {
+    span: Span,
+    rows: u64,
+}
+
+impl Drop for SelectSpan {
+    fn drop(&mut self) {
+        self.span.record("db.response.returned_rows", self.rows);
+    }
 }
 
 impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
@@ -323,12 +356,15 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
         let find = stmt.compile()?;
         let namespace = session.engine.namespace(M::meta())?;
         let namespace_text = namespace.to_string();
+        let span = telemetry::statement("find", &namespace, session.txn.span());
         if find.limit == Some(0) {
+            span.record("mongotic.round_trips", 0);
             return Ok(SelectResult {
                 session,
                 cursor: Rows::Empty(RawDocumentBuf::new()),
                 projection: stmt.projection,
                 namespace: namespace_text,
+                span: SelectSpan { span, rows: 0 },
                 _model: PhantomData,
             });
         }
@@ -343,14 +379,23 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
         let collection = session.engine.raw_collection(&namespace);
         let find = collection.find(find.filter).with_options(options);
         let cursor = match session.txn.client_session()? {
-            Some(client_session) => Rows::InTransaction(find.session(client_session).await.map_err(failed)?),
-            None => Rows::Plain(find.await.map_err(failed)?),
+            Some(client_session) => {
+                find.session(client_session).into_future().instrument(span.clone()).await.map(Rows::InTransaction)
+            }
+            None => find.into_future().instrument(span.clone()).await.map(Rows::Plain),
         };
+        let cursor = cursor.map_err(|err| {
+            let err = failed(err);
+            telemetry::failed(&span, &err);
+            err
+        })?;
+        let span = SelectSpan { span, rows: 0 };
         Ok(SelectResult {
             session,
             cursor,
             projection: stmt.projection,
             namespace: namespace_text,
+            span,
             _model: PhantomData,
         })
     }
@@ -370,13 +415,26 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub async fn next(&mut self) -> Result<Option<P::Output>> {
-        let more =
-            self.cursor.advance(self.session).await.map_err(|err| Error::from_driver(err, &self.namespace, None))?;
-        if !more {
+        if !self.advance().await? {
             return Ok(None);
         }
         let mut loader = Loader::new(&mut self.session.uow, &self.namespace);
         self.projection.decode(self.cursor.current(), &mut loader).map(Some)
+    }
+
+    /// Moves to the next document (fetching a batch when needed), counting it for the span.
+    async fn advance(&mut self) -> Result<bool> {
+        match self.cursor.advance(self.session).instrument(self.span.span.clone()).await {
+            Ok(more) => {
+                self.span.rows += u64::from(more);
+                Ok(more)
+            }
+            Err(err) => {
+                let err = Error::from_driver(err, &self.namespace, None);
+                telemetry::failed(&self.span.span, &err);
+                Err(err)
+            }
+        }
     }
 
     /// The next value, and closes the cursor: for a select whose first row is all you need.
@@ -477,7 +535,7 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     }
 
     async fn row_with(&mut self, columns: &Arc<[Cow<'static, str>]>) -> Result<Option<Row>> {
-        if !self.cursor.advance(self.session).await.map_err(|err| Error::from_driver(err, &self.namespace, None))? {
+        if !self.advance().await? {
             return Ok(None);
         }
         let loader = Loader::new(&mut self.session.uow, &self.namespace);

@@ -61,6 +61,9 @@ pub(crate) struct Transaction {
     /// The state of each entity the transaction wrote, from before its first write in it.
     journal: Vec<Saved>,
     journaled: HashSet<usize>,
+    /// The tracing span of the explicit transaction, from `begin` to its end: the parent of
+    /// the statements and flushes in it.
+    span: Option<tracing::Span>,
 }
 
 struct Saved {
@@ -72,6 +75,11 @@ struct Saved {
 }
 
 impl Transaction {
+    /// The span of the open explicit transaction, if any.
+    pub(crate) fn span(&self) -> Option<&tracing::Span> {
+        self.span.as_ref()
+    }
+
     /// `true` while an explicit transaction is open (also after an error aborted it, until
     /// `rollback`).
     pub(crate) fn is_open(&self) -> bool {
@@ -143,6 +151,7 @@ impl Transaction {
             self.restore(uow, false);
         }
         self.aborted = false;
+        self.span = None;
     }
 }
 
@@ -335,6 +344,8 @@ pub(crate) async fn flush_in_open(session: &mut Session) -> Result<()> {
     if plan.writes.is_empty() {
         return Ok(());
     }
+    // The commit is the transaction's, not this flush's.
+    super::flush::record_plan(session, &plan, false);
     mark_intents(session, &plan);
     let outcome = match session.txn.open.as_mut() {
         Some(client_session) => send(&session.engine, Some(client_session), &plan).await,
@@ -361,6 +372,14 @@ pub(crate) async fn flush_in_open(session: &mut Session) -> Result<()> {
 
 /// Commits the session's open transaction, after flushing what is staged.
 pub(crate) async fn commit_open(session: &mut Session) -> Result<()> {
+    let result = commit_open_inner(session).await;
+    if let Some(span) = session.txn.span.take() {
+        crate::telemetry::finish(&span, &result);
+    }
+    result
+}
+
+async fn commit_open_inner(session: &mut Session) -> Result<()> {
     flush_in_open(session).await?;
     let Some(mut client_session) = session.txn.open.take() else { return Err(Error::TransactionAborted) };
     let deadline = Instant::now() + RETRY_LIMIT;
@@ -442,6 +461,7 @@ impl Session {
         }
         let client_session = start(&self.engine).await.map_err(|failure| failure.error)?;
         self.txn.open = Some(client_session);
+        self.txn.span = Some(crate::telemetry::unit("transaction", None));
         Ok(())
     }
 

@@ -16,5 +16,6 @@ mod queries;
 mod recovery;
 mod round_trips;
 mod seed;
+mod telemetry;
 mod transactions;
 mod unit_of_work;

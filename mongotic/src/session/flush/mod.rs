@@ -32,14 +32,42 @@ pub(crate) use prepare::version_in;
 pub use preview::FlushPreview;
 use send::conflict_error;
 
+use tracing::Instrument;
+
 use super::Session;
 use super::reconcile::reconcile;
 use super::tracked::ErasedEntity;
 use super::transaction;
-use crate::Result;
 use crate::error::{Error, FailedWrite, FlushError, WriteKind};
+use crate::{Result, telemetry};
 
 pub(crate) async fn flush(session: &mut Session) -> Result<()> {
+    let span = telemetry::unit("flush", session.txn.span());
+    session.flush_span = span.clone();
+    let result = flush_traced(session).instrument(span.clone()).await;
+    session.flush_span = tracing::Span::none();
+    if let Err(err) = &result {
+        // The plan recorded what a successful flush writes; a failed one wrote this much.
+        let written = if let Error::Flush(failure) = err { failure.written() } else { 0 };
+        span.record("mongotic.documents_written", written);
+        telemetry::failed(&span, err);
+    }
+    result
+}
+
+/// Records on the flush's span what the plan holds, and the round trips it needs when
+/// nothing fails.
+pub(crate) fn record_plan(session: &Session, plan: &Plan, transaction: bool) {
+    let span = &session.flush_span;
+    if span.is_disabled() {
+        return;
+    }
+    span.record("mongotic.writes", plan.writes.len());
+    span.record("mongotic.documents_written", plan.writes.len());
+    span.record("mongotic.round_trips", preview::planned_round_trips(session, plan, transaction));
+}
+
+async fn flush_traced(session: &mut Session) -> Result<()> {
     if session.txn.is_open() {
         return transaction::flush_in_open(session).await;
     }
@@ -52,10 +80,15 @@ pub(crate) async fn flush(session: &mut Session) -> Result<()> {
     if plan.writes.is_empty() {
         return Ok(());
     }
-    tracing::debug!(writes = plan.writes.len(), "mongotic: flushing");
     match session.engine.use_transactions().await {
-        Ok(true) => transaction::flush_atomically(session, plan).await,
-        Ok(false) => flush_directly(session, plan).await,
+        Ok(true) => {
+            record_plan(session, &plan, true);
+            transaction::flush_atomically(session, plan).await
+        }
+        Ok(false) => {
+            record_plan(session, &plan, false);
+            flush_directly(session, plan).await
+        }
         Err(cause @ Error::TransactionsUnavailable { .. }) => Err(cause),
         Err(cause) => Err(unsent(session, cause)),
     }

@@ -131,6 +131,37 @@ impl Session {
     }
 }
 
+/// How many commands `send` sends for `plan` (without building them), plus the commit of a
+/// transaction: what a flush records as its round trips when nothing fails.
+pub(crate) fn planned_round_trips(session: &Session, plan: &Plan, transaction: bool) -> usize {
+    if plan.writes.is_empty() {
+        return 0;
+    }
+    let groups = groups(&plan.writes);
+    let commands = if groups.len() > 1 && session.engine.bulk_write_supported() != Some(false) {
+        1
+    } else {
+        groups
+            .into_iter()
+            .map(|(command, range)| match command {
+                Command::Insert => {
+                    let (mut batches, mut count, mut bytes) = (1, 0, 0);
+                    for write in &plan.writes[range] {
+                        let size = write.estimated_size();
+                        if count > 0 && (count == INSERT_BATCH || bytes + size > INSERT_BYTES) {
+                            (batches, count, bytes) = (batches + 1, 0, 0);
+                        }
+                        (count, bytes) = (count + 1, bytes + size);
+                    }
+                    batches
+                }
+                Command::Update | Command::Delete => super::send::chunks(plan, range).len(),
+            })
+            .sum()
+    };
+    commands + usize::from(transaction)
+}
+
 /// The commands `send` sends for `plan`.
 fn commands(session: &Session, plan: &Plan, transaction: bool) -> Result<Vec<Document>> {
     let groups = groups(&plan.writes);
