@@ -277,6 +277,23 @@ impl Workload for Read {
     }
 }
 
+struct UntrackedRead;
+impl Workload for UntrackedRead {
+    const NAME: &'static str = "read 10,000 untracked (plain values / typed find into Vec)";
+    type State = ();
+    async fn prepare(sides: &Sides) {
+        Read::prepare(sides).await;
+    }
+    async fn orm(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        let people = session.scalars(select::<Person>().untracked()).all().await.expect("all");
+        assert_eq!(people.len(), 10_000);
+    }
+    async fn raw(sides: &Sides, _: ()) {
+        Read::raw(sides, ()).await
+    }
+}
+
 struct DirtyFlush;
 impl Workload for DirtyFlush {
     const NAME: &'static str = "change 1 field on 1,000 loaded, flush (/ one update command)";
@@ -571,6 +588,9 @@ fn main() {
         }
         if wanted(Read::NAME) {
             rows.push(measure::<Read>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(UntrackedRead::NAME) {
+            rows.push(measure::<UntrackedRead>(&timed_sides, &counted_sides, &log, runs).await);
         }
         if wanted(DirtyFlush::NAME) {
             rows.push(measure::<DirtyFlush>(&timed_sides, &counted_sides, &log, runs).await);

@@ -74,7 +74,7 @@ pub use session::{
 };
 pub use statement::{
     Column, ColumnProjection, CompiledFind, Delete, Distinct, Entities, Insert, Projection, Row, RowIndex,
-    ScalarProjection, Select, Update, WriteResult, delete, insert, select, update,
+    ScalarProjection, Select, Untracked, Update, WriteResult, delete, insert, select, update,
 };
 
 /// `#[derive(Model)]`: maps a struct to a collection. See [`Model`](trait@Model) for an example.

@@ -182,7 +182,7 @@ fn select_compiles_to_find_arguments() {
     assert_eq!(find.projection, None);
 
     let find = select::<User>().columns((User::name, User::address.dot(Address::city))).compile().expect("compiles");
-    assert_doc(&find.projection.expect("projected"), doc! { "name": 1, "address.city": 1 });
+    assert_doc(&find.projection.expect("projected"), doc! { "name": 1, "address.city": 1, "_id": 0 });
     assert_doc(&find.filter, doc! {});
 }
 

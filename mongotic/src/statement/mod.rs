@@ -19,5 +19,5 @@ mod projection;
 mod select;
 
 pub use dml::{Delete, Insert, Update, WriteResult, delete, insert, update};
-pub use projection::{Column, ColumnProjection, Entities, Projection, Row, RowIndex, ScalarProjection};
+pub use projection::{Column, ColumnProjection, Entities, Projection, Row, RowIndex, ScalarProjection, Untracked};
 pub use select::{CompiledFind, Distinct, Select, select};

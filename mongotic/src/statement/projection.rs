@@ -69,7 +69,7 @@ pub trait ScalarProjection<M>: Projection<M> {}
 /// # #[mongotic(database = "app", collection = "users")]
 /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
 /// let stmt = select::<User>().columns((User::name, User::age));
-/// assert_eq!(stmt.compile().unwrap().projection, Some(mongotic::bson::doc! { "name": 1, "age": 1 }));
+/// assert_eq!(stmt.compile().unwrap().projection, Some(mongotic::bson::doc! { "name": 1, "age": 1, "_id": 0 }));
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a column list of model `{M}`",
@@ -119,6 +119,50 @@ impl<M: Model> Projection<M> for Entities<M> {
 
 impl<M: Model> ScalarProjection<M> for Entities<M> {}
 
+/// Whole documents as plain values of `M`, not tracked by the session: no identity map, no
+/// handle, no snapshot (EF Core's `AsNoTracking`). Made by [`Select::untracked`].
+///
+/// [`Select::untracked`]: crate::Select::untracked
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+/// let stmt: mongotic::Select<User, mongotic::Untracked<User>> = select::<User>().untracked();
+/// assert_eq!(stmt.compile().unwrap().projection, None); // whole documents
+/// ```
+pub struct Untracked<M>(PhantomData<fn() -> M>);
+
+impl<M> Untracked<M> {
+    pub(crate) fn new() -> Self {
+        Untracked(PhantomData)
+    }
+}
+
+impl<M> Clone for Untracked<M> {
+    fn clone(&self) -> Self {
+        Untracked::new()
+    }
+}
+
+impl<M: Model> Projection<M> for Untracked<M> {
+    type Output = M;
+
+    fn projection_document(&self) -> Option<Document> {
+        None
+    }
+
+    fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<M> {
+        let mut value: M =
+            bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(loader.namespace(), raw, source))?;
+        value.after_load();
+        Ok(value)
+    }
+}
+
+impl<M: Model> ScalarProjection<M> for Untracked<M> {}
+
 /// What a dotted path reaches in a document.
 enum Reached<'a> {
     Missing,
@@ -167,8 +211,14 @@ fn bson_at(raw: &RawDocument, path: &str, loader: &Loader<'_>) -> Result<Bson> {
     }
 }
 
+/// The projection of `paths`: `_id` is left out on the wire unless a column asks for it.
 fn column_projection(paths: &[&str]) -> Document {
-    paths.iter().map(|path| ((*path).to_owned(), Bson::Int32(1))).collect()
+    let mut projection: Document = paths.iter().map(|path| ((*path).to_owned(), Bson::Int32(1))).collect();
+    let wants_id = paths.iter().any(|path| *path == "_id" || path.starts_with("_id."));
+    if !wants_id {
+        projection.insert("_id", 0);
+    }
+    projection
 }
 
 /// One column of a select: a [`Field`] of the model, of either [`Shape`].

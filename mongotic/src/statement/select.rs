@@ -4,7 +4,7 @@ use std::fmt;
 
 use bson::Document;
 
-use super::projection::{ColumnProjection, Entities, Projection};
+use super::projection::{ColumnProjection, Entities, Projection, Untracked};
 use crate::expr::{Field, Filter, IntoSortKeys, Node, Shape, SortKey, compile_all};
 use crate::{Model, Result};
 
@@ -184,7 +184,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: Option<i32> }
     /// let stmt = select::<User>().columns((User::name, User::age));
     /// assert_eq!(stmt.compile().unwrap().projection,
-    ///            Some(mongotic::bson::doc! { "name": 1, "age": 1 }));
+    ///            Some(mongotic::bson::doc! { "name": 1, "age": 1, "_id": 0 })); // `_id` only if asked
     /// ```
     pub fn columns<C: ColumnProjection<M>>(self, columns: C) -> Select<M, C> {
         Select {
@@ -194,6 +194,32 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
             limit: self.limit,
             batch_size: self.batch_size,
             projection: columns,
+        }
+    }
+
+    /// Whole documents as plain values of `M`, which the session does not track: no identity
+    /// map, no handle, nothing kept per document, so a stream of them keeps memory flat over
+    /// any number of documents and costs what the driver's typed `find` costs. Changing a
+    /// value writes nothing; `add` or `merge` it to write it.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let users: Vec<User> = session.scalars(select::<User>().untracked()).all().await?;
+    /// assert!(session.is_empty()); // nothing tracked
+    /// # Ok(()) }
+    /// ```
+    pub fn untracked(self) -> Select<M, Untracked<M>> {
+        Select {
+            filters: self.filters,
+            sort: self.sort,
+            skip: self.skip,
+            limit: self.limit,
+            batch_size: self.batch_size,
+            projection: Untracked::new(),
         }
     }
 

@@ -207,3 +207,20 @@ scenario!(typed_entities_roundtrip, |ctx| {
     let red = aw!(session.scalars(select::<Item>().filter(Item::tags.has("red")).order_by(Item::id)).all())?;
     assert!(red[0].ptr_eq(&apple));
 });
+
+// Untracked reads: plain values, nothing in the session, and changing them writes nothing.
+scenario!(untracked_reads_are_plain_values, |ctx| {
+    let mut session = ctx.session();
+    session.add_all((0..5).map(|i| user(&format!("u{i}"), &format!("u{i}@x.io"), i)));
+    aw!(session.commit())?;
+    let mut reader = ctx.session();
+    let mut users: Vec<User> = aw!(reader.scalars(select::<User>().untracked().order_by(User::age)).all())?;
+    assert_eq!(users.iter().map(|u| u.age).collect::<Vec<_>>(), (0..5).map(Some).collect::<Vec<_>>());
+    assert!(reader.is_empty(), "nothing tracked");
+    users[0].age = Some(99);
+    ctx.log().clear();
+    aw!(reader.commit())?;
+    assert!(ctx.log().is_empty(), "an untracked value is not a pending change");
+    let first: Option<User> = aw!(reader.scalars(select::<User>().untracked().filter(User::age.eq(4))).first())?;
+    assert_eq!(first.map(|u| u.name), Some("u4".to_owned()));
+});

@@ -84,7 +84,7 @@ scenario!(column_projection, |ctx| {
     let rows: Vec<(String, Option<i32>)> = aw!(aw!(session.execute(stmt()))?.all())?;
     assert_eq!(rows, [("Alice".to_string(), Some(30)), ("Carol".to_string(), Some(28)), ("Dan".to_string(), Some(45))]);
     let find = ctx.log().commands("find").remove(0);
-    assert_eq!(find.get_document("projection")?, &doc! { "name": 1, "age": 1 });
+    assert_eq!(find.get_document("projection")?, &doc! { "name": 1, "age": 1, "_id": 0 });
 
     let rows: Vec<Row> = aw!(aw!(session.execute(stmt()))?.rows())?;
     for row in &rows {
