@@ -112,6 +112,41 @@ pub enum Error {
         id: Option<Box<Bson>>,
     },
 
+    /// A relation was read ([`Session::related`](crate::Session::related)) that was not
+    /// loaded: mongotic never loads one behind your back. Load it with
+    /// [`Select::load`](crate::Select::load) or [`Session::load`](crate::Session::load).
+    #[error("the relation `{relation}` of the {model} entity{} is not loaded: load it first", fmt_id(.id))]
+    NotLoaded {
+        /// The Rust name of the model whose relation was read.
+        model: &'static str,
+        /// The relation: the stored path of the reference field.
+        relation: String,
+        /// The id of the entity whose relation was read, if it has one.
+        id: Option<Box<Bson>>,
+    },
+
+    /// A reference points to a document that does not exist (the load that looked for it
+    /// found nothing). [`is_not_found`](Error::is_not_found) is `true` for it.
+    #[error("`{relation}` of a {model} refers to {id} in {namespace}, which does not exist")]
+    DanglingReference {
+        /// The Rust name of the model holding the reference.
+        model: &'static str,
+        /// The stored path of the reference field.
+        relation: String,
+        /// `database.collection` of the referenced model.
+        namespace: String,
+        /// The id the reference holds.
+        id: Box<Bson>,
+    },
+
+    /// The entity has no id yet, so nothing can refer to it or look it up by id (a generated
+    /// id is assigned by the flush).
+    #[error("the {model} entity has no id yet: flush it (or set its id) first")]
+    NoId {
+        /// The Rust name of the model.
+        model: &'static str,
+    },
+
     /// `one()` or `one_or_none()` found more than one document.
     #[error("expected at most one document in {namespace}, found several")]
     MultipleResultsFound {
@@ -428,6 +463,9 @@ impl Error {
             Error::MissingId { .. } => "MissingId",
             Error::IdChanged { .. } => "IdChanged",
             Error::NotFound { .. } => "NotFound",
+            Error::NotLoaded { .. } => "NotLoaded",
+            Error::DanglingReference { .. } => "DanglingReference",
+            Error::NoId { .. } => "NoId",
             Error::MultipleResultsFound { .. } => "MultipleResultsFound",
             Error::DuplicateKey { .. } => "DuplicateKey",
             Error::Deserialize { .. } => "Deserialize",
@@ -454,14 +492,15 @@ impl Error {
         }
     }
 
-    /// `true` when nothing matched ([`Error::NotFound`], from `one`, `refresh`…).
+    /// `true` when nothing matched ([`Error::NotFound`], from `one`, `refresh`…), or a
+    /// reference points to a document that does not exist ([`Error::DanglingReference`]).
     ///
     /// ```
     /// # use mongotic::Error;
     /// assert!(Error::NotFound { namespace: "app.users".into(), id: None }.is_not_found());
     /// ```
     pub fn is_not_found(&self) -> bool {
-        matches!(self.cause(), Error::NotFound { .. })
+        matches!(self.cause(), Error::NotFound { .. } | Error::DanglingReference { .. })
     }
 
     /// `true` for a duplicate key, directly or as the cause of a failed flush.

@@ -54,6 +54,7 @@ pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod model;
+pub mod relation;
 pub mod session;
 pub mod statement;
 mod telemetry;

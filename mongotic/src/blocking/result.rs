@@ -194,7 +194,7 @@ impl<T> Iterator for Iter<'_, T> {
 /// let rows = session.execute(select::<User>().columns((User::name, User::age)))?.all()?;
 /// # Ok(()) }
 /// ```
-pub struct SelectResult<'s, M, P> {
+pub struct SelectResult<'s, M, P: Projection<M>> {
     inner: crate::SelectResult<'s, M, P>,
     runtime: &'s Runtime,
 }

@@ -6,6 +6,7 @@ use super::Engine;
 use super::result::{IntoBlocking, ScalarResult};
 use super::runtime::Runtime;
 use crate::model::IntoId;
+use crate::relation::Relation;
 use crate::session::{EntityRef, Executable, IntoTracked};
 use crate::statement::{ScalarProjection, Select};
 use crate::{Model, Result, Tracked};
@@ -247,6 +248,64 @@ impl Session {
     /// ```
     pub fn get<M: Model>(&mut self, id: impl IntoId<M::Id>) -> Result<Option<Tracked<M>>> {
         self.runtime.block_on(self.inner.get::<M>(id))?
+    }
+
+    /// See [`crate::Session::get_many`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let users = session.get_many::<User>(["507f1f77bcf86cd799439011", "507f1f77bcf86cd799439012"])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get_many<M: Model>(
+        &mut self,
+        ids: impl IntoIterator<Item = impl IntoId<M::Id>>,
+    ) -> Result<Vec<Option<Tracked<M>>>> {
+        self.runtime.block_on(self.inner.get_many::<M>(ids))?
+    }
+
+    /// See [`crate::Session::load`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::relation::Ref;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "blog", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "blog", collection = "posts")]
+    /// # struct Post { #[serde(rename = "_id")] id: Option<ObjectId>, author: Ref<User> }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let posts = session.scalars(select::<Post>()).all()?;
+    /// session.load(&posts, Post::author)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn load<M: Model, R: Relation<M>>(&mut self, entities: &[Tracked<M>], relation: R) -> Result<()> {
+        self.runtime.block_on(self.inner.load(entities, relation))?
+    }
+
+    /// See [`crate::Session::related`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::relation::Ref;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "blog", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "blog", collection = "posts")]
+    /// # struct Post { #[serde(rename = "_id")] id: Option<ObjectId>, author: Ref<User> }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let post = session.scalars(select::<Post>().load(Post::author)).one()?;
+    /// let author = session.related(&post, Post::author)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn related<M: Model, R: Relation<M>>(&self, entity: &Tracked<M>, relation: R) -> Result<R::Related> {
+        self.inner.related(entity, relation)
     }
 
     /// See [`crate::Session::scalars`]; the result also iterates (`for user in ...`).

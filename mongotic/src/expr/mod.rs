@@ -20,6 +20,6 @@ mod value;
 
 pub use field::{Field, Many, One, Shape};
 pub use filter::{Filter, and_, not_, or_};
-pub(crate) use filter::{Node, compile_all};
+pub(crate) use filter::{Node, Test, Value, compile_all};
 pub use sort::{IntoSortKeys, SortKey};
 pub use value::{ArrayField, TextField, ValueOf};

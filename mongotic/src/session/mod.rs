@@ -33,6 +33,7 @@ mod execute;
 mod flush;
 mod query;
 mod reconcile;
+mod relations;
 mod tracked;
 mod transaction;
 mod unit_of_work;
@@ -177,6 +178,8 @@ pub struct Session {
     engine: Engine,
     uow: UnitOfWork,
     txn: Transaction,
+    /// Which relations were loaded, beyond what the identity map holds.
+    relations: relations::Relations,
     /// The span of the flush under way (disabled between flushes), where planning records
     /// what it found.
     flush_span: tracing::Span,
@@ -240,6 +243,7 @@ impl Session {
             engine: engine.clone(),
             uow: UnitOfWork::new(),
             txn: Transaction::default(),
+            relations: relations::Relations::default(),
             flush_span: tracing::Span::none(),
         }
     }

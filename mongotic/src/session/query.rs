@@ -3,6 +3,7 @@
 
 use std::any::TypeId;
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -300,7 +301,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     }
 }
 
-enum SelectState<'s, M, P> {
+enum SelectState<'s, M, P: Projection<M>> {
     Pending(&'s mut Session, Select<M, P>),
     Open(Box<SelectResult<'s, M, P>>),
 }
@@ -327,10 +328,15 @@ enum SelectState<'s, M, P> {
 /// # Ok(()) }
 /// ```
 #[must_use = "a SelectResult holds an open cursor; read it with `all`, `next` or `rows`"]
-pub struct SelectResult<'s, M, P> {
+pub struct SelectResult<'s, M, P: Projection<M>> {
     session: &'s mut Session,
     cursor: Rows,
     projection: P,
+    /// Values read ahead whose relations are loaded, when the select loads relations: they are
+    /// read a batch at a time so each relation takes one query per batch.
+    pending: VecDeque<P::Output>,
+    /// How many values a batch holds (the select's `yield_per`, or [`LOAD_BATCH`]).
+    batch: usize,
     namespace: String,
     /// The statement's span, open until the result is dropped, with the rows read so far.
     span: SelectSpan,
@@ -350,10 +356,15 @@ impl Drop for SelectSpan {
     }
 }
 
+/// How many entities a select that loads relations reads before it loads their relations,
+/// when it is read one value at a time (`next`, `stream`) and has no `yield_per`.
+const LOAD_BATCH: usize = 1_000;
+
 impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// Sends the `find` of `stmt` (nothing for `limit(0)`, which selects no rows).
     pub(crate) async fn open(session: &'s mut Session, stmt: Select<M, P>) -> Result<Self> {
         let find = stmt.compile()?;
+        let batch = find.batch_size.map_or(LOAD_BATCH, |n| n.max(1) as usize);
         let namespace = session.engine.namespace(M::meta())?;
         let namespace_text = namespace.to_string();
         let span = telemetry::statement("find", &namespace, session.txn.span());
@@ -363,6 +374,8 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
                 session,
                 cursor: Rows::Empty(RawDocumentBuf::new()),
                 projection: stmt.projection,
+                pending: VecDeque::new(),
+                batch,
                 namespace: namespace_text,
                 span: SelectSpan { span, rows: 0 },
                 _model: PhantomData,
@@ -394,6 +407,8 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
             session,
             cursor,
             projection: stmt.projection,
+            pending: VecDeque::new(),
+            batch,
             namespace: namespace_text,
             span,
             _model: PhantomData,
@@ -415,6 +430,25 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub async fn next(&mut self) -> Result<Option<P::Output>> {
+        if !self.projection.loads_relations() {
+            return self.next_decoded().await;
+        }
+        if self.pending.is_empty() {
+            let mut batch = Vec::with_capacity(self.batch.min(LOAD_BATCH));
+            while batch.len() < self.batch {
+                match self.next_decoded().await? {
+                    Some(value) => batch.push(value),
+                    None => break,
+                }
+            }
+            self.projection.load_relations(self.session, &batch).await?;
+            self.pending.extend(batch);
+        }
+        Ok(self.pending.pop_front())
+    }
+
+    /// The next document as a value, without loading relations.
+    async fn next_decoded(&mut self) -> Result<Option<P::Output>> {
         if !self.advance().await? {
             return Ok(None);
         }
@@ -450,7 +484,14 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub async fn first(mut self) -> Result<Option<P::Output>> {
-        self.next().await
+        if let Some(loaded) = self.pending.pop_front() {
+            return Ok(Some(loaded));
+        }
+        let first = self.next_decoded().await?;
+        if let Some(value) = &first {
+            self.projection.load_relations(self.session, std::slice::from_ref(value)).await?;
+        }
+        Ok(first)
     }
 
     /// Every remaining value, in order.
@@ -465,9 +506,14 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub async fn all(mut self) -> Result<Vec<P::Output>> {
-        let mut values = Vec::new();
-        while let Some(value) = self.next().await? {
+        // Values already read ahead have their relations; the rest get theirs in one go.
+        let mut values: Vec<P::Output> = self.pending.drain(..).collect();
+        let loaded = values.len();
+        while let Some(value) = self.next_decoded().await? {
             values.push(value);
+        }
+        if values.len() > loaded {
+            self.projection.load_relations(self.session, &values[loaded..]).await?;
         }
         Ok(values)
     }

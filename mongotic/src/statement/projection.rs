@@ -6,11 +6,13 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bson::{Bson, Document, RawBsonRef, RawDocument};
+use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::expr::{Field, Many, One, Shape};
+use crate::relation::Load;
 use crate::session::{Loader, Tracked};
-use crate::{Error, Model, Result};
+use crate::{Error, Model, Result, Session};
 
 /// What a [`Select`](crate::Select) returns for each matching document.
 ///
@@ -40,6 +42,23 @@ pub trait Projection<M>: Clone + Send + Sync + 'static {
     /// Turns one returned document into the output value.
     #[doc(hidden)]
     fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<Self::Output>;
+
+    /// Whether values must be loaded in batches, to load relations for each batch
+    /// ([`Select::load`](crate::Select::load)).
+    #[doc(hidden)]
+    fn loads_relations(&self) -> bool {
+        false
+    }
+
+    /// Loads the relations the select asked for, for a batch of its values.
+    #[doc(hidden)]
+    fn load_relations<'a>(
+        &'a self,
+        _session: &'a mut Session,
+        _values: &'a [Self::Output],
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A projection of one value per document, which [`Session::scalars`](crate::Session::scalars)
@@ -91,17 +110,24 @@ pub trait ColumnProjection<M>: Projection<M> {
 /// let stmt: mongotic::Select<User, mongotic::Entities<User>> = select::<User>();
 /// # let _ = stmt;
 /// ```
-pub struct Entities<M>(PhantomData<fn() -> M>);
+pub struct Entities<M> {
+    /// The relations to load for the entities (see [`Select::load`](crate::Select::load)).
+    loads: Vec<Arc<dyn Load<M>>>,
+}
 
 impl<M> Entities<M> {
     pub(crate) fn new() -> Self {
-        Entities(PhantomData)
+        Entities { loads: Vec::new() }
+    }
+
+    pub(crate) fn push_load(&mut self, load: Arc<dyn Load<M>>) {
+        self.loads.push(load);
     }
 }
 
 impl<M> Clone for Entities<M> {
     fn clone(&self) -> Self {
-        Entities::new()
+        Entities { loads: self.loads.clone() }
     }
 }
 
@@ -114,6 +140,19 @@ impl<M: Model> Projection<M> for Entities<M> {
 
     fn decode(&self, raw: &RawDocument, loader: &mut Loader<'_>) -> Result<Tracked<M>> {
         loader.entity(raw)
+    }
+
+    fn loads_relations(&self) -> bool {
+        !self.loads.is_empty()
+    }
+
+    fn load_relations<'a>(&'a self, session: &'a mut Session, values: &'a [Tracked<M>]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            for load in &self.loads {
+                load.run(session, values).await?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -1,11 +1,14 @@
 //! `select`: the read statement.
 
 use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 use bson::Document;
 
 use super::projection::{ColumnProjection, Entities, Projection, Untracked};
 use crate::expr::{Field, Filter, IntoSortKeys, Node, Shape, SortKey, compile_all};
+use crate::relation::{LoadRelation, Relation};
 use crate::{Model, Result};
 
 /// A query for documents of model `M`, returning `P` per document: the entities themselves
@@ -268,6 +271,35 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// The same statement returning at most `n` documents (for `first`, `one`).
     pub(crate) fn with_limit(mut self, n: u64) -> Self {
         self.limit = Some(self.limit.map_or(n, |limit| limit.min(n)));
+        self
+    }
+}
+
+impl<M: Model> Select<M, Entities<M>> {
+    /// Loads `relation` for the entities this select returns, with one more query per
+    /// relation for the whole result (`all`, `one`, `first`), or per batch of
+    /// [`yield_per`](Select::yield_per) entities (1,000 by default) when they are read one at a
+    /// time or streamed; never one per entity. Read it with
+    /// [`Session::related`](crate::Session::related). See [`relation`](crate::relation).
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::relation::Ref;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "blog", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "blog", collection = "posts")]
+    /// # struct Post { #[serde(rename = "_id")] id: Option<ObjectId>, title: String, author: Ref<User> }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let posts = session.scalars(select::<Post>().load(Post::author)).all().await?; // two queries
+    /// for post in &posts {
+    ///     println!("{} by {}", post.read().title, session.related(post, Post::author)?.read().name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn load<R: Relation<M>>(mut self, relation: R) -> Self {
+        self.projection.push_load(Arc::new(LoadRelation { relation, _model: PhantomData }));
         self
     }
 }

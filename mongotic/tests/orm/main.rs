@@ -14,6 +14,7 @@ mod polish;
 mod preview;
 mod queries;
 mod recovery;
+mod relations;
 mod round_trips;
 mod seed;
 mod telemetry;
