@@ -49,6 +49,7 @@
 // Lets the derive's `::mongotic::...` paths resolve inside this crate's own tests.
 extern crate self as mongotic;
 
+pub mod aggregate;
 pub mod blocking;
 pub mod engine;
 pub mod error;

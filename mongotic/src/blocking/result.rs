@@ -340,10 +340,36 @@ impl<'s, Id> IntoBlocking<'s> for WriteResult<Id> {
     }
 }
 
-impl<'s, V> IntoBlocking<'s> for Vec<V> {
-    type Blocking = Vec<V>;
+/// Results that are plain values already (lists, and the values of aggregates): the same in
+/// the blocking API.
+macro_rules! plain_results {
+    ($([$($param:ident),*] $ty:ty),+ $(,)?) => {
+        $(
+            impl<'s, $($param),*> IntoBlocking<'s> for $ty {
+                type Blocking = $ty;
 
-    fn into_blocking(self, _runtime: &'s Runtime) -> Vec<V> {
-        self
-    }
+                fn into_blocking(self, _runtime: &'s Runtime) -> $ty {
+                    self
+                }
+            }
+        )+
+    };
 }
+
+plain_results!(
+    [V] Vec<V>,
+    [V] Option<V>,
+    [] u64,
+    [] i64,
+    [] f64,
+    [] bson::Decimal128,
+    [] (),
+    [A] (A,),
+    [A, B] (A, B),
+    [A, B, C] (A, B, C),
+    [A, B, C, D] (A, B, C, D),
+    [A, B, C, D, E] (A, B, C, D, E),
+    [A, B, C, D, E, F] (A, B, C, D, E, F),
+    [A, B, C, D, E, F, G] (A, B, C, D, E, F, G),
+    [A, B, C, D, E, F, G, H] (A, B, C, D, E, F, G, H),
+);

@@ -95,6 +95,14 @@ impl Node {
         }
     }
 
+    /// The field paths the expression tests, in order.
+    pub(crate) fn paths(&self) -> Vec<&str> {
+        match self {
+            Node::Field { path, .. } => vec![path.as_ref()],
+            Node::And(nodes) | Node::Or(nodes) | Node::Nor(nodes) => nodes.iter().flat_map(Node::paths).collect(),
+        }
+    }
+
     pub(crate) fn compile(&self) -> Result<Document> {
         match self {
             Node::Field { path, test } => {

@@ -28,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 
+mod aggregate;
 mod diff;
 mod execute;
 mod flush;

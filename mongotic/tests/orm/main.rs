@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod aggregation;
 mod concurrency;
 mod errors;
 mod faults;
