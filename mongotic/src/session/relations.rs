@@ -315,6 +315,7 @@ fn by_field<M: Model, P: Projection<M>>(path: Cow<'static, str>, ids: Vec<Bson>,
         skip: None,
         limit: None,
         batch_size: None,
+        paging: crate::statement::Paging::Off,
         projection,
     }
 }

@@ -15,9 +15,12 @@
 //! ```
 
 mod dml;
+mod keyset;
 mod projection;
 mod select;
 
 pub use dml::{Delete, Insert, Update, WriteResult, delete, insert, update};
+pub use keyset::{AfterRow, Keyset};
 pub use projection::{Column, ColumnProjection, Entities, Projection, Row, RowIndex, ScalarProjection, Untracked};
+pub(crate) use select::Paging;
 pub use select::{CompiledFind, Distinct, Select, select};

@@ -1,15 +1,17 @@
 //! `select`: the read statement.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bson::Document;
 
+use super::keyset::{AfterRow, Keyset, after_filter};
 use super::projection::{ColumnProjection, Entities, Projection, Untracked};
 use crate::expr::{Field, Filter, IntoSortKeys, Node, Shape, SortKey, compile_all};
 use crate::relation::{LoadRelation, Relation};
-use crate::{Model, Result};
+use crate::{Error, Model, Result};
 
 /// A query for documents of model `M`, returning `P` per document: the entities themselves
 /// by default, or columns after [`Select::columns`].
@@ -50,7 +52,18 @@ pub struct Select<M, P = Entities<M>> {
     pub(crate) skip: Option<u64>,
     pub(crate) limit: Option<u64>,
     pub(crate) batch_size: Option<u32>,
+    pub(crate) paging: Paging,
     pub(crate) projection: P,
+}
+
+/// Whether a select pages by keyset ([`Select::keyset`], [`Select::after`]).
+#[derive(Clone, Debug)]
+pub(crate) enum Paging {
+    Off,
+    /// Sorted with `_id` as the last key, so pages can follow.
+    Keyset,
+    /// The rows after a keyset (or why the keyset could not be taken from the row given).
+    After(std::result::Result<Keyset, String>),
 }
 
 /// A query for the entities of model `M`. Refine it with `filter`, `order_by`, `limit`…
@@ -70,6 +83,7 @@ pub fn select<M: Model>() -> Select<M> {
         skip: None,
         limit: None,
         batch_size: None,
+        paging: Paging::Off,
         projection: Entities::new(),
     }
 }
@@ -196,6 +210,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
             skip: self.skip,
             limit: self.limit,
             batch_size: self.batch_size,
+            paging: self.paging.clone(),
             projection: columns,
         }
     }
@@ -222,6 +237,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
             skip: self.skip,
             limit: self.limit,
             batch_size: self.batch_size,
+            paging: self.paging.clone(),
             projection: Untracked::new(),
         }
     }
@@ -255,17 +271,108 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// assert_eq!(find.filter, mongotic::bson::doc! { "name": { "$eq": "Ann" } });
     /// ```
     pub fn compile(&self) -> Result<CompiledFind> {
-        let sort = (!self.sort.is_empty()).then(|| {
-            self.sort.iter().map(|key| (key.path.to_string(), bson::Bson::Int32(key.direction))).collect::<Document>()
+        let keys = match self.paging {
+            Paging::Off => Cow::Borrowed(&self.sort),
+            Paging::Keyset | Paging::After(_) => Cow::Owned(self.keyset_keys()),
+        };
+        let sort = (!keys.is_empty()).then(|| {
+            keys.iter().map(|key| (key.path.to_string(), bson::Bson::Int32(key.direction))).collect::<Document>()
         });
+        let filter = match &self.paging {
+            Paging::After(Ok(keyset)) => {
+                let mut nodes = self.filters.clone();
+                nodes.push(after_filter(&keys, keyset)?);
+                compile_all(&nodes)?
+            }
+            Paging::After(Err(message)) => {
+                return Err(Error::InvalidStatement { message: format!("cannot page after that row: {message}") });
+            }
+            Paging::Off | Paging::Keyset => compile_all(&self.filters)?,
+        };
         Ok(CompiledFind {
-            filter: compile_all(&self.filters)?,
+            filter,
             sort,
             projection: self.projection.projection_document(),
             skip: self.skip,
             limit: self.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
             batch_size: self.batch_size,
         })
+    }
+
+    /// Sorts by the sort keys, then `_id` (unless already sorted by it), so that every row has
+    /// its own place and pages can follow one another with [`after`](Select::after).
+    /// [`after`](Select::after) does it too: call it for the first page.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, age: i32 }
+    /// let first_page = select::<User>().order_by(-User::age).keyset().limit(50);
+    /// assert_eq!(first_page.compile().unwrap().sort, Some(mongotic::bson::doc! { "age": -1, "_id": 1 }));
+    /// ```
+    pub fn keyset(mut self) -> Self {
+        if matches!(self.paging, Paging::Off) {
+            self.paging = Paging::Keyset;
+        }
+        self
+    }
+
+    /// The rows after `last` in the select's order (its sort keys, then `_id`): the next page
+    /// of a keyset pagination, without `skip`. `last` is the previous page's last row (a
+    /// handle or a plain value) or its [`Keyset`]. Rows with equal sort values are told apart
+    /// by `_id`, so each row is on exactly one page. Sort keys must hold one value per
+    /// document (not arrays). A row without an `_id` makes the select fail to compile.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, age: Option<i32> }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let page = select::<User>().order_by(-User::age).keyset().limit(100);
+    /// let mut rows = session.scalars(page.clone()).all().await?;
+    /// while let Some(last) = rows.last() {
+    ///     // ... use the rows ...
+    ///     rows = session.scalars(page.clone().after(last)).all().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn after(mut self, last: impl AfterRow<M>) -> Self {
+        let keyset = self.keyset_of(last).map_err(|err| err.to_string());
+        self.paging = Paging::After(keyset);
+        self
+    }
+
+    /// The [`Keyset`] of the row `last` for this select: its sort key values then its `_id`,
+    /// to hand out as a page token and pass back to [`after`](Select::after).
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String }
+    /// let page = select::<User>().order_by(User::name).keyset();
+    /// let token = page.keyset_of(&User { id: 3, name: "Ann".into() }).unwrap();
+    /// assert_eq!(token.values().len(), 2); // the name, then the _id
+    /// ```
+    pub fn keyset_of(&self, last: impl AfterRow<M>) -> Result<Keyset> {
+        let keys = self.keyset_keys();
+        let paths: Vec<&str> = keys[..keys.len() - 1].iter().map(|key| key.path.as_ref()).collect();
+        last.keyset(&paths)
+    }
+
+    /// The sort keys of a keyset page: the select's keys up to `_id`, ending with `_id`.
+    fn keyset_keys(&self) -> Vec<SortKey<M>> {
+        let mut keys = Vec::with_capacity(self.sort.len() + 1);
+        for key in &self.sort {
+            keys.push(key.clone());
+            if key.path == "_id" {
+                return keys;
+            }
+        }
+        keys.push(SortKey::new(Cow::Borrowed("_id"), 1));
+        keys
     }
 
     /// The same statement returning at most `n` documents (for `first`, `one`).
@@ -312,6 +419,7 @@ impl<M, P: Clone> Clone for Select<M, P> {
             skip: self.skip,
             limit: self.limit,
             batch_size: self.batch_size,
+            paging: self.paging.clone(),
             projection: self.projection.clone(),
         }
     }

@@ -10,6 +10,7 @@ mod concurrency;
 mod errors;
 mod faults;
 mod lifecycle;
+mod pages;
 mod patterns;
 mod polish;
 mod preview;
