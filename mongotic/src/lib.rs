@@ -41,8 +41,9 @@
 //! ```
 //!
 //! The layout follows the architecture: [`model`] (models and ids), [`expr`] (fields, filters,
-//! sort keys), [`statement`] (statements and projections), [`session`] (unit of work, results),
-//! [`engine`] (connection and indexes) and [`error`].
+//! sort keys), [`statement`] (statements, projections, keyset pages), [`relation`] (typed
+//! references and batched loading), [`aggregate`] (grouped queries), [`session`] (unit of work,
+//! results), [`engine`] (connection and indexes) and [`error`].
 
 #![warn(missing_docs)]
 

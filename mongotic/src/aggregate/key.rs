@@ -59,7 +59,7 @@ impl<M: 'static, V: DeserializeOwned + Send + 'static> GroupKey<M> for Field<M, 
 /// Takes the key part `k{index}` of a compound `_id` (null when absent).
 fn key_part(id: &mut Bson, index: usize) -> Bson {
     match id {
-        Bson::Document(parts) => parts.remove(&format!("k{index}")).unwrap_or(Bson::Null),
+        Bson::Document(parts) => parts.remove(format!("k{index}")).unwrap_or(Bson::Null),
         _ => Bson::Null,
     }
 }

@@ -62,7 +62,8 @@ scenario!(group_by_computes_typed_aggregates_in_one_command, |ctx| {
     let mut reader = ctx.session();
     let rows = aw!(reader.execute(stmt))?;
     assert_eq!(ctx.log().names(), ["aggregate"]);
-    let expected: Vec<(Option<String>, (u64, i64, Option<f64>, Option<i32>, Option<f64>, Vec<i64>))> = vec![
+    type Row = (Option<String>, (u64, i64, Option<f64>, Option<i32>, Option<f64>, Vec<i64>));
+    let expected: Vec<Row> = vec![
         (Some("north".into()), (3, 5, Some(2.5), Some(2), Some(20.0), vec![1, 2, 3])),
         (Some("south".into()), (1, 10, Some(10.0), Some(10), Some(100.0), vec![4])),
         (Some("west".into()), (2, 2, Some(1.0), Some(1), Some(2.0), vec![5, 6])),
