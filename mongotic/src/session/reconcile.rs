@@ -118,11 +118,9 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
                 None => continue,
             },
             // A versioned update or replacement: sent again, it would match nothing if it
-            // landed (the version moved on).
-            Intent::Versioned { .. } => match state.server_id() {
-                Some(id) => id,
-                None => continue,
-            },
+            // landed (the version moved on). A `merge` may have created the document, so the
+            // id is the write's, not the one the server was known to have.
+            Intent::Versioned { id, .. } => id.clone(),
             Intent::None => continue,
         };
         let namespace = session.engine.namespace(entry.entity.meta())?;
@@ -190,7 +188,7 @@ pub(crate) fn settle(uow: &mut UnitOfWork, key: usize, intent: Intent, stored: O
                 uow.remove(key);
             }
         }
-        Intent::Versioned { written, sent, seen } => {
+        Intent::Versioned { id, written, sent, seen } => {
             let Some(field) = entity.meta().version else { return };
             let landed = stored
                 .as_ref()
@@ -199,7 +197,12 @@ pub(crate) fn settle(uow: &mut UnitOfWork, key: usize, intent: Intent, stored: O
                 // The server has `sent`: it is the baseline of any change made since, and the
                 // value shows its version. Otherwise the write is planned again as it is.
                 let _ = entity.set_version(written);
-                state.synced(seen, sent, None);
+                state.synced(seen, sent, Some(id));
+                // A merge that landed made the document persistent (a delete staged since stays
+                // staged, and now expects the new version).
+                if status == Status::Merged {
+                    uow.restage(key, Status::Persistent);
+                }
             }
         }
         Intent::None => {}

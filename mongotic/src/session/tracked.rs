@@ -102,11 +102,12 @@ pub(crate) enum Intent {
     Insert { id: Bson, sent: Option<RawDocumentBuf>, seen: u64 },
     /// A delete: sent again, matching nothing means it landed the first time.
     Delete,
-    /// An update or replacement of a versioned entity, serialized when the change counter was
-    /// `seen`, that stores version `written` and the document `sent`. Sent again it would
-    /// match nothing if it landed (the version moved), so the next flush reads the document
-    /// first: holding `written` and `sent`, it landed.
-    Versioned { written: i64, sent: RawDocumentBuf, seen: u64 },
+    /// An update or replacement (a `merge` included, which may create the document) of a
+    /// versioned entity with `_id` `id`, serialized when the change counter was `seen`, that
+    /// stores version `written` and the document `sent`. Sent again it would match nothing if
+    /// it landed (the version moved), so the next flush reads the document first: holding
+    /// `written` and `sent`, it landed.
+    Versioned { id: Bson, written: i64, sent: RawDocumentBuf, seen: u64 },
 }
 
 impl Intent {

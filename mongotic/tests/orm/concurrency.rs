@@ -217,6 +217,33 @@ scenario!(a_versioned_write_sent_again_after_landing_is_not_a_conflict, |ctx| {
     }
 });
 
+// A merge that creates the document, whose reply was lost: the session had never seen that
+// document, so it reads it back by the merge's own id before sending again, and finds its own
+// write (found by the randomized fault test: the merge was re-sent expecting version 0 and
+// failed as a conflict on every later flush).
+scenario!(a_merge_that_created_its_document_unseen_is_read_back, |ctx| {
+    ctx.engine = ctx.engine.with_transactions(TransactionMode::Never);
+    let mut session = ctx.session();
+    let merged = session.merge(doc_value(3, "merged"))?;
+    aw!(ctx.fail_commands(&["update", "bulkWrite", "find"], None, 20));
+    let lost = aw!(session.commit());
+    aw!(ctx.fail_off());
+    let Err(Error::Flush(failure)) = lost else { panic!("expected a lost reply, got {lost:?}") };
+    assert_eq!(failure.in_doubt(), 1, "{failure}");
+    // What the merge stores, as if it had landed before its reply was lost.
+    aw!(ctx.insert::<Doc>(vec![doc! { "_id": 3_i64, "title": "merged", "version": 1_i64 }]));
+    aw!(session.commit())?;
+    assert_eq!(merged.read().version, 1);
+    assert!(merged.is_persistent());
+    assert!(session.dirty().is_empty() && session.new().is_empty());
+    merged.write().title = "edited".into();
+    aw!(session.commit())?;
+    assert_eq!(
+        aw!(ctx.find_one::<Doc>(doc! { "_id": 3 })),
+        Some(doc! { "_id": 3_i64, "title": "edited", "version": 2_i64 })
+    );
+});
+
 // The same document written by someone else, at the same version, is their write, not ours:
 // a first send that matches nothing is a conflict even when the stored document equals it.
 scenario!(an_equal_write_by_someone_else_is_still_a_conflict, |ctx| {

@@ -81,7 +81,12 @@ impl Write {
             },
             (Body::Delete, _) => Intent::Delete,
             (Body::Document(sent) | Body::Update { snapshot: sent, .. }, _) => match self.version {
-                Some(check) => Intent::Versioned { written: check.written, sent: sent.clone(), seen: self.seen },
+                Some(check) => Intent::Versioned {
+                    id: self.id.clone(),
+                    written: check.written,
+                    sent: sent.clone(),
+                    seen: self.seen,
+                },
                 // Field updates and replacements are idempotent: sent again, they do no harm.
                 None => Intent::None,
             },
