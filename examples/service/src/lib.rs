@@ -6,14 +6,18 @@
 //!   validation 422, duplicate key and conflicts 409, server unavailable 503.
 //! - Concurrent updates of one user are safe: the model has a version field, so a lost
 //!   update is a 409 the client can retry.
+//! - `GET /posts` pages through all posts newest first with a keyset (no `skip`), and loads
+//!   the page's authors with one query through a typed reference (`Ref<User>`).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use mongotic::bson::oid::ObjectId;
 use mongotic::prelude::*;
+use mongotic::relation::Ref;
+use mongotic::statement::Keyset;
 use mongotic::{Error, SessionFactory, WriteKind};
 use serde_json::json;
 
@@ -36,7 +40,7 @@ pub struct User {
     pub version: i64,
 }
 
-/// A post, referencing its author by id.
+/// A post, referencing its author (stored as the author's plain id).
 #[derive(Debug, Clone, Serialize, Deserialize, Model, garde::Validate)]
 #[mongotic(collection = "posts")]
 #[garde(allow_unvalidated)]
@@ -44,7 +48,7 @@ pub struct Post {
     #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
     pub id: Option<ObjectId>,
     #[mongotic(index)]
-    pub author: ObjectId,
+    pub author: Ref<User>,
     #[garde(length(min = 1, max = 200))]
     pub title: String,
 }
@@ -70,9 +74,37 @@ pub struct NewPost {
     pub title: String,
 }
 
+/// The query of `GET /posts`: the page size, and where the previous page ended.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// Posts per page (1 to 100, 20 by default).
+    pub limit: Option<u64>,
+    /// The `next` of the previous page: the id of its last post.
+    pub after: Option<String>,
+}
+
+/// One entry of `GET /posts`: the post and its author's name.
+#[derive(Debug, Serialize)]
+pub struct PostWithAuthor {
+    /// The post.
+    pub post: Post,
+    /// Its author's name.
+    pub author: String,
+}
+
+/// A page of `GET /posts`, with the token of the next page (`None` on the last one).
+#[derive(Debug, Serialize)]
+pub struct PostPage {
+    /// The posts of this page, newest first.
+    pub posts: Vec<PostWithAuthor>,
+    /// Pass as `after` for the next page.
+    pub next: Option<String>,
+}
+
 /// The service's routes, with their session factory.
 pub fn app(factory: SessionFactory) -> Router {
     Router::new()
+        .route("/posts", get(page_posts))
         .route("/users", axum::routing::post(create_user))
         .route("/users/{id}", get(read_user).patch(update_user).delete(delete_user))
         .route("/users/{id}/visit", axum::routing::post(visit))
@@ -209,10 +241,7 @@ async fn create_post(
     Json(body): Json<NewPost>,
 ) -> ApiResult<(StatusCode, Json<Post>)> {
     let mut session = factory.session();
-    let author = find_user(&mut session, &id)
-        .await?
-        .id()
-        .ok_or_else(|| ApiError(Error::MissingId { namespace: "users".into() }))?;
+    let author = Ref::to(&find_user(&mut session, &id).await?)?;
     let post = session.add(Post { id: None, author, title: body.title });
     session.commit().await?;
     Ok((StatusCode::CREATED, Json(post.cloned())))
@@ -220,7 +249,34 @@ async fn create_post(
 
 async fn list_posts(State(factory): State<SessionFactory>, Path(id): Path<String>) -> ApiResult<Json<Vec<Post>>> {
     let mut session = factory.session();
-    let author = parse_id(&id, "users")?;
+    let author = Ref::<User>::new(parse_id(&id, "users")?);
     let posts = session.scalars(select::<Post>().filter(Post::author.eq(author)).order_by(Post::id)).all().await?;
     Ok(Json(posts.iter().map(Tracked::cloned).collect()))
+}
+
+/// All posts, newest first, a page at a time: two queries per page whatever its size (the
+/// posts, then their authors), and each next page starts after the last post by a filter on
+/// `_id`, so pages stay cheap and stable while posts are added.
+async fn page_posts(
+    State(factory): State<SessionFactory>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Json<PostPage>> {
+    let mut session = factory.session();
+    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let mut page = select::<Post>().order_by(-Post::id).keyset().limit(limit).load(Post::author);
+    if let Some(after) = query.after {
+        let last = parse_id(&after, "posts")?;
+        page = page.after(Keyset::new(vec![last.into()]));
+    }
+    let posts = session.scalars(page).all().await?;
+    let next =
+        if posts.len() as u64 == limit { posts.last().and_then(Tracked::id).map(|id| id.to_hex()) } else { None };
+    let posts = posts
+        .iter()
+        .map(|post| {
+            let author = session.related(post, Post::author)?.read().name.clone();
+            Ok(PostWithAuthor { post: post.cloned(), author })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Json(PostPage { posts, next }))
 }

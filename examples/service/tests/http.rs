@@ -116,6 +116,41 @@ async fn errors_map_to_statuses_with_a_json_body() -> TestResult {
 }
 
 #[tokio::test]
+async fn posts_page_newest_first_with_their_authors() -> TestResult {
+    let service = start().await?;
+    let base = &service.base;
+    let client = reqwest::Client::new();
+    let mut titles = Vec::new();
+    for (n, email) in ["dan@example.com", "eve@example.com"].into_iter().enumerate() {
+        let user = create_user(&client, base, email).await?;
+        let id = user["_id"]["$oid"].as_str().ok_or("an ObjectId")?.to_owned();
+        for i in 0..3 {
+            let title = format!("post {n}.{i}");
+            let response =
+                client.post(format!("{base}/users/{id}/posts")).json(&json!({ "title": title })).send().await?;
+            assert_eq!(response.status(), StatusCode::CREATED);
+            titles.push(title);
+        }
+    }
+    titles.reverse(); // newest first
+    let mut seen = Vec::new();
+    let mut url = format!("{base}/posts?limit=4");
+    loop {
+        let page: Value = client.get(&url).send().await?.json().await?;
+        for entry in page["posts"].as_array().ok_or("posts")? {
+            assert_eq!(entry["author"], "Ann", "the author, loaded with the page");
+            seen.push(entry["post"]["title"].as_str().ok_or("a title")?.to_owned());
+        }
+        match page["next"].as_str() {
+            Some(next) => url = format!("{base}/posts?limit=4&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, titles);
+    Ok(())
+}
+
+#[tokio::test]
 async fn concurrent_updates_of_one_user_lose_nothing() -> TestResult {
     let service = start().await?;
     let client = reqwest::Client::new();
