@@ -77,6 +77,14 @@ fn article(i: i64, writers: &[Writer], labels: &[Label]) -> Article {
     }
 }
 
+/// The writers, labels and the 30 articles of [`article`].
+fn blog() -> (Vec<Writer>, Vec<Label>, Vec<Article>) {
+    let writers: Vec<Writer> = ["Ann", "Bob", "Cid", "Dee", "Eve"].map(writer).into();
+    let labels: Vec<Label> = ["rust", "db", "web"].map(label).into();
+    let articles = (0..30).map(|i| article(i, &writers, &labels)).collect();
+    (writers, labels, articles)
+}
+
 fn find_filters(ctx_log: &mongotic_test_server::CommandLog, collection: &str) -> Vec<mongotic::bson::Document> {
     ctx_log
         .commands("find")
@@ -89,12 +97,11 @@ fn find_filters(ctx_log: &mongotic_test_server::CommandLog, collection: &str) ->
 // Many-to-one and many-to-many, loaded with the select: one extra `find` per relation for the
 // whole result, and one handle per document.
 scenario!(a_select_loads_each_relation_with_one_query, |ctx| {
-    let writers: Vec<Writer> = ["Ann", "Bob", "Cid", "Dee", "Eve"].map(writer).into();
-    let labels: Vec<Label> = ["rust", "db", "web"].map(label).into();
+    let (writers, labels, articles) = blog();
     let mut session = ctx.session();
     session.add_all(writers.clone());
     session.add_all(labels.clone());
-    session.add_all((0..30).map(|i| article(i, &writers, &labels)));
+    session.add_all(articles);
     aw!(session.commit())?;
 
     let mut session = ctx.session();
@@ -124,12 +131,11 @@ scenario!(a_select_loads_each_relation_with_one_query, |ctx| {
 // The reverse side, for entities in hand: one query for all of them; a writer with no
 // articles has an empty list, which is loaded, not "not loaded".
 scenario!(the_reverse_side_loads_with_one_query_for_all_entities, |ctx| {
-    let writers: Vec<Writer> = ["Ann", "Bob", "Cid", "Dee", "Eve"].map(writer).into();
-    let labels: Vec<Label> = ["rust", "db", "web"].map(label).into();
+    let (writers, labels, articles) = blog();
     let mut session = ctx.session();
     session.add_all(writers.clone());
     session.add_all(labels.clone());
-    session.add_all((0..30).map(|i| article(i, &writers, &labels)));
+    session.add_all(articles);
     aw!(session.commit())?;
 
     let mut session = ctx.session();
