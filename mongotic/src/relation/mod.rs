@@ -16,9 +16,9 @@
 //! and never `$lookup`. Loaded entities go through the identity map, so a referenced document
 //! the session already tracks is the same handle, pending changes included, and is not fetched
 //! again. [`Session::related`](crate::Session::related) reads a loaded relation without I/O; a
-//! relation that was not loaded is [`Error::NotLoaded`](crate::Error::NotLoaded), never a
+//! relation that was not loaded is [`Error::NotLoaded`], never a
 //! hidden query, and a reference to a document that does not exist is
-//! [`Error::DanglingReference`](crate::Error::DanglingReference).
+//! [`Error::DanglingReference`].
 //!
 //! ```no_run
 //! use mongotic::prelude::*;
