@@ -557,6 +557,38 @@ fn span_cost() {
     println!("\ntracing: {per_span:?} per statement span (created, recorded, dropped) with no subscriber listening");
 }
 
+/// Runs one side of a workload to completion. Never inlined, so a profile names it: under
+/// callgrind, its inclusive instruction count is exactly what that side cost the client
+/// (including the driver's background tasks, which run on this thread while it waits).
+#[inline(never)]
+fn orm_side<W: Workload>(runtime: &tokio::runtime::Runtime, sides: &Sides, state: W::State) {
+    runtime.block_on(W::orm(sides, state));
+}
+
+/// The driver's side of a workload; see [`orm_side`].
+#[inline(never)]
+fn raw_side<W: Workload>(runtime: &tokio::runtime::Runtime, sides: &Sides, state: W::State) {
+    runtime.block_on(W::raw(sides, state));
+}
+
+/// `MONGOTIC_BENCH_PROFILE=1`: counts instead of timing. Runs each side of the workload once
+/// to warm up, then `runs` times through [`orm_side`] and [`raw_side`]; under
+/// `valgrind --tool=callgrind`, the inclusive counts of those two functions are the client's
+/// instructions for each side (`scripts/count-instructions.sh` does it for every workload).
+fn profile<W: Workload>(runtime: &tokio::runtime::Runtime, sides: &Sides, runs: usize) {
+    let state = runtime.block_on(W::prepare(sides));
+    runtime.block_on(W::orm(sides, state));
+    let state = runtime.block_on(W::prepare(sides));
+    runtime.block_on(W::raw(sides, state));
+    for _ in 0..runs {
+        let state = runtime.block_on(W::prepare(sides));
+        orm_side::<W>(runtime, sides, state);
+        let state = runtime.block_on(W::prepare(sides));
+        raw_side::<W>(runtime, sides, state);
+    }
+    println!("profiled: {} ({runs} runs per side)", W::NAME);
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a test harness run (`cargo test --benches`) passes
     // nothing we need to act on, so only a bench run does the work.
@@ -565,6 +597,33 @@ fn main() {
     }
     let runs = std::env::var("MONGOTIC_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(11);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    if std::env::var_os("MONGOTIC_BENCH_PROFILE").is_some() {
+        let uri = mongotic_test_server::uri();
+        let db = TestDb::new();
+        let sides = runtime.block_on(sides(&uri, db.name(), None));
+        let only = std::env::var("MONGOTIC_BENCH_ONLY").unwrap_or_default();
+        let wanted = |name: &str| name.contains(only.as_str());
+        if wanted(Insert::NAME) {
+            profile::<Insert>(&runtime, &sides, runs);
+        }
+        if wanted(Read::NAME) {
+            profile::<Read>(&runtime, &sides, runs);
+        }
+        if wanted(UntrackedRead::NAME) {
+            profile::<UntrackedRead>(&runtime, &sides, runs);
+        }
+        if wanted(DirtyFlush::NAME) {
+            profile::<DirtyFlush>(&runtime, &sides, runs);
+        }
+        if wanted(GetById::NAME) {
+            profile::<GetById>(&runtime, &sides, runs);
+        }
+        if wanted(Projection::NAME) {
+            profile::<Projection>(&runtime, &sides, runs);
+        }
+        runtime.block_on(async { drop(sides) });
+        return;
+    }
     runtime.block_on(async {
         let uri = mongotic_test_server::uri();
         let db = TestDb::new();
