@@ -104,7 +104,7 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
     let mut doubts: Vec<(Namespace, Vec<Doubt>)> = Vec::new();
     for (key, entry) in session.uow.entries() {
         let state = entry.entity.state();
-        let versioned = matches!(state.sync().intent, Intent::Versioned { .. });
+        let versioned = matches!(state.sync().intent(), Intent::Versioned { .. });
         if !versioned && !matches!(entry.status, Status::New | Status::Uncertain) {
             continue;
         }

@@ -2,18 +2,21 @@
 //!
 //! Entries live in a slab (a `Vec` with reusable slots); each entity records its slot, so
 //! finding the entry of a handle needs no hashing. The identity map files entities with a
-//! server identity under (model type, `_id`) so that a document loaded twice is one handle;
-//! it is one hash map of ids per model, so a loaded document costs one hash of its `_id`.
+//! server identity under (model type, `_id`) so that a document loaded twice is one handle.
+//! It is one hash table per model holding only slots: the id and its hash are kept once, in
+//! the entry, and the table compares through the slab. So a loaded document costs one hash of
+//! its `_id`, and a filed entity costs the table a slot number (the key is not stored twice).
 //! An entity belongs to one session at a time; the owner is recorded in the entity itself,
 //! and an entry whose entity was moved to another session is dropped the next time this
 //! session looks.
 
 use std::any::TypeId;
-use std::collections::HashMap;
-use std::collections::hash_map::{Entry as MapEntry, RandomState};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use hashbrown::HashTable;
 
 use super::tracked::{CellState, ErasedEntity};
 use crate::model::IdKey;
@@ -45,53 +48,26 @@ pub(crate) struct Entry {
     /// When the entity was last staged or loaded; flush writes in this order.
     pub(crate) seq: u64,
     /// The entity's key in the identity map, once it has a server identity.
-    pub(crate) identity: Option<IdKey>,
+    filed: Option<Filed>,
 }
 
-/// An id with its hash, computed once with the session's randomly keyed SipHash: the map
-/// then never hashes the id again, not even when it grows.
-#[derive(Clone, Debug)]
-struct HashedId {
+impl Entry {
+    /// The id the entity is filed under in the identity map, if any.
+    pub(crate) fn identity(&self) -> Option<&IdKey> {
+        self.filed.as_ref().map(|filed| &filed.id)
+    }
+}
+
+/// An id with its hash, computed once with the session's randomly keyed SipHash: the table
+/// never hashes the id again, not even when it grows.
+struct Filed {
     hash: u64,
     id: IdKey,
 }
 
-impl PartialEq for HashedId {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.id == other.id
-    }
-}
-
-impl Eq for HashedId {}
-
-impl Hash for HashedId {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-/// Passes a precomputed hash through (see [`HashedId`]).
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used by `HashedId`; fold anything else so it is still a hash.
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type IdMap = HashMap<HashedId, usize, BuildHasherDefault<PassThrough>>;
+/// The slots of one model's filed entities. Every slot in it holds an entry filed under the
+/// hash it is stored with (see [`Slab::hash_of`]).
+type IdTable = HashTable<usize>;
 
 /// Whether `entry` holds an entity that session `session_id` still owns.
 fn owned(entry: &Entry, session_id: u64) -> bool {
@@ -132,13 +108,28 @@ impl Slab {
     fn get(&self, slot: usize, session_id: u64) -> Option<&Entry> {
         self.slots.get(slot)?.as_ref().filter(|entry| owned(entry, session_id))
     }
+
+    /// The hash the entry in `slot` is filed under, for the table to place it when it grows.
+    /// (Every slot in a table is filed; 0 for anything else only misplaces that slot.)
+    fn hash_of(&self, slot: usize) -> u64 {
+        self.filed(slot).map_or(0, |filed| filed.hash)
+    }
+
+    fn filed(&self, slot: usize) -> Option<&Filed> {
+        self.slots.get(slot)?.as_ref()?.filed.as_ref()
+    }
+
+    /// `true` when the entry in `slot` is filed under `id`.
+    fn is_filed_as(&self, slot: usize, id: &IdKey) -> bool {
+        self.filed(slot).is_some_and(|filed| filed.id == *id)
+    }
 }
 
 pub(crate) struct UnitOfWork {
     session_id: u64,
     slab: Slab,
-    /// Per model (few per session, so a short list), the slots of entities by id.
-    identity: Vec<(TypeId, IdMap)>,
+    /// Per model (few per session, so a short list), the slots of its filed entities.
+    identity: Vec<(TypeId, IdTable)>,
     hasher: RandomState,
     next_seq: u64,
 }
@@ -154,8 +145,8 @@ impl UnitOfWork {
         }
     }
 
-    fn hashed(&self, id: IdKey) -> HashedId {
-        HashedId { hash: self.hasher.hash_one(&id), id }
+    fn filed(&self, id: IdKey) -> Filed {
+        Filed { hash: self.hasher.hash_one(&id), id }
     }
 
     pub(crate) fn session_id(&self) -> u64 {
@@ -167,19 +158,42 @@ impl UnitOfWork {
         self.next_seq
     }
 
-    fn ids(&self, model: TypeId) -> Option<&IdMap> {
+    fn ids(&self, model: TypeId) -> Option<&IdTable> {
         self.identity.iter().find(|(m, _)| *m == model).map(|(_, ids)| ids)
     }
 
-    fn ids_mut(identity: &mut Vec<(TypeId, IdMap)>, model: TypeId) -> &mut IdMap {
+    fn ids_mut(identity: &mut Vec<(TypeId, IdTable)>, model: TypeId) -> &mut IdTable {
         let index = match identity.iter().position(|(m, _)| *m == model) {
             Some(index) => index,
             None => {
-                identity.push((model, IdMap::default()));
+                identity.push((model, IdTable::new()));
                 identity.len() - 1
             }
         };
         &mut identity[index].1
+    }
+
+    /// Files the entry in `slot` (already filed under `hash` in the slab) in the table of
+    /// `model`, in place of any other entry filed under the same id. Returns the slot it
+    /// replaced.
+    fn file(&mut self, model: TypeId, slot: usize, hash: u64) -> Option<usize> {
+        let slab = &self.slab;
+        let ids = Self::ids_mut(&mut self.identity, model);
+        let id = &slab.filed(slot)?.id;
+        if let Some(filed) = ids.find_mut(hash, |&other| other != slot && slab.is_filed_as(other, id)) {
+            return Some(std::mem::replace(filed, slot));
+        }
+        ids.insert_unique(hash, slot, |&other| slab.hash_of(other));
+        None
+    }
+
+    /// Takes the entry in `slot` out of the table of `model`, if it is there.
+    fn unfile(&mut self, model: TypeId, slot: usize) {
+        let Some(hash) = self.slab.filed(slot).map(|filed| filed.hash) else { return };
+        let ids = Self::ids_mut(&mut self.identity, model);
+        if let Ok(filed) = ids.find_entry(hash, |&other| other == slot) {
+            filed.remove();
+        }
     }
 
     /// Starts tracking `entity` with `status`, filed under `identity` when given. Returns its
@@ -187,13 +201,13 @@ impl UnitOfWork {
     pub(crate) fn track(&mut self, entity: Arc<dyn ErasedEntity>, status: Status, identity: Option<IdKey>) -> usize {
         let model = entity.model_type();
         let seq = self.next_seq();
-        let slot = self.slab.insert(Entry { entity, status, seq, identity: identity.clone() }, self.session_id);
-        if let Some(id) = identity {
-            let id = self.hashed(id);
-            let previous = Self::ids_mut(&mut self.identity, model).insert(id, slot);
-            if let Some(previous) = previous {
-                self.release_if_stale(previous);
-            }
+        let filed = identity.map(|id| self.filed(id));
+        let hash = filed.as_ref().map(|filed| filed.hash);
+        let slot = self.slab.insert(Entry { entity, status, seq, filed }, self.session_id);
+        if let Some(hash) = hash
+            && let Some(previous) = self.file(model, slot, hash)
+        {
+            self.release_if_stale(previous);
         }
         slot
     }
@@ -207,30 +221,33 @@ impl UnitOfWork {
         load: impl FnOnce() -> Result<Arc<dyn ErasedEntity>, E>,
     ) -> Result<Arc<dyn ErasedEntity>, E> {
         let session_id = self.session_id;
-        let seq = self.next_seq();
-        let id = self.hashed(id);
+        let filed = self.filed(id);
+        let slab = &self.slab;
         let ids = Self::ids_mut(&mut self.identity, model);
-        let (id, stale) = match ids.entry(id) {
-            MapEntry::Occupied(filed) => {
-                if let Some(entry) = self.slab.get(*filed.get(), session_id) {
+        match ids.find_entry(filed.hash, |&slot| slab.is_filed_as(slot, &filed.id)) {
+            Ok(found) => {
+                if let Some(entry) = slab.get(*found.get(), session_id) {
                     return Ok(entry.entity.clone());
                 }
-                let (id, slot) = filed.remove_entry();
-                (id, slot)
-            }
-            MapEntry::Vacant(vacant) => {
+                // The filed entity moved to another session: forget it and load afresh.
+                let (stale, _) = found.remove();
+                self.release_if_stale(stale);
                 let entity = load()?;
-                let identity = Some(vacant.key().id.clone());
-                let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, identity };
-                vacant.insert(self.slab.insert(entry, session_id));
-                return Ok(entity);
+                self.track(entity.clone(), Status::Persistent, Some(filed.id));
+                Ok(entity)
             }
-        };
-        // The filed entity moved to another session: forget it and load afresh.
-        self.release_if_stale(stale);
-        let entity = load()?;
-        self.track(entity.clone(), Status::Persistent, Some(id.id));
-        Ok(entity)
+            Err(_) => {
+                let entity = load()?;
+                let seq = self.next_seq();
+                let hash = filed.hash;
+                let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, filed: Some(filed) };
+                let slot = self.slab.insert(entry, session_id);
+                let slab = &self.slab;
+                let ids = Self::ids_mut(&mut self.identity, model);
+                ids.insert_unique(hash, slot, |&other| slab.hash_of(other));
+                Ok(entity)
+            }
+        }
     }
 
     /// The key of the entry of an entity this session owns.
@@ -278,7 +295,8 @@ impl UnitOfWork {
 
     /// The entry filed under `model` and `id`, if this session tracks one.
     pub(crate) fn lookup(&self, model: TypeId, id: &IdKey) -> Option<(usize, &Entry)> {
-        let slot = *self.ids(model)?.get(&self.hashed(id.clone()))?;
+        let hash = self.hasher.hash_one(id);
+        let slot = *self.ids(model)?.find(hash, |&slot| self.slab.is_filed_as(slot, id))?;
         self.get(slot).map(|entry| (slot, entry))
     }
 
@@ -292,41 +310,40 @@ impl UnitOfWork {
     /// many at once.
     pub(crate) fn reserve_identities(&mut self, model: TypeId, additional: usize) {
         if additional > 0 {
-            Self::ids_mut(&mut self.identity, model).reserve(additional);
+            let slab = &self.slab;
+            Self::ids_mut(&mut self.identity, model).reserve(additional, |&slot| slab.hash_of(slot));
         }
     }
 
-    /// Files the entry under `id` in the identity map.
+    /// Files the entry under `id` in the identity map (in place of what it was filed under).
     pub(crate) fn file_identity(&mut self, key: usize, id: IdKey) {
-        let Some(entry) = self.get_mut(key) else { return };
-        let model = entry.entity.model_type();
-        let old = entry.identity.replace(id.clone()).map(|old| self.hashed(old));
-        let id = self.hashed(id);
-        let ids = Self::ids_mut(&mut self.identity, model);
-        if let Some(old) = old {
-            ids.remove(&old);
+        let Some(model) = self.get(key).map(|entry| entry.entity.model_type()) else { return };
+        self.unfile(model, key);
+        let filed = self.filed(id);
+        let hash = filed.hash;
+        if let Some(entry) = self.get_mut(key) {
+            entry.filed = Some(filed);
+            self.file(model, key, hash);
         }
-        ids.insert(id, key);
     }
 
     /// Empties a slot whose entity another session has taken over.
     fn release_if_stale(&mut self, slot: usize) {
-        let stale = matches!(self.slab.slots.get(slot), Some(Some(entry)) if !owned(entry, self.session_id));
-        if stale {
+        let stale = match self.slab.slots.get(slot) {
+            Some(Some(entry)) if !owned(entry, self.session_id) => Some(entry.entity.model_type()),
+            _ => None,
+        };
+        if let Some(model) = stale {
+            self.unfile(model, slot);
             self.slab.take(slot);
         }
     }
 
     /// Stops tracking the entity in slot `key` and releases it, if this session owns it.
     pub(crate) fn remove(&mut self, key: usize) -> Option<Entry> {
+        let model = self.slab.slots.get(key)?.as_ref()?.entity.model_type();
+        self.unfile(model, key);
         let entry = self.slab.take(key)?;
-        if let Some(id) = &entry.identity {
-            let id = self.hashed(id.clone());
-            let ids = Self::ids_mut(&mut self.identity, entry.entity.model_type());
-            if ids.get(&id) == Some(&key) {
-                ids.remove(&id);
-            }
-        }
         if owned(&entry, self.session_id) {
             entry.entity.state().set_owner(0, 0);
             Some(entry)

@@ -227,7 +227,7 @@ impl Planner {
         let Some(entry) = session.uow.get(key) else { return Ok(None) };
         let entity = entry.entity.clone();
         let mut status = entry.status;
-        let filed = entry.identity.clone();
+        let filed = entry.identity().cloned();
         let namespace = self.namespace(session, &*entity)?;
         let name = self.plan.names[namespace].clone();
         let state = entity.state();
