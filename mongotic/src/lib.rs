@@ -50,6 +50,7 @@
 extern crate self as mongotic;
 
 pub mod blocking;
+mod encode;
 pub mod engine;
 pub mod error;
 pub mod expr;

@@ -483,7 +483,7 @@ impl<M: Model> ErasedEntity for EntityCell<M> {
 
     fn to_raw(&self) -> Result<RawDocumentBuf, CellError> {
         let value = self.try_read()?;
-        bson::to_raw_document_buf(&*value).map_err(CellError::Serialize)
+        crate::encode::entity_to_raw(&*value).map_err(CellError::Serialize)
     }
 
     fn current_id(&self) -> Result<Option<Bson>, CellError> {
@@ -598,7 +598,7 @@ impl<M: Model> Tracked<M> {
     /// ```
     pub fn write(&self) -> RwLockWriteGuard<'_, M> {
         let guard = self.cell.value.write().unwrap_or_else(PoisonError::into_inner);
-        self.cell.state.begin_change(|| bson::to_raw_document_buf(&*guard).ok());
+        self.cell.state.begin_change(|| crate::encode::entity_to_raw(&*guard).ok());
         guard
     }
 
