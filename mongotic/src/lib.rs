@@ -59,6 +59,7 @@ pub mod session;
 pub mod statement;
 mod telemetry;
 pub mod validation;
+mod wire;
 
 pub use bson;
 pub use mongodb;
