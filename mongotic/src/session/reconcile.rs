@@ -110,7 +110,7 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
         }
         let intent = state.intent();
         let id = match &intent {
-            Intent::Insert { id, .. } => id.clone(),
+            Intent::Insert { id, .. } => id.to_bson(),
             // A delete in doubt that was taken back (`add`, `rollback`): does the document
             // still exist?
             Intent::Delete => match state.server_id() {

@@ -15,7 +15,7 @@ use bson::oid::ObjectId;
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::Model;
-use crate::model::{HookContext, HookError, HookEvent, ModelId, ModelMeta};
+use crate::model::{HookContext, HookError, HookEvent, IdKey, ModelId, ModelMeta};
 use crate::validation::Violations;
 
 /// A handle to an entity: what `add`, `get`, `merge` and queries return.
@@ -166,7 +166,7 @@ pub(crate) enum Intent {
     /// An insert serialized when the change counter was `seen`. With a generated id (`sent` is
     /// `None`) a stored document with that id can only be this insert; with a client-chosen id
     /// the stored document must also equal what was `sent`.
-    Insert { id: Bson, sent: Option<RawDocumentBuf>, seen: u64 },
+    Insert { id: ServerId, sent: Option<RawDocumentBuf>, seen: u64 },
     /// A delete: sent again, matching nothing means it landed the first time.
     Delete,
     /// An update or replacement of a versioned entity, serialized when the change counter was
@@ -199,8 +199,9 @@ pub(crate) enum Baseline {
     Unknown,
 }
 
-/// A server-side `_id`, stored compactly for the common `ObjectId` case.
-#[derive(Clone)]
+/// An `_id`, stored compactly for the common `ObjectId` case (16 bytes where a `Bson` takes
+/// 112): the id of an entity's document, of a write, of an insert in doubt.
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum ServerId {
     ObjectId(ObjectId),
     Other(Box<Bson>),
@@ -226,6 +227,14 @@ impl ServerId {
         match self {
             ServerId::ObjectId(oid) => Bson::ObjectId(*oid),
             ServerId::Other(other) => (**other).clone(),
+        }
+    }
+
+    /// The id's key in the identity map.
+    pub(crate) fn key(&self) -> IdKey {
+        match self {
+            ServerId::ObjectId(oid) => IdKey::ObjectId(oid.bytes()),
+            ServerId::Other(other) => IdKey::from_bson(other),
         }
     }
 }
@@ -314,11 +323,11 @@ impl CellState {
     /// Records that the server now has `sent`, serialized when the change counter was `seen`
     /// (and, for a first write, that its id is `server_id`). If the entity changed again since,
     /// `sent` becomes the baseline of those changes.
-    pub(crate) fn synced(&self, seen: u64, sent: RawDocumentBuf, server_id: Option<Bson>) {
+    pub(crate) fn synced(&self, seen: u64, sent: RawDocumentBuf, server_id: Option<ServerId>) {
         let mut sync = self.sync();
         sync.set_prepared(None);
         if let Some(id) = server_id {
-            sync.server_id = Some(ServerId::new(id));
+            sync.server_id = Some(id);
         }
         sync.baseline = match self.changes.compare_exchange(seen, 0, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => Baseline::Current,

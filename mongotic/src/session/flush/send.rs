@@ -23,6 +23,7 @@ use super::plan::{Body, Plan, Write};
 use super::prepare::version_in;
 use crate::error::{Error, WriteKind};
 use crate::session::reconcile::stored;
+use crate::session::tracked::ServerId;
 use crate::wire::{self, kind};
 use crate::{Engine, Result};
 
@@ -178,7 +179,7 @@ async fn finish(
     {
         // Read outside any transaction: the refused write ended it.
         let namespace = &plan.namespaces[write.namespace];
-        let found = stored(engine, None, namespace, std::slice::from_ref(&write.id), false)
+        let found = stored(engine, None, namespace, &[write.id_bson()], false)
             .await
             .ok()
             .and_then(|docs| docs.first().and_then(|doc| version_in(doc, check.field)));
@@ -194,7 +195,7 @@ pub(crate) fn conflict_error(plan: &Plan, index: usize, found: Option<i64>) -> E
     Error::VersionConflict {
         model: plan.metas[write.namespace].name,
         namespace: plan.names[write.namespace].clone(),
-        id: Box::new(write.id.clone()),
+        id: Box::new(write.id_bson()),
         kind: write.kind,
         expected: write.version.map_or(0, |check| check.expected),
         found,
@@ -237,7 +238,7 @@ async fn send_inserts(
             let code_name = first.code_name.clone().unwrap_or_default();
             let error = Error::from_write_error(
                 name,
-                Some(plan.writes[index].id.clone()),
+                Some(plan.writes[index].id_bson()),
                 first.code,
                 code_name,
                 first.message.clone(),
@@ -324,7 +325,7 @@ async fn run_write_command(
         let code = error.get_i32("code").unwrap_or_default();
         let code_name = error.get_str("codeName").unwrap_or_default().to_owned();
         let message = error.get_str("errmsg").unwrap_or_default().to_owned();
-        let id = plan.writes.get(range.start + index).map(|write| write.id.clone());
+        let id = plan.writes.get(range.start + index).map(Write::id_bson);
         Some((index, Error::from_write_error(name, id, code, code_name, message)))
     });
     let concern_error = reply.get_document("writeConcernError").ok().map(|concern| {
@@ -544,7 +545,7 @@ pub(super) fn delete_command(
     }
     let mut ids = RawArrayBuf::new();
     for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
-        match raw_id(&write.id) {
+        match raw_id(&write.id_bson()) {
             Ok(id) => ids.push(id),
             Err(error) => return Err(Failure::plain(error, Some(chunk.start + offset))),
         }
@@ -600,11 +601,14 @@ fn append_filter_fields(out: &mut Vec<u8>, write: &Write) -> Result<()> {
 }
 
 /// The element `_id: id`, an `ObjectId` without going through `RawBson`.
-fn append_id(out: &mut Vec<u8>, id: &Bson) -> Result<()> {
-    if let Bson::ObjectId(oid) = id {
-        wire::append(out, kind::OBJECT_ID, b"_id", &oid.bytes());
-        return Ok(());
-    }
+fn append_id(out: &mut Vec<u8>, id: &ServerId) -> Result<()> {
+    let id = match id {
+        ServerId::ObjectId(oid) => {
+            wire::append(out, kind::OBJECT_ID, b"_id", &oid.bytes());
+            return Ok(());
+        }
+        ServerId::Other(id) => id,
+    };
     let mut single = RawDocumentBuf::new();
     single.append("_id", raw_id(id)?);
     // The document's one element: past the int32 length, before the final NUL.
@@ -679,7 +683,7 @@ async fn send_bulk_write(
         let write = &plan.writes[index];
         let error = Error::from_write_error(
             &plan.names[write.namespace],
-            Some(write.id.clone()),
+            Some(write.id_bson()),
             error.code,
             code_name,
             error.message.clone(),
@@ -776,7 +780,7 @@ mod tests {
                     key: i,
                     kind: WriteKind::Update,
                     namespace: 0,
-                    id: Bson::Int64(i as i64),
+                    id: ServerId::new(Bson::Int64(i as i64)),
                     body: Body::Delete,
                     seen: 0,
                     upsert: false,
@@ -827,9 +831,9 @@ mod tests {
 
         let oid = ObjectId::new();
         let mut plan = plan(4);
-        plan.writes[0].id = Bson::ObjectId(oid);
+        plan.writes[0].id = ServerId::ObjectId(oid);
         plan.writes[0].body = Body::Update { update: rawdoc! { "$set": { "a": 1 } }, snapshot: rawdoc! {} };
-        plan.writes[1].id = Bson::String("x".into());
+        plan.writes[1].id = ServerId::new(Bson::String("x".into()));
         plan.writes[1].body = Body::Document(rawdoc! { "_id": "x", "b": 2 });
         plan.writes[1].upsert = true;
         plan.writes[2].body = Body::Update { update: rawdoc! { "$unset": { "c": "" } }, snapshot: rawdoc! {} };
