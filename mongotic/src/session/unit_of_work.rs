@@ -3,9 +3,9 @@
 //! Entries live in a slab (a `Vec` with reusable slots); each entity records its slot, so
 //! finding the entry of a handle needs no hashing. The identity map files entities with a
 //! server identity under (model type, `_id`) so that a document loaded twice is one handle.
-//! It is one hash table per model holding only slots: the id and its hash are kept once, in
-//! the entry, and the table compares through the slab. So a loaded document costs one hash of
-//! its `_id`, and a filed entity costs the table a slot number (the key is not stored twice).
+//! It is one hash table per model holding a slot and the id's hash: the id itself is kept once,
+//! in the entry. So a loaded document costs one hash of its `_id`; the table grows without
+//! hashing or reading an entry again, and a probe reads an entry only when the hashes match.
 //! An entity belongs to one session at a time; the owner is recorded in the entity itself,
 //! and an entry whose entity was moved to another session is dropped the next time this
 //! session looks.
@@ -48,26 +48,27 @@ pub(crate) struct Entry {
     /// When the entity was last staged or loaded; flush writes in this order.
     pub(crate) seq: u64,
     /// The entity's key in the identity map, once it has a server identity.
-    filed: Option<Filed>,
+    identity: Option<IdKey>,
 }
 
 impl Entry {
     /// The id the entity is filed under in the identity map, if any.
     pub(crate) fn identity(&self) -> Option<&IdKey> {
-        self.filed.as_ref().map(|filed| &filed.id)
+        self.identity.as_ref()
     }
 }
 
-/// An id with its hash, computed once with the session's randomly keyed SipHash: the table
-/// never hashes the id again, not even when it grows.
-struct Filed {
+/// A filed entity: its slot, and the hash of its id (the session's randomly keyed SipHash),
+/// computed once when it is filed.
+#[derive(Clone, Copy)]
+struct Filing {
+    slot: usize,
     hash: u64,
-    id: IdKey,
 }
 
-/// The slots of one model's filed entities. Every slot in it holds an entry filed under the
-/// hash it is stored with (see [`Slab::hash_of`]).
-type IdTable = HashTable<usize>;
+/// One model's filed entities. Every slot in it holds an entry filed under an id with the hash
+/// stored beside it.
+type IdTable = HashTable<Filing>;
 
 /// Whether `entry` holds an entity that session `session_id` still owns.
 fn owned(entry: &Entry, session_id: u64) -> bool {
@@ -109,19 +110,14 @@ impl Slab {
         self.slots.get(slot)?.as_ref().filter(|entry| owned(entry, session_id))
     }
 
-    /// The hash the entry in `slot` is filed under, for the table to place it when it grows.
-    /// (Every slot in a table is filed; 0 for anything else only misplaces that slot.)
-    fn hash_of(&self, slot: usize) -> u64 {
-        self.filed(slot).map_or(0, |filed| filed.hash)
+    fn identity(&self, slot: usize) -> Option<&IdKey> {
+        self.slots.get(slot)?.as_ref()?.identity.as_ref()
     }
 
-    fn filed(&self, slot: usize) -> Option<&Filed> {
-        self.slots.get(slot)?.as_ref()?.filed.as_ref()
-    }
-
-    /// `true` when the entry in `slot` is filed under `id`.
-    fn is_filed_as(&self, slot: usize, id: &IdKey) -> bool {
-        self.filed(slot).is_some_and(|filed| filed.id == *id)
+    /// `true` when `filing` is of `id`, hashed as `hash`: the hashes are compared first, so
+    /// the entry is read only when they match.
+    fn is_filed_as(&self, filing: Filing, hash: u64, id: &IdKey) -> bool {
+        filing.hash == hash && self.identity(filing.slot) == Some(id)
     }
 }
 
@@ -145,8 +141,8 @@ impl UnitOfWork {
         }
     }
 
-    fn filed(&self, id: IdKey) -> Filed {
-        Filed { hash: self.hasher.hash_one(&id), id }
+    fn hash(&self, id: &IdKey) -> u64 {
+        self.hasher.hash_one(id)
     }
 
     pub(crate) fn session_id(&self) -> u64 {
@@ -173,25 +169,25 @@ impl UnitOfWork {
         &mut identity[index].1
     }
 
-    /// Files the entry in `slot` (already filed under `hash` in the slab) in the table of
-    /// `model`, in place of any other entry filed under the same id. Returns the slot it
-    /// replaced.
+    /// Files the entry in `slot` (whose identity hashes as `hash`) in the table of `model`, in
+    /// place of any other entry filed under the same id. Returns the slot it replaced.
     fn file(&mut self, model: TypeId, slot: usize, hash: u64) -> Option<usize> {
         let slab = &self.slab;
         let ids = Self::ids_mut(&mut self.identity, model);
-        let id = &slab.filed(slot)?.id;
-        if let Some(filed) = ids.find_mut(hash, |&other| other != slot && slab.is_filed_as(other, id)) {
-            return Some(std::mem::replace(filed, slot));
+        let id = slab.identity(slot)?;
+        let same = |filing: &Filing| filing.slot != slot && slab.is_filed_as(*filing, hash, id);
+        if let Some(filed) = ids.find_mut(hash, same) {
+            return Some(std::mem::replace(&mut filed.slot, slot));
         }
-        ids.insert_unique(hash, slot, |&other| slab.hash_of(other));
+        ids.insert_unique(hash, Filing { slot, hash }, |filing| filing.hash);
         None
     }
 
     /// Takes the entry in `slot` out of the table of `model`, if it is there.
     fn unfile(&mut self, model: TypeId, slot: usize) {
-        let Some(hash) = self.slab.filed(slot).map(|filed| filed.hash) else { return };
+        let Some(hash) = self.slab.identity(slot).map(|id| self.hash(id)) else { return };
         let ids = Self::ids_mut(&mut self.identity, model);
-        if let Ok(filed) = ids.find_entry(hash, |&other| other == slot) {
+        if let Ok(filed) = ids.find_entry(hash, |filing| filing.slot == slot) {
             filed.remove();
         }
     }
@@ -201,9 +197,8 @@ impl UnitOfWork {
     pub(crate) fn track(&mut self, entity: Arc<dyn ErasedEntity>, status: Status, identity: Option<IdKey>) -> usize {
         let model = entity.model_type();
         let seq = self.next_seq();
-        let filed = identity.map(|id| self.filed(id));
-        let hash = filed.as_ref().map(|filed| filed.hash);
-        let slot = self.slab.insert(Entry { entity, status, seq, filed }, self.session_id);
+        let hash = identity.as_ref().map(|id| self.hash(id));
+        let slot = self.slab.insert(Entry { entity, status, seq, identity }, self.session_id);
         if let Some(hash) = hash
             && let Some(previous) = self.file(model, slot, hash)
         {
@@ -221,30 +216,28 @@ impl UnitOfWork {
         load: impl FnOnce() -> Result<Arc<dyn ErasedEntity>, E>,
     ) -> Result<Arc<dyn ErasedEntity>, E> {
         let session_id = self.session_id;
-        let filed = self.filed(id);
+        let hash = self.hash(&id);
         let slab = &self.slab;
         let ids = Self::ids_mut(&mut self.identity, model);
-        match ids.find_entry(filed.hash, |&slot| slab.is_filed_as(slot, &filed.id)) {
+        match ids.find_entry(hash, |filing| slab.is_filed_as(*filing, hash, &id)) {
             Ok(found) => {
-                if let Some(entry) = slab.get(*found.get(), session_id) {
+                if let Some(entry) = slab.get(found.get().slot, session_id) {
                     return Ok(entry.entity.clone());
                 }
                 // The filed entity moved to another session: forget it and load afresh.
                 let (stale, _) = found.remove();
-                self.release_if_stale(stale);
+                self.release_if_stale(stale.slot);
                 let entity = load()?;
-                self.track(entity.clone(), Status::Persistent, Some(filed.id));
+                self.track(entity.clone(), Status::Persistent, Some(id));
                 Ok(entity)
             }
             Err(_) => {
                 let entity = load()?;
                 let seq = self.next_seq();
-                let hash = filed.hash;
-                let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, filed: Some(filed) };
+                let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, identity: Some(id) };
                 let slot = self.slab.insert(entry, session_id);
-                let slab = &self.slab;
                 let ids = Self::ids_mut(&mut self.identity, model);
-                ids.insert_unique(hash, slot, |&other| slab.hash_of(other));
+                ids.insert_unique(hash, Filing { slot, hash }, |filing| filing.hash);
                 Ok(entity)
             }
         }
@@ -295,8 +288,8 @@ impl UnitOfWork {
 
     /// The entry filed under `model` and `id`, if this session tracks one.
     pub(crate) fn lookup(&self, model: TypeId, id: &IdKey) -> Option<(usize, &Entry)> {
-        let hash = self.hasher.hash_one(id);
-        let slot = *self.ids(model)?.find(hash, |&slot| self.slab.is_filed_as(slot, id))?;
+        let hash = self.hash(id);
+        let slot = self.ids(model)?.find(hash, |filing| self.slab.is_filed_as(*filing, hash, id))?.slot;
         self.get(slot).map(|entry| (slot, entry))
     }
 
@@ -310,8 +303,7 @@ impl UnitOfWork {
     /// many at once.
     pub(crate) fn reserve_identities(&mut self, model: TypeId, additional: usize) {
         if additional > 0 {
-            let slab = &self.slab;
-            Self::ids_mut(&mut self.identity, model).reserve(additional, |&slot| slab.hash_of(slot));
+            Self::ids_mut(&mut self.identity, model).reserve(additional, |filing| filing.hash);
         }
     }
 
@@ -319,10 +311,9 @@ impl UnitOfWork {
     pub(crate) fn file_identity(&mut self, key: usize, id: IdKey) {
         let Some(model) = self.get(key).map(|entry| entry.entity.model_type()) else { return };
         self.unfile(model, key);
-        let filed = self.filed(id);
-        let hash = filed.hash;
+        let hash = self.hash(&id);
         if let Some(entry) = self.get_mut(key) {
-            entry.filed = Some(filed);
+            entry.identity = Some(id);
             self.file(model, key, hash);
         }
     }
