@@ -152,6 +152,8 @@ impl ScaledWorkload for DirtyFlush {
 /// Time and peak memory of one run.
 struct Run {
     wall: Duration,
+    /// The client process's CPU time.
+    cpu: Duration,
     /// The most bytes allocated at once during the run, beyond what was allocated before it.
     peak: isize,
 }
@@ -159,7 +161,7 @@ struct Run {
 async fn run_once<F: std::future::Future<Output = ()>>(work: F) -> Run {
     let base = start_peak();
     let sample = timed(work).await;
-    Run { wall: sample.wall, peak: super::peak_bytes() - base }
+    Run { wall: sample.wall, cpu: sample.cpu, peak: super::peak_bytes() - base }
 }
 
 struct Row {
@@ -183,23 +185,26 @@ async fn measure<W: ScaledWorkload>(sides: &Sides, n: usize, runs: usize) -> Row
 
 fn print_rows(rows: &[Row]) {
     println!(
-        "\n| documents | workload | mongotic µs/doc | driver µs/doc | ratio | peak bytes/doc (mongotic / driver) | peak MB (mongotic / driver) |"
+        "\n| documents | workload | mongotic µs/doc | driver µs/doc | ratio | client CPU µs/doc (mongotic / driver) | peak bytes/doc (mongotic / driver) | peak MB (mongotic / driver) |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for row in rows {
-        let per_doc =
-            |runs: &[Run]| median(runs.iter().map(|run| run.wall).collect()).as_secs_f64() * 1e6 / row.size as f64;
+        let micros = |durations: Vec<Duration>| median(durations).as_secs_f64() * 1e6 / row.size as f64;
+        let per_doc = |runs: &[Run]| micros(runs.iter().map(|run| run.wall).collect());
+        let cpu = |runs: &[Run]| micros(runs.iter().map(|run| run.cpu).collect());
         // The largest peak of the runs: memory is about the worst case.
         let peak = |runs: &[Run]| runs.iter().map(|run| run.peak).max().unwrap_or_default().max(0) as f64;
         let (orm, raw) = (per_doc(&row.orm), per_doc(&row.raw));
         let (orm_peak, raw_peak) = (peak(&row.orm), peak(&row.raw));
         println!(
-            "| {} | {} | {:.2} | {:.2} | {:.2}x | {:.0} / {:.0} | {:.1} / {:.1} |",
+            "| {} | {} | {:.2} | {:.2} | {:.2}x | {:.2} / {:.2} | {:.0} / {:.0} | {:.1} / {:.1} |",
             thousands(row.size),
             row.name,
             orm,
             raw,
             orm / raw.max(1e-9),
+            cpu(&row.orm),
+            cpu(&row.raw),
             orm_peak / row.size as f64,
             raw_peak / row.size as f64,
             orm_peak / 1e6,
@@ -228,16 +233,16 @@ fn sizes() -> Vec<usize> {
     }
 }
 
-/// Runs per side at `size`: fewer for the large sizes, whose runs take seconds (each is many
-/// thousands of documents, so its median is steady anyway). `MONGOTIC_BENCH_RUNS` sets all.
+/// Runs per side at `size`: fewer for the large sizes, whose runs take seconds to a minute.
+/// `MONGOTIC_BENCH_RUNS` sets all.
 fn runs_for(size: usize) -> usize {
     if let Some(runs) = std::env::var("MONGOTIC_BENCH_RUNS").ok().and_then(|runs| runs.parse().ok()) {
         return runs;
     }
     match size {
-        0..=10_000 => 5,
-        10_001..=100_000 => 3,
-        _ => 1,
+        0..=10_000 => 7,
+        10_001..=100_000 => 5,
+        _ => 3,
     }
 }
 
