@@ -3,9 +3,10 @@
 //! Entries live in a slab (a `Vec` with reusable slots); each entity records its slot, so
 //! finding the entry of a handle needs no hashing. The identity map files entities with a
 //! server identity under (model type, `_id`) so that a document loaded twice is one handle.
-//! It is one hash table per model holding a slot and the id's hash: the id itself is kept once,
-//! in the entry. So a loaded document costs one hash of its `_id`; the table grows without
-//! hashing or reading an entry again, and a probe reads an entry only when the hashes match.
+//! It is one hash table per model holding a slot and half the id's hash (8 bytes): the id
+//! itself is kept once, in the entry. So a loaded document costs one hash of its `_id`; the
+//! table grows without hashing or reading an entry again, and a probe reads an entry only when
+//! the hashes match.
 //! An entity belongs to one session at a time; the owner is recorded in the entity itself,
 //! and an entry whose entity was moved to another session is dropped the next time this
 //! session looks.
@@ -58,15 +59,39 @@ impl Entry {
     }
 }
 
-/// A filed entity: its slot, and the hash of its id (the session's randomly keyed SipHash),
-/// computed once when it is filed.
+/// A filed entity: its slot, and its id's tag (the upper half of the session's randomly keyed
+/// SipHash of the id), computed once when it is filed. Eight bytes, so the table stays small:
+/// at a million entities it is far out of the CPU's caches, and every byte there costs.
 #[derive(Clone, Copy)]
 struct Filing {
-    slot: usize,
-    hash: u64,
+    slot: u32,
+    tag: u32,
 }
 
-/// One model's filed entities. Every slot in it holds an entry filed under an id with the hash
+impl Filing {
+    /// `None` for a slot beyond `u32::MAX`: a session of four billion entities, which no
+    /// memory holds. Such an entity would stay unfiled rather than be filed wrongly.
+    fn new(slot: usize, tag: u32) -> Option<Filing> {
+        Some(Filing { slot: u32::try_from(slot).ok()?, tag })
+    }
+
+    fn slot(self) -> usize {
+        self.slot as usize
+    }
+
+    /// The hash the table places the filing by.
+    fn hash(self) -> u64 {
+        spread(self.tag)
+    }
+}
+
+/// A tag as the table's hash: the table takes a bucket from the low bits and a control byte
+/// from the top ones, so the tag goes in both halves.
+fn spread(tag: u32) -> u64 {
+    (u64::from(tag) << 32) | u64::from(tag)
+}
+
+/// One model's filed entities. Every slot in it holds an entry filed under an id with the tag
 /// stored beside it.
 type IdTable = HashTable<Filing>;
 
@@ -114,10 +139,10 @@ impl Slab {
         self.slots.get(slot)?.as_ref()?.identity.as_ref()
     }
 
-    /// `true` when `filing` is of `id`, hashed as `hash`: the hashes are compared first, so
+    /// `true` when `filing` is of `id`, whose tag is `tag`: the tags are compared first, so
     /// the entry is read only when they match.
-    fn is_filed_as(&self, filing: Filing, hash: u64, id: &IdKey) -> bool {
-        filing.hash == hash && self.identity(filing.slot) == Some(id)
+    fn is_filed_as(&self, filing: Filing, tag: u32, id: &IdKey) -> bool {
+        filing.tag == tag && self.identity(filing.slot()) == Some(id)
     }
 }
 
@@ -141,8 +166,9 @@ impl UnitOfWork {
         }
     }
 
-    fn hash(&self, id: &IdKey) -> u64 {
-        self.hasher.hash_one(id)
+    /// The tag of `id` in the identity map.
+    fn tag(&self, id: &IdKey) -> u32 {
+        (self.hasher.hash_one(id) >> 32) as u32
     }
 
     pub(crate) fn session_id(&self) -> u64 {
@@ -169,25 +195,26 @@ impl UnitOfWork {
         &mut identity[index].1
     }
 
-    /// Files the entry in `slot` (whose identity hashes as `hash`) in the table of `model`, in
+    /// Files the entry in `slot` (whose identity's tag is `tag`) in the table of `model`, in
     /// place of any other entry filed under the same id. Returns the slot it replaced.
-    fn file(&mut self, model: TypeId, slot: usize, hash: u64) -> Option<usize> {
+    fn file(&mut self, model: TypeId, slot: usize, tag: u32) -> Option<usize> {
+        let filing = Filing::new(slot, tag)?;
         let slab = &self.slab;
         let ids = Self::ids_mut(&mut self.identity, model);
         let id = slab.identity(slot)?;
-        let same = |filing: &Filing| filing.slot != slot && slab.is_filed_as(*filing, hash, id);
-        if let Some(filed) = ids.find_mut(hash, same) {
-            return Some(std::mem::replace(&mut filed.slot, slot));
+        let same = |other: &Filing| other.slot() != slot && slab.is_filed_as(*other, tag, id);
+        if let Some(filed) = ids.find_mut(spread(tag), same) {
+            return Some(std::mem::replace(filed, filing).slot());
         }
-        ids.insert_unique(hash, Filing { slot, hash }, |filing| filing.hash);
+        ids.insert_unique(spread(tag), filing, |other| other.hash());
         None
     }
 
     /// Takes the entry in `slot` out of the table of `model`, if it is there.
     fn unfile(&mut self, model: TypeId, slot: usize) {
-        let Some(hash) = self.slab.identity(slot).map(|id| self.hash(id)) else { return };
+        let Some(tag) = self.slab.identity(slot).map(|id| self.tag(id)) else { return };
         let ids = Self::ids_mut(&mut self.identity, model);
-        if let Ok(filed) = ids.find_entry(hash, |filing| filing.slot == slot) {
+        if let Ok(filed) = ids.find_entry(spread(tag), |filing| filing.slot() == slot) {
             filed.remove();
         }
     }
@@ -197,10 +224,10 @@ impl UnitOfWork {
     pub(crate) fn track(&mut self, entity: Arc<dyn ErasedEntity>, status: Status, identity: Option<IdKey>) -> usize {
         let model = entity.model_type();
         let seq = self.next_seq();
-        let hash = identity.as_ref().map(|id| self.hash(id));
+        let tag = identity.as_ref().map(|id| self.tag(id));
         let slot = self.slab.insert(Entry { entity, status, seq, identity }, self.session_id);
-        if let Some(hash) = hash
-            && let Some(previous) = self.file(model, slot, hash)
+        if let Some(tag) = tag
+            && let Some(previous) = self.file(model, slot, tag)
         {
             self.release_if_stale(previous);
         }
@@ -216,31 +243,27 @@ impl UnitOfWork {
         load: impl FnOnce() -> Result<Arc<dyn ErasedEntity>, E>,
     ) -> Result<Arc<dyn ErasedEntity>, E> {
         let session_id = self.session_id;
-        let hash = self.hash(&id);
+        let tag = self.tag(&id);
         let slab = &self.slab;
         let ids = Self::ids_mut(&mut self.identity, model);
-        match ids.find_entry(hash, |filing| slab.is_filed_as(*filing, hash, &id)) {
-            Ok(found) => {
-                if let Some(entry) = slab.get(found.get().slot, session_id) {
-                    return Ok(entry.entity.clone());
-                }
-                // The filed entity moved to another session: forget it and load afresh.
-                let (stale, _) = found.remove();
-                self.release_if_stale(stale.slot);
-                let entity = load()?;
-                self.track(entity.clone(), Status::Persistent, Some(id));
-                Ok(entity)
+        if let Ok(found) = ids.find_entry(spread(tag), |filing| slab.is_filed_as(*filing, tag, &id)) {
+            if let Some(entry) = slab.get(found.get().slot(), session_id) {
+                return Ok(entry.entity.clone());
             }
-            Err(_) => {
-                let entity = load()?;
-                let seq = self.next_seq();
-                let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, identity: Some(id) };
-                let slot = self.slab.insert(entry, session_id);
-                let ids = Self::ids_mut(&mut self.identity, model);
-                ids.insert_unique(hash, Filing { slot, hash }, |filing| filing.hash);
-                Ok(entity)
-            }
+            // The filed entity moved to another session: forget it and load afresh.
+            let (stale, _) = found.remove();
+            self.release_if_stale(stale.slot());
         }
+        let entity = load()?;
+        let seq = self.next_seq();
+        let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, identity: Some(id) };
+        let slot = self.slab.insert(entry, session_id);
+        // Not in the table (just looked): filed without looking again.
+        if let Some(filing) = Filing::new(slot, tag) {
+            let ids = Self::ids_mut(&mut self.identity, model);
+            ids.insert_unique(spread(tag), filing, |other| other.hash());
+        }
+        Ok(entity)
     }
 
     /// The key of the entry of an entity this session owns.
@@ -288,8 +311,8 @@ impl UnitOfWork {
 
     /// The entry filed under `model` and `id`, if this session tracks one.
     pub(crate) fn lookup(&self, model: TypeId, id: &IdKey) -> Option<(usize, &Entry)> {
-        let hash = self.hash(id);
-        let slot = self.ids(model)?.find(hash, |filing| self.slab.is_filed_as(*filing, hash, id))?.slot;
+        let tag = self.tag(id);
+        let slot = self.ids(model)?.find(spread(tag), |filing| self.slab.is_filed_as(*filing, tag, id))?.slot();
         self.get(slot).map(|entry| (slot, entry))
     }
 
@@ -303,7 +326,7 @@ impl UnitOfWork {
     /// many at once.
     pub(crate) fn reserve_identities(&mut self, model: TypeId, additional: usize) {
         if additional > 0 {
-            Self::ids_mut(&mut self.identity, model).reserve(additional, |filing| filing.hash);
+            Self::ids_mut(&mut self.identity, model).reserve(additional, |filing| filing.hash());
         }
     }
 
@@ -311,10 +334,10 @@ impl UnitOfWork {
     pub(crate) fn file_identity(&mut self, key: usize, id: IdKey) {
         let Some(model) = self.get(key).map(|entry| entry.entity.model_type()) else { return };
         self.unfile(model, key);
-        let hash = self.hash(&id);
+        let tag = self.tag(&id);
         if let Some(entry) = self.get_mut(key) {
             entry.identity = Some(id);
-            self.file(model, key, hash);
+            self.file(model, key, tag);
         }
     }
 
