@@ -52,6 +52,7 @@ extern crate self as mongotic;
 
 pub mod aggregate;
 pub mod blocking;
+mod encode;
 pub mod engine;
 pub mod error;
 pub mod expr;
@@ -61,6 +62,7 @@ pub mod session;
 pub mod statement;
 mod telemetry;
 pub mod validation;
+mod wire;
 
 pub use bson;
 pub use mongodb;

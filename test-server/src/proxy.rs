@@ -1,10 +1,11 @@
 //! A loopback TCP proxy in front of a server that can lose a command's request or its reply,
-//! for testing what a client does when the network fails mid-command.
+//! for testing what a client does when the network fails mid-command, or delay every request,
+//! for measuring what a client does over a network with latency.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::net::{Ipv4Addr, TcpListener as StdTcpListener};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -38,6 +39,10 @@ const MAX_MESSAGE_LEN: usize = 64 * 1024 * 1024;
 ///   write. The client cannot tell whether the write happened.
 /// - [`drop_request`](Self::drop_request): the connection is closed instead of forwarding
 ///   the command, so the server never sees it.
+///
+/// It can also hold every request for a while before forwarding it
+/// ([`set_delay`](Self::set_delay)), so each round trip through it costs that much more: a
+/// network's latency on loopback.
 ///
 /// A command is matched by the name of its OP_MSG body's first key (`insert`, `update`,
 /// `find`, `commitTransaction`, …), so the driver's own `hello`s on its monitoring
@@ -159,6 +164,50 @@ impl FaultProxy {
     pub fn reset(&self) {
         self.faults.armed().clear();
     }
+
+    /// Holds every request read from now on for `delay` before forwarding it, so every round
+    /// trip through the proxy takes at least `delay` longer (as over a network whose round trip
+    /// is `delay`). `Duration::ZERO` forwards at once again. Replies are not held, so a server
+    /// that sends several replies to one request (exhaust cursors, streamed `hello`s) sends
+    /// them as fast as it would.
+    ///
+    /// The wait is a thread's sleep, not tokio's millisecond timer, so sub-millisecond delays
+    /// hold: a 1 ms delay costs about 1.1 ms.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use mongotic_test_server::{DedicatedServer, FaultProxy, Topology};
+    ///
+    /// # fn main() -> Result<(), String> {
+    /// let server = DedicatedServer::start(Topology::ReplicaSet)?;
+    /// let proxy = FaultProxy::start(server.port())?;
+    /// proxy.set_delay(Duration::from_millis(1)); // a same-region cloud database
+    /// assert_eq!(proxy.delay(), Duration::from_millis(1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_delay(&self, delay: Duration) {
+        let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self.faults.delay_nanos.store(nanos, Ordering::SeqCst);
+    }
+
+    /// The delay each request is held for (see [`set_delay`](Self::set_delay)); zero until
+    /// one is set.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use mongotic_test_server::{DedicatedServer, FaultProxy, Topology};
+    ///
+    /// # fn main() -> Result<(), String> {
+    /// let server = DedicatedServer::start(Topology::Standalone)?;
+    /// let proxy = FaultProxy::start(server.port())?;
+    /// assert_eq!(proxy.delay(), Duration::ZERO);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn delay(&self) -> Duration {
+        self.faults.delay()
+    }
 }
 
 impl Drop for FaultProxy {
@@ -188,14 +237,20 @@ struct Armed {
     remaining: usize,
 }
 
-/// The faults armed, shared between the proxy's owner and its connections.
+/// The faults armed and the delay set, shared between the proxy's owner and its connections.
 #[derive(Default)]
 struct Faults {
     armed: Mutex<Vec<Armed>>,
     injected: AtomicUsize,
+    /// How long each request is held, in nanoseconds.
+    delay_nanos: AtomicU64,
 }
 
 impl Faults {
+    fn delay(&self) -> Duration {
+        Duration::from_nanos(self.delay_nanos.load(Ordering::SeqCst))
+    }
+
     fn armed(&self) -> MutexGuard<'_, Vec<Armed>> {
         // Nothing holding the lock can panic half-way, so a poisoned list is still sound.
         self.armed.lock().unwrap_or_else(PoisonError::into_inner)
@@ -268,6 +323,7 @@ async fn requests(
     lost: &Mutex<HashSet<i32>>,
 ) -> std::io::Result<()> {
     while let Some(message) = read_message(from).await? {
+        hold(faults.delay()).await;
         match command_name(&message).and_then(|command| faults.take(command)) {
             Some(FaultKind::DropRequest) => return Ok(()),
             Some(FaultKind::LoseReply) => {
@@ -291,6 +347,14 @@ async fn replies(from: &mut OwnedReadHalf, to: &mut OwnedWriteHalf, lost: &Mutex
         to.write_all(&message).await?;
     }
     Ok(())
+}
+
+/// Waits `delay` on a blocking thread: tokio's timer counts whole milliseconds, which would
+/// turn a 1 ms delay into 1 to 2 ms.
+async fn hold(delay: Duration) {
+    if !delay.is_zero() {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await;
+    }
 }
 
 /// One whole wire protocol message, header included; `None` when the stream ends between

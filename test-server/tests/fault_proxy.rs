@@ -1,7 +1,7 @@
 //! The fault proxy loses a command's reply after the server applied it, or the command
-//! itself, and leaves everything else alone.
+//! itself, and leaves everything else alone; with a delay set, it holds every request for it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mongodb::bson::{Document, doc};
 use mongodb::error::ErrorKind;
@@ -106,5 +106,37 @@ fn dropping_the_proxy_closes_its_port() -> Result<(), String> {
     let read = std::io::Read::read(&mut &connection, &mut byte);
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
     assert!(!matches!(&read, Err(err) if err.kind() == std::io::ErrorKind::WouldBlock), "still open");
+    Ok(())
+}
+
+/// Each round trip through a delaying proxy takes at least the delay. (Only the lower bound is
+/// asserted: how much longer a busy machine takes is not the proxy's doing.)
+#[tokio::test]
+async fn a_delay_holds_every_round_trip() -> TestResult {
+    let fixture = fixture().await?;
+    let database = fixture.through.client().database("proxied");
+    // Connected, so the delayed round trips below are the commands alone.
+    database.run_command(doc! { "ping": 1 }).await?;
+    assert_eq!(fixture.proxy.delay(), Duration::ZERO);
+
+    let delay = Duration::from_millis(20);
+    fixture.proxy.set_delay(delay);
+    assert_eq!(fixture.proxy.delay(), delay);
+    for _ in 0..3 {
+        let start = Instant::now();
+        database.run_command(doc! { "ping": 1 }).await?;
+        let took = start.elapsed();
+        assert!(took >= delay, "a round trip took {took:?}, less than the delay");
+    }
+    let start = Instant::now();
+    fixture.through.insert_one(doc! { "_id": 1 }).await?;
+    fixture.through.find_one(doc! { "_id": 1 }).await?;
+    assert!(start.elapsed() >= delay * 2, "two round trips took {:?}", start.elapsed());
+
+    // Back to no delay: the commands still go through.
+    fixture.proxy.set_delay(Duration::ZERO);
+    assert_eq!(fixture.direct.count_documents(doc! {}).await?, 1);
+    assert_eq!(fixture.through.count_documents(doc! {}).await?, 1);
+    assert_eq!(fixture.proxy.injected(), 0);
     Ok(())
 }

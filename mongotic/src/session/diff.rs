@@ -10,6 +10,8 @@
 
 use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
 
+use crate::wire::{self, Element, kind};
+
 /// What a flush must write for one entity.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Change {
@@ -27,6 +29,9 @@ pub(crate) fn diff(old: &RawDocument, new: &RawDocument) -> Change {
     if old.as_bytes() == new.as_bytes() {
         return Change::None;
     }
+    if let Some(change) = diff_in_step(old.as_bytes(), new.as_bytes()) {
+        return change;
+    }
     let mut set = RawDocumentBuf::new();
     let mut unset = RawDocumentBuf::new();
     if !diff_into("", old, new, &mut set, &mut unset) {
@@ -40,6 +45,104 @@ pub(crate) fn diff(old: &RawDocument, new: &RawDocument) -> Change {
         update.append("$unset", unset);
     }
     if update.is_empty() { Change::None } else { Change::Update(update) }
+}
+
+/// [`diff`] for the common case, without allocating per element: the documents have the same
+/// keys in the same order wherever they differ (serde writes a struct's fields in declaration
+/// order, so a changed entity lines up with its baseline). Then no field was removed, and the
+/// update is a `$set` of what changed. `None` when the keys do not line up, or a document's
+/// framing does not hold: the general comparison decides. Gives what the general comparison
+/// gives (the tests compare them).
+fn diff_in_step(old: &[u8], new: &[u8]) -> Option<Change> {
+    let mut update = Vec::with_capacity(64);
+    let top = wire::start(&mut update);
+    let set = wire::begin(&mut update, kind::DOCUMENT, b"$set");
+    let first_change = update.len();
+    if !diff_level_in_step(b"", old, new, &mut update)? {
+        return Some(Change::Replace);
+    }
+    if update.len() == first_change {
+        return Some(Change::None);
+    }
+    if !(wire::end(&mut update, set) && wire::end(&mut update, top)) {
+        return None;
+    }
+    RawDocumentBuf::from_bytes(update).ok().map(Change::Update)
+}
+
+/// Appends to `set` the `$set` elements for the differences between `old` and `new` (both at
+/// `prefix`, empty at the top). `Some(false)` when a changed key cannot be addressed by a
+/// dotted path (the caller writes the enclosing document whole), with nothing appended.
+fn diff_level_in_step(prefix: &[u8], old: &[u8], new: &[u8], set: &mut Vec<u8>) -> Option<bool> {
+    let top = prefix.is_empty();
+    let mark = set.len();
+    let mut old_elements = wire::elements(old);
+    let mut new_elements = wire::elements(new);
+    loop {
+        let (old, new) = match (old_elements.next(), new_elements.next()) {
+            (None, None) => break,
+            (Some(Some(old)), Some(Some(new))) if old.key == new.key => (old, new),
+            _ => return None,
+        };
+        if same_element(old, new) || (top && new.key == b"_id") {
+            continue;
+        }
+        // A key that is not text goes to the general comparison, which skips it.
+        let key = std::str::from_utf8(new.key).ok()?;
+        if !addressable(key) {
+            set.truncate(mark);
+            return Some(false);
+        }
+        if old.kind == kind::DOCUMENT && new.kind == kind::DOCUMENT {
+            let path = [prefix, if top { b"" } else { b"." }, new.key].concat();
+            if !diff_level_in_step(&path, old.value, new.value, set)? {
+                wire::append(set, new.kind, &path, new.value);
+            }
+        } else {
+            wire::append_path(set, new.kind, prefix, new.key, new.value);
+        }
+    }
+    Some(old_elements.is_complete() && new_elements.is_complete()).filter(|complete| *complete)
+}
+
+/// [`same_value`] on raw elements: identical, or numbers equal in value.
+fn same_element(old: Element<'_>, new: Element<'_>) -> bool {
+    if old.kind == new.kind && old.value == new.value {
+        return true;
+    }
+    let (Some(a), Some(b)) = (number(old), number(new)) else { return false };
+    if let (RawNumber::Double(x), RawNumber::Double(y)) = (a, b)
+        && x == y
+    {
+        return true;
+    }
+    a.as_number() == b.as_number()
+}
+
+#[derive(Clone, Copy)]
+enum RawNumber {
+    Int32(i32),
+    Int64(i64),
+    Double(f64),
+}
+
+impl RawNumber {
+    fn as_number(self) -> Option<Number> {
+        as_number(match self {
+            RawNumber::Int32(i) => RawBsonRef::Int32(i),
+            RawNumber::Int64(i) => RawBsonRef::Int64(i),
+            RawNumber::Double(f) => RawBsonRef::Double(f),
+        })
+    }
+}
+
+fn number(element: Element<'_>) -> Option<RawNumber> {
+    match element.kind {
+        kind::INT32 => Some(RawNumber::Int32(i32::from_le_bytes(element.value.try_into().ok()?))),
+        kind::INT64 => Some(RawNumber::Int64(i64::from_le_bytes(element.value.try_into().ok()?))),
+        kind::DOUBLE => Some(RawNumber::Double(f64::from_le_bytes(element.value.try_into().ok()?))),
+        _ => None,
+    }
 }
 
 /// The stored paths a change writes, for `before_update` hooks: the `$set` and `$unset` paths
@@ -204,6 +307,7 @@ fn as_number(value: RawBsonRef<'_>) -> Option<Number> {
 #[cfg(test)]
 mod tests {
     use bson::{Document, doc, rawdoc};
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -220,6 +324,88 @@ mod tests {
             Change::None => Owned::None,
             Change::Update(raw) => Owned::Update(raw.to_document().expect("valid")),
             Change::Replace => Owned::Replace,
+        }
+    }
+
+    /// The general comparison alone, to check the in-step one against.
+    fn general(old: &RawDocument, new: &RawDocument) -> Change {
+        let mut set = RawDocumentBuf::new();
+        let mut unset = RawDocumentBuf::new();
+        if !diff_into("", old, new, &mut set, &mut unset) {
+            return Change::Replace;
+        }
+        let mut update = RawDocumentBuf::new();
+        if !set.is_empty() {
+            update.append("$set", set);
+        }
+        if !unset.is_empty() {
+            update.append("$unset", unset);
+        }
+        if update.is_empty() { Change::None } else { Change::Update(update) }
+    }
+
+    #[test]
+    fn in_step_comparison_agrees_with_the_general_one() {
+        let cases = [
+            (rawdoc! { "_id": 1, "a": 1, "b": "x" }, rawdoc! { "_id": 1, "a": 2, "b": "x" }),
+            (rawdoc! { "_id": 1, "a": 1 }, rawdoc! { "_id": 2, "a": 1 }),
+            (rawdoc! { "_id": 1, "n": 5_i32, "f": 0.0 }, rawdoc! { "_id": 1, "n": 5.0, "f": -0.0 }),
+            (rawdoc! { "n": f64::NAN }, rawdoc! { "n": f64::NAN }),
+            (rawdoc! { "n": 5_i64 }, rawdoc! { "n": 5.5 }),
+            (rawdoc! { "a": { "b": { "c": 1, "d": 2 } } }, rawdoc! { "a": { "b": { "c": 1, "d": 3 } } }),
+            (rawdoc! { "a": { "b.c": 1 }, "x": 1 }, rawdoc! { "a": { "b.c": 2 }, "x": 2 }),
+            (rawdoc! { "$x": 1, "y": 1 }, rawdoc! { "$x": 2, "y": 2 }),
+            (rawdoc! { "a": [1, 2], "b": null }, rawdoc! { "a": [1, 3], "b": { "c": 1 } }),
+            (rawdoc! { "a": { "x": 1 } }, rawdoc! { "a": "text" }),
+            (rawdoc! { "a": 1, "b": 2 }, rawdoc! { "b": 2, "a": 1 }),
+            (rawdoc! { "a": 1, "b": 2 }, rawdoc! { "a": 1 }),
+            (rawdoc! { "a": { "x": 1, "y": 2 } }, rawdoc! { "a": { "y": 2, "x": 3 } }),
+        ];
+        for (old, new) in cases {
+            let in_step = diff_in_step(old.as_bytes(), new.as_bytes());
+            if let Some(in_step) = &in_step {
+                assert_eq!(*in_step, general(&old, &new), "{old:?} -> {new:?}");
+            }
+            assert_eq!(diff(&old, &new), general(&old, &new), "{old:?} -> {new:?}");
+        }
+        // Keys out of line are left to the general comparison.
+        assert!(diff_in_step(rawdoc! { "a": 1, "b": 2 }.as_bytes(), rawdoc! { "b": 2, "a": 1 }.as_bytes()).is_none());
+    }
+
+    fn value() -> impl Strategy<Value = bson::Bson> {
+        let leaf = prop_oneof![
+            (0..3_i32).prop_map(bson::Bson::Int32),
+            (0..3_i64).prop_map(bson::Bson::Int64),
+            prop_oneof![Just(0.0), Just(-0.0), Just(1.0), Just(1.5), Just(f64::NAN)].prop_map(bson::Bson::Double),
+            "[ab]{0,2}".prop_map(bson::Bson::String),
+            Just(bson::Bson::Null),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(bson::Bson::Array),
+                proptest::collection::vec(("[a-c.$]{0,2}", inner), 0..4)
+                    .prop_map(|fields| bson::Bson::Document(fields.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Documents with the same keys in the same order and random values, as a changed
+        /// entity and its baseline usually are.
+        #[test]
+        fn in_step_comparison_agrees_on_random_documents(
+            fields in proptest::collection::vec(("[a-d_]{1,3}", value(), value(), any::<bool>()), 0..6)
+        ) {
+            let old: Document = fields.iter().map(|(key, value, _, _)| (key.clone(), value.clone())).collect();
+            let new: Document = fields
+                .iter()
+                .map(|(key, value, other, change)| (key.clone(), if *change { other.clone() } else { value.clone() }))
+                .collect();
+            let old = bson::RawDocumentBuf::from_document(&old).expect("valid");
+            let new = bson::RawDocumentBuf::from_document(&new).expect("valid");
+            if let Some(in_step) = diff_in_step(old.as_bytes(), new.as_bytes()) {
+                prop_assert_eq!(in_step, general(&old, &new));
+            }
         }
     }
 

@@ -113,7 +113,7 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
             }
             value.__stamp(true, now);
             ids.push(id);
-            docs.push(bson::to_raw_document_buf(&value).map_err(|err| Error::serialize(&namespace_text, err))?);
+            docs.push(crate::encode::entity_to_raw(&value).map_err(|err| Error::serialize(&namespace_text, err))?);
         }
         if !invalid.is_empty() {
             return Err(Error::Validation { invalid });

@@ -399,7 +399,7 @@ impl Session {
             match existing.cell.try_write() {
                 Ok(mut slot) => {
                     // Keep the value being replaced as the baseline, for rollback.
-                    existing.cell.state.begin_change(|| bson::to_raw_document_buf(&*slot).ok());
+                    existing.cell.state.begin_change(|| crate::encode::entity_to_raw(&*slot).ok());
                     *slot = value;
                 }
                 Err(_) => return Err(self.cell_error::<M>(CellError::Busy, Some(id))),

@@ -8,6 +8,7 @@ use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use bson::oid::ObjectId;
 use bson::{Bson, RawDocument, RawDocumentBuf};
 use futures::stream::{self, BoxStream, StreamExt};
 use mongodb::options::{CountOptions, FindOptions};
@@ -20,6 +21,7 @@ use super::tracked::{ErasedEntity, ServerId, Tracked};
 use super::unit_of_work::{Status, UnitOfWork};
 use crate::model::IdKey;
 use crate::statement::{ColumnProjection, Projection, Row, ScalarProjection, Select};
+use crate::wire::{self, kind};
 use crate::{Error, Model, Result, telemetry};
 
 /// Turns returned documents into entities through the session's identity map. Used by
@@ -71,13 +73,10 @@ impl<'a> Loader<'a> {
     }
 
     pub(crate) fn entity<M: Model>(&mut self, raw: &RawDocument) -> Result<Tracked<M>> {
-        let (raw_id, id) = match raw.get("_id") {
-            Ok(Some(raw_id)) => (raw_id, IdKey::from_raw(raw_id)),
-            _ => {
-                return Err(Error::UnexpectedReply {
-                    message: format!("a document of {} came back without an _id", self.namespace),
-                });
-            }
+        let Some((id, server_id)) = document_id(raw) else {
+            return Err(Error::UnexpectedReply {
+                message: format!("a document of {} came back without an _id", self.namespace),
+            });
         };
         let namespace = self.namespace;
         let mut loaded = None;
@@ -85,7 +84,7 @@ impl<'a> Loader<'a> {
             let mut value: M =
                 bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(namespace, raw, source))?;
             value.after_load();
-            let handle = Tracked::with_state(value, 0, ServerId::from_raw(raw_id));
+            let handle = Tracked::with_state(value, 0, server_id);
             let erased = handle.erased();
             loaded = Some(handle);
             Ok::<_, Error>(erased)
@@ -100,6 +99,21 @@ impl<'a> Loader<'a> {
             message: format!("the identity map holds another model's entity for a document of {namespace}"),
         })
     }
+}
+
+/// The `_id` of a stored document, as its identity-map key and as the entity's server id. The
+/// server stores `_id` first, so an `ObjectId` there is read from the first element's bytes;
+/// anything else is looked up by key.
+fn document_id(raw: &RawDocument) -> Option<(IdKey, Option<ServerId>)> {
+    if let Some(Some(first)) = wire::elements(raw.as_bytes()).next()
+        && first.key == b"_id"
+        && first.kind == kind::OBJECT_ID
+        && let Ok(bytes) = <[u8; 12]>::try_from(first.value)
+    {
+        return Some((IdKey::ObjectId(bytes), Some(ServerId::ObjectId(ObjectId::from_bytes(bytes)))));
+    }
+    let raw_id = raw.get("_id").ok().flatten()?;
+    Some((IdKey::from_raw(raw_id), ServerId::from_raw(raw_id)))
 }
 
 /// The results of a select, fetched on demand: made by

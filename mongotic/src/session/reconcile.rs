@@ -104,13 +104,13 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
     let mut doubts: Vec<(Namespace, Vec<Doubt>)> = Vec::new();
     for (key, entry) in session.uow.entries() {
         let state = entry.entity.state();
-        let versioned = matches!(state.sync().intent, Intent::Versioned { .. });
+        let versioned = matches!(state.sync().intent(), Intent::Versioned { .. });
         if !versioned && !matches!(entry.status, Status::New | Status::Uncertain) {
             continue;
         }
         let intent = state.intent();
         let id = match &intent {
-            Intent::Insert { id, .. } => id.clone(),
+            Intent::Insert { id, .. } => id.to_bson(),
             // A delete in doubt that was taken back (`add`, `rollback`): does the document
             // still exist?
             Intent::Delete => match state.server_id() {
@@ -120,7 +120,7 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
             // A versioned update or replacement: sent again, it would match nothing if it
             // landed (the version moved on). A `merge` may have created the document, so the
             // id is the write's, not the one the server was known to have.
-            Intent::Versioned { id, .. } => id.clone(),
+            Intent::Versioned { id, .. } => id.to_bson(),
             Intent::None => continue,
         };
         let namespace = session.engine.namespace(entry.entity.meta())?;

@@ -36,7 +36,6 @@ use super::reconcile::{reconcile, stored_ids};
 use super::tracked::{ErasedEntity, Intent, SavedState};
 use super::unit_of_work::{Status, UnitOfWork};
 use crate::error::{Error, WriteKind};
-use crate::model::IdKey;
 use crate::{Engine, Result, TransactionMode};
 
 /// How long a transaction is tried again after transient errors, as in the drivers'
@@ -322,11 +321,11 @@ async fn forget_vanished(session: &mut Session, plan: &Plan, fates: &[Fate]) {
         if writes.is_empty() {
             continue;
         }
-        let ids: Vec<Bson> = writes.iter().map(|index| plan.writes[*index].id.clone()).collect();
+        let ids: Vec<Bson> = writes.iter().map(|index| plan.writes[*index].id_bson()).collect();
         let Ok(present) = stored_ids(&session.engine, None, &plan.namespaces[namespace], &ids).await else { return };
         for index in writes {
             let write = &plan.writes[index];
-            if present.contains(&IdKey::from_bson(&write.id)) || session.uow.get(write.key).is_none() {
+            if present.contains(&write.id.key()) || session.uow.get(write.key).is_none() {
                 continue;
             }
             if let Some(entry) = session.uow.remove(write.key) {

@@ -2,18 +2,22 @@
 //!
 //! Entries live in a slab (a `Vec` with reusable slots); each entity records its slot, so
 //! finding the entry of a handle needs no hashing. The identity map files entities with a
-//! server identity under (model type, `_id`) so that a document loaded twice is one handle;
-//! it is one hash map of ids per model, so a loaded document costs one hash of its `_id`.
+//! server identity under (model type, `_id`) so that a document loaded twice is one handle.
+//! It is one hash table per model holding a slot and half the id's hash (8 bytes): the id
+//! itself is kept once, in the entry. So a loaded document costs one hash of its `_id`; the
+//! table grows without hashing or reading an entry again, and a probe reads an entry only when
+//! the hashes match.
 //! An entity belongs to one session at a time; the owner is recorded in the entity itself,
 //! and an entry whose entity was moved to another session is dropped the next time this
 //! session looks.
 
 use std::any::TypeId;
-use std::collections::HashMap;
-use std::collections::hash_map::{Entry as MapEntry, RandomState};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use hashbrown::HashTable;
 
 use super::tracked::{CellState, ErasedEntity};
 use crate::model::IdKey;
@@ -45,53 +49,51 @@ pub(crate) struct Entry {
     /// When the entity was last staged or loaded; flush writes in this order.
     pub(crate) seq: u64,
     /// The entity's key in the identity map, once it has a server identity.
-    pub(crate) identity: Option<IdKey>,
+    identity: Option<IdKey>,
 }
 
-/// An id with its hash, computed once with the session's randomly keyed SipHash: the map
-/// then never hashes the id again, not even when it grows.
-#[derive(Clone, Debug)]
-struct HashedId {
-    hash: u64,
-    id: IdKey,
-}
-
-impl PartialEq for HashedId {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.id == other.id
+impl Entry {
+    /// The id the entity is filed under in the identity map, if any.
+    pub(crate) fn identity(&self) -> Option<&IdKey> {
+        self.identity.as_ref()
     }
 }
 
-impl Eq for HashedId {}
+/// A filed entity: its slot, and its id's tag (the upper half of the session's randomly keyed
+/// SipHash of the id), computed once when it is filed. Eight bytes, so the table stays small:
+/// at a million entities it is far out of the CPU's caches, and every byte there costs.
+#[derive(Clone, Copy)]
+struct Filing {
+    slot: u32,
+    tag: u32,
+}
 
-impl Hash for HashedId {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+impl Filing {
+    /// `None` for a slot beyond `u32::MAX`: a session of four billion entities, which no
+    /// memory holds. Such an entity would stay unfiled rather than be filed wrongly.
+    fn new(slot: usize, tag: u32) -> Option<Filing> {
+        Some(Filing { slot: u32::try_from(slot).ok()?, tag })
+    }
+
+    fn slot(self) -> usize {
+        self.slot as usize
+    }
+
+    /// The hash the table places the filing by.
+    fn hash(self) -> u64 {
+        spread(self.tag)
     }
 }
 
-/// Passes a precomputed hash through (see [`HashedId`]).
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used by `HashedId`; fold anything else so it is still a hash.
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// A tag as the table's hash: the table takes a bucket from the low bits and a control byte
+/// from the top ones, so the tag goes in both halves.
+fn spread(tag: u32) -> u64 {
+    (u64::from(tag) << 32) | u64::from(tag)
 }
 
-type IdMap = HashMap<HashedId, usize, BuildHasherDefault<PassThrough>>;
+/// One model's filed entities. Every slot in it holds an entry filed under an id with the tag
+/// stored beside it.
+type IdTable = HashTable<Filing>;
 
 /// Whether `entry` holds an entity that session `session_id` still owns.
 fn owned(entry: &Entry, session_id: u64) -> bool {
@@ -132,13 +134,23 @@ impl Slab {
     fn get(&self, slot: usize, session_id: u64) -> Option<&Entry> {
         self.slots.get(slot)?.as_ref().filter(|entry| owned(entry, session_id))
     }
+
+    fn identity(&self, slot: usize) -> Option<&IdKey> {
+        self.slots.get(slot)?.as_ref()?.identity.as_ref()
+    }
+
+    /// `true` when `filing` is of `id`, whose tag is `tag`: the tags are compared first, so
+    /// the entry is read only when they match.
+    fn is_filed_as(&self, filing: Filing, tag: u32, id: &IdKey) -> bool {
+        filing.tag == tag && self.identity(filing.slot()) == Some(id)
+    }
 }
 
 pub(crate) struct UnitOfWork {
     session_id: u64,
     slab: Slab,
-    /// Per model (few per session, so a short list), the slots of entities by id.
-    identity: Vec<(TypeId, IdMap)>,
+    /// Per model (few per session, so a short list), the slots of its filed entities.
+    identity: Vec<(TypeId, IdTable)>,
     hasher: RandomState,
     next_seq: u64,
 }
@@ -154,8 +166,9 @@ impl UnitOfWork {
         }
     }
 
-    fn hashed(&self, id: IdKey) -> HashedId {
-        HashedId { hash: self.hasher.hash_one(&id), id }
+    /// The tag of `id` in the identity map.
+    fn tag(&self, id: &IdKey) -> u32 {
+        (self.hasher.hash_one(id) >> 32) as u32
     }
 
     pub(crate) fn session_id(&self) -> u64 {
@@ -167,19 +180,43 @@ impl UnitOfWork {
         self.next_seq
     }
 
-    fn ids(&self, model: TypeId) -> Option<&IdMap> {
+    fn ids(&self, model: TypeId) -> Option<&IdTable> {
         self.identity.iter().find(|(m, _)| *m == model).map(|(_, ids)| ids)
     }
 
-    fn ids_mut(identity: &mut Vec<(TypeId, IdMap)>, model: TypeId) -> &mut IdMap {
+    fn ids_mut(identity: &mut Vec<(TypeId, IdTable)>, model: TypeId) -> &mut IdTable {
         let index = match identity.iter().position(|(m, _)| *m == model) {
             Some(index) => index,
             None => {
-                identity.push((model, IdMap::default()));
+                identity.push((model, IdTable::new()));
                 identity.len() - 1
             }
         };
         &mut identity[index].1
+    }
+
+    /// Files the entry in `slot` (whose identity's tag is `tag`) in the table of `model`, in
+    /// place of any other entry filed under the same id. Returns the slot it replaced.
+    fn file(&mut self, model: TypeId, slot: usize, tag: u32) -> Option<usize> {
+        let filing = Filing::new(slot, tag)?;
+        let slab = &self.slab;
+        let ids = Self::ids_mut(&mut self.identity, model);
+        let id = slab.identity(slot)?;
+        let same = |other: &Filing| other.slot() != slot && slab.is_filed_as(*other, tag, id);
+        if let Some(filed) = ids.find_mut(spread(tag), same) {
+            return Some(std::mem::replace(filed, filing).slot());
+        }
+        ids.insert_unique(spread(tag), filing, |other| other.hash());
+        None
+    }
+
+    /// Takes the entry in `slot` out of the table of `model`, if it is there.
+    fn unfile(&mut self, model: TypeId, slot: usize) {
+        let Some(tag) = self.slab.identity(slot).map(|id| self.tag(id)) else { return };
+        let ids = Self::ids_mut(&mut self.identity, model);
+        if let Ok(filed) = ids.find_entry(spread(tag), |filing| filing.slot() == slot) {
+            filed.remove();
+        }
     }
 
     /// Starts tracking `entity` with `status`, filed under `identity` when given. Returns its
@@ -187,13 +224,12 @@ impl UnitOfWork {
     pub(crate) fn track(&mut self, entity: Arc<dyn ErasedEntity>, status: Status, identity: Option<IdKey>) -> usize {
         let model = entity.model_type();
         let seq = self.next_seq();
-        let slot = self.slab.insert(Entry { entity, status, seq, identity: identity.clone() }, self.session_id);
-        if let Some(id) = identity {
-            let id = self.hashed(id);
-            let previous = Self::ids_mut(&mut self.identity, model).insert(id, slot);
-            if let Some(previous) = previous {
-                self.release_if_stale(previous);
-            }
+        let tag = identity.as_ref().map(|id| self.tag(id));
+        let slot = self.slab.insert(Entry { entity, status, seq, identity }, self.session_id);
+        if let Some(tag) = tag
+            && let Some(previous) = self.file(model, slot, tag)
+        {
+            self.release_if_stale(previous);
         }
         slot
     }
@@ -207,29 +243,26 @@ impl UnitOfWork {
         load: impl FnOnce() -> Result<Arc<dyn ErasedEntity>, E>,
     ) -> Result<Arc<dyn ErasedEntity>, E> {
         let session_id = self.session_id;
-        let seq = self.next_seq();
-        let id = self.hashed(id);
+        let tag = self.tag(&id);
+        let slab = &self.slab;
         let ids = Self::ids_mut(&mut self.identity, model);
-        let (id, stale) = match ids.entry(id) {
-            MapEntry::Occupied(filed) => {
-                if let Some(entry) = self.slab.get(*filed.get(), session_id) {
-                    return Ok(entry.entity.clone());
-                }
-                let (id, slot) = filed.remove_entry();
-                (id, slot)
+        if let Ok(found) = ids.find_entry(spread(tag), |filing| slab.is_filed_as(*filing, tag, &id)) {
+            if let Some(entry) = slab.get(found.get().slot(), session_id) {
+                return Ok(entry.entity.clone());
             }
-            MapEntry::Vacant(vacant) => {
-                let entity = load()?;
-                let identity = Some(vacant.key().id.clone());
-                let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, identity };
-                vacant.insert(self.slab.insert(entry, session_id));
-                return Ok(entity);
-            }
-        };
-        // The filed entity moved to another session: forget it and load afresh.
-        self.release_if_stale(stale);
+            // The filed entity moved to another session: forget it and load afresh.
+            let (stale, _) = found.remove();
+            self.release_if_stale(stale.slot());
+        }
         let entity = load()?;
-        self.track(entity.clone(), Status::Persistent, Some(id.id));
+        let seq = self.next_seq();
+        let entry = Entry { entity: entity.clone(), status: Status::Persistent, seq, identity: Some(id) };
+        let slot = self.slab.insert(entry, session_id);
+        // Not in the table (just looked): filed without looking again.
+        if let Some(filing) = Filing::new(slot, tag) {
+            let ids = Self::ids_mut(&mut self.identity, model);
+            ids.insert_unique(spread(tag), filing, |other| other.hash());
+        }
         Ok(entity)
     }
 
@@ -278,7 +311,8 @@ impl UnitOfWork {
 
     /// The entry filed under `model` and `id`, if this session tracks one.
     pub(crate) fn lookup(&self, model: TypeId, id: &IdKey) -> Option<(usize, &Entry)> {
-        let slot = *self.ids(model)?.get(&self.hashed(id.clone()))?;
+        let tag = self.tag(id);
+        let slot = self.ids(model)?.find(spread(tag), |filing| self.slab.is_filed_as(*filing, tag, id))?.slot();
         self.get(slot).map(|entry| (slot, entry))
     }
 
@@ -292,41 +326,38 @@ impl UnitOfWork {
     /// many at once.
     pub(crate) fn reserve_identities(&mut self, model: TypeId, additional: usize) {
         if additional > 0 {
-            Self::ids_mut(&mut self.identity, model).reserve(additional);
+            Self::ids_mut(&mut self.identity, model).reserve(additional, |filing| filing.hash());
         }
     }
 
-    /// Files the entry under `id` in the identity map.
+    /// Files the entry under `id` in the identity map (in place of what it was filed under).
     pub(crate) fn file_identity(&mut self, key: usize, id: IdKey) {
-        let Some(entry) = self.get_mut(key) else { return };
-        let model = entry.entity.model_type();
-        let old = entry.identity.replace(id.clone()).map(|old| self.hashed(old));
-        let id = self.hashed(id);
-        let ids = Self::ids_mut(&mut self.identity, model);
-        if let Some(old) = old {
-            ids.remove(&old);
+        let Some(model) = self.get(key).map(|entry| entry.entity.model_type()) else { return };
+        self.unfile(model, key);
+        let tag = self.tag(&id);
+        if let Some(entry) = self.get_mut(key) {
+            entry.identity = Some(id);
+            self.file(model, key, tag);
         }
-        ids.insert(id, key);
     }
 
     /// Empties a slot whose entity another session has taken over.
     fn release_if_stale(&mut self, slot: usize) {
-        let stale = matches!(self.slab.slots.get(slot), Some(Some(entry)) if !owned(entry, self.session_id));
-        if stale {
+        let stale = match self.slab.slots.get(slot) {
+            Some(Some(entry)) if !owned(entry, self.session_id) => Some(entry.entity.model_type()),
+            _ => None,
+        };
+        if let Some(model) = stale {
+            self.unfile(model, slot);
             self.slab.take(slot);
         }
     }
 
     /// Stops tracking the entity in slot `key` and releases it, if this session owns it.
     pub(crate) fn remove(&mut self, key: usize) -> Option<Entry> {
+        let model = self.slab.slots.get(key)?.as_ref()?.entity.model_type();
+        self.unfile(model, key);
         let entry = self.slab.take(key)?;
-        if let Some(id) = &entry.identity {
-            let id = self.hashed(id.clone());
-            let ids = Self::ids_mut(&mut self.identity, entry.entity.model_type());
-            if ids.get(&id) == Some(&key) {
-                ids.remove(&id);
-            }
-        }
         if owned(&entry, self.session_id) {
             entry.entity.state().set_owner(0, 0);
             Some(entry)

@@ -48,7 +48,7 @@ pub(crate) async fn explain_unmatched(
 ) -> Result<(), Failure> {
     let Some(&first) = indices.first() else { return Ok(()) };
     let namespace = &plan.namespaces[plan.writes[first].namespace];
-    let ids: Vec<Bson> = indices.iter().map(|index| plan.writes[*index].id.clone()).collect();
+    let ids: Vec<Bson> = indices.iter().map(|index| plan.writes[*index].id_bson()).collect();
     let versioned = indices.iter().any(|index| plan.writes[*index].version.is_some());
     let found = stored(engine, session, namespace, &ids, !versioned).await.map_err(|error| Failure {
         error,
@@ -62,7 +62,7 @@ pub(crate) async fn explain_unmatched(
         .iter()
         .map(|index| {
             let write = &plan.writes[*index];
-            let key = IdKey::from_bson(&write.id);
+            let key = write.id.key();
             let Some(doc) = by_id.iter().position(|(id, _)| *id == key).map(|at| by_id.swap_remove(at).1) else {
                 return Seen::Missing;
             };

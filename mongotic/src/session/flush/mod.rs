@@ -185,7 +185,7 @@ impl Report {
                     let named = !(write.kind == WriteKind::Delete && outcome.ambiguous_deletes);
                     Error::Stale {
                         namespace: plan.names[write.namespace].clone(),
-                        id: named.then(|| Box::new(write.id.clone())),
+                        id: named.then(|| Box::new(write.id_bson())),
                         kind: write.kind,
                     }
                 }
@@ -280,5 +280,5 @@ impl Report {
 
 fn failed_write(plan: &Plan, index: Option<usize>) -> Option<FailedWrite> {
     let write = plan.writes.get(index?)?;
-    Some(FailedWrite { kind: write.kind, namespace: plan.names[write.namespace].clone(), id: write.id.clone() })
+    Some(FailedWrite { kind: write.kind, namespace: plan.names[write.namespace].clone(), id: write.id_bson() })
 }

@@ -8,12 +8,13 @@
 
 use std::any::TypeId;
 
+use bson::oid::ObjectId;
 use bson::{Bson, RawDocumentBuf};
 use mongodb::Namespace;
 
 use super::super::Session;
 use super::super::diff::{Change, changed_paths, diff};
-use super::super::tracked::{Baseline, CellError, ErasedEntity, Intent};
+use super::super::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId};
 use super::super::unit_of_work::Status;
 use super::prepare::{Preparer, VersionCheck, stored_version};
 use crate::Result;
@@ -27,8 +28,8 @@ pub(crate) struct Write {
     pub(crate) kind: WriteKind,
     /// Index into `Plan::namespaces`.
     pub(crate) namespace: usize,
-    /// The `_id` the write targets.
-    pub(crate) id: Bson,
+    /// The `_id` the write targets (see [`Write::id_bson`]).
+    pub(crate) id: ServerId,
     pub(crate) body: Body,
     /// The entity's change counter when it was serialized.
     pub(crate) seen: u64,
@@ -54,6 +55,11 @@ pub(crate) enum Body {
 }
 
 impl Write {
+    /// The `_id` the write targets, as BSON (for filters and errors).
+    pub(crate) fn id_bson(&self) -> Bson {
+        self.id.to_bson()
+    }
+
     /// A rough size of the statement, for splitting commands.
     pub(crate) fn estimated_size(&self) -> usize {
         64 + match &self.body {
@@ -154,7 +160,9 @@ fn kind_rank(kind: WriteKind) -> u8 {
 pub(crate) fn build_plan(session: &mut Session) -> Result<Plan> {
     session.uow.prune();
     let mut order: Vec<usize> = session.uow.entries_in_order().into_iter().map(|(key, _)| key).collect();
-    let mut planner = Planner { plan: Plan::default(), models: Vec::new(), to_file: Vec::new(), prep: Preparer::new() };
+    // Sized for every entry at once: a flush of many entities grows no vector of writes.
+    let plan = Plan { writes: Vec::with_capacity(order.len()), ..Plan::default() };
+    let mut planner = Planner { plan, models: Vec::new(), to_file: Vec::new(), prep: Preparer::new() };
     let mut next = 0;
     while let Some(&key) = order.get(next) {
         next += 1;
@@ -232,7 +240,7 @@ impl Planner {
         let Some(entry) = session.uow.get(key) else { return Ok(None) };
         let entity = entry.entity.clone();
         let mut status = entry.status;
-        let filed = entry.identity.clone();
+        let filed = entry.identity().cloned();
         let namespace = self.namespace(session, &*entity)?;
         let name = self.plan.names[namespace].clone();
         let state = entity.state();
@@ -249,7 +257,8 @@ impl Planner {
             key,
             kind: WriteKind::Insert,
             namespace,
-            id: Bson::Null,
+            // Every write returned below has its id set: this one is never sent.
+            id: ServerId::ObjectId(ObjectId::from_bytes([0; 12])),
             body: Body::Delete,
             seen,
             upsert: false,
@@ -273,7 +282,7 @@ impl Planner {
                 {
                     write.version = Some(VersionCheck { field, expected, written: expected });
                 }
-                (write.kind, write.id) = (WriteKind::Delete, id);
+                (write.kind, write.id) = (WriteKind::Delete, ServerId::new(id));
             }
             Status::Merged => {
                 let (id, _) = entity.assign_id().map_err(fail)?;
@@ -287,7 +296,7 @@ impl Planner {
                     write.version = Some(VersionCheck { field, expected, written: expected + 1 });
                 }
                 write.upsert = true;
-                (write.kind, write.id) = (WriteKind::Replace, id);
+                (write.kind, write.id) = (WriteKind::Replace, ServerId::new(id));
                 write.body = Body::Document(entity.to_raw().map_err(fail)?);
             }
             Status::New => {
@@ -309,7 +318,7 @@ impl Planner {
                     });
                 }
                 self.prep.validate(&*entity, Some(&id), &name)?;
-                write.id = id;
+                write.id = ServerId::new(id);
                 write.body = Body::Document(entity.to_raw().map_err(fail)?);
             }
             Status::Persistent => {
@@ -345,7 +354,7 @@ impl Planner {
                     (current, change) = self.change(&*entity, &stored_id, &name)?.unwrap_or((current, change));
                 }
                 write.expect_match = true;
-                write.id = stored_id;
+                write.id = ServerId::new(stored_id);
                 (write.kind, write.body) = match change {
                     Change::Update(update) => (WriteKind::Update, Body::Update { update, snapshot: current }),
                     _ => (WriteKind::Replace, Body::Document(current)),

@@ -57,7 +57,7 @@ impl Preparer {
             return Ok(false);
         }
         let state = entity.state();
-        if state.sync().prepared == Some((seen, kind)) {
+        if state.sync().prepared() == Some((seen, kind)) {
             return Ok(false);
         }
         let mut ctx = HookContext::new(self.now, &mut self.staged);
@@ -74,7 +74,7 @@ impl Preparer {
             }
             Err(err) => return Err(cell_error(err, namespace, entity.current_id().ok().flatten())),
         }
-        state.sync().prepared = Some((seen, kind));
+        state.sync().set_prepared(Some((seen, kind)));
         Ok(!matches!(event, HookEvent::Delete))
     }
 

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use bson::{Bson, Document, RawArrayBuf, RawBson, RawBsonRef, RawDocumentBuf, rawdoc};
+use bson::{Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf, rawdoc};
 use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, TRANSIENT_TRANSACTION_ERROR};
 use mongodb::options::{
     DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateModifications, UpdateOneModel, WriteModel,
@@ -23,6 +23,8 @@ use super::plan::{Body, Plan, Write};
 use super::prepare::version_in;
 use crate::error::{Error, WriteKind};
 use crate::session::reconcile::stored;
+use crate::session::tracked::ServerId;
+use crate::wire::{self, kind};
 use crate::{Engine, Result};
 
 /// Statements per `update`/`delete` command; below the server's `maxWriteBatchSize`.
@@ -177,7 +179,7 @@ async fn finish(
     {
         // Read outside any transaction: the refused write ended it.
         let namespace = &plan.namespaces[write.namespace];
-        let found = stored(engine, None, namespace, std::slice::from_ref(&write.id), false)
+        let found = stored(engine, None, namespace, &[write.id_bson()], false)
             .await
             .ok()
             .and_then(|docs| docs.first().and_then(|doc| version_in(doc, check.field)));
@@ -193,7 +195,7 @@ pub(crate) fn conflict_error(plan: &Plan, index: usize, found: Option<i64>) -> E
     Error::VersionConflict {
         model: plan.metas[write.namespace].name,
         namespace: plan.names[write.namespace].clone(),
-        id: Box::new(write.id.clone()),
+        id: Box::new(write.id_bson()),
         kind: write.kind,
         expected: write.version.map_or(0, |check| check.expected),
         found,
@@ -236,7 +238,7 @@ async fn send_inserts(
             let code_name = first.code_name.clone().unwrap_or_default();
             let error = Error::from_write_error(
                 name,
-                Some(plan.writes[index].id.clone()),
+                Some(plan.writes[index].id_bson()),
                 first.code,
                 code_name,
                 first.message.clone(),
@@ -323,7 +325,7 @@ async fn run_write_command(
         let code = error.get_i32("code").unwrap_or_default();
         let code_name = error.get_str("codeName").unwrap_or_default().to_owned();
         let message = error.get_str("errmsg").unwrap_or_default().to_owned();
-        let id = plan.writes.get(range.start + index).map(|write| write.id.clone());
+        let id = plan.writes.get(range.start + index).map(Write::id_bson);
         Some((index, Error::from_write_error(name, id, code, code_name, message)))
     });
     let concern_error = reply.get_document("writeConcernError").ok().map(|concern| {
@@ -465,20 +467,63 @@ async fn send_chunked(
     None
 }
 
-/// The `update` command for `chunk`: a statement per write.
+/// The `update` command for `chunk`: a statement per write, written straight in wire form into
+/// one buffer sized up front (update documents and replacements are copied in as they are).
 pub(super) fn update_command(
     collection: &str,
     plan: &Plan,
     chunk: Range<usize>,
 ) -> std::result::Result<RawDocumentBuf, Failure> {
-    let mut statements = RawArrayBuf::new();
-    for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
-        match update_statement(write) {
-            Ok(statement) => statements.push(statement),
-            Err(error) => return Err(Failure::plain(error, Some(chunk.start + offset))),
-        }
+    let writes = &plan.writes[chunk.clone()];
+    let size = 64 + collection.len() + writes.iter().map(statement_size).sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    let command = wire::start(&mut out);
+    let mut written = wire::append_str(&mut out, "update", collection);
+    let list = wire::begin(&mut out, kind::ARRAY, b"updates");
+    let mut digits = [0; 20];
+    for (offset, write) in writes.iter().enumerate() {
+        let statement = wire::begin(&mut out, kind::DOCUMENT, wire::index_key(offset, &mut digits));
+        append_update_statement(&mut out, write)
+            .and_then(|()| wire::end(&mut out, statement).then_some(()).ok_or_else(too_large))
+            .map_err(|error| Failure::plain(error, Some(chunk.start + offset)))?;
     }
-    Ok(write_command("update", collection, "updates", statements))
+    written &= wire::end(&mut out, list);
+    wire::append(&mut out, kind::BOOLEAN, b"ordered", &[1]);
+    written &= wire::end(&mut out, command);
+    written.then(|| RawDocumentBuf::from_bytes(out).ok()).flatten().ok_or_else(|| Failure::plain(too_large(), None))
+}
+
+/// About the bytes a write's update statement takes.
+fn statement_size(write: &Write) -> usize {
+    48 + match &write.body {
+        Body::Update { update, .. } => update.as_bytes().len(),
+        Body::Document(document) => document.as_bytes().len(),
+        Body::Delete => 0,
+    }
+}
+
+fn too_large() -> Error {
+    Error::InvalidStatement { message: "a write command longer than BSON allows".into() }
+}
+
+/// The fields of `{q: {_id: id}, u: update}` (with `upsert: true` for a merge).
+fn append_update_statement(out: &mut Vec<u8>, write: &Write) -> Result<()> {
+    let filter = wire::begin(out, kind::DOCUMENT, b"q");
+    append_filter_fields(out, write)?;
+    if !wire::end(out, filter) {
+        return Err(too_large());
+    }
+    match &write.body {
+        Body::Update { update, .. } => wire::append(out, kind::DOCUMENT, b"u", update.as_bytes()),
+        Body::Document(raw) => {
+            wire::append(out, kind::DOCUMENT, b"u", raw.as_bytes());
+            if write.upsert {
+                wire::append(out, kind::BOOLEAN, b"upsert", &[1]);
+            }
+        }
+        Body::Delete => return Err(Error::InvalidStatement { message: "a delete in an update command".into() }),
+    }
+    Ok(())
 }
 
 /// The `delete` command for `chunk`: one statement, `_id` in the chunk's ids; or, for
@@ -500,7 +545,7 @@ pub(super) fn delete_command(
     }
     let mut ids = RawArrayBuf::new();
     for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
-        match raw_id(&write.id) {
+        match raw_id(&write.id_bson()) {
             Ok(id) => ids.push(id),
             Err(error) => return Err(Failure::plain(error, Some(chunk.start + offset))),
         }
@@ -523,39 +568,58 @@ fn write_command(name: &str, collection: &str, list: &str, statements: RawArrayB
 /// version the session last saw. Version 0 also matches a document without the field (one
 /// written before the model had it, read as 0 through `#[serde(default)]`).
 pub(super) fn filter_of(write: &Write) -> Result<RawDocumentBuf> {
-    let mut filter = RawDocumentBuf::new();
-    filter.append("_id", raw_id(&write.id)?);
+    let mut out = Vec::with_capacity(48);
+    let filter = wire::start(&mut out);
+    append_filter_fields(&mut out, write)?;
+    if !wire::end(&mut out, filter) {
+        return Err(too_large());
+    }
+    RawDocumentBuf::from_bytes(out).map_err(|err| Error::InvalidValue { path: "_id".into(), message: err.to_string() })
+}
+
+/// The elements of [`filter_of`].
+fn append_filter_fields(out: &mut Vec<u8>, write: &Write) -> Result<()> {
+    append_id(out, &write.id)?;
     if let Some(check) = write.version {
+        let field = check.field.as_bytes();
+        if field.contains(&0) {
+            return Err(Error::InvalidValue { path: check.field.into(), message: "a field name holding a NUL".into() });
+        }
         if check.expected == 0 {
-            filter.append(check.field, rawdoc! { "$in": [0_i64, RawBson::Null] });
+            let condition = wire::begin(out, kind::DOCUMENT, field);
+            let list = wire::begin(out, kind::ARRAY, b"$in");
+            wire::append(out, kind::INT64, b"0", &0_i64.to_le_bytes());
+            wire::append(out, kind::NULL, b"1", &[]);
+            if !(wire::end(out, list) && wire::end(out, condition)) {
+                return Err(too_large());
+            }
         } else {
-            filter.append(check.field, check.expected);
+            wire::append(out, kind::INT64, field, &check.expected.to_le_bytes());
         }
     }
-    Ok(filter)
+    Ok(())
+}
+
+/// The element `_id: id`, an `ObjectId` without going through `RawBson`.
+fn append_id(out: &mut Vec<u8>, id: &ServerId) -> Result<()> {
+    let id = match id {
+        ServerId::ObjectId(oid) => {
+            wire::append(out, kind::OBJECT_ID, b"_id", &oid.bytes());
+            return Ok(());
+        }
+        ServerId::Other(id) => id,
+    };
+    let mut single = RawDocumentBuf::new();
+    single.append("_id", raw_id(id)?);
+    // The document's one element: past the int32 length, before the final NUL.
+    let bytes = single.as_bytes();
+    out.extend_from_slice(bytes.get(4..bytes.len().saturating_sub(1)).unwrap_or_default());
+    Ok(())
 }
 
 /// The `_id` of a write in wire form.
 fn raw_id(id: &Bson) -> Result<RawBson> {
     RawBson::try_from(id.clone()).map_err(|err| Error::InvalidValue { path: "_id".into(), message: err.to_string() })
-}
-
-/// `{q: {_id: id}, u: update}` (with `upsert: true` for a merge), in wire form: the update
-/// documents are already raw, so nothing is converted.
-fn update_statement(write: &Write) -> Result<RawDocumentBuf> {
-    let mut statement = RawDocumentBuf::new();
-    statement.append("q", filter_of(write)?);
-    match &write.body {
-        Body::Update { update, .. } => statement.append_ref("u", RawBsonRef::Document(update)),
-        Body::Document(raw) => {
-            statement.append_ref("u", RawBsonRef::Document(raw));
-            if write.upsert {
-                statement.append("upsert", true);
-            }
-        }
-        Body::Delete => return Err(Error::InvalidStatement { message: "a delete in an update command".into() }),
-    }
-    Ok(statement)
 }
 
 pub(super) fn to_document(raw: &RawDocumentBuf) -> Result<Document> {
@@ -619,7 +683,7 @@ async fn send_bulk_write(
         let write = &plan.writes[index];
         let error = Error::from_write_error(
             &plan.names[write.namespace],
-            Some(write.id.clone()),
+            Some(write.id_bson()),
             error.code,
             code_name,
             error.message.clone(),
@@ -716,7 +780,7 @@ mod tests {
                     key: i,
                     kind: WriteKind::Update,
                     namespace: 0,
-                    id: Bson::Int64(i as i64),
+                    id: ServerId::new(Bson::Int64(i as i64)),
                     body: Body::Delete,
                     seen: 0,
                     upsert: false,
@@ -757,6 +821,42 @@ mod tests {
         let mut fates = vec![Fate::Done; 3];
         apply_errors(&mut reply(None, true), 0..3, &mut fates, false).expect("a failure");
         assert_eq!(fates, [Fate::Unknown; 3]);
+    }
+
+    #[test]
+    fn update_commands_are_written_in_wire_form() {
+        use bson::oid::ObjectId;
+
+        use super::super::prepare::VersionCheck;
+
+        let oid = ObjectId::new();
+        let mut plan = plan(4);
+        plan.writes[0].id = ServerId::ObjectId(oid);
+        plan.writes[0].body = Body::Update { update: rawdoc! { "$set": { "a": 1 } }, snapshot: rawdoc! {} };
+        plan.writes[1].id = ServerId::new(Bson::String("x".into()));
+        plan.writes[1].body = Body::Document(rawdoc! { "_id": "x", "b": 2 });
+        plan.writes[1].upsert = true;
+        plan.writes[2].body = Body::Update { update: rawdoc! { "$unset": { "c": "" } }, snapshot: rawdoc! {} };
+        plan.writes[2].version = Some(VersionCheck { field: "v", expected: 0, written: 1 });
+        plan.writes[3].body = Body::Document(rawdoc! { "_id": 3, "v": 6 });
+        plan.writes[3].version = Some(VersionCheck { field: "v", expected: 5, written: 6 });
+        let command = update_command("things", &plan, 0..4).map_err(|failure| failure.error).expect("built");
+        assert_eq!(
+            command.to_document().expect("valid"),
+            bson::doc! {
+                "update": "things",
+                "updates": [
+                    { "q": { "_id": oid }, "u": { "$set": { "a": 1 } } },
+                    { "q": { "_id": "x" }, "u": { "_id": "x", "b": 2 }, "upsert": true },
+                    { "q": { "_id": 2_i64, "v": { "$in": [0_i64, null] } }, "u": { "$unset": { "c": "" } } },
+                    { "q": { "_id": 3_i64, "v": 5_i64 }, "u": { "_id": 3, "v": 6 } },
+                ],
+                "ordered": true,
+            }
+        );
+        assert_eq!(filter_of(&plan.writes[3]).expect("built"), rawdoc! { "_id": 3_i64, "v": 5_i64 });
+        plan.writes[0].body = Body::Delete;
+        assert_eq!(update_command("things", &plan, 0..4).err().and_then(|failure| failure.failed), Some(0));
     }
 
     #[test]

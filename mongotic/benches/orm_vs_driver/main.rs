@@ -13,11 +13,22 @@
 //!
 //! `MONGOTIC_BENCH_RUNS` sets the number of timed runs per side (default 11);
 //! `MONGOTIC_BENCH_ONLY=read` runs only the workloads whose name contains the text (handy
-//! under a profiler).
+//! under a profiler). Three other modes:
+//!
+//! - `MONGOTIC_BENCH_LATENCY_MS=1`: the server behind a proxy that holds every request that
+//!   long, and each workload done by mongotic, by the driver one call per document, and by the
+//!   best hand-written driver code (`latency.rs`).
+//! - `MONGOTIC_BENCH_SCALING=1`: the workloads at 1,000 to 1,000,000 documents, time and peak
+//!   memory per document (`scaling.rs`).
+//! - `MONGOTIC_BENCH_PROFILE=1`: each side run through its own function, for callgrind to count
+//!   (`scripts/count-instructions.sh`).
+
+mod latency;
+mod scaling;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
@@ -28,24 +39,36 @@ use mongotic::prelude::*;
 use mongotic::{Engine, SessionFactory, TransactionMode};
 use mongotic_test_server::{CommandLog, TestDb};
 
-/// Counts the bytes currently allocated, to measure what a session retains.
+/// Counts the bytes currently allocated, to measure what a session retains, and (in the
+/// scaling mode) the most allocated at once.
 struct Counting;
 
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+static PEAK_BYTES: AtomicIsize = AtomicIsize::new(0);
+/// Off unless the scaling mode measures peaks: tracking costs an atomic maximum per
+/// allocation.
+static TRACK_PEAK: AtomicBool = AtomicBool::new(false);
+
+fn grown(delta: isize) {
+    let live = LIVE_BYTES.fetch_add(delta, Ordering::Relaxed) + delta;
+    if delta > 0 && TRACK_PEAK.load(Ordering::Relaxed) {
+        PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
+    }
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        grown(layout.size() as isize);
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        grown(-(layout.size() as isize));
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        grown(new_size as isize - layout.size() as isize);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -55,6 +78,20 @@ static ALLOCATOR: Counting = Counting;
 
 fn live_bytes() -> isize {
     LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+/// Starts tracking the peak from now: returns the bytes allocated now, to subtract from
+/// [`peak_bytes`].
+fn start_peak() -> isize {
+    TRACK_PEAK.store(true, Ordering::Relaxed);
+    let now = live_bytes();
+    PEAK_BYTES.store(now, Ordering::Relaxed);
+    now
+}
+
+/// The most bytes allocated at once since [`start_peak`].
+fn peak_bytes() -> isize {
+    PEAK_BYTES.load(Ordering::Relaxed)
 }
 
 /// CPU time of this process (all threads), from `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
@@ -140,6 +177,9 @@ struct Sides {
     factory: SessionFactory,
     /// Sessions that flush in a transaction (the default on a replica set).
     atomic: SessionFactory,
+    /// Sessions that flush without a transaction and without the client `bulkWrite`: one
+    /// command per collection and kind of write.
+    separate: SessionFactory,
     collection: Collection<Person>,
     client: Client,
     namespace: Namespace,
@@ -161,6 +201,7 @@ async fn sides(uri: &str, db: &str, log: Option<&CommandLog>) -> Sides {
     Sides {
         factory: sessionmaker(&engine.with_transactions(TransactionMode::Never)),
         atomic: sessionmaker(&engine.with_transactions(TransactionMode::Always)),
+        separate: sessionmaker(&engine.with_transactions(TransactionMode::Never).with_client_bulk_write(false)),
         collection,
         client,
         namespace: Namespace::new(db, "people"),
@@ -557,6 +598,38 @@ fn span_cost() {
     println!("\ntracing: {per_span:?} per statement span (created, recorded, dropped) with no subscriber listening");
 }
 
+/// Runs one side of a workload to completion. Never inlined, so a profile names it: under
+/// callgrind, its inclusive instruction count is exactly what that side cost the client
+/// (including the driver's background tasks, which run on this thread while it waits).
+#[inline(never)]
+fn orm_side<W: Workload>(runtime: &tokio::runtime::Runtime, sides: &Sides, state: W::State) {
+    runtime.block_on(W::orm(sides, state));
+}
+
+/// The driver's side of a workload; see [`orm_side`].
+#[inline(never)]
+fn raw_side<W: Workload>(runtime: &tokio::runtime::Runtime, sides: &Sides, state: W::State) {
+    runtime.block_on(W::raw(sides, state));
+}
+
+/// `MONGOTIC_BENCH_PROFILE=1`: counts instead of timing. Runs each side of the workload once
+/// to warm up, then `runs` times through [`orm_side`] and [`raw_side`]; under
+/// `valgrind --tool=callgrind`, the inclusive counts of those two functions are the client's
+/// instructions for each side (`scripts/count-instructions.sh` does it for every workload).
+fn profile<W: Workload>(runtime: &tokio::runtime::Runtime, sides: &Sides, runs: usize) {
+    let state = runtime.block_on(W::prepare(sides));
+    runtime.block_on(W::orm(sides, state));
+    let state = runtime.block_on(W::prepare(sides));
+    runtime.block_on(W::raw(sides, state));
+    for _ in 0..runs {
+        let state = runtime.block_on(W::prepare(sides));
+        orm_side::<W>(runtime, sides, state);
+        let state = runtime.block_on(W::prepare(sides));
+        raw_side::<W>(runtime, sides, state);
+    }
+    println!("profiled: {} ({runs} runs per side)", W::NAME);
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a test harness run (`cargo test --benches`) passes
     // nothing we need to act on, so only a bench run does the work.
@@ -565,6 +638,42 @@ fn main() {
     }
     let runs = std::env::var("MONGOTIC_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(11);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let only = std::env::var("MONGOTIC_BENCH_ONLY").unwrap_or_default();
+    if let Some(delay) = std::env::var("MONGOTIC_BENCH_LATENCY_MS").ok().and_then(|ms| ms.parse::<f64>().ok()) {
+        let runs = std::env::var("MONGOTIC_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+        latency::run(&runtime, Duration::from_secs_f64(delay / 1000.0), runs, &only);
+        return;
+    }
+    if std::env::var_os("MONGOTIC_BENCH_SCALING").is_some() {
+        scaling::run(&runtime, &only);
+        return;
+    }
+    if std::env::var_os("MONGOTIC_BENCH_PROFILE").is_some() {
+        let uri = mongotic_test_server::uri();
+        let db = TestDb::new();
+        let sides = runtime.block_on(sides(&uri, db.name(), None));
+        let wanted = |name: &str| name.contains(only.as_str());
+        if wanted(Insert::NAME) {
+            profile::<Insert>(&runtime, &sides, runs);
+        }
+        if wanted(Read::NAME) {
+            profile::<Read>(&runtime, &sides, runs);
+        }
+        if wanted(UntrackedRead::NAME) {
+            profile::<UntrackedRead>(&runtime, &sides, runs);
+        }
+        if wanted(DirtyFlush::NAME) {
+            profile::<DirtyFlush>(&runtime, &sides, runs);
+        }
+        if wanted(GetById::NAME) {
+            profile::<GetById>(&runtime, &sides, runs);
+        }
+        if wanted(Projection::NAME) {
+            profile::<Projection>(&runtime, &sides, runs);
+        }
+        runtime.block_on(async { drop(sides) });
+        return;
+    }
     runtime.block_on(async {
         let uri = mongotic_test_server::uri();
         let db = TestDb::new();
@@ -580,7 +689,6 @@ fn main() {
             .and_then(|info| info.get_str("version").ok().map(str::to_owned))
             .unwrap_or_default();
         println!("server: MongoDB {server} at {uri}; {runs} timed runs per side, medians");
-        let only = std::env::var("MONGOTIC_BENCH_ONLY").unwrap_or_default();
         let wanted = |name: &str| name.contains(only.as_str());
         let mut rows = Vec::new();
         if wanted(Insert::NAME) {

@@ -1,0 +1,279 @@
+//! BSON documents read and written as bytes, for the paths a flush takes once per entity:
+//! comparing an entity with its baseline, and building the statements of a write command.
+//!
+//! `bson`'s raw iterator validates every key as UTF-8 and every value as it goes, and
+//! `RawDocumentBuf`'s appends check and grow per element; that is most of the cost of a diff
+//! or of a statement. Documents here were written by a serializer or sent by the server, so
+//! only their framing is checked: an element whose framing does not hold stops the reading
+//! (the caller then takes the slower, fully checked path).
+
+/// One element of a document: its type byte, its key (without the NUL) and its value bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Element<'a> {
+    pub(crate) kind: u8,
+    pub(crate) key: &'a [u8],
+    pub(crate) value: &'a [u8],
+}
+
+/// BSON element types.
+pub(crate) mod kind {
+    pub(crate) const DOUBLE: u8 = 0x01;
+    pub(crate) const STRING: u8 = 0x02;
+    pub(crate) const DOCUMENT: u8 = 0x03;
+    pub(crate) const ARRAY: u8 = 0x04;
+    pub(crate) const OBJECT_ID: u8 = 0x07;
+    pub(crate) const BOOLEAN: u8 = 0x08;
+    pub(crate) const NULL: u8 = 0x0A;
+    pub(crate) const INT32: u8 = 0x10;
+    pub(crate) const INT64: u8 = 0x12;
+}
+
+fn read_i32(bytes: &[u8], at: usize) -> Option<i32> {
+    let field = bytes.get(at..at.checked_add(4)?)?;
+    Some(i32::from_le_bytes([field[0], field[1], field[2], field[3]]))
+}
+
+/// The length of a value of type `kind` starting at `at`, from its framing.
+fn value_len(kind: u8, bytes: &[u8], at: usize) -> Option<usize> {
+    let length_prefixed = |extra: usize| -> Option<usize> {
+        let declared = usize::try_from(read_i32(bytes, at)?).ok()?;
+        declared.checked_add(extra)
+    };
+    let cstring = |from: usize| -> Option<usize> {
+        let rest = bytes.get(from..)?;
+        Some(rest.iter().position(|&byte| byte == 0)? + 1)
+    };
+    match kind {
+        // double, date-time, timestamp, int64
+        0x01 | 0x09 | 0x11 | 0x12 => Some(8),
+        // string, JavaScript code, symbol: int32 length (with the NUL), then the bytes
+        0x02 | 0x0D | 0x0E => length_prefixed(4),
+        // document, array, code with scope: the int32 length counts itself
+        0x03 | 0x04 | 0x0F => length_prefixed(0),
+        // binary: int32 length, subtype byte, bytes
+        0x05 => length_prefixed(5),
+        // undefined, null, min key, max key
+        0x06 | 0x0A | 0xFF | 0x7F => Some(0),
+        0x07 => Some(12),
+        0x08 => Some(1),
+        // regex: two cstrings
+        0x0B => {
+            let pattern = cstring(at)?;
+            Some(pattern + cstring(at + pattern)?)
+        }
+        // DB pointer: a string and an ObjectId
+        0x0C => length_prefixed(4 + 12),
+        0x10 => Some(4),
+        0x13 => Some(16),
+        _ => None,
+    }
+}
+
+/// The elements of `document` (a whole document: int32 length, elements, NUL), in order.
+/// `None` as soon as the framing does not hold.
+pub(crate) fn elements(document: &[u8]) -> Elements<'_> {
+    let end = document.len().saturating_sub(1);
+    let framed = document.len() >= 5
+        && read_i32(document, 0).and_then(|len| usize::try_from(len).ok()) == Some(document.len())
+        && document.last() == Some(&0);
+    Elements { bytes: document, at: if framed { 4 } else { end }, end, broken: !framed }
+}
+
+/// See [`elements`].
+pub(crate) struct Elements<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    end: usize,
+    broken: bool,
+}
+
+impl Elements<'_> {
+    /// `true` when the document was read to its end without a framing error.
+    pub(crate) fn is_complete(&self) -> bool {
+        !self.broken && self.at == self.end
+    }
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Option<Element<'a>>;
+
+    /// `Some(None)` for an element whose framing does not hold (and nothing after it).
+    fn next(&mut self) -> Option<Option<Element<'a>>> {
+        if self.at >= self.end {
+            return None;
+        }
+        let element = self.read();
+        if element.is_none() {
+            self.broken = true;
+            self.at = self.end;
+        }
+        Some(element)
+    }
+}
+
+impl<'a> Elements<'a> {
+    fn read(&mut self) -> Option<Element<'a>> {
+        // Everything before the document's final NUL.
+        let body = self.bytes.get(..self.end)?;
+        let kind = *body.get(self.at)?;
+        let key_start = self.at + 1;
+        let key_len = body.get(key_start..)?.iter().position(|&byte| byte == 0)?;
+        let value_start = key_start + key_len + 1;
+        let value_end = value_start.checked_add(value_len(kind, body, value_start)?)?;
+        let value = body.get(value_start..value_end)?;
+        self.at = value_end;
+        Some(Element { kind, key: &body[key_start..key_start + key_len], value })
+    }
+}
+
+/// Appends the element `key: value` (value bytes of type `kind`).
+pub(crate) fn append(out: &mut Vec<u8>, kind: u8, key: &[u8], value: &[u8]) {
+    out.push(kind);
+    out.extend_from_slice(key);
+    out.push(0);
+    out.extend_from_slice(value);
+}
+
+/// Appends the element `prefix.key: value` (just `key` when `prefix` is empty).
+pub(crate) fn append_path(out: &mut Vec<u8>, kind: u8, prefix: &[u8], key: &[u8], value: &[u8]) {
+    out.push(kind);
+    if !prefix.is_empty() {
+        out.extend_from_slice(prefix);
+        out.push(b'.');
+    }
+    out.extend_from_slice(key);
+    out.push(0);
+    out.extend_from_slice(value);
+}
+
+/// Appends the string element `key: text`; `false` (and nothing written) for a string longer
+/// than BSON allows.
+pub(crate) fn append_str(out: &mut Vec<u8>, key: &str, text: &str) -> bool {
+    let Ok(length) = i32::try_from(text.len() + 1) else { return false };
+    out.push(kind::STRING);
+    out.extend_from_slice(key.as_bytes());
+    out.push(0);
+    out.extend_from_slice(&length.to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.push(0);
+    true
+}
+
+/// Starts an embedded document or array element `key`; finish it with [`end`].
+pub(crate) fn begin(out: &mut Vec<u8>, kind: u8, key: &[u8]) -> usize {
+    out.push(kind);
+    out.extend_from_slice(key);
+    out.push(0);
+    start(out)
+}
+
+/// Starts a top-level document; finish it with [`end`].
+pub(crate) fn start(out: &mut Vec<u8>) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    at
+}
+
+/// Ends the document started at `at`, writing its length. `false` (and nothing written) when
+/// the document would be longer than BSON allows.
+pub(crate) fn end(out: &mut Vec<u8>, at: usize) -> bool {
+    out.push(0);
+    let Ok(length) = i32::try_from(out.len() - at) else { return false };
+    match out.get_mut(at..at + 4) {
+        Some(slot) => {
+            slot.copy_from_slice(&length.to_le_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
+/// An array index as a key, in decimal, without allocating.
+pub(crate) fn index_key(index: usize, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    let mut rest = index;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    &digits[at..]
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::rawdoc;
+    use bson::spec::BinarySubtype;
+
+    use super::*;
+
+    #[test]
+    fn elements_of_every_type_are_framed_as_bson_reads_them() {
+        let mut document = rawdoc! {
+            "double": 1.5, "string": "text", "document": { "a": 1 }, "array": [1, "b"],
+            "binary": bson::Binary { subtype: BinarySubtype::Generic, bytes: vec![1, 2, 3] },
+            "undefined": bson::RawBson::Undefined, "oid": bson::oid::ObjectId::new(), "bool": true,
+            "date": bson::DateTime::now(), "null": null,
+            "regex": bson::Regex { pattern: "^a".into(), options: "i".into() },
+            "code": bson::RawBson::JavaScriptCode("f()".into()), "symbol": bson::RawBson::Symbol("s".into()),
+            "int32": 1, "timestamp": bson::Timestamp { time: 1, increment: 2 }, "int64": 2_i64,
+            "decimal": bson::Decimal128::from_bytes([0; 16]), "min": bson::RawBson::MinKey, "max": bson::RawBson::MaxKey,
+        };
+        // A DB pointer (deprecated, and not constructible through bson's API): a string, then
+        // an ObjectId.
+        let mut bytes = document.as_bytes()[..document.as_bytes().len() - 1].to_vec();
+        bytes.extend_from_slice(b"\x0cpointer\0\x08\0\0\0db.coll\0");
+        bytes.extend_from_slice(&[7; 12]);
+        bytes.push(0);
+        let length = bytes.len() as i32;
+        bytes[..4].copy_from_slice(&length.to_le_bytes());
+        document = bson::RawDocumentBuf::from_bytes(bytes).expect("framed");
+        let mut ours = elements(document.as_bytes());
+        let mut theirs = document.iter_elements();
+        for element in ours.by_ref() {
+            let element = element.expect("framed");
+            let expected = theirs.next().expect("as many").expect("valid");
+            assert_eq!(element.key, expected.key().as_bytes());
+            assert_eq!(element.kind, expected.element_type() as u8);
+            let raw = expected.value().expect("value");
+            let mut whole = Vec::new();
+            append(&mut whole, element.kind, element.key, element.value);
+            let mut single = bson::RawDocumentBuf::new();
+            single.append_ref(expected.key(), raw);
+            assert_eq!(&single.as_bytes()[4..single.as_bytes().len() - 1], &whole[..]);
+        }
+        assert!(theirs.next().is_none());
+        assert!(ours.is_complete());
+    }
+
+    #[test]
+    fn broken_framing_stops_the_reading() {
+        let document = rawdoc! { "a": "text", "b": 1 };
+        let mut bytes = document.as_bytes().to_vec();
+        bytes[7] = 200; // the string's length runs past the end
+        let mut elements = elements(&bytes);
+        assert_eq!(elements.next(), Some(None));
+        assert_eq!(elements.next(), None);
+        assert!(!elements.is_complete());
+        assert_eq!(super::elements(&[5, 0, 0, 0]).next(), None);
+        assert!(!super::elements(&[5, 0, 0, 0]).is_complete());
+    }
+
+    #[test]
+    fn documents_are_built_with_their_lengths() {
+        let mut out = Vec::new();
+        let top = start(&mut out);
+        let inner = begin(&mut out, kind::ARRAY, b"list");
+        let mut digits = [0; 20];
+        append(&mut out, kind::INT32, index_key(0, &mut digits), &7i32.to_le_bytes());
+        append(&mut out, kind::INT32, index_key(1, &mut digits), &8i32.to_le_bytes());
+        assert!(end(&mut out, inner));
+        assert!(end(&mut out, top));
+        let built = bson::RawDocumentBuf::from_bytes(out).expect("framed");
+        assert_eq!(built.to_document().expect("valid"), bson::doc! { "list": [7, 8] });
+        assert_eq!(index_key(1234, &mut digits), b"1234");
+    }
+}
