@@ -32,6 +32,12 @@ pub(crate) fn diff(old: &RawDocument, new: &RawDocument) -> Change {
     if let Some(change) = diff_in_step(old.as_bytes(), new.as_bytes()) {
         return change;
     }
+    diff_general(old, new)
+}
+
+/// The comparison for any two documents (keys added, removed or reordered, nested changes):
+/// `$set`/`$unset` by dotted path, or a whole replacement where a path cannot address a key.
+fn diff_general(old: &RawDocument, new: &RawDocument) -> Change {
     let mut set = RawDocumentBuf::new();
     let mut unset = RawDocumentBuf::new();
     if !diff_into("", old, new, &mut set, &mut unset) {
@@ -329,19 +335,7 @@ mod tests {
 
     /// The general comparison alone, to check the in-step one against.
     fn general(old: &RawDocument, new: &RawDocument) -> Change {
-        let mut set = RawDocumentBuf::new();
-        let mut unset = RawDocumentBuf::new();
-        if !diff_into("", old, new, &mut set, &mut unset) {
-            return Change::Replace;
-        }
-        let mut update = RawDocumentBuf::new();
-        if !set.is_empty() {
-            update.append("$set", set);
-        }
-        if !unset.is_empty() {
-            update.append("$unset", unset);
-        }
-        if update.is_empty() { Change::None } else { Change::Update(update) }
+        diff_general(old, new)
     }
 
     #[test]
