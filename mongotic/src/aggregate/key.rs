@@ -127,7 +127,18 @@ pub trait Aggregates<M>: Clone + Send + Sync + 'static {
     #[doc(hidden)]
     fn decode(&self, row: &Document) -> Result<Self::Output, bson::de::Error>;
 
-    /// The values over no documents at all.
+    /// The values over no documents at all: counts and sums 0, averages and extremes `None`,
+    /// collected values empty.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::aggregate::{Aggregates, avg, count};
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "people")]
+    /// # struct Person { #[serde(rename = "_id")] #[mongotic(id)] id: i64, age: Option<i32> }
+    /// let aggs = (count::<Person>(), avg(Person::age));
+    /// assert_eq!(aggs.empty(), (0, None));
+    /// ```
     fn empty(&self) -> Self::Output;
 }
 

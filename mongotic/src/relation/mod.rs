@@ -302,9 +302,27 @@ impl<T: Model> RefField for Option<Vec<Ref<T>>> {
 
 /// A relation of model `M` that the session can load in a batch and read without I/O:
 /// the descriptor of a reference field (`Post::author`, many-to-one; `Post::tags`,
-/// many-to-many) or the reverse side of one ([`Reverse`], one-to-many).
+/// many-to-many) or the reverse side of one ([`Reverse`], one-to-many). See the
+/// [module documentation](self) for loading and reading.
 ///
-/// See the [module documentation](self) for an example.
+/// ```
+/// use mongotic::prelude::*;
+/// use mongotic::relation::{Ref, Relation};
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "users")]
+/// struct User { #[serde(rename = "_id")] id: Option<ObjectId> }
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "posts")]
+/// struct Post { #[serde(rename = "_id")] id: Option<ObjectId>, author: Option<Ref<User>> }
+///
+/// // What reading each relation gives: a post's optional author; a user's posts.
+/// fn author_of<R: Relation<Post, Related = Option<Tracked<User>>>>(_: R) {}
+/// fn posts_of<R: Relation<User, Related = Vec<Tracked<Post>>>>(_: R) {}
+/// author_of(Post::author);
+/// posts_of(Post::author.reverse());
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a relation of model `{M}`",
     label = "pass a reference field of `{M}` (`Post::author`) or the reverse of another model's reference to `{M}` (`Post::author.reverse()`)"
