@@ -139,20 +139,10 @@ fn write_string(out: &mut Vec<u8>, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// An array index as a key, in decimal.
+/// An array index as a key (a C string), in decimal.
 fn write_index(out: &mut Vec<u8>, index: usize) {
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = index;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(crate::wire::index_key(index, &mut digits));
     out.push(0);
 }
 
@@ -352,6 +342,82 @@ macro_rules! fall_back {
     };
 }
 
+/// The same, for the serializer methods that take a value or start a compound, named one by
+/// one: `fall_back_compound!(serialize_seq, serialize_map)`.
+macro_rules! fall_back_compound {
+    ($($method:ident),* $(,)?) => {
+        $(fall_back_compound!(@one $method);)*
+    };
+    (@one serialize_some) => {
+        fn serialize_some<V: Serialize + ?Sized>(self, _: &V) -> Result<Self::Ok> {
+            Err(Error::Fallback)
+        }
+    };
+    (@one serialize_newtype_struct) => {
+        fn serialize_newtype_struct<V: Serialize + ?Sized>(self, _: &'static str, _: &V) -> Result<Self::Ok> {
+            Err(Error::Fallback)
+        }
+    };
+    (@one serialize_newtype_variant) => {
+        fn serialize_newtype_variant<V: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &V,
+        ) -> Result<Self::Ok> {
+            Err(Error::Fallback)
+        }
+    };
+    (@one serialize_seq) => {
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+            Err(Error::Fallback)
+        }
+    };
+    (@one serialize_tuple) => {
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+            Err(Error::Fallback)
+        }
+    };
+    (@one serialize_tuple_struct) => {
+        fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
+            Err(Error::Fallback)
+        }
+    };
+    (@one serialize_tuple_variant) => {
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant> {
+            Err(Error::Fallback)
+        }
+    };
+    (@one serialize_map) => {
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+            Err(Error::Fallback)
+        }
+    };
+    (@one serialize_struct) => {
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+            Err(Error::Fallback)
+        }
+    };
+    (@one serialize_struct_variant) => {
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant> {
+            Err(Error::Fallback)
+        }
+    };
+}
+
 impl<'a> ser::Serializer for Top<'a> {
     type Ok = ();
     type Error = Error;
@@ -398,28 +464,6 @@ impl<'a> ser::Serializer for Top<'a> {
         document.end()
     }
 
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::Fallback)
-    }
-
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
         Ok(Document::start(self.out))
     }
@@ -433,15 +477,13 @@ impl<'a> ser::Serializer for Top<'a> {
         Ok(document)
     }
 
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::Fallback)
-    }
+    fall_back_compound!(
+        serialize_seq,
+        serialize_tuple,
+        serialize_tuple_struct,
+        serialize_tuple_variant,
+        serialize_struct_variant
+    );
 }
 
 impl<'a> ser::Serializer for Value<'a> {
@@ -808,55 +850,16 @@ impl ser::Serializer for Key<'_> {
         serialize_bytes(&[u8]), serialize_none(), serialize_unit(), serialize_unit_struct(&'static str),
     }
 
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<()> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::Fallback)
-    }
+    fall_back_compound!(
+        serialize_newtype_variant,
+        serialize_seq,
+        serialize_tuple,
+        serialize_tuple_struct,
+        serialize_tuple_variant,
+        serialize_map,
+        serialize_struct,
+        serialize_struct_variant
+    );
 }
 
 /// Reads a value that must serialize as a string, and parses it.
@@ -895,63 +898,18 @@ impl<T> ser::Serializer for Text<T> {
         serialize_unit_variant(&'static str, u32, &'static str),
     }
 
-    fn serialize_some<V: Serialize + ?Sized>(self, _: &V) -> Result<T> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_newtype_struct<V: Serialize + ?Sized>(self, _: &'static str, _: &V) -> Result<T> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_newtype_variant<V: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &V,
-    ) -> Result<T> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::Fallback)
-    }
+    fall_back_compound!(
+        serialize_some,
+        serialize_newtype_struct,
+        serialize_newtype_variant,
+        serialize_seq,
+        serialize_tuple,
+        serialize_tuple_struct,
+        serialize_tuple_variant,
+        serialize_map,
+        serialize_struct,
+        serialize_struct_variant
+    );
 }
 
 impl ser::Serializer for NumberLong {
@@ -981,59 +939,17 @@ impl ser::Serializer for NumberLong {
         serialize_unit_struct(&'static str), serialize_unit_variant(&'static str, u32, &'static str),
     }
 
-    fn serialize_some<V: Serialize + ?Sized>(self, _: &V) -> Result<i64> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_newtype_struct<V: Serialize + ?Sized>(self, _: &'static str, _: &V) -> Result<i64> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_newtype_variant<V: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &V,
-    ) -> Result<i64> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::Fallback)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::Fallback)
-    }
+    fall_back_compound!(
+        serialize_some,
+        serialize_newtype_struct,
+        serialize_newtype_variant,
+        serialize_seq,
+        serialize_tuple,
+        serialize_tuple_struct,
+        serialize_tuple_variant,
+        serialize_map,
+        serialize_struct_variant
+    );
 }
 
 impl ser::SerializeStruct for NumberLongFields {

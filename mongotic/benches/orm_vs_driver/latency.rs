@@ -125,10 +125,7 @@ impl LatencyWorkload for DirtyFlush {
         (session, tracked, plain)
     }
     async fn orm(_: &Sides, (mut session, tracked, _): Self::State) {
-        for person in &tracked {
-            person.write().score += 1.0;
-        }
-        session.commit().await.expect("commit");
+        super::bump_and_commit(&mut session, &tracked, |p: &mut Person| &mut p.score).await;
     }
     async fn per_document(sides: &Sides, (_, _, plain): Self::State) {
         for person in plain {

@@ -171,6 +171,20 @@ fn people(n: usize) -> Vec<Person> {
     (0..n).map(person).collect()
 }
 
+/// Loads every `M` in `session`, changes each one's score and commits: the flush workloads.
+async fn change_every_score<M: Model>(session: &mut Session, score: fn(&mut M) -> &mut f64) {
+    let tracked = session.scalars(select::<M>()).all().await.expect("load");
+    bump_and_commit(session, &tracked, score).await;
+}
+
+/// Changes the score of each of `tracked` and commits.
+async fn bump_and_commit<M: Model>(session: &mut Session, tracked: &[Tracked<M>], score: fn(&mut M) -> &mut f64) {
+    for entity in tracked {
+        *score(&mut entity.write()) += 1.0;
+    }
+    session.commit().await.expect("commit");
+}
+
 /// The ORM side and the driver side, each with its own connection pool.
 struct Sides {
     /// Sessions that flush without a transaction: the ORM's own cost against the driver's.
@@ -347,10 +361,7 @@ impl Workload for DirtyFlush {
         (session, tracked, plain)
     }
     async fn orm(_: &Sides, (mut session, tracked, _): Self::State) {
-        for person in &tracked {
-            person.write().score += 1.0;
-        }
-        session.commit().await.expect("commit");
+        bump_and_commit(&mut session, &tracked, |p: &mut Person| &mut p.score).await;
     }
     /// The driver's best single command for per-document changes: one `update` command with a
     /// statement per document (`Client::bulk_write` with `UpdateOneModel`s is slower here).
@@ -393,18 +404,10 @@ impl Workload for AtomicDirtyFlush {
     }
     async fn orm(sides: &Sides, _: Self::State) {
         let mut session = sides.atomic.session();
-        let tracked = session.scalars(select::<Person>()).all().await.expect("load");
-        for person in &tracked {
-            person.write().score += 1.0;
-        }
-        session.commit().await.expect("commit");
+        change_every_score::<Person>(&mut session, |p| &mut p.score).await;
     }
     async fn raw(_: &Sides, (mut session, _): Self::State) {
-        let tracked = session.scalars(select::<Person>()).all().await.expect("load");
-        for person in &tracked {
-            person.write().score += 1.0;
-        }
-        session.commit().await.expect("commit");
+        change_every_score::<Person>(&mut session, |p| &mut p.score).await;
     }
 }
 
@@ -419,19 +422,11 @@ impl Workload for VersionedDirtyFlush {
     }
     async fn orm(sides: &Sides, _: ()) {
         let mut session = sides.factory.session();
-        let tracked = session.scalars(select::<VersionedPerson>()).all().await.expect("load");
-        for person in &tracked {
-            person.write().score += 1.0;
-        }
-        session.commit().await.expect("commit");
+        change_every_score::<VersionedPerson>(&mut session, |p| &mut p.score).await;
     }
     async fn raw(sides: &Sides, _: ()) {
         let mut session = sides.factory.session();
-        let tracked = session.scalars(select::<Person>()).all().await.expect("load");
-        for person in &tracked {
-            person.write().score += 1.0;
-        }
-        session.commit().await.expect("commit");
+        change_every_score::<Person>(&mut session, |p| &mut p.score).await;
     }
 }
 

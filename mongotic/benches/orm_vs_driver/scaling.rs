@@ -132,10 +132,7 @@ impl ScaledWorkload for DirtyFlush {
         sides.collection.find(doc! {}).await.expect("find").try_collect().await.expect("load")
     }
     async fn orm(_: &Sides, (mut session, tracked): Self::OrmState, _: usize) {
-        for person in &tracked {
-            person.write().score += 1.0;
-        }
-        session.commit().await.expect("commit");
+        super::bump_and_commit(&mut session, &tracked, |p: &mut Person| &mut p.score).await;
     }
     async fn raw(sides: &Sides, plain: Vec<Person>, _: usize) {
         for chunk in plain.chunks(UPDATES_PER_COMMAND) {
