@@ -19,6 +19,7 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database, Namespace};
 
 use crate::model::ModelMeta;
+use crate::session::RetryPolicy;
 use crate::{Error, Model, Result};
 
 /// A connection to a MongoDB deployment, shared by every session made from it.
@@ -45,6 +46,7 @@ pub struct Engine {
     database_override: Option<Arc<str>>,
     capabilities: Arc<Capabilities>,
     transactions: TransactionMode,
+    retry: RetryPolicy,
 }
 
 /// What the engine has learnt about the server.
@@ -113,7 +115,7 @@ impl Engine {
     /// ```
     pub fn from_options(options: ClientOptions) -> Result<Engine> {
         let default_database = options.default_database.as_deref().map(Arc::from);
-        let client = Client::with_options(options).map_err(|source| Error::InvalidUri { source })?;
+        let client = Client::with_options(options).map_err(Error::from_client_options)?;
         let mut engine = Engine::from_client(client);
         engine.default_database = default_database;
         Ok(engine)
@@ -134,6 +136,7 @@ impl Engine {
             database_override: None,
             capabilities: Arc::default(),
             transactions: TransactionMode::Auto,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -267,6 +270,37 @@ impl Engine {
     /// ```
     pub fn transaction_mode(&self) -> TransactionMode {
         self.transactions
+    }
+
+    /// The same engine with another [`RetryPolicy`]: how long the transactional flush, the
+    /// commit of an explicit transaction and [`Session::transaction`](crate::Session::transaction)
+    /// retry transient failures, and how long they wait between attempts. The default tries for
+    /// two minutes, as the drivers' convenient transaction API does; a service that would
+    /// rather fail fast says so once, here.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> mongotic::Result<()> {
+    /// use std::time::Duration;
+    /// use mongotic::RetryPolicy;
+    ///
+    /// let engine = mongotic::create_engine("mongodb://localhost:27017").await?
+    ///     .with_retry_policy(RetryPolicy::default().with_limit(Duration::from_secs(2)));
+    /// assert_eq!(engine.retry_policy().limit(), Duration::from_secs(2));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_retry_policy(&self, policy: RetryPolicy) -> Engine {
+        Engine { retry: policy, ..self.clone() }
+    }
+
+    /// The retry policy of this engine (see [`Engine::with_retry_policy`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: mongotic::Engine) {
+    /// println!("retries for up to {:?}", engine.retry_policy().limit());
+    /// # }
+    /// ```
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
     }
 
     /// Whether the deployment has multi-document transactions: a replica set or a sharded

@@ -204,9 +204,10 @@ pub enum Error {
     },
 
     /// The server refused a command or a write.
-    #[error("server error {code} ({code_name}) on {namespace}{}: {message}", fmt_id(.id))]
+    #[error("server error {code} ({code_name}){}{}: {message}", fmt_on(.namespace), fmt_id(.id))]
     Server {
-        /// `database.collection`, or `database` for database-level commands.
+        /// `database.collection`, `database` for database-level commands, or empty for a
+        /// command about no collection (`commitTransaction`, `hello`).
         namespace: String,
         /// The `_id` of the document being written, when the error is about one.
         id: Option<Box<Bson>>,
@@ -216,6 +217,24 @@ pub enum Error {
         code_name: String,
         /// The server's message.
         message: String,
+    },
+
+    /// The client's TLS settings cannot be used (a certificate or CA file that is missing or
+    /// unreadable, for example). Fix the configuration: retrying cannot help.
+    #[error("invalid TLS configuration: {source}")]
+    InvalidTls {
+        /// The driver's explanation.
+        #[source]
+        source: mongodb::error::Error,
+    },
+
+    /// The server refused the client's credentials (a wrong user name or password, an
+    /// unknown mechanism). Never retryable: fix the credentials.
+    #[error("authentication failed: {source}")]
+    Auth {
+        /// The driver's error.
+        #[source]
+        source: mongodb::error::Error,
     },
 
     /// The server could not be reached in time, or the connection broke.
@@ -332,15 +351,6 @@ pub enum Error {
         id: Option<Box<Bson>>,
     },
 
-    /// The entity handle belongs to another open session; expunge it there first.
-    #[error("the {model} entity{} belongs to another session: expunge it there first", fmt_id(.id))]
-    AttachedElsewhere {
-        /// The Rust name of the model.
-        model: &'static str,
-        /// The entity's id, if it has one.
-        id: Option<Box<Bson>>,
-    },
-
     /// `refresh` was asked to reload an entity that has never been written to the server.
     #[error("the {model} entity has never been flushed, so there is nothing to reload")]
     NotPersistent {
@@ -427,6 +437,10 @@ fn fmt_invalid(invalid: &[crate::validation::Invalid]) -> String {
     invalid.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
+fn fmt_on(namespace: &str) -> String {
+    if namespace.is_empty() { String::new() } else { format!(" on {namespace}") }
+}
+
 fn fmt_id(id: &Option<Box<Bson>>) -> String {
     match id {
         Some(id) => format!(" (_id {id})"),
@@ -473,6 +487,8 @@ impl Error {
             Error::InvalidValue { .. } => "InvalidValue",
             Error::InvalidStatement { .. } => "InvalidStatement",
             Error::Server { .. } => "Server",
+            Error::InvalidTls { .. } => "InvalidTls",
+            Error::Auth { .. } => "Auth",
             Error::Connection { .. } => "Connection",
             Error::Driver { .. } => "Driver",
             Error::Flush(_) => "Flush",
@@ -484,7 +500,6 @@ impl Error {
             Error::TransactionAborted => "TransactionAborted",
             Error::TransactionInProgress => "TransactionInProgress",
             Error::Detached { .. } => "Detached",
-            Error::AttachedElsewhere { .. } => "AttachedElsewhere",
             Error::NotPersistent { .. } => "NotPersistent",
             Error::EntityBusy { .. } => "EntityBusy",
             Error::Runtime { .. } => "Runtime",
@@ -570,6 +585,39 @@ impl Error {
         }
     }
 
+    /// `true` when running the same work again in a new transaction may succeed: the server
+    /// or driver labelled the failure `TransientTransactionError` (a write conflict, a
+    /// failover), directly or as the cause of a failed flush or commit.
+    /// [`Session::transaction`](crate::Session::transaction) and the transactional flush retry
+    /// such failures by themselves, under the engine's [`RetryPolicy`](crate::RetryPolicy).
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// let err = Error::NotFound { namespace: "app.users".into(), id: None };
+    /// assert!(!err.is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Flush(failure) => failure.is_transient(),
+            Error::Connection { source } | Error::Driver { source } | Error::Auth { source } => {
+                source.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+            }
+            _ => false,
+        }
+    }
+
+    /// `true` when the server refused the client's credentials ([`Error::Auth`]). Never
+    /// worth retrying as it is: the credentials or the user's rights must change.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// let err = Error::NotFound { namespace: "app.users".into(), id: None };
+    /// assert!(!err.is_auth());
+    /// ```
+    pub fn is_auth(&self) -> bool {
+        matches!(self.cause(), Error::Auth { .. })
+    }
+
     /// `true` when the server could not be reached or the connection failed (a retry may
     /// succeed), directly or as the cause of a failed flush.
     ///
@@ -631,12 +679,29 @@ impl Error {
             ErrorKind::Command(command) => {
                 Self::from_write_error(namespace, id, command.code, command.code_name.clone(), command.message.clone())
             }
+            ErrorKind::Authentication { .. } => Error::Auth { source },
+            ErrorKind::InvalidTlsConfig { .. } => Error::InvalidTls { source },
             ErrorKind::Io(_)
             | ErrorKind::ConnectionPoolCleared { .. }
             | ErrorKind::ServerSelection { .. }
             | ErrorKind::DnsResolve { .. }
             | ErrorKind::Shutdown => Error::Connection { source },
             _ => Error::Driver { source },
+        }
+    }
+
+    /// Converts a driver error raised by a command about no collection (`commitTransaction`,
+    /// `startTransaction`, `hello`): the error names no namespace.
+    pub(crate) fn from_driver_command(source: mongodb::error::Error) -> Self {
+        Self::from_driver(source, "", None)
+    }
+
+    /// Converts an error raised while the engine was made from client options: a TLS
+    /// configuration it cannot use, or an invalid option.
+    pub(crate) fn from_client_options(source: mongodb::error::Error) -> Self {
+        match source.kind.as_ref() {
+            ErrorKind::InvalidTlsConfig { .. } => Error::InvalidTls { source },
+            _ => Error::InvalidUri { source },
         }
     }
 

@@ -74,6 +74,7 @@ pub use model::{
     Changes, Embedded, Embeds, Flattens, HookContext, HookError, Hooks, IdField, IndexDecl, IndexKey, IntoId, Model,
     ModelId, ModelMeta, TimestampField, VersionField,
 };
+pub use session::RetryPolicy;
 pub use session::{
     EntityRef, Executable, IntoTracked, ScalarResult, SelectResult, Session, SessionFactory, Tracked, sessionmaker,
 };

@@ -70,7 +70,7 @@ pub struct Engine {
 /// ```
 pub fn create_engine(uri: &str) -> Result<Engine> {
     let runtime = Runtime::new()?;
-    let inner = runtime.block_on(crate::create_engine(uri))??;
+    let inner = runtime.block_on(crate::create_engine(uri))?;
     Ok(Engine { inner, runtime })
 }
 
@@ -84,7 +84,7 @@ impl Engine {
     /// ```
     pub fn from_options(options: ClientOptions) -> Result<Engine> {
         let runtime = Runtime::new()?;
-        let inner = runtime.enter(|| crate::Engine::from_options(options))??;
+        let inner = runtime.enter(|| crate::Engine::from_options(options))?;
         Ok(Engine { inner, runtime })
     }
 
@@ -99,7 +99,7 @@ impl Engine {
     /// ```
     pub fn parse_options(uri: &str) -> Result<ClientOptions> {
         let runtime = Runtime::new()?;
-        runtime.block_on(ClientOptions::parse(uri).into_future())?.map_err(|source| Error::InvalidUri { source })
+        runtime.block_on(ClientOptions::parse(uri).into_future()).map_err(|source| Error::InvalidUri { source })
     }
 
     /// The async engine inside, to share the pool with async code.
@@ -196,7 +196,7 @@ impl Engine {
     /// # Ok(()) }
     /// ```
     pub fn supports_transactions(&self) -> crate::Result<bool> {
-        self.runtime.block_on(self.inner.supports_transactions())?
+        self.runtime.block_on(self.inner.supports_transactions())
     }
 
     /// See [`crate::Engine::database_for`].
@@ -246,5 +246,5 @@ impl Engine {
 /// # Ok(()) }
 /// ```
 pub fn create_indexes<S: ModelSet>(engine: &Engine) -> Result<Vec<String>> {
-    engine.runtime.block_on(crate::create_indexes::<S>(&engine.inner))?
+    engine.runtime.block_on(crate::create_indexes::<S>(&engine.inner))
 }

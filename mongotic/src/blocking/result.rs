@@ -45,7 +45,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn all(self) -> Result<Vec<P::Output>> {
-        self.runtime.block_on(self.inner.all())?
+        self.runtime.block_on(self.inner.all())
     }
 
     /// See [`crate::ScalarResult::first`].
@@ -60,7 +60,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn first(self) -> Result<Option<P::Output>> {
-        self.runtime.block_on(self.inner.first())?
+        self.runtime.block_on(self.inner.first())
     }
 
     /// See [`crate::ScalarResult::one`].
@@ -75,7 +75,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn one(self) -> Result<P::Output> {
-        self.runtime.block_on(self.inner.one())?
+        self.runtime.block_on(self.inner.one())
     }
 
     /// See [`crate::ScalarResult::one_or_none`].
@@ -90,7 +90,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn one_or_none(self) -> Result<Option<P::Output>> {
-        self.runtime.block_on(self.inner.one_or_none())?
+        self.runtime.block_on(self.inner.one_or_none())
     }
 
     /// See [`crate::ScalarResult::count`].
@@ -105,7 +105,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn count(self) -> Result<u64> {
-        self.runtime.block_on(self.inner.count())?
+        self.runtime.block_on(self.inner.count())
     }
 
     /// See [`crate::ScalarResult::exists`].
@@ -120,7 +120,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn exists(self) -> Result<bool> {
-        self.runtime.block_on(self.inner.exists())?
+        self.runtime.block_on(self.inner.exists())
     }
 
     /// The values one by one, fetched batch by batch: the blocking counterpart of
@@ -172,10 +172,7 @@ impl<T> Iterator for Iter<'_, T> {
 
     fn next(&mut self) -> Option<Result<T>> {
         let stream = self.stream.as_mut()?;
-        let item = match self.runtime.block_on(stream.next()) {
-            Ok(item) => item,
-            Err(err) => Some(Err(err)),
-        };
+        let item = self.runtime.block_on(stream.next());
         if !matches!(item, Some(Ok(_))) {
             self.stream = None;
         }
@@ -216,7 +213,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// ```
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<P::Output>> {
-        self.runtime.block_on(self.inner.next())?
+        self.runtime.block_on(self.inner.next())
     }
 
     /// See [`crate::SelectResult::first`].
@@ -231,7 +228,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn first(self) -> Result<Option<P::Output>> {
-        self.runtime.block_on(self.inner.first())?
+        self.runtime.block_on(self.inner.first())
     }
 
     /// See [`crate::SelectResult::all`].
@@ -246,7 +243,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn all(self) -> Result<Vec<P::Output>> {
-        self.runtime.block_on(self.inner.all())?
+        self.runtime.block_on(self.inner.all())
     }
 
     /// The values one by one.
@@ -282,7 +279,7 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn rows(self) -> Result<Vec<Row>> {
-        self.runtime.block_on(self.inner.rows())?
+        self.runtime.block_on(self.inner.rows())
     }
 
     /// See [`crate::SelectResult::next_row`].
@@ -298,7 +295,7 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn next_row(&mut self) -> Result<Option<Row>> {
-        self.runtime.block_on(self.inner.next_row())?
+        self.runtime.block_on(self.inner.next_row())
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Runtime {
 
 #[derive(Debug)]
 struct Owned {
+    /// The runtime's handle, to enter it; valid as long as `runtime` is there.
+    handle: tokio::runtime::Handle,
+    /// Taken out only by `Drop`, to shut the runtime down without waiting for its tasks.
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -42,25 +45,18 @@ impl Runtime {
             .enable_all()
             .build()
             .map_err(|err| Error::Runtime { message: format!("cannot start the blocking runtime: {err}") })?;
-        Ok(Runtime { inner: Arc::new(Owned { runtime: Some(runtime) }) })
-    }
-
-    fn runtime(&self) -> Result<&tokio::runtime::Runtime> {
-        self.inner
-            .runtime
-            .as_ref()
-            .ok_or_else(|| Error::Runtime { message: "the blocking runtime is shut down".into() })
+        Ok(Runtime { inner: Arc::new(Owned { handle: runtime.handle().clone(), runtime: Some(runtime) }) })
     }
 
     /// Runs `future` to completion, blocking the current thread.
-    pub(crate) fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
-        let _entered = self.runtime()?.enter();
-        Ok(futures::executor::block_on(future))
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _entered = self.inner.handle.enter();
+        futures::executor::block_on(future)
     }
 
     /// Runs `make` with this runtime as the current one, for constructors that spawn tasks.
-    pub(crate) fn enter<T>(&self, make: impl FnOnce() -> T) -> Result<T> {
-        let _entered = self.runtime()?.enter();
-        Ok(make())
+    pub(crate) fn enter<T>(&self, make: impl FnOnce() -> T) -> T {
+        let _entered = self.inner.handle.enter();
+        make()
     }
 }

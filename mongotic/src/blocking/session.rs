@@ -232,7 +232,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn refresh<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
-        self.runtime.block_on(self.inner.refresh(entity))?
+        self.runtime.block_on(self.inner.refresh(entity))
     }
 
     /// See [`crate::Session::get`].
@@ -247,7 +247,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn get<M: Model>(&mut self, id: impl IntoId<M::Id>) -> Result<Option<Tracked<M>>> {
-        self.runtime.block_on(self.inner.get::<M>(id))?
+        self.runtime.block_on(self.inner.get::<M>(id))
     }
 
     /// See [`crate::Session::get_many`].
@@ -265,7 +265,7 @@ impl Session {
         &mut self,
         ids: impl IntoIterator<Item = impl IntoId<M::Id>>,
     ) -> Result<Vec<Option<Tracked<M>>>> {
-        self.runtime.block_on(self.inner.get_many::<M>(ids))?
+        self.runtime.block_on(self.inner.get_many::<M>(ids))
     }
 
     /// See [`crate::Session::load`].
@@ -285,7 +285,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn load<M: Model, R: Relation<M>>(&mut self, entities: &[Tracked<M>], relation: R) -> Result<()> {
-        self.runtime.block_on(self.inner.load(entities, relation))?
+        self.runtime.block_on(self.inner.load(entities, relation))
     }
 
     /// See [`crate::Session::related`].
@@ -335,7 +335,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn scalar<M: Model, P: ScalarProjection<M>>(&mut self, stmt: Select<M, P>) -> Result<Option<P::Output>> {
-        self.runtime.block_on(self.inner.scalar(stmt))?
+        self.runtime.block_on(self.inner.scalar(stmt))
     }
 
     /// See [`crate::Session::execute`]; a select gives a blocking
@@ -357,7 +357,7 @@ impl Session {
         S::Output: IntoBlocking<'s>,
     {
         let runtime = &self.runtime;
-        let output = runtime.block_on(self.inner.execute(stmt))??;
+        let output = runtime.block_on(self.inner.execute(stmt))?;
         Ok(output.into_blocking(runtime))
     }
 
@@ -375,7 +375,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn flush(&mut self) -> Result<()> {
-        self.runtime.block_on(self.inner.flush())?
+        self.runtime.block_on(self.inner.flush())
     }
 
     /// See [`crate::Session::preview_flush`]: what the next flush would send, sending nothing.
@@ -392,7 +392,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn preview_flush(&mut self) -> Result<crate::session::FlushPreview> {
-        self.runtime.block_on(self.inner.preview_flush())?
+        self.runtime.block_on(self.inner.preview_flush())
     }
 
     /// See [`crate::Session::begin`]: opens an explicit transaction.
@@ -404,7 +404,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn begin(&mut self) -> Result<()> {
-        self.runtime.block_on(self.inner.begin())?
+        self.runtime.block_on(self.inner.begin())
     }
 
     /// See [`crate::Session::in_transaction`].
@@ -436,18 +436,18 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn transaction<T>(&mut self, mut body: impl FnMut(&mut Session) -> Result<T>) -> Result<T> {
-        let deadline = std::time::Instant::now() + crate::session::RETRY_LIMIT;
+        let mut attempts = self.inner.engine().retry_policy().start();
         loop {
             self.begin()?;
             let result = body(self).and_then(|value| self.commit().map(|()| value));
-            match result {
+            let err = match result {
                 Ok(value) => return Ok(value),
-                Err(err) => {
-                    self.rollback();
-                    if !crate::session::is_transient(&err) || std::time::Instant::now() >= deadline {
-                        return Err(err);
-                    }
-                }
+                Err(err) => err,
+            };
+            self.runtime.block_on(self.inner.abort_on_server());
+            self.rollback();
+            if !err.is_transient() || !self.runtime.block_on(attempts.wait()) {
+                return Err(err);
             }
         }
     }
@@ -464,7 +464,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn commit(&mut self) -> Result<()> {
-        self.runtime.block_on(self.inner.commit())?
+        self.runtime.block_on(self.inner.commit())
     }
 
     /// See [`crate::Session::rollback`].

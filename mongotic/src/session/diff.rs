@@ -10,6 +10,8 @@
 
 use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
 
+use super::tracked::{Baseline, ErasedEntity};
+use crate::model::IdKey;
 use crate::wire::{self, Element, kind};
 
 /// What a flush must write for one entity.
@@ -21,6 +23,29 @@ pub(crate) enum Change {
     Update(RawDocumentBuf),
     /// The difference cannot be expressed by paths; replace the document.
     Replace,
+}
+
+/// `true` when a persistent entity's value differs from its baseline (what the server last
+/// had): what `Session::dirty` lists and the flush writes.
+pub(crate) fn has_changes(entity: &dyn ErasedEntity) -> bool {
+    let state = entity.state();
+    if state.changes() == 0 {
+        return false;
+    }
+    let Ok(current) = entity.to_raw() else {
+        // Locked or unserializable: report it, the flush will say what is wrong.
+        return true;
+    };
+    match &state.sync().baseline {
+        Baseline::Taken(baseline) => id_key(baseline) != id_key(&current) || diff(baseline, &current) != Change::None,
+        Baseline::Current | Baseline::Unknown => true,
+    }
+}
+
+/// The identity-map key of a serialized entity's `_id`: ids compare by value, so an `i64`
+/// field holding a stored `NumberInt(1)` is the same id.
+pub(crate) fn id_key(doc: &RawDocumentBuf) -> Option<IdKey> {
+    doc.get("_id").ok().flatten().map(IdKey::from_raw)
 }
 
 /// Compares the stored document `old` with the current one `new`. `_id` is not compared; the

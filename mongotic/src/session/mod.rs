@@ -35,6 +35,8 @@ mod flush;
 mod query;
 mod reconcile;
 mod relations;
+mod retry;
+mod store;
 mod tracked;
 mod transaction;
 mod unit_of_work;
@@ -45,10 +47,9 @@ use std::fmt;
 pub use execute::Executable;
 pub use flush::FlushPreview;
 pub use query::{Loader, ScalarResult, SelectResult};
+pub use retry::RetryPolicy;
 pub(crate) use tracked::ErasedEntity;
 pub use tracked::{EntityRef, Tracked};
-pub(crate) use transaction::is_transient;
-pub use transaction::{RETRY_LIMIT, TransactionBody};
 
 use crate::model::{IdKey, IntoId, ModelId};
 use crate::statement::{ScalarProjection, Select};
@@ -181,9 +182,6 @@ pub struct Session {
     txn: Transaction,
     /// Which relations were loaded, beyond what the identity map holds.
     relations: relations::Relations,
-    /// The span of the flush under way (disabled between flushes), where planning records
-    /// what it found.
-    flush_span: tracing::Span,
 }
 
 /// What [`Session::add`] accepts: a model value (a new entity) or a handle.
@@ -245,7 +243,6 @@ impl Session {
             uow: UnitOfWork::new(),
             txn: Transaction::default(),
             relations: relations::Relations::default(),
-            flush_span: tracing::Span::none(),
         }
     }
 
@@ -666,10 +663,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn commit(&mut self) -> Result<()> {
-        if self.txn.is_open() {
-            return transaction::commit_open(self).await;
-        }
-        self.flush().await
+        flush::commit(self).await
     }
 
     /// Discards everything not yet flushed, with no I/O: added entities are detached, staged
@@ -781,7 +775,7 @@ impl Session {
             .into_iter()
             .filter(|(_, entry)| match entry.status {
                 Status::Merged => true,
-                Status::Persistent => flush::has_changes(entry.entity.as_ref()),
+                Status::Persistent => diff::has_changes(entry.entity.as_ref()),
                 _ => false,
             })
             .map(|(_, entry)| EntityRef { entity: entry.entity.clone() })
@@ -867,7 +861,17 @@ impl Session {
             .namespace(M::meta())
             .map(|ns| ns.to_string())
             .unwrap_or_else(|_| M::meta().collection.to_owned());
-        flush::cell_error(err, &namespace, id)
+        err.into_error(&namespace, id)
+    }
+
+    /// The stored document with `_id` `id`, read in the explicit transaction if one is open.
+    async fn find_by_id(
+        &mut self,
+        namespace: &mongodb::Namespace,
+        id: &bson::Bson,
+    ) -> Result<Option<bson::RawDocumentBuf>> {
+        let parent = self.txn.span().cloned();
+        store::find_by_id(&self.engine, self.txn.client_session()?, namespace, id, parent.as_ref()).await
     }
 }
 

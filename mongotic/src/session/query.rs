@@ -9,10 +9,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bson::oid::ObjectId;
-use bson::{Bson, RawDocument, RawDocumentBuf};
+use bson::{RawDocument, RawDocumentBuf};
 use futures::stream::{self, BoxStream, StreamExt};
 use mongodb::options::{CountOptions, FindOptions};
-use mongodb::{Cursor, Namespace, SessionCursor};
+use mongodb::{Cursor, SessionCursor};
 use tracing::{Instrument, Span};
 
 use super::Session;
@@ -26,25 +26,6 @@ use crate::{Error, Model, Result, telemetry};
 
 /// Turns returned documents into entities through the session's identity map. Used by
 /// projections; not something to call yourself.
-impl Session {
-    /// The stored document with `_id` `id`, read in the session's transaction if one is open.
-    pub(crate) async fn find_by_id(&mut self, namespace: &Namespace, id: &Bson) -> Result<Option<RawDocumentBuf>> {
-        let failed = |err| Error::from_driver(err, &namespace.to_string(), Some(id));
-        let collection = self.engine.raw_collection(namespace);
-        let find = collection.find_one(bson::doc! { "_id": id.clone() });
-        let span = telemetry::statement("find", namespace, self.txn.span());
-        let client_session = self.txn.client_session()?;
-        let rows = |found: &Option<RawDocumentBuf>| u64::from(found.is_some());
-        telemetry::one_command(span, "db.response.returned_rows", rows, async move {
-            match client_session {
-                Some(session) => find.session(session).await.map_err(failed),
-                None => find.await.map_err(failed),
-            }
-        })
-        .await
-    }
-}
-
 #[doc(hidden)]
 pub struct Loader<'a> {
     uow: &'a mut UnitOfWork,
@@ -68,7 +49,7 @@ impl<'a> Loader<'a> {
         let state = entity.state();
         let Some(key) = self.uow.key_of(state) else { return };
         if matches!(self.uow.get(key).map(|entry| entry.status), Some(Status::New | Status::Uncertain)) {
-            reconcile::settle(self.uow, key, state.intent(), Some(raw.to_raw_document_buf()));
+            reconcile::resolve(self.uow, key, state.intent(), Some(raw.to_raw_document_buf()));
         }
     }
 

@@ -23,67 +23,16 @@
 //! read first: a document that holds the version and the content the write stored is proof
 //! that it landed, and the entity records it (changes made since are diffed from it).
 
-use std::collections::HashSet;
+use bson::Bson;
+use mongodb::Namespace;
 
-use bson::{Bson, RawDocumentBuf, doc};
-use mongodb::{ClientSession, Namespace};
-
-use super::Session;
 use super::diff::{Change, contains_all, diff};
-use super::flush::version_in;
+use super::store::{ById, stored, version_in};
 use super::tracked::{Intent, any_in_doubt};
+use super::transaction::Transaction;
 use super::unit_of_work::{Status, UnitOfWork};
-use crate::error::Error;
 use crate::model::IdKey;
 use crate::{Engine, Result};
-
-/// Ids per `find` when reading many back.
-const IDS_PER_READ: usize = 20_000;
-
-/// The stored documents with one of `ids` (just their `_id` when `ids_only`).
-pub(crate) async fn stored(
-    engine: &Engine,
-    mut session: Option<&mut ClientSession>,
-    namespace: &Namespace,
-    ids: &[Bson],
-    ids_only: bool,
-) -> Result<Vec<RawDocumentBuf>> {
-    let name = namespace.to_string();
-    let collection = engine.raw_collection(namespace);
-    let mut found = Vec::new();
-    for chunk in ids.chunks(IDS_PER_READ) {
-        let filter = doc! { "_id": { "$in": chunk } };
-        let find = collection.find(filter);
-        let find = if ids_only { find.projection(doc! { "_id": 1 }) } else { find };
-        let failed = |err| Error::from_driver(err, &name, None);
-        match session.as_deref_mut() {
-            Some(session) => {
-                let mut cursor = find.session(&mut *session).await.map_err(failed)?;
-                while cursor.advance(session).await.map_err(failed)? {
-                    found.push(cursor.current().to_raw_document_buf());
-                }
-            }
-            None => {
-                let mut cursor = find.await.map_err(failed)?;
-                while cursor.advance().await.map_err(failed)? {
-                    found.push(cursor.current().to_raw_document_buf());
-                }
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// The identity keys of the stored documents with one of `ids`.
-pub(crate) async fn stored_ids(
-    engine: &Engine,
-    session: Option<&mut ClientSession>,
-    namespace: &Namespace,
-    ids: &[Bson],
-) -> Result<HashSet<IdKey>> {
-    let found = stored(engine, session, namespace, ids, true).await?;
-    Ok(found.iter().filter_map(|doc| doc.get("_id").ok().flatten().map(IdKey::from_raw)).collect())
-}
 
 /// One entity whose write is in doubt, and the id to read.
 struct Doubt {
@@ -92,17 +41,17 @@ struct Doubt {
     intent: Intent,
 }
 
-/// Settles every write in doubt of the session's entities that is not staged to be sent
+/// Resolves every write in doubt of the session's entities that is not staged to be sent
 /// again harmlessly (inserts, and deletes taken back), by reading the server. On error (the
 /// server cannot be read) nothing changes and the writes stay in doubt.
-pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
+pub(crate) async fn reconcile(engine: &Engine, uow: &mut UnitOfWork, txn: &mut Transaction) -> Result<()> {
     if !any_in_doubt() {
         return Ok(());
     }
-    session.uow.prune();
+    uow.prune();
     // Per namespace (few per session, so a short list), the entities in doubt.
     let mut doubts: Vec<(Namespace, Vec<Doubt>)> = Vec::new();
-    for (key, entry) in session.uow.entries() {
+    for (key, entry) in uow.entries() {
         let state = entry.entity.state();
         let versioned = matches!(state.sync().intent(), Intent::Versioned { .. });
         if !versioned && !matches!(entry.status, Status::New | Status::Uncertain) {
@@ -123,7 +72,7 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
             Intent::Versioned { id, .. } => id.to_bson(),
             Intent::None => continue,
         };
-        let namespace = session.engine.namespace(entry.entity.meta())?;
+        let namespace = engine.namespace(entry.entity.meta())?;
         let doubt = Doubt { key, id, intent };
         match doubts.iter_mut().find(|(known, _)| *known == namespace) {
             Some((_, list)) => list.push(doubt),
@@ -132,16 +81,11 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
     }
     for (namespace, list) in doubts {
         let ids: Vec<Bson> = list.iter().map(|doubt| doubt.id.clone()).collect();
-        let client_session = session.txn.client_session()?;
-        let found = stored(&session.engine, client_session, &namespace, &ids, false).await?;
-        let mut by_id: Vec<(IdKey, RawDocumentBuf)> = found
-            .into_iter()
-            .filter_map(|doc| Some((doc.get("_id").ok().flatten().map(IdKey::from_raw)?, doc)))
-            .collect();
+        let found = stored(engine, txn.client_session()?, &namespace, &ids, false).await?;
+        let mut by_id = ById::new(found);
         for doubt in list {
-            let key = IdKey::from_bson(&doubt.id);
-            let stored = by_id.iter().position(|(id, _)| *id == key).map(|at| by_id.swap_remove(at).1);
-            settle(&mut session.uow, doubt.key, doubt.intent, stored);
+            let stored = by_id.take(&IdKey::from_bson(&doubt.id));
+            resolve(uow, doubt.key, doubt.intent, stored);
         }
     }
     Ok(())
@@ -150,7 +94,7 @@ pub(crate) async fn reconcile(session: &mut Session) -> Result<()> {
 /// Records what a read showed about the write in doubt (`intent`) of the entity in slot
 /// `key`, which is staged for insert or taken back: `stored` is the document with its id,
 /// if there is one. Also used when a query happens to meet such a document.
-pub(crate) fn settle(uow: &mut UnitOfWork, key: usize, intent: Intent, stored: Option<RawDocumentBuf>) {
+pub(crate) fn resolve(uow: &mut UnitOfWork, key: usize, intent: Intent, stored: Option<bson::RawDocumentBuf>) {
     let Some(entry) = uow.get(key) else { return };
     let entity = entry.entity.clone();
     let status = entry.status;

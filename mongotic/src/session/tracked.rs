@@ -425,6 +425,20 @@ pub(crate) enum CellError {
     MissingId,
 }
 
+impl CellError {
+    /// The error for this problem with the value of an entity of `namespace` whose id is `id`.
+    pub(crate) fn into_error(self, namespace: &str, id: Option<Bson>) -> crate::Error {
+        use crate::Error;
+        let id = id.map(Box::new);
+        match self {
+            CellError::Busy => Error::EntityBusy { namespace: namespace.to_owned(), id },
+            CellError::Serialize(source) => Error::serialize(namespace, source),
+            CellError::Deserialize(source) => Error::Deserialize { namespace: namespace.to_owned(), id, source },
+            CellError::MissingId => Error::MissingId { namespace: namespace.to_owned() },
+        }
+    }
+}
+
 /// A type-erased entity, so one session can hold entities of every model.
 pub(crate) trait ErasedEntity: Send + Sync + 'static {
     fn state(&self) -> &CellState;

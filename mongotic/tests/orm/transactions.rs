@@ -160,15 +160,13 @@ async fn transaction_body_is_run_again_on_transient_errors() -> TestResult {
     let mut runs = 0;
     let id = alice.id().ok_or("id")?;
     session
-        .transaction(|s| {
+        .transaction(async |s| {
             runs += 1;
-            Box::pin(async move {
-                if let Some(found) = s.get::<User>(id).await? {
-                    let age = found.read().age.unwrap_or_default();
-                    found.write().age = Some(age + 1);
-                }
-                Ok(())
-            })
+            if let Some(found) = s.get::<User>(id).await? {
+                let age = found.read().age.unwrap_or_default();
+                found.write().age = Some(age + 1);
+            }
+            Ok(())
         })
         .await?;
     // At least twice: the fail point fails the commit without aborting the transaction on

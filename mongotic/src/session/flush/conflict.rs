@@ -8,16 +8,14 @@
 //! write's only when the server's count of matched writes says so. (A write whose earlier
 //! attempt may have landed is settled by reading before it is sent again: see `reconcile`.)
 
-use bson::{Bson, RawDocumentBuf};
+use bson::Bson;
 use mongodb::ClientSession;
 
+use super::outcome::{Failure, Fate};
 use super::plan::{Body, Plan};
-use super::prepare::version_in;
-use super::send::{Failure, Fate};
 use crate::Engine;
-use crate::model::IdKey;
 use crate::session::diff::contains_all;
-use crate::session::reconcile::stored;
+use crate::session::store::{ById, stored, version_in};
 
 /// What a read showed about one write that may have matched nothing.
 enum Seen {
@@ -56,16 +54,12 @@ pub(crate) async fn explain_unmatched(
         retryable: true,
         transient: false,
     })?;
-    let mut by_id: Vec<(IdKey, RawDocumentBuf)> =
-        found.into_iter().filter_map(|doc| Some((doc.get("_id").ok().flatten().map(IdKey::from_raw)?, doc))).collect();
+    let mut by_id = ById::new(found);
     let seen: Vec<Seen> = indices
         .iter()
         .map(|index| {
             let write = &plan.writes[*index];
-            let key = write.id.key();
-            let Some(doc) = by_id.iter().position(|(id, _)| *id == key).map(|at| by_id.swap_remove(at).1) else {
-                return Seen::Missing;
-            };
+            let Some(doc) = by_id.take(&write.id.key()) else { return Seen::Missing };
             let Some(check) = write.version else { return Seen::Present };
             let found = version_in(&doc, check.field);
             let equal = found == Some(check.written)

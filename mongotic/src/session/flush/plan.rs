@@ -12,14 +12,13 @@ use bson::oid::ObjectId;
 use bson::{Bson, RawDocumentBuf};
 use mongodb::Namespace;
 
-use super::super::Session;
-use super::super::diff::{Change, changed_paths, diff};
-use super::super::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId};
-use super::super::unit_of_work::Status;
 use super::prepare::{Preparer, VersionCheck, stored_version};
-use crate::Result;
 use crate::error::{Error, WriteKind};
 use crate::model::{HookEvent, IdKey, ModelMeta};
+use crate::session::diff::{Change, changed_paths, diff, id_key};
+use crate::session::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId};
+use crate::session::unit_of_work::{Status, UnitOfWork};
+use crate::{Engine, Result};
 
 /// One write of a flush.
 pub(crate) struct Write {
@@ -100,6 +99,7 @@ impl Write {
     }
 }
 
+/// The writes of one flush, with the collections they go to.
 #[derive(Default)]
 pub(crate) struct Plan {
     pub(crate) namespaces: Vec<Namespace>,
@@ -111,42 +111,51 @@ pub(crate) struct Plan {
     pub(crate) writes: Vec<Write>,
 }
 
-/// `true` when a persistent entity's value differs from its baseline.
-pub(crate) fn has_changes(entity: &dyn ErasedEntity) -> bool {
-    let state = entity.state();
-    if state.changes() == 0 {
-        return false;
-    }
-    let Ok(current) = entity.to_raw() else {
-        // Locked or unserializable: report it, the flush will say what is wrong.
-        return true;
-    };
-    match &state.sync().baseline {
-        Baseline::Taken(baseline) => id_key(baseline) != id_key(&current) || diff(baseline, &current) != Change::None,
-        Baseline::Current | Baseline::Unknown => true,
+impl Plan {
+    /// The error for the versioned write `index` that met a version it did not expect
+    /// (`found`, when a read learned it).
+    pub(crate) fn conflict_error(&self, index: usize, found: Option<i64>) -> Error {
+        let write = &self.writes[index];
+        Error::VersionConflict {
+            model: self.metas[write.namespace].name,
+            namespace: self.names[write.namespace].clone(),
+            id: Box::new(write.id_bson()),
+            kind: write.kind,
+            expected: write.version.map_or(0, |check| check.expected),
+            found,
+        }
     }
 }
 
-/// The identity-map key of a serialized entity's `_id`: ids compare by value, so an `i64`
-/// field holding a stored `NumberInt(1)` is the same id.
-fn id_key(doc: &RawDocumentBuf) -> Option<IdKey> {
-    doc.get("_id").ok().flatten().map(IdKey::from_raw)
+/// A plan of `writes` field updates of documents `_id: 0, 1, …` of `db.things`, for the
+/// command builders' tests.
+#[cfg(test)]
+pub(crate) fn test_plan(writes: usize) -> Plan {
+    Plan {
+        namespaces: vec![Namespace::new("db", "things")],
+        names: vec!["db.things".into()],
+        model_types: vec![TypeId::of::<()>()],
+        metas: Vec::new(),
+        writes: (0..writes)
+            .map(|i| Write {
+                key: i,
+                kind: WriteKind::Update,
+                namespace: 0,
+                id: ServerId::new(Bson::Int64(i as i64)),
+                body: Body::Delete,
+                seen: 0,
+                upsert: false,
+                expect_match: true,
+                generated_id: false,
+                version: None,
+            })
+            .collect(),
+    }
 }
 
 /// The `_id` of a serialized entity.
 fn id_of(doc: &RawDocumentBuf) -> Option<Bson> {
     doc.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok())
-}
-
-/// The error for a problem with one entity's value.
-pub(crate) fn cell_error(err: CellError, namespace: &str, id: Option<Bson>) -> Error {
-    let id = id.map(Box::new);
-    match err {
-        CellError::Busy => Error::EntityBusy { namespace: namespace.to_owned(), id },
-        CellError::Serialize(source) => Error::serialize(namespace, source),
-        CellError::Deserialize(source) => Error::Deserialize { namespace: namespace.to_owned(), id, source },
-        CellError::MissingId => Error::MissingId { namespace: namespace.to_owned() },
-    }
 }
 
 fn kind_rank(kind: WriteKind) -> u8 {
@@ -157,20 +166,21 @@ fn kind_rank(kind: WriteKind) -> u8 {
     }
 }
 
-pub(crate) fn build_plan(session: &mut Session) -> Result<Plan> {
-    session.uow.prune();
-    let mut order: Vec<usize> = session.uow.entries_in_order().into_iter().map(|(key, _)| key).collect();
+/// Plans the next flush of the entities `uow` tracks, on `engine`'s collections.
+pub(crate) fn build_plan(engine: &Engine, uow: &mut UnitOfWork) -> Result<Plan> {
+    uow.prune();
+    let mut order: Vec<usize> = uow.entries_in_order().into_iter().map(|(key, _)| key).collect();
     // Sized for every entry at once: a flush of many entities grows no vector of writes.
     let plan = Plan { writes: Vec::with_capacity(order.len()), ..Plan::default() };
     let mut planner = Planner { plan, models: Vec::new(), to_file: Vec::new(), prep: Preparer::new() };
     let mut next = 0;
     while let Some(&key) = order.get(next) {
         next += 1;
-        let planned = planner.entity(session, key);
+        let planned = planner.entity(engine, uow, key);
         // Entities the hooks staged are planned in this flush too, after the others.
         for staged in planner.prep.staged.drain(..) {
             let identity = staged.current_id().ok().flatten().map(|id| IdKey::from_bson(&id));
-            order.push(session.uow.track(staged, Status::New, identity));
+            order.push(uow.track(staged, Status::New, identity));
         }
         if let Some(write) = planned? {
             planner.plan.writes.push(write);
@@ -180,16 +190,16 @@ pub(crate) fn build_plan(session: &mut Session) -> Result<Plan> {
     if !prep.invalid.is_empty() {
         // Nothing is sent: the versions set for the writes go back.
         for write in &plan.writes {
-            restore_version(session, write);
+            restore_version(uow, write);
         }
         return Err(Error::Validation { invalid: prep.invalid });
     }
     for (namespace, model) in plan.model_types.iter().enumerate() {
         let additional = to_file.iter().filter(|(filed_in, _, _)| *filed_in == namespace).count();
-        session.uow.reserve_identities(*model, additional);
+        uow.reserve_identities(*model, additional);
     }
     for (_, key, identity) in to_file {
-        session.uow.file_identity(key, identity);
+        uow.file_identity(key, identity);
     }
     plan.writes.sort_by_key(|write| (kind_rank(write.kind), write.namespace));
     Ok(plan)
@@ -197,10 +207,10 @@ pub(crate) fn build_plan(session: &mut Session) -> Result<Plan> {
 
 /// Puts back the version of an entity whose planned write was not applied, so the value shows
 /// the version the server has.
-pub(crate) fn restore_version(session: &Session, write: &Write) {
+pub(crate) fn restore_version(uow: &UnitOfWork, write: &Write) {
     if let Some(check) = write.version
         && check.written != check.expected
-        && let Some(entry) = session.uow.get(write.key)
+        && let Some(entry) = uow.get(write.key)
     {
         // Best effort: a guard held on another thread keeps the planned version, which the
         // next flush sets again anyway.
@@ -221,12 +231,12 @@ struct Planner {
 
 impl Planner {
     /// The index of the entity's namespace in the plan, added on first use.
-    fn namespace(&mut self, session: &Session, entity: &dyn ErasedEntity) -> Result<usize> {
+    fn namespace(&mut self, engine: &Engine, entity: &dyn ErasedEntity) -> Result<usize> {
         let meta: *const ModelMeta = entity.meta();
         if let Some(index) = self.models.iter().position(|known| std::ptr::eq(*known, meta)) {
             return Ok(index);
         }
-        let namespace = session.engine.namespace(entity.meta())?;
+        let namespace = engine.namespace(entity.meta())?;
         self.plan.names.push(namespace.to_string());
         self.plan.namespaces.push(namespace);
         self.plan.model_types.push(entity.model_type());
@@ -236,22 +246,22 @@ impl Planner {
     }
 
     /// The write for the entity in slot `key`, if it needs one.
-    fn entity(&mut self, session: &mut Session, key: usize) -> Result<Option<Write>> {
-        let Some(entry) = session.uow.get(key) else { return Ok(None) };
+    fn entity(&mut self, engine: &Engine, uow: &mut UnitOfWork, key: usize) -> Result<Option<Write>> {
+        let Some(entry) = uow.get(key) else { return Ok(None) };
         let entity = entry.entity.clone();
         let mut status = entry.status;
         let filed = entry.identity().cloned();
-        let namespace = self.namespace(session, &*entity)?;
+        let namespace = self.namespace(engine, &*entity)?;
         let name = self.plan.names[namespace].clone();
         let state = entity.state();
         let seen = state.changes();
-        let fail = |err: CellError| cell_error(err, &name, entity.current_id().ok().flatten());
+        let fail = |err: CellError| err.into_error(&name, entity.current_id().ok().flatten());
         let version_field = entity.meta().version;
 
         if status == Status::New && state.is_persistent() {
             // Another session wrote it while this one had it staged: it is an update now.
             status = Status::Persistent;
-            session.uow.restage(key, status);
+            uow.restage(key, status);
         }
         let mut write = Write {
             key,
@@ -372,7 +382,7 @@ impl Planner {
         stored_id: &Bson,
         name: &str,
     ) -> Result<Option<(RawDocumentBuf, Change)>> {
-        let current = entity.to_raw().map_err(|err| cell_error(err, name, Some(stored_id.clone())))?;
+        let current = entity.to_raw().map_err(|err| err.into_error(name, Some(stored_id.clone())))?;
         if id_key(&current) != Some(IdKey::from_bson(stored_id)) {
             return Err(Error::IdChanged {
                 namespace: name.to_owned(),

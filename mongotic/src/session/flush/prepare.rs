@@ -5,16 +5,16 @@
 //! Hooks and timestamps change the value in memory (so the write carries them, and memory
 //! equals what is stored once it lands) and run once per pending change. Checks run at every
 //! flush and are collected, so one error names every invalid value. The version is set in
-//! memory for the write; if the write does not land it is put back (see `settle`), so the
+//! memory for the write; if the write does not land it is put back (see `record`), so the
 //! value always shows the version the server has.
 
-use bson::{Bson, DateTime, RawBsonRef, RawDocument};
+use bson::{Bson, DateTime};
 
-use super::super::tracked::{Baseline, ErasedEntity};
-use super::plan::cell_error;
 use crate::Result;
 use crate::error::{Error, WriteKind};
 use crate::model::{HookContext, HookEvent, Staged};
+use crate::session::store::version_in;
+use crate::session::tracked::{Baseline, ErasedEntity};
 use crate::validation::Invalid;
 
 /// The version check of a write of a versioned entity.
@@ -72,7 +72,7 @@ impl Preparer {
                 };
                 return Err(Error::Hook { model: entity.meta().name, id: id(), hook, source });
             }
-            Err(err) => return Err(cell_error(err, namespace, entity.current_id().ok().flatten())),
+            Err(err) => return Err(err.into_error(namespace, entity.current_id().ok().flatten())),
         }
         state.sync().set_prepared(Some((seen, kind)));
         Ok(!matches!(event, HookEvent::Delete))
@@ -83,7 +83,7 @@ impl Preparer {
         if !entity.meta().validates {
             return Ok(());
         }
-        let violations = entity.validate().map_err(|err| cell_error(err, namespace, id.cloned()))?;
+        let violations = entity.validate().map_err(|err| err.into_error(namespace, id.cloned()))?;
         if !violations.is_empty() {
             self.invalid.push(Invalid { model: entity.meta().name, id: id.cloned(), violations });
         }
@@ -101,16 +101,6 @@ pub(crate) fn stored_version(entity: &dyn ErasedEntity, field: &str, namespace: 
     };
     match from_baseline {
         Some(version) => Ok(Some(version)),
-        None => entity.version().map_err(|err| cell_error(err, namespace, entity.current_id().ok().flatten())),
-    }
-}
-
-/// The version field `field` of a stored or serialized document.
-pub(crate) fn version_in(doc: &RawDocument, field: &str) -> Option<i64> {
-    match doc.get(field).ok().flatten()? {
-        RawBsonRef::Int64(version) => Some(version),
-        RawBsonRef::Int32(version) => Some(i64::from(version)),
-        RawBsonRef::Double(version) if version.fract() == 0.0 => Some(version as i64),
-        _ => None,
+        None => entity.version().map_err(|err| err.into_error(namespace, entity.current_id().ok().flatten())),
     }
 }

@@ -1,20 +1,15 @@
 //! A dry run of a flush: the commands it would send, built by the code that builds them for
-//! real, with nothing sent.
+//! real (see `commands`), with nothing sent.
 
-use std::ops::Range;
+use bson::Document;
 
-use bson::{Bson, Document, RawDocumentBuf, doc};
-
-use super::plan::{Body, Plan, Write};
-use super::send::{Command, delete_command, filter_of, groups, to_document, update_command};
-use super::{abandon, build_plan};
-use crate::error::WriteKind;
+use super::commands::{
+    self, Command, chunks, delete_command, groups, insert_batches, insert_command, to_document, update_command,
+};
+use super::plan::{Plan, build_plan};
+use super::record::abandon;
 use crate::session::Session;
-use crate::{Error, Result};
-
-/// Documents per `insert` command, and bytes, as the driver splits an `insert_many`.
-const INSERT_BATCH: usize = 100_000;
-const INSERT_BYTES: usize = 48_000_000;
+use crate::{Engine, Result};
 
 /// What the next flush of a session would send: see [`Session::preview_flush`].
 ///
@@ -38,9 +33,38 @@ pub struct FlushPreview {
 }
 
 impl FlushPreview {
-    /// The write commands, in the order the flush sends them, as the server receives them
-    /// (without the fields the driver adds to every command: `lsid`, `$db`, `txnNumber`,
-    /// `$clusterTime`…). Empty when there is nothing to write.
+    /// The fields the driver adds to the commands a flush sends, which
+    /// [`commands`](FlushPreview::commands) leaves out: the session (`lsid`), the database
+    /// (`$db`), the cluster time (`$clusterTime`), the read preference (`$readPreference`),
+    /// and in a transaction its number and markers (`txnNumber`, `startTransaction`,
+    /// `autocommit`) and, on its first command, its read concern (`readConcern`).
+    ///
+    /// ```
+    /// use mongotic::bson::doc;
+    /// use mongotic::session::FlushPreview;
+    ///
+    /// let mut sent = doc! { "insert": "users", "documents": [], "ordered": true, "lsid": { "id": 1 }, "$db": "app" };
+    /// for field in FlushPreview::DRIVER_FIELDS {
+    ///     sent.remove(field);
+    /// }
+    /// assert_eq!(sent, doc! { "insert": "users", "documents": [], "ordered": true });
+    /// ```
+    pub const DRIVER_FIELDS: &'static [&'static str] = &[
+        "lsid",
+        "$db",
+        "$clusterTime",
+        "$readPreference",
+        "txnNumber",
+        "startTransaction",
+        "autocommit",
+        "readConcern",
+    ];
+
+    /// The write commands, in the order the flush sends them, as the server receives them less
+    /// the fields the driver adds to each command for its own bookkeeping, named in
+    /// [`FlushPreview::DRIVER_FIELDS`]: remove those from a command seen through the driver's
+    /// command monitoring and it equals the command shown here. Empty when there is nothing
+    /// to write.
     ///
     /// ```
     /// # use mongotic::session::FlushPreview;
@@ -102,8 +126,9 @@ impl Session {
     ///
     /// Planning runs as for a flush: generated ids are assigned and hooks run (once per
     /// pending change, so the flush does not run them again), and values are checked
-    /// ([`Error::Validation`] as the flush would give it). The only I/O is the one `hello`
-    /// per engine that tells whether the deployment has transactions, if nothing asked yet.
+    /// ([`Error::Validation`](crate::Error::Validation) as the flush would give it). The only
+    /// I/O is the one `hello` per engine that tells whether the deployment has transactions,
+    /// if nothing asked yet.
     ///
     /// ```no_run
     /// # use mongotic::prelude::*;
@@ -120,146 +145,56 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn preview_flush(&mut self) -> Result<FlushPreview> {
-        let transaction = self.txn.is_open() || self.engine.use_transactions().await?;
+        let transaction = self.txn.is_explicit() || self.engine.use_transactions().await?;
         let reads_first = self.uow.entries().any(|(_, entry)| entry.entity.state().in_doubt());
-        let plan = build_plan(self)?;
-        let commands = commands(self, &plan, transaction);
+        let plan = build_plan(&self.engine, &mut self.uow)?;
+        let commands = preview_commands(&self.engine, &plan, transaction);
         // Nothing was sent: the versions set for the writes go back, as after a flush that
         // did not start.
-        abandon(self, &plan);
+        abandon(&self.uow, &plan);
         Ok(FlushPreview { commands: commands?, transaction, reads_first })
     }
 }
 
-/// How many commands `send` sends for `plan` (without building them), plus the commit of a
-/// transaction: what a flush records as its round trips when nothing fails.
-pub(crate) fn planned_round_trips(session: &Session, plan: &Plan, transaction: bool) -> usize {
+/// How many round trips a flush of `plan` takes when nothing fails: its commands, plus the
+/// commit of a transaction.
+pub(crate) fn planned_round_trips(engine: &Engine, plan: &Plan, transaction: bool) -> usize {
     if plan.writes.is_empty() {
         return 0;
     }
-    let groups = groups(&plan.writes);
-    let commands = if groups.len() > 1 && session.engine.bulk_write_supported() != Some(false) {
-        1
-    } else {
-        groups
-            .into_iter()
-            .map(|(command, range)| match command {
-                Command::Insert => {
-                    let (mut batches, mut count, mut bytes) = (1, 0, 0);
-                    for write in &plan.writes[range] {
-                        let size = write.estimated_size();
-                        if count > 0 && (count == INSERT_BATCH || bytes + size > INSERT_BYTES) {
-                            (batches, count, bytes) = (batches + 1, 0, 0);
-                        }
-                        (count, bytes) = (count + 1, bytes + size);
-                    }
-                    batches
-                }
-                Command::Update | Command::Delete => super::send::chunks(plan, range).len(),
-            })
-            .sum()
-    };
-    commands + usize::from(transaction)
+    commands::command_count(engine, plan) + usize::from(transaction)
 }
 
-/// The commands `send` sends for `plan`.
-fn commands(session: &Session, plan: &Plan, transaction: bool) -> Result<Vec<Document>> {
+/// The commands a flush sends for `plan`, as the server receives them (less what the driver
+/// adds; see [`FlushPreview::commands`]).
+fn preview_commands(engine: &Engine, plan: &Plan, transaction: bool) -> Result<Vec<Document>> {
     let groups = groups(&plan.writes);
-    if groups.len() > 1 && session.engine.bulk_write_supported() != Some(false) {
-        return Ok(vec![bulk_write(plan)?]);
-    }
-    let mut commands = Vec::new();
-    for (command, range) in groups {
-        let collection = &plan.namespaces[plan.writes[range.start].namespace].coll;
-        match command {
-            Command::Insert => commands.extend(inserts(collection, plan, range)?),
-            Command::Update | Command::Delete => {
-                for chunk in super::send::chunks(plan, range) {
-                    let built = match command {
-                        Command::Delete => delete_command(collection, plan, chunk),
-                        _ => update_command(collection, plan, chunk),
-                    };
-                    let mut document = to_document(&built.map_err(|failure| failure.error)?)?;
-                    if !transaction
-                        && let Some(concern) = session.engine.client().write_concern()
-                        && let Ok(concern) = bson::to_document(concern)
-                        && !concern.is_empty()
-                    {
-                        document.insert("writeConcern", concern);
-                    }
-                    commands.push(document);
-                }
-            }
-        }
-    }
-    Ok(commands)
-}
-
-/// The `insert` commands of `range`, split as the driver splits an ordered `insert_many`.
-fn inserts(collection: &str, plan: &Plan, range: Range<usize>) -> Result<Vec<Document>> {
-    let mut commands = Vec::new();
     let mut documents = Vec::new();
-    let mut bytes = 0;
-    for write in &plan.writes[range] {
-        let Body::Document(doc) = &write.body else { continue };
-        let size = doc.as_bytes().len();
-        if !documents.is_empty() && (documents.len() == INSERT_BATCH || bytes + size > INSERT_BYTES) {
-            commands.push(insert_command(collection, std::mem::take(&mut documents)));
-            bytes = 0;
-        }
-        bytes += size;
-        documents.push(Bson::Document(to_document(doc)?));
-    }
-    if !documents.is_empty() {
-        commands.push(insert_command(collection, documents));
-    }
-    Ok(commands)
-}
-
-fn insert_command(collection: &str, documents: Vec<Bson>) -> Document {
-    doc! { "insert": collection, "documents": documents, "ordered": true }
-}
-
-/// The client `bulkWrite` command of the whole plan, as the driver builds it: the namespaces
-/// are listed in the order the operations first use them.
-fn bulk_write(plan: &Plan) -> Result<Document> {
-    let mut listed: Vec<usize> = Vec::new();
-    let mut ops = Vec::with_capacity(plan.writes.len());
-    for write in &plan.writes {
-        let index = match listed.iter().position(|namespace| *namespace == write.namespace) {
-            Some(index) => index,
-            None => {
-                listed.push(write.namespace);
-                listed.len() - 1
+    if commands::uses_bulk_write(engine, &groups) {
+        documents.push(commands::bulk_write_command(plan)?);
+    } else {
+        for (command, range) in groups {
+            let collection = &plan.namespaces[plan.writes[range.start].namespace].coll;
+            if command == Command::Insert {
+                for batch in insert_batches(plan, range) {
+                    documents.push(insert_command(collection, plan, batch)?);
+                }
+                continue;
             }
-        };
-        ops.push(bulk_op(write, index)?);
+            for chunk in chunks(plan, range) {
+                let built = match command {
+                    Command::Delete => delete_command(collection, plan, chunk),
+                    _ => update_command(collection, plan, chunk),
+                };
+                documents.push(to_document(&built.map_err(|failure| failure.error)?)?);
+            }
+        }
     }
-    let namespaces: Vec<Bson> =
-        listed.iter().map(|namespace| Bson::Document(doc! { "ns": &plan.names[*namespace] })).collect();
-    Ok(doc! { "bulkWrite": 1, "errorsOnly": false, "ordered": true, "ops": ops, "nsInfo": namespaces })
-}
-
-fn bulk_op(write: &Write, index: usize) -> Result<Bson> {
-    let index = i32::try_from(index)
-        .map_err(|_| Error::InvalidStatement { message: "too many collections in one flush".into() })?;
-    let filter = || -> Result<Document> { to_document(&filter_of(write)?) };
-    let op = match (&write.body, write.kind) {
-        (Body::Document(doc), WriteKind::Insert) => doc! { "insert": index, "document": to_document(doc)? },
-        (Body::Document(doc), _) => doc! {
-            "update": index,
-            "multi": false,
-            "filter": filter()?,
-            "updateMods": to_document(doc)?,
-            "upsert": write.upsert,
-        },
-        (Body::Update { update, .. }, _) => doc! {
-            "update": index,
-            "multi": false,
-            "filter": filter()?,
-            "updateMods": to_document(update as &RawDocumentBuf)?,
-        },
-        (Body::Delete, _) => doc! { "delete": index, "multi": false, "filter": filter()? },
-    };
-    Ok(Bson::Document(op))
+    if !transaction && let Some(concern) = commands::write_concern(engine) {
+        let concern = to_document(&concern)?;
+        for document in &mut documents {
+            document.insert("writeConcern", concern.clone());
+        }
+    }
+    Ok(documents)
 }

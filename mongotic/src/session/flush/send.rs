@@ -1,6 +1,6 @@
 //! Sending a plan: one client `bulkWrite` when the writes span several commands and the
-//! server has it (MongoDB 8.0+), otherwise one ordered command per collection and kind:
-//! `insert`, `update` (field updates and replacements), `delete` (one `$in` statement).
+//! server has it (MongoDB 8.0+), otherwise one ordered command per collection and kind (see
+//! `commands`).
 //!
 //! The result is the [`Fate`] of every write, taken only from what the server said: a write is
 //! [`Fate::Done`] when a reply acknowledged it, [`Fate::Unknown`] whenever the reply is missing
@@ -10,118 +10,18 @@
 
 use std::ops::Range;
 
-use bson::{Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf, rawdoc};
+use bson::{Bson, Document, RawDocumentBuf};
+use mongodb::ClientSession;
 use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, TRANSIENT_TRANSACTION_ERROR};
-use mongodb::options::{
-    DeleteOneModel, InsertOneModel, ReplaceOneModel, UpdateModifications, UpdateOneModel, WriteModel,
-};
 use mongodb::results::VerboseBulkWriteResult;
-use mongodb::{ClientSession, Namespace};
 
+use super::commands::{self, Command, chunks, delete_command, groups, update_command, write_model};
 use super::conflict::explain_unmatched;
+use super::outcome::{Failure, Fate, Outcome};
 use super::plan::{Body, Plan, Write};
-use super::prepare::version_in;
-use crate::error::{Error, WriteKind};
-use crate::session::reconcile::stored;
-use crate::session::tracked::ServerId;
-use crate::wire::{self, kind};
-use crate::{Engine, Result};
-
-/// Statements per `update`/`delete` command; below the server's `maxWriteBatchSize`.
-pub(crate) const MAX_STATEMENTS: usize = 50_000;
-/// Estimated bytes per `update`/`delete` command; well below the 16 MiB command limit.
-const MAX_COMMAND_BYTES: usize = 12 * 1024 * 1024;
-
-/// What became of one write, as far as the server's replies prove.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Fate {
-    /// Not sent, or refused with the rest of its command before anything was applied.
-    NotSent,
-    /// Acknowledged, and it matched its document (or needed none).
-    Done,
-    /// Acknowledged, but it matched no document though it expected one: the document is gone.
-    Stale,
-    /// A versioned write matched nothing because the stored version moved (`found`, when a
-    /// read learned it): the document is there, changed by someone else.
-    Conflict { found: Option<i64> },
-    /// Refused by the server (a write error): not applied.
-    Refused,
-    /// Sent, but nothing proves whether it was applied.
-    Unknown,
-}
-
-/// Why the sending stopped.
-pub(crate) struct Failure {
-    pub(crate) error: Error,
-    /// The write the error is about, when it is about one.
-    pub(crate) failed: Option<usize>,
-    /// The drivers' retry rules allow sending again (a network error, or the server's
-    /// `RetryableWriteError` label).
-    pub(crate) retryable: bool,
-    /// The server or driver labelled it `TransientTransactionError`: the whole transaction
-    /// may be tried again.
-    pub(crate) transient: bool,
-}
-
-impl Failure {
-    fn from_driver(err: mongodb::error::Error, namespace: &str) -> Failure {
-        let retryable = err.contains_label(RETRYABLE_WRITE_ERROR)
-            || matches!(err.kind.as_ref(), ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. });
-        let transient = err.contains_label(TRANSIENT_TRANSACTION_ERROR);
-        Failure { error: Error::from_driver(err, namespace, None), failed: None, retryable, transient }
-    }
-
-    fn plain(error: Error, failed: Option<usize>) -> Failure {
-        Failure { error, failed, retryable: false, transient: false }
-    }
-}
-
-/// The fate of every write of a plan, and the failure that stopped sending, if any.
-pub(crate) struct Outcome {
-    pub(crate) fates: Vec<Fate>,
-    pub(crate) failure: Option<Failure>,
-    /// Some `Stale` deletes stand for "some of these matched nothing": one `delete` command
-    /// with `$in` does not say which.
-    pub(crate) ambiguous_deletes: bool,
-}
-
-impl Outcome {
-    /// The first write that met a concurrent change (it matched nothing), if any.
-    pub(crate) fn first_conflict(&self) -> Option<usize> {
-        self.fates.iter().position(|fate| matches!(fate, Fate::Stale | Fate::Conflict { .. }))
-    }
-}
-
-/// The command a write belongs to.
-#[derive(PartialEq, Eq, Clone, Copy)]
-pub(super) enum Command {
-    Insert,
-    Update,
-    Delete,
-}
-
-fn command_of(kind: WriteKind) -> Command {
-    match kind {
-        WriteKind::Insert => Command::Insert,
-        WriteKind::Update | WriteKind::Replace => Command::Update,
-        WriteKind::Delete => Command::Delete,
-    }
-}
-
-/// Consecutive runs of writes that go in one command.
-pub(super) fn groups(writes: &[Write]) -> Vec<(Command, Range<usize>)> {
-    let mut groups: Vec<(Command, Range<usize>)> = Vec::new();
-    for (index, write) in writes.iter().enumerate() {
-        let command = command_of(write.kind);
-        match groups.last_mut() {
-            Some((last, range)) if *last == command && writes[range.start].namespace == write.namespace => {
-                range.end = index + 1;
-            }
-            _ => groups.push((command, index..index + 1)),
-        }
-    }
-    groups
-}
+use crate::Engine;
+use crate::error::Error;
+use crate::session::store::{stored, version_in};
 
 /// Sends the plan, inside the transaction of `session` when one is given.
 pub(crate) async fn send(engine: &Engine, mut session: Option<&mut ClientSession>, plan: &Plan) -> Outcome {
@@ -184,22 +84,9 @@ async fn finish(
             .ok()
             .and_then(|docs| docs.first().and_then(|doc| version_in(doc, check.field)));
         fates[index] = Fate::Conflict { found };
-        stopped.error = conflict_error(plan, index, found);
+        stopped.error = plan.conflict_error(index, found);
     }
     Outcome { fates, failure, ambiguous_deletes }
-}
-
-/// The error for the versioned write `index` of `plan` that met a version it did not expect.
-pub(crate) fn conflict_error(plan: &Plan, index: usize, found: Option<i64>) -> Error {
-    let write = &plan.writes[index];
-    Error::VersionConflict {
-        model: plan.metas[write.namespace].name,
-        namespace: plan.names[write.namespace].clone(),
-        id: Box::new(write.id_bson()),
-        kind: write.kind,
-        expected: write.version.map_or(0, |check| check.expected),
-        found,
-    }
 }
 
 async fn send_inserts(
@@ -260,27 +147,6 @@ async fn send_inserts(
     }
     Some(Failure::from_driver(err, name))
 }
-
-/// Splits `range` into chunks that fit one command.
-pub(crate) fn chunks(plan: &Plan, range: Range<usize>) -> Vec<Range<usize>> {
-    let mut chunks = Vec::new();
-    let mut start = range.start;
-    let mut bytes = 0;
-    for index in range.clone() {
-        let size = plan.writes[index].estimated_size();
-        if index > start && (index - start >= MAX_STATEMENTS || bytes + size > MAX_COMMAND_BYTES) {
-            chunks.push(start..index);
-            start = index;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < range.end {
-        chunks.push(start..range.end);
-    }
-    chunks
-}
-
 /// What an `update` or `delete` command's reply says.
 struct Reply {
     /// Documents matched (updates, counting upserts) or deleted.
@@ -306,10 +172,7 @@ async fn run_write_command(
     let reply = match session {
         Some(session) => database.run_raw_command(command).session(session).await,
         None => {
-            if let Some(concern) = engine.client().write_concern()
-                && let Ok(concern) = bson::to_raw_document_buf(concern)
-                && !concern.is_empty()
-            {
+            if let Some(concern) = commands::write_concern(engine) {
                 command.append("writeConcern", concern);
             }
             database.run_raw_command(command).await
@@ -467,168 +330,6 @@ async fn send_chunked(
     None
 }
 
-/// The `update` command for `chunk`: a statement per write, written straight in wire form into
-/// one buffer sized up front (update documents and replacements are copied in as they are).
-pub(super) fn update_command(
-    collection: &str,
-    plan: &Plan,
-    chunk: Range<usize>,
-) -> std::result::Result<RawDocumentBuf, Failure> {
-    let writes = &plan.writes[chunk.clone()];
-    let size = 64 + collection.len() + writes.iter().map(statement_size).sum::<usize>();
-    let mut out = Vec::with_capacity(size);
-    let command = wire::start(&mut out);
-    let mut written = wire::append_str(&mut out, "update", collection);
-    let list = wire::begin(&mut out, kind::ARRAY, b"updates");
-    let mut digits = [0; 20];
-    for (offset, write) in writes.iter().enumerate() {
-        let statement = wire::begin(&mut out, kind::DOCUMENT, wire::index_key(offset, &mut digits));
-        append_update_statement(&mut out, write)
-            .and_then(|()| wire::end(&mut out, statement).then_some(()).ok_or_else(too_large))
-            .map_err(|error| Failure::plain(error, Some(chunk.start + offset)))?;
-    }
-    written &= wire::end(&mut out, list);
-    wire::append(&mut out, kind::BOOLEAN, b"ordered", &[1]);
-    written &= wire::end(&mut out, command);
-    written.then(|| RawDocumentBuf::from_bytes(out).ok()).flatten().ok_or_else(|| Failure::plain(too_large(), None))
-}
-
-/// About the bytes a write's update statement takes.
-fn statement_size(write: &Write) -> usize {
-    48 + match &write.body {
-        Body::Update { update, .. } => update.as_bytes().len(),
-        Body::Document(document) => document.as_bytes().len(),
-        Body::Delete => 0,
-    }
-}
-
-fn too_large() -> Error {
-    Error::InvalidStatement { message: "a write command longer than BSON allows".into() }
-}
-
-/// The fields of `{q: {_id: id}, u: update}` (with `upsert: true` for a merge).
-fn append_update_statement(out: &mut Vec<u8>, write: &Write) -> Result<()> {
-    let filter = wire::begin(out, kind::DOCUMENT, b"q");
-    append_filter_fields(out, write)?;
-    if !wire::end(out, filter) {
-        return Err(too_large());
-    }
-    match &write.body {
-        Body::Update { update, .. } => wire::append(out, kind::DOCUMENT, b"u", update.as_bytes()),
-        Body::Document(raw) => {
-            wire::append(out, kind::DOCUMENT, b"u", raw.as_bytes());
-            if write.upsert {
-                wire::append(out, kind::BOOLEAN, b"upsert", &[1]);
-            }
-        }
-        Body::Delete => return Err(Error::InvalidStatement { message: "a delete in an update command".into() }),
-    }
-    Ok(())
-}
-
-/// The `delete` command for `chunk`: one statement, `_id` in the chunk's ids; or, for
-/// versioned entities, one statement per document with its version.
-pub(super) fn delete_command(
-    collection: &str,
-    plan: &Plan,
-    chunk: Range<usize>,
-) -> std::result::Result<RawDocumentBuf, Failure> {
-    if plan.writes[chunk.clone()].iter().any(|write| write.version.is_some()) {
-        let mut statements = RawArrayBuf::new();
-        for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
-            match filter_of(write) {
-                Ok(filter) => statements.push(rawdoc! { "q": filter, "limit": 1 }),
-                Err(error) => return Err(Failure::plain(error, Some(chunk.start + offset))),
-            }
-        }
-        return Ok(write_command("delete", collection, "deletes", statements));
-    }
-    let mut ids = RawArrayBuf::new();
-    for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
-        match raw_id(&write.id_bson()) {
-            Ok(id) => ids.push(id),
-            Err(error) => return Err(Failure::plain(error, Some(chunk.start + offset))),
-        }
-    }
-    let mut statements = RawArrayBuf::new();
-    statements.push(rawdoc! { "q": { "_id": { "$in": ids } }, "limit": 0 });
-    Ok(write_command("delete", collection, "deletes", statements))
-}
-
-/// `{<name>: collection, <list>: statements, ordered: true}`, in wire form.
-fn write_command(name: &str, collection: &str, list: &str, statements: RawArrayBuf) -> RawDocumentBuf {
-    let mut command = RawDocumentBuf::new();
-    command.append(name, collection);
-    command.append(list, statements);
-    command.append("ordered", true);
-    command
-}
-
-/// The filter of a write to an existing document: its `_id`, and for a versioned entity the
-/// version the session last saw. Version 0 also matches a document without the field (one
-/// written before the model had it, read as 0 through `#[serde(default)]`).
-pub(super) fn filter_of(write: &Write) -> Result<RawDocumentBuf> {
-    let mut out = Vec::with_capacity(48);
-    let filter = wire::start(&mut out);
-    append_filter_fields(&mut out, write)?;
-    if !wire::end(&mut out, filter) {
-        return Err(too_large());
-    }
-    RawDocumentBuf::from_bytes(out).map_err(|err| Error::InvalidValue { path: "_id".into(), message: err.to_string() })
-}
-
-/// The elements of [`filter_of`].
-fn append_filter_fields(out: &mut Vec<u8>, write: &Write) -> Result<()> {
-    append_id(out, &write.id)?;
-    if let Some(check) = write.version {
-        let field = check.field.as_bytes();
-        if field.contains(&0) {
-            return Err(Error::InvalidValue { path: check.field.into(), message: "a field name holding a NUL".into() });
-        }
-        if check.expected == 0 {
-            let condition = wire::begin(out, kind::DOCUMENT, field);
-            let list = wire::begin(out, kind::ARRAY, b"$in");
-            wire::append(out, kind::INT64, b"0", &0_i64.to_le_bytes());
-            wire::append(out, kind::NULL, b"1", &[]);
-            if !(wire::end(out, list) && wire::end(out, condition)) {
-                return Err(too_large());
-            }
-        } else {
-            wire::append(out, kind::INT64, field, &check.expected.to_le_bytes());
-        }
-    }
-    Ok(())
-}
-
-/// The element `_id: id`, an `ObjectId` without going through `RawBson`.
-fn append_id(out: &mut Vec<u8>, id: &ServerId) -> Result<()> {
-    let id = match id {
-        ServerId::ObjectId(oid) => {
-            wire::append(out, kind::OBJECT_ID, b"_id", &oid.bytes());
-            return Ok(());
-        }
-        ServerId::Other(id) => id,
-    };
-    let mut single = RawDocumentBuf::new();
-    single.append("_id", raw_id(id)?);
-    // The document's one element: past the int32 length, before the final NUL.
-    let bytes = single.as_bytes();
-    out.extend_from_slice(bytes.get(4..bytes.len().saturating_sub(1)).unwrap_or_default());
-    Ok(())
-}
-
-/// The `_id` of a write in wire form.
-fn raw_id(id: &Bson) -> Result<RawBson> {
-    RawBson::try_from(id.clone()).map_err(|err| Error::InvalidValue { path: "_id".into(), message: err.to_string() })
-}
-
-pub(super) fn to_document(raw: &RawDocumentBuf) -> Result<Document> {
-    raw.to_document().map_err(|err| Error::InvalidValue { path: "<document>".into(), message: err.to_string() })
-}
-
-/// Sends the whole plan as one client `bulkWrite`. `None` when the server does not support
-/// it (before MongoDB 8.0; the driver checks without a round trip); otherwise the failure, if
-/// any, with `fates` filled from the per-operation results.
 async fn send_bulk_write(
     engine: &Engine,
     session: Option<&mut ClientSession>,
@@ -739,58 +440,9 @@ fn apply_results(plan: &Plan, result: &VerboseBulkWriteResult, fates: &mut [Fate
     }
 }
 
-fn write_model(write: &Write, namespace: &Namespace) -> Result<WriteModel> {
-    let filter = to_document(&filter_of(write)?)?;
-    let namespace = namespace.clone();
-    Ok(match (&write.body, write.kind) {
-        (Body::Delete, _) => DeleteOneModel::builder().namespace(namespace).filter(filter).build().into(),
-        (Body::Update { update, .. }, _) => UpdateOneModel::builder()
-            .namespace(namespace)
-            .filter(filter)
-            .update(UpdateModifications::Document(to_document(update)?))
-            .build()
-            .into(),
-        (Body::Document(raw), WriteKind::Insert) => {
-            InsertOneModel::builder().namespace(namespace).document(to_document(raw)?).build().into()
-        }
-        (Body::Document(raw), _) => ReplaceOneModel::builder()
-            .namespace(namespace)
-            .filter(filter)
-            .replacement(to_document(raw)?)
-            .upsert(write.upsert)
-            .build()
-            .into(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use std::any::TypeId;
-
     use super::*;
-
-    fn plan(writes: usize) -> Plan {
-        Plan {
-            namespaces: vec![Namespace::new("db", "things")],
-            names: vec!["db.things".into()],
-            model_types: vec![TypeId::of::<()>()],
-            metas: Vec::new(),
-            writes: (0..writes)
-                .map(|i| Write {
-                    key: i,
-                    kind: WriteKind::Update,
-                    namespace: 0,
-                    id: ServerId::new(Bson::Int64(i as i64)),
-                    body: Body::Delete,
-                    seen: 0,
-                    upsert: false,
-                    expect_match: true,
-                    generated_id: false,
-                    version: None,
-                })
-                .collect(),
-        }
-    }
 
     fn reply(write_error: Option<usize>, concern: bool) -> Reply {
         Reply {
@@ -821,48 +473,5 @@ mod tests {
         let mut fates = vec![Fate::Done; 3];
         apply_errors(&mut reply(None, true), 0..3, &mut fates, false).expect("a failure");
         assert_eq!(fates, [Fate::Unknown; 3]);
-    }
-
-    #[test]
-    fn update_commands_are_written_in_wire_form() {
-        use bson::oid::ObjectId;
-
-        use super::super::prepare::VersionCheck;
-
-        let oid = ObjectId::new();
-        let mut plan = plan(4);
-        plan.writes[0].id = ServerId::ObjectId(oid);
-        plan.writes[0].body = Body::Update { update: rawdoc! { "$set": { "a": 1 } }, snapshot: rawdoc! {} };
-        plan.writes[1].id = ServerId::new(Bson::String("x".into()));
-        plan.writes[1].body = Body::Document(rawdoc! { "_id": "x", "b": 2 });
-        plan.writes[1].upsert = true;
-        plan.writes[2].body = Body::Update { update: rawdoc! { "$unset": { "c": "" } }, snapshot: rawdoc! {} };
-        plan.writes[2].version = Some(VersionCheck { field: "v", expected: 0, written: 1 });
-        plan.writes[3].body = Body::Document(rawdoc! { "_id": 3, "v": 6 });
-        plan.writes[3].version = Some(VersionCheck { field: "v", expected: 5, written: 6 });
-        let command = update_command("things", &plan, 0..4).map_err(|failure| failure.error).expect("built");
-        assert_eq!(
-            command.to_document().expect("valid"),
-            bson::doc! {
-                "update": "things",
-                "updates": [
-                    { "q": { "_id": oid }, "u": { "$set": { "a": 1 } } },
-                    { "q": { "_id": "x" }, "u": { "_id": "x", "b": 2 }, "upsert": true },
-                    { "q": { "_id": 2_i64, "v": { "$in": [0_i64, null] } }, "u": { "$unset": { "c": "" } } },
-                    { "q": { "_id": 3_i64, "v": 5_i64 }, "u": { "_id": 3, "v": 6 } },
-                ],
-                "ordered": true,
-            }
-        );
-        assert_eq!(filter_of(&plan.writes[3]).expect("built"), rawdoc! { "_id": 3_i64, "v": 5_i64 });
-        plan.writes[0].body = Body::Delete;
-        assert_eq!(update_command("things", &plan, 0..4).err().and_then(|failure| failure.failed), Some(0));
-    }
-
-    #[test]
-    fn commands_are_split_by_count_and_size() {
-        let plan = plan(MAX_STATEMENTS + 10);
-        let chunks = chunks(&plan, 0..plan.writes.len());
-        assert_eq!(chunks, [0..MAX_STATEMENTS, MAX_STATEMENTS..MAX_STATEMENTS + 10]);
     }
 }

@@ -14,16 +14,16 @@
 //! saved in the transaction's journal before it changes, and intents are kept until the commit
 //! settles them.
 
-use super::super::Session;
-use super::super::tracked::Intent;
-use super::super::unit_of_work::Status;
+use super::outcome::Fate;
 use super::plan::{Body, Plan, restore_version};
-use super::send::Fate;
+use crate::session::tracked::Intent;
+use crate::session::transaction::Transaction;
+use crate::session::unit_of_work::{Status, UnitOfWork};
 
 /// Records the write-ahead intent of every write of the plan on its entity, before sending.
-pub(crate) fn mark_intents(session: &Session, plan: &Plan) {
+pub(crate) fn mark_intents(uow: &UnitOfWork, plan: &Plan) {
     for write in plan.writes.iter().filter(|write| write.has_intent()) {
-        if let Some(entry) = session.uow.get(write.key) {
+        if let Some(entry) = uow.get(write.key) {
             entry.entity.state().set_intent(write.intent());
         }
     }
@@ -31,56 +31,57 @@ pub(crate) fn mark_intents(session: &Session, plan: &Plan) {
 
 /// Forgets a plan none of whose writes was applied (a transaction that aborted, or one that
 /// never started): the intents go, and versioned entities show their stored version again.
-pub(crate) fn abandon(session: &Session, plan: &Plan) {
+pub(crate) fn abandon(uow: &UnitOfWork, plan: &Plan) {
     for write in &plan.writes {
-        restore_version(session, write);
+        restore_version(uow, write);
         if write.has_intent()
-            && let Some(entry) = session.uow.get(write.key)
+            && let Some(entry) = uow.get(write.key)
         {
             entry.entity.state().set_intent(Intent::None);
         }
     }
 }
 
-/// Records the fates of the plan's writes in the session.
-pub(crate) fn settle(session: &mut Session, plan: Plan, fates: &[Fate]) {
-    let in_transaction = session.txn.is_open();
+/// Records the fates of the plan's writes in the unit of work (journaling each entity first
+/// in the explicit transaction, if one is open).
+pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, fates: &[Fate]) {
+    let in_transaction = txn.is_explicit();
     for (write, fate) in plan.writes.into_iter().zip(fates.iter().copied()) {
         // An entity that moved to another session meanwhile keeps its intent: the new owner
         // reads the server to learn what this write did.
-        let Some(entry) = session.uow.get(write.key) else { continue };
+        let Some(entry) = uow.get(write.key) else { continue };
         let entity = entry.entity.clone();
         let status = entry.status;
         let state = entity.state();
         let applied = match (fate, &write.body) {
             (Fate::Done, _) | (Fate::Stale, Body::Delete) => true,
             (Fate::Unknown, _) => {
-                restore_version(session, &write);
+                restore_version(uow, &write);
                 continue;
             }
             (Fate::Stale | Fate::Conflict { .. } | Fate::Refused | Fate::NotSent, _) => false,
         };
         if !applied {
-            restore_version(session, &write);
+            restore_version(uow, &write);
             if write.has_intent() {
                 state.set_intent(Intent::None);
             }
             continue;
         }
         if in_transaction {
-            session.txn.save(&entity, status, write.version.map(|check| check.expected));
+            txn.save(&entity, status, write.version.map(|check| check.expected));
         } else if write.has_intent() {
             state.set_intent(Intent::None);
         }
         match write.body {
             Body::Delete => {
-                session.uow.remove(write.key);
+                uow.remove(write.key);
                 state.deleted();
             }
             Body::Document(doc) => {
                 state.synced(write.seen, doc, Some(write.id));
                 if status != Status::Persistent {
-                    session.uow.set_status(write.key, Status::Persistent);
+                    uow.set_status(write.key, Status::Persistent);
                 }
             }
             Body::Update { snapshot, .. } => state.synced(write.seen, snapshot, None),

@@ -1,0 +1,116 @@
+//! Reading stored documents by `_id`: what the session uses to find out what the server holds
+//! (a `get`, a `refresh`, the read-back of writes in doubt, the explanation of a write that
+//! matched nothing). It knows the engine and BSON, nothing of the unit of work.
+
+use std::collections::HashSet;
+
+use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf, doc};
+use mongodb::{ClientSession, Namespace};
+
+use crate::error::Error;
+use crate::model::IdKey;
+use crate::{Engine, Result, telemetry};
+
+/// Ids per `find` when reading many back.
+const IDS_PER_READ: usize = 20_000;
+
+/// The stored document with `_id` `id`, read in `session` (the explicit transaction's) when
+/// one is given. A `find` span of its own.
+pub(crate) async fn find_by_id(
+    engine: &Engine,
+    session: Option<&mut ClientSession>,
+    namespace: &Namespace,
+    id: &Bson,
+    parent: Option<&tracing::Span>,
+) -> Result<Option<RawDocumentBuf>> {
+    let failed = |err| Error::from_driver(err, &namespace.to_string(), Some(id));
+    let collection = engine.raw_collection(namespace);
+    let find = collection.find_one(doc! { "_id": id.clone() });
+    let span = telemetry::statement("find", namespace, parent);
+    let rows = |found: &Option<RawDocumentBuf>| u64::from(found.is_some());
+    telemetry::one_command(span, "db.response.returned_rows", rows, async move {
+        match session {
+            Some(session) => find.session(session).await.map_err(failed),
+            None => find.await.map_err(failed),
+        }
+    })
+    .await
+}
+
+/// The stored documents with one of `ids` (just their `_id` when `ids_only`), read in
+/// `session` when one is given.
+pub(crate) async fn stored(
+    engine: &Engine,
+    mut session: Option<&mut ClientSession>,
+    namespace: &Namespace,
+    ids: &[Bson],
+    ids_only: bool,
+) -> Result<Vec<RawDocumentBuf>> {
+    let name = namespace.to_string();
+    let collection = engine.raw_collection(namespace);
+    let mut found = Vec::new();
+    for chunk in ids.chunks(IDS_PER_READ) {
+        let filter = doc! { "_id": { "$in": chunk } };
+        let find = collection.find(filter);
+        let find = if ids_only { find.projection(doc! { "_id": 1 }) } else { find };
+        let failed = |err| Error::from_driver(err, &name, None);
+        match session.as_deref_mut() {
+            Some(session) => {
+                let mut cursor = find.session(&mut *session).await.map_err(failed)?;
+                while cursor.advance(session).await.map_err(failed)? {
+                    found.push(cursor.current().to_raw_document_buf());
+                }
+            }
+            None => {
+                let mut cursor = find.await.map_err(failed)?;
+                while cursor.advance().await.map_err(failed)? {
+                    found.push(cursor.current().to_raw_document_buf());
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The identity keys of the stored documents with one of `ids`.
+pub(crate) async fn stored_ids(
+    engine: &Engine,
+    session: Option<&mut ClientSession>,
+    namespace: &Namespace,
+    ids: &[Bson],
+) -> Result<HashSet<IdKey>> {
+    let found = stored(engine, session, namespace, ids, true).await?;
+    Ok(found.iter().filter_map(|doc| doc.get("_id").ok().flatten().map(IdKey::from_raw)).collect())
+}
+
+/// Stored documents looked up by `_id`, each taken at most once: the answer of [`stored`],
+/// matched to the writes or entities that asked.
+pub(crate) struct ById {
+    found: Vec<(IdKey, RawDocumentBuf)>,
+}
+
+impl ById {
+    pub(crate) fn new(found: Vec<RawDocumentBuf>) -> ById {
+        let found = found
+            .into_iter()
+            .filter_map(|doc| Some((doc.get("_id").ok().flatten().map(IdKey::from_raw)?, doc)))
+            .collect();
+        ById { found }
+    }
+
+    /// The document with `_id` `id`, if it was found and not taken yet.
+    pub(crate) fn take(&mut self, id: &IdKey) -> Option<RawDocumentBuf> {
+        let at = self.found.iter().position(|(found, _)| found == id)?;
+        Some(self.found.swap_remove(at).1)
+    }
+}
+
+/// The version field `field` of a stored or serialized document.
+pub(crate) fn version_in(doc: &RawDocument, field: &str) -> Option<i64> {
+    match doc.get(field).ok().flatten()? {
+        RawBsonRef::Int64(version) => Some(version),
+        RawBsonRef::Int32(version) => Some(i64::from(version)),
+        RawBsonRef::Double(version) if version.fract() == 0.0 => Some(version as i64),
+        _ => None,
+    }
+}
