@@ -76,7 +76,8 @@ pub use model::{
 };
 pub use session::RetryPolicy;
 pub use session::{
-    EntityRef, Executable, IntoTracked, ScalarResult, SelectResult, Session, SessionFactory, Tracked, sessionmaker,
+    EntityRef, Executable, Execution, IntoTracked, ScalarResult, SelectResult, Session, SessionFactory, Tracked,
+    sessionmaker,
 };
 pub use statement::{
     Column, ColumnProjection, CompiledFind, Delete, Distinct, Entities, Insert, Projection, Row, RowIndex,

@@ -266,7 +266,7 @@ async fn page_posts(
     let mut page = select::<Post>().order_by(-Post::id).keyset().limit(limit).load(Post::author);
     if let Some(after) = query.after {
         let last = parse_id(&after, "posts")?;
-        page = page.after(Keyset::new(vec![last.into()]));
+        page = page.after(Keyset::new(vec![last.into()]))?;
     }
     let posts = session.scalars(page).all().await?;
     let next =

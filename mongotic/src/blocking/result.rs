@@ -260,7 +260,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn iter(self) -> Iter<'s, P::Output> {
-        Iter { stream: Some(self.inner.into_stream()), runtime: self.runtime }
+        Iter { stream: Some(self.inner.stream()), runtime: self.runtime }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The blocking session: [`crate::Session`] with its I/O methods run to completion.
 
 use std::fmt;
+use std::future::IntoFuture;
 
 use super::Engine;
 use super::result::{IntoBlocking, ScalarResult};
@@ -353,11 +354,11 @@ impl Session {
     /// ```
     pub fn execute<'s, S>(&'s mut self, stmt: S) -> Result<<S::Output as IntoBlocking<'s>>::Blocking>
     where
-        S: Executable<'s>,
+        S: Executable<'s> + 's,
         S::Output: IntoBlocking<'s>,
     {
         let runtime = &self.runtime;
-        let output = runtime.block_on(self.inner.execute(stmt))?;
+        let output = runtime.block_on(self.inner.execute(stmt).into_future())?;
         Ok(output.into_blocking(runtime))
     }
 

@@ -4,16 +4,18 @@
 //! change the session's tracked entities (as in the seed, bulk-inserted documents are not in
 //! `new`, `dirty` or `deleted`).
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 
 use bson::Bson;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
 
 use super::Session;
-use super::query::SelectResult;
+use super::query::{SelectResult, stream_of};
 use crate::error::Error;
 use crate::model::ModelId;
-use crate::statement::{Delete, Distinct, Insert, Projection, Select, Update, WriteResult};
+use crate::statement::{ColumnProjection, Delete, Distinct, Insert, Projection, Row, Select, Update, WriteResult};
 use crate::validation::{Invalid, Violations};
 use crate::{Model, Result, telemetry};
 
@@ -35,6 +37,121 @@ pub trait Executable<'s> {
 
     /// Runs the statement in `session`.
     fn execute_in(self, session: &'s mut Session) -> impl Future<Output = Result<Self::Output>> + Send + 's;
+}
+
+/// A statement on its way to the server: what [`Session::execute`] returns. Nothing is sent
+/// until it is awaited (or, for a select, until one of its reading methods is).
+///
+/// Awaiting it runs the statement and gives its result: a [`SelectResult`] (an open cursor)
+/// for a select, a [`WriteResult`] for a bulk statement, the values of a `distinct` or of an
+/// aggregation. A select can also be read in the same step, with one `await`:
+/// [`all`](Execution::all), [`first`](Execution::first), [`rows`](Execution::rows),
+/// [`stream`](Execution::stream).
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
+/// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+/// let stmt = || select::<User>().columns((User::name, User::age));
+/// let rows = session.execute(stmt()).all().await?; // send and read: one await
+/// let mut open = session.execute(stmt()).await?; // or open the cursor, then read
+/// while let Some((name, age)) = open.next().await? {
+///     println!("{name} {age:?}");
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "an Execution does nothing until it is awaited"]
+pub struct Execution<'s, S> {
+    session: &'s mut Session,
+    stmt: S,
+}
+
+impl<'s, S> Execution<'s, S> {
+    pub(crate) fn new(session: &'s mut Session, stmt: S) -> Self {
+        Execution { session, stmt }
+    }
+}
+
+impl<'s, S: Executable<'s> + 's> IntoFuture for Execution<'s, S> {
+    type Output = Result<S::Output>;
+    type IntoFuture = BoxFuture<'s, Result<S::Output>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.stmt.execute_in(self.session))
+    }
+}
+
+impl<'s, M: Model, P: Projection<M>> Execution<'s, Select<M, P>> {
+    /// Runs the select and returns every value, in order.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let rows: Vec<(String, Option<i32>)> =
+    ///     session.execute(select::<User>().columns((User::name, User::age))).all().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn all(self) -> Result<Vec<P::Output>> {
+        SelectResult::open(self.session, self.stmt).await?.all().await
+    }
+
+    /// Runs the select and returns its first value, or `None`.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let oldest = session.execute(select::<User>().columns((User::name, User::age)).order_by(-User::age)).first().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn first(self) -> Result<Option<P::Output>> {
+        SelectResult::open(self.session, self.stmt.with_limit(1)).await?.first().await
+    }
+
+    /// The values as a stream, which sends the select when it is first polled.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// use futures::TryStreamExt;
+    /// let mut rows = session.execute(select::<User>().columns((User::name, User::age))).stream();
+    /// while let Some((name, age)) = rows.try_next().await? {
+    ///     println!("{name} {age:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(self) -> BoxStream<'s, Result<P::Output>> {
+        stream_of(self.session, self.stmt)
+    }
+}
+
+impl<M: Model, P: ColumnProjection<M>> Execution<'_, Select<M, P>> {
+    /// Runs the select and returns every row as a [`Row`], readable by position and by name.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(database = "app", collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32> }
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// for row in session.execute(select::<User>().columns((User::name, User::age))).rows().await? {
+    ///     let name: String = row.get("name")?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn rows(self) -> Result<Vec<Row>> {
+        SelectResult::open(self.session, self.stmt).await?.rows().await
+    }
 }
 
 impl<'s, M: Model, P: Projection<M>> Executable<'s> for Select<M, P> {

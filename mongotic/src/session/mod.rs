@@ -44,12 +44,12 @@ mod unit_of_work;
 use std::any::TypeId;
 use std::fmt;
 
-pub use execute::Executable;
+pub use execute::{Executable, Execution};
 pub use flush::FlushPreview;
 pub use query::{Loader, ScalarResult, SelectResult};
 pub use retry::RetryPolicy;
 pub(crate) use tracked::ErasedEntity;
-pub use tracked::{EntityRef, Tracked};
+pub use tracked::{EntityRef, ReadGuard, Tracked, WriteGuard};
 
 use crate::model::{IdKey, IntoId, ModelId};
 use crate::statement::{ScalarProjection, Select};
@@ -579,9 +579,12 @@ impl Session {
     }
 
     /// Runs a statement: a select (its [`SelectResult`] gives typed rows or [`Row`](crate::Row)s),
-    /// a [`distinct`](crate::Select::distinct) (its values), or a bulk `insert`, `update` or
-    /// `delete` (a [`WriteResult`](crate::WriteResult)). Bulk statements are one command each
-    /// and do not touch the session's tracked entities.
+    /// a [`distinct`](crate::Select::distinct) (its values), an aggregation, or a bulk `insert`,
+    /// `update` or `delete` (a [`WriteResult`](crate::WriteResult)). Bulk statements are one
+    /// command each and do not touch the session's tracked entities.
+    ///
+    /// What it returns, an [`Execution`], is sent when awaited; a select can also be read in
+    /// the same step (`session.execute(stmt).all().await?`).
     ///
     /// ```no_run
     /// # use mongotic::prelude::*;
@@ -591,7 +594,6 @@ impl Session {
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// let rows = session
     ///     .execute(select::<User>().columns((User::name, User::age)).filter(User::age.gte(18)))
-    ///     .await?
     ///     .all()
     ///     .await?;
     /// let result = session
@@ -600,8 +602,8 @@ impl Session {
     /// println!("{} modified", result.rowcount);
     /// # Ok(()) }
     /// ```
-    pub async fn execute<'s, S: Executable<'s>>(&'s mut self, stmt: S) -> Result<S::Output> {
-        stmt.execute_in(self).await
+    pub fn execute<'s, S: Executable<'s>>(&'s mut self, stmt: S) -> Execution<'s, S> {
+        Execution::new(self, stmt)
     }
 
     /// Writes every staged change to the server: inserts of added entities (ids are set on

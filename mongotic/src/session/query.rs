@@ -284,16 +284,24 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
     /// # Ok(()) }
     /// ```
     pub fn stream(self) -> BoxStream<'s, Result<P::Output>> {
-        let pending = SelectState::Pending(self.session, self.stmt);
-        stream::try_unfold(pending, |state| async move {
-            let mut result = match state {
-                SelectState::Pending(session, stmt) => Box::new(SelectResult::open(session, stmt).await?),
-                SelectState::Open(result) => result,
-            };
-            Ok(result.next().await?.map(|value| (value, SelectState::Open(result))))
-        })
-        .boxed()
+        stream_of(self.session, self.stmt)
     }
+}
+
+/// The values of `stmt` as a stream that sends the `find` when it is first polled.
+pub(crate) fn stream_of<'s, M: Model, P: Projection<M>>(
+    session: &'s mut Session,
+    stmt: Select<M, P>,
+) -> BoxStream<'s, Result<P::Output>> {
+    let pending = SelectState::Pending(session, stmt);
+    stream::try_unfold(pending, |state| async move {
+        let mut result = match state {
+            SelectState::Pending(session, stmt) => Box::new(SelectResult::open(session, stmt).await?),
+            SelectState::Open(result) => result,
+        };
+        Ok(result.next().await?.map(|value| (value, SelectState::Open(result))))
+    })
+    .boxed()
 }
 
 enum SelectState<'s, M, P: Projection<M>> {
@@ -523,10 +531,10 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
     /// use futures::TryStreamExt;
     /// let result = session.execute(select::<User>().columns(User::name)).await?;
-    /// let names: Vec<String> = result.into_stream().try_collect().await?;
+    /// let names: Vec<String> = result.stream().try_collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn into_stream(self) -> BoxStream<'s, Result<P::Output>> {
+    pub fn stream(self) -> BoxStream<'s, Result<P::Output>> {
         stream::try_unfold(self, |mut result| async move { Ok(result.next().await?.map(|value| (value, result))) })
             .boxed()
     }

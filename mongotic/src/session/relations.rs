@@ -203,7 +203,12 @@ impl Session {
                 for reference in references {
                     let key = IdKey::from_bson(&reference);
                     if seen.contains(&key) {
-                        found.entry(key).or_default().push(referrer.clone());
+                        // A referrer that names the target twice is one referrer: its
+                        // references are read together, so a repeat is the list's last.
+                        let referrers = found.entry(key).or_default();
+                        if referrers.last() != Some(&referrer) {
+                            referrers.push(referrer.clone());
+                        }
                     }
                 }
             }

@@ -602,8 +602,8 @@ impl<M: Model> Tracked<M> {
     /// let user = Tracked::new(User { id: None, name: "Ann".into(), age: None, active: true });
     /// assert_eq!(user.read().name, "Ann");
     /// ```
-    pub fn read(&self) -> RwLockReadGuard<'_, M> {
-        self.cell.read()
+    pub fn read(&self) -> ReadGuard<'_, M> {
+        ReadGuard(self.cell.read())
     }
 
     /// Exclusive access to the value, to change it.
@@ -620,10 +620,10 @@ impl<M: Model> Tracked<M> {
     /// user.write().age = Some(31);
     /// assert_eq!(user.read().age, Some(31));
     /// ```
-    pub fn write(&self) -> RwLockWriteGuard<'_, M> {
+    pub fn write(&self) -> WriteGuard<'_, M> {
         let guard = self.cell.value.write().unwrap_or_else(PoisonError::into_inner);
         self.cell.state.begin_change(|| crate::encode::entity_to_raw(&*guard).ok());
-        guard
+        WriteGuard(guard)
     }
 
     /// The entity's id, or `None` before one is assigned (at flush for generated ids).
@@ -754,6 +754,71 @@ impl<M: Model> Tracked<M> {
 
     pub(crate) fn state(&self) -> &CellState {
         &self.cell.state
+    }
+}
+
+/// Shared access to an entity's value, from [`Tracked::read`]; the value is read through it
+/// (`guard.name`, `&*guard`). Other readers may hold one at the same time; a writer waits.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String }
+/// let user = Tracked::new(User { id: 1, name: "Ann".into() });
+/// let guard: mongotic::session::ReadGuard<'_, User> = user.read();
+/// assert_eq!(guard.name, "Ann");
+/// ```
+pub struct ReadGuard<'a, M>(RwLockReadGuard<'a, M>);
+
+/// Exclusive access to an entity's value, from [`Tracked::write`]: change the value through
+/// it (`guard.age = Some(31)`); the next flush writes what changed. Drop it before the session
+/// reads the entity (a flush reports a locked entity as [`Error::EntityBusy`](crate::Error::EntityBusy)).
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, age: Option<i32> }
+/// let user = Tracked::new(User { id: 1, age: None });
+/// let mut guard: mongotic::session::WriteGuard<'_, User> = user.write();
+/// guard.age = Some(31);
+/// drop(guard);
+/// assert_eq!(user.read().age, Some(31));
+/// ```
+pub struct WriteGuard<'a, M>(RwLockWriteGuard<'a, M>);
+
+impl<M> std::ops::Deref for ReadGuard<'_, M> {
+    type Target = M;
+
+    fn deref(&self) -> &M {
+        &self.0
+    }
+}
+
+impl<M> std::ops::Deref for WriteGuard<'_, M> {
+    type Target = M;
+
+    fn deref(&self) -> &M {
+        &self.0
+    }
+}
+
+impl<M> std::ops::DerefMut for WriteGuard<'_, M> {
+    fn deref_mut(&mut self) -> &mut M {
+        &mut self.0
+    }
+}
+
+impl<M: fmt::Debug> fmt::Debug for ReadGuard<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<M: fmt::Debug> fmt::Debug for WriteGuard<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
     }
 }
 

@@ -31,7 +31,7 @@ use crate::{Error, Model, Result};
 /// let last = User { id: 7, age: 30 };
 /// let token: Keyset = page.keyset_of(&last).unwrap();
 /// assert_eq!(token.values(), [mongotic::bson::Bson::Int32(30), mongotic::bson::Bson::Int64(7)]);
-/// let next = page.after(token);
+/// let next = page.after(token).unwrap();
 /// # let _ = next;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -62,8 +62,8 @@ pub(crate) enum Paging {
     Off,
     /// Sorted with `_id` as the last key, so pages can follow.
     Keyset,
-    /// The rows after a keyset (or why the keyset could not be taken from the row given).
-    After(std::result::Result<Keyset, String>),
+    /// The rows after a keyset.
+    After(Keyset),
 }
 
 /// A query for the entities of model `M`. Refine it with `filter`, `order_by`, `limit`…
@@ -279,13 +279,10 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
             keys.iter().map(|key| (key.path.to_string(), bson::Bson::Int32(key.direction))).collect::<Document>()
         });
         let filter = match &self.paging {
-            Paging::After(Ok(keyset)) => {
+            Paging::After(keyset) => {
                 let mut nodes = self.filters.clone();
                 nodes.push(after_filter(&keys, keyset)?);
                 compile_all(&nodes)?
-            }
-            Paging::After(Err(message)) => {
-                return Err(Error::InvalidStatement { message: format!("cannot page after that row: {message}") });
             }
             Paging::Off | Paging::Keyset => compile_all(&self.filters)?,
         };
@@ -322,7 +319,12 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// of a keyset pagination, without `skip`. `last` is the previous page's last row (a
     /// handle or a plain value) or its [`Keyset`]. Rows with equal sort values are told apart
     /// by `_id`, so each row is on exactly one page. Sort keys must hold one value per
-    /// document (not arrays). A row without an `_id` makes the select fail to compile.
+    /// document (not arrays). Call it once the select's order is set.
+    ///
+    /// The keyset is taken now, so a row that cannot end a page is an error here, before
+    /// anything runs: a row without an `_id` ([`Error::NoId`]), or a [`Keyset`] (a page token
+    /// that came back from a client) whose values do not match the select's sort keys
+    /// ([`Error::InvalidStatement`]).
     ///
     /// ```no_run
     /// # use mongotic::prelude::*;
@@ -334,14 +336,14 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// let mut rows = session.scalars(page.clone()).all().await?;
     /// while let Some(last) = rows.last() {
     ///     // ... use the rows ...
-    ///     rows = session.scalars(page.clone().after(last)).all().await?;
+    ///     rows = session.scalars(page.clone().after(last)?).all().await?;
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn after(mut self, last: impl AfterRow<M>) -> Self {
-        let keyset = self.keyset_of(last).map_err(|err| err.to_string());
+    pub fn after(mut self, last: impl AfterRow<M>) -> Result<Self> {
+        let keyset = self.keyset_of(last)?;
         self.paging = Paging::After(keyset);
-        self
+        Ok(self)
     }
 
     /// The [`Keyset`] of the row `last` for this select: its sort key values then its `_id`,
@@ -359,7 +361,17 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     pub fn keyset_of(&self, last: impl AfterRow<M>) -> Result<Keyset> {
         let keys = self.keyset_keys();
         let paths: Vec<&str> = keys[..keys.len() - 1].iter().map(|key| key.path.as_ref()).collect();
-        last.keyset(&paths)
+        let keyset = last.keyset(&paths)?;
+        if keyset.values().len() != keys.len() {
+            return Err(Error::InvalidStatement {
+                message: format!(
+                    "cannot page after that row: the keyset has {} values but the select sorts by {} keys and `_id`",
+                    keyset.values().len(),
+                    paths.len()
+                ),
+            });
+        }
+        Ok(keyset)
     }
 
     /// The sort keys of a keyset page: the select's keys up to `_id`, ending with `_id`.
