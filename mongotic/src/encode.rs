@@ -28,20 +28,7 @@ use serde::ser::{self, Serialize, SerializeMap};
 
 use crate::Model;
 
-/// BSON element types this serializer writes.
-mod element {
-    pub(super) const DOUBLE: u8 = 0x01;
-    pub(super) const STRING: u8 = 0x02;
-    pub(super) const DOCUMENT: u8 = 0x03;
-    pub(super) const ARRAY: u8 = 0x04;
-    pub(super) const BINARY: u8 = 0x05;
-    pub(super) const OBJECT_ID: u8 = 0x07;
-    pub(super) const BOOLEAN: u8 = 0x08;
-    pub(super) const DATE_TIME: u8 = 0x09;
-    pub(super) const NULL: u8 = 0x0A;
-    pub(super) const INT32: u8 = 0x10;
-    pub(super) const INT64: u8 = 0x12;
-}
+use crate::wire::{MAX_DEPTH, kind as element};
 
 /// `bson` refuses binaries longer than its maximum document size.
 const MAX_BINARY_LEN: usize = 16 * 1024 * 1024;
@@ -52,6 +39,26 @@ const MAX_KEPT_BUFFER: usize = 1024 * 1024;
 
 thread_local! {
     static BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// How many documents and arrays the value being serialized is inside, to refuse one that
+    /// nests deeper than MongoDB allows before the recursion goes on (see [`MAX_DEPTH`]).
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Enters a document or array of the value being serialized.
+fn enter() -> Result<()> {
+    let depth = DEPTH.get() + 1;
+    if depth > MAX_DEPTH {
+        let message =
+            format!("the value nests documents and arrays more than {MAX_DEPTH} levels deep (MongoDB's limit)");
+        return Err(Error::Bson(<bson::ser::Error as ser::Error>::custom(message)));
+    }
+    DEPTH.set(depth);
+    Ok(())
+}
+
+/// Leaves the document or array last entered.
+fn leave() {
+    DEPTH.set(DEPTH.get().saturating_sub(1));
 }
 
 /// An entity serialized as a BSON document, byte for byte what `bson::to_raw_document_buf`
@@ -68,6 +75,8 @@ pub(crate) fn entity_to_raw<M: Model>(entity: &M) -> Result<RawDocumentBuf, bson
 fn encode<T: Serialize>(value: &T, id: Option<ObjectId>) -> Result<RawDocumentBuf, bson::ser::Error> {
     let mut buffer = BUFFER.take();
     buffer.clear();
+    // A failure leaves documents unclosed: every serialization starts from the top.
+    DEPTH.set(0);
     let written = value.serialize(Top { out: &mut buffer, id });
     // Copied out at its exact size: the document may be kept (as a baseline) a long time.
     let result = match written {
@@ -180,13 +189,15 @@ struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
-    fn start(out: &'a mut Vec<u8>) -> Self {
+    fn start(out: &'a mut Vec<u8>) -> Result<Self> {
+        enter()?;
         let start = out.len();
         write_i32(out, 0);
-        Document { out, start, count: 0, key: None, id: None }
+        Ok(Document { out, start, count: 0, key: None, id: None })
     }
 
     fn end(self) -> Result<()> {
+        leave();
         self.out.push(0);
         let length = i32::try_from(self.out.len() - self.start).map_err(|_| Error::Fallback)?;
         if let Some(slot) = self.out.get_mut(self.start..self.start + 4) {
@@ -307,23 +318,24 @@ impl<'a> Value<'a> {
         Ok(())
     }
 
-    fn document(mut self, kind: u8) -> Document<'a> {
+    fn document(mut self, kind: u8) -> Result<Document<'a>> {
         self.set_type(kind);
         Document::start(self.out)
     }
 
     /// `{variant: value}`.
     fn variant<T: Serialize + ?Sized>(self, variant: &str, value: &T) -> Result<()> {
-        let mut document = self.document(element::DOCUMENT);
+        let mut document = self.document(element::DOCUMENT)?;
         document.element(variant, value)?;
         document.end()
     }
 
     /// `{variant: <document or array>}`, the inner one written by the returned serializer.
     fn variant_body(self, variant: &str, kind: u8) -> Result<Variant<'a>> {
-        let outer = self.document(element::DOCUMENT);
+        let outer = self.document(element::DOCUMENT)?;
         outer.out.push(kind);
         write_cstring(outer.out, variant)?;
+        enter()?;
         let start = outer.out.len();
         write_i32(outer.out, 0);
         Ok(Variant {
@@ -459,20 +471,20 @@ impl<'a> ser::Serializer for Top<'a> {
         variant: &'static str,
         value: &T,
     ) -> Result<()> {
-        let mut document = Document::start(self.out);
+        let mut document = Document::start(self.out)?;
         document.element(variant, value)?;
         document.end()
     }
 
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Ok(Document::start(self.out))
+        Document::start(self.out)
     }
 
     fn serialize_struct(self, name: &'static str, _: usize) -> Result<Self::SerializeStruct> {
         if name.starts_with('$') {
             return Err(Error::Fallback);
         }
-        let mut document = Document::start(self.out);
+        let mut document = Document::start(self.out)?;
         document.id = self.id;
         Ok(document)
     }
@@ -608,15 +620,15 @@ impl<'a> ser::Serializer for Value<'a> {
     }
 
     fn serialize_seq(self, _: Option<usize>) -> Result<Document<'a>> {
-        Ok(self.document(element::ARRAY))
+        self.document(element::ARRAY)
     }
 
     fn serialize_tuple(self, _: usize) -> Result<Document<'a>> {
-        Ok(self.document(element::ARRAY))
+        self.document(element::ARRAY)
     }
 
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Document<'a>> {
-        Ok(self.document(element::ARRAY))
+        self.document(element::ARRAY)
     }
 
     fn serialize_tuple_variant(self, _: &'static str, _: u32, variant: &'static str, _: usize) -> Result<Variant<'a>> {
@@ -624,7 +636,7 @@ impl<'a> ser::Serializer for Value<'a> {
     }
 
     fn serialize_map(self, _: Option<usize>) -> Result<Document<'a>> {
-        Ok(self.document(element::DOCUMENT))
+        self.document(element::DOCUMENT)
     }
 
     /// A struct is a document, except `bson`'s own values, which serialize as structs with
@@ -642,7 +654,7 @@ impl<'a> ser::Serializer for Value<'a> {
                 Ok(Struct::DateTime { out: self.out, done: false })
             }
             _ if name.starts_with('$') => Err(Error::Fallback),
-            _ => Ok(Struct::Document(self.document(element::DOCUMENT))),
+            _ => Ok(Struct::Document(self.document(element::DOCUMENT)?)),
         }
     }
 
@@ -988,6 +1000,35 @@ mod tests {
             (Err(ours), Err(theirs)) => assert_eq!(ours.to_string(), theirs.to_string(), "{value:?}"),
             (ours, theirs) => panic!("{value:?}: ours {ours:?}, bson's {theirs:?}"),
         }
+    }
+
+    /// `{a: {a: ... {}}}`, `levels` documents deep, built and dropped without deep recursion
+    /// on the caller's side (dropping a `Document` recurses, so it is kept shallow enough).
+    fn nested(levels: usize) -> Document {
+        let mut doc = Document::new();
+        for _ in 1..levels {
+            doc = doc! { "a": doc };
+        }
+        doc
+    }
+
+    #[test]
+    fn a_value_nested_deeper_than_mongodb_allows_is_refused_before_the_stack_runs_out() {
+        let outcome = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(|| {
+                let at_limit = super::encode(&nested(crate::wire::MAX_DEPTH), None).map(|_| ());
+                let too_deep = super::encode(&nested(1_000), None).map(|_| ()).map_err(|err| err.to_string());
+                // Every serialization starts from the top again after a refusal.
+                let after = super::encode(&doc! { "a": { "b": 1 } }, None).map(|_| ());
+                (at_limit.is_ok(), too_deep, after.is_ok())
+            })
+            .expect("thread")
+            .join();
+        let Ok((at_limit, too_deep, after)) = outcome else { panic!("the serializer overflowed its stack") };
+        assert!(at_limit, "100 levels are allowed");
+        assert!(too_deep.as_ref().is_err_and(|message| message.contains("100 levels")), "{too_deep:?}");
+        assert!(after);
     }
 
     #[derive(Debug, Serialize)]

@@ -15,6 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use bson::RawDocumentBuf;
+use mongodb::ServerType;
+use mongodb::error::ErrorKind;
+use mongodb::event::EventHandler;
+use mongodb::event::sdam::SdamEvent;
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database, Namespace};
 
@@ -47,6 +51,8 @@ pub struct Engine {
     capabilities: Arc<Capabilities>,
     transactions: TransactionMode,
     retry: RetryPolicy,
+    /// The credentials the servers refused, as the driver's monitoring saw it.
+    auth: Arc<AuthWatch>,
 }
 
 /// What the engine has learnt about the server.
@@ -56,6 +62,65 @@ struct Capabilities {
     bulk_write: AtomicU8,
     /// Whether the deployment has multi-document transactions: 0 unknown, 1 yes, 2 no.
     transactions: AtomicU8,
+}
+
+/// What the driver's server monitoring says of the client's credentials. When a connection's
+/// authentication fails, the driver marks the server unknown until its monitor checks it again
+/// (the monitor does not authenticate), and meanwhile every operation waits out the whole
+/// server-selection timeout and fails as if the server could not be reached. The engine
+/// watches for that and answers [`Error::Auth`] at once instead; once the monitor finds the
+/// server again, operations authenticate again (so credentials fixed on the server work).
+#[derive(Debug, Default)]
+struct AuthWatch {
+    refused: std::sync::Mutex<Option<mongodb::error::Error>>,
+}
+
+impl AuthWatch {
+    fn observe(&self, event: &SdamEvent) {
+        let SdamEvent::ServerDescriptionChanged(changed) = event else { return };
+        let description = &changed.new_description;
+        let refused = description.error().filter(|err| matches!(err.kind.as_ref(), ErrorKind::Authentication { .. }));
+        if let Ok(mut slot) = self.refused.lock() {
+            match refused {
+                Some(err) => *slot = Some(err.clone()),
+                None if description.server_type() != ServerType::Unknown => *slot = None,
+                None => {}
+            }
+        }
+    }
+
+    /// The refusal in force, if any.
+    fn refused(&self) -> Option<mongodb::error::Error> {
+        self.refused.lock().ok().and_then(|slot| slot.clone())
+    }
+
+    /// Makes `options` report server changes to this watch, then to the handler already set
+    /// there. A handler of a kind it cannot pass events on to is left alone (without the
+    /// watch).
+    fn install(self: &Arc<Self>, options: &mut ClientOptions) {
+        let watch = self.clone();
+        let forward: Box<dyn Fn(SdamEvent) + Send + Sync> = match options.sdam_event_handler.take() {
+            None => Box::new(|_| {}),
+            Some(EventHandler::Callback(callback)) => Box::new(move |event| callback(event)),
+            Some(EventHandler::AsyncCallback(callback)) => Box::new(move |event| {
+                tokio::spawn(callback(event));
+            }),
+            Some(EventHandler::TokioMpsc(sender)) => Box::new(move |event| {
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    let _ = sender.send(event).await;
+                });
+            }),
+            Some(other) => {
+                options.sdam_event_handler = Some(other);
+                return;
+            }
+        };
+        options.sdam_event_handler = Some(EventHandler::callback(move |event: SdamEvent| {
+            watch.observe(&event);
+            forward(event);
+        }));
+    }
 }
 
 /// When a [`Session`](crate::Session) wraps its writes in a multi-document transaction.
@@ -113,11 +178,14 @@ impl Engine {
     /// let engine = mongotic::Engine::from_options(options)?;
     /// # Ok(()) }
     /// ```
-    pub fn from_options(options: ClientOptions) -> Result<Engine> {
+    pub fn from_options(mut options: ClientOptions) -> Result<Engine> {
         let default_database = options.default_database.as_deref().map(Arc::from);
+        let auth = Arc::new(AuthWatch::default());
+        auth.install(&mut options);
         let client = Client::with_options(options).map_err(Error::from_client_options)?;
         let mut engine = Engine::from_client(client);
         engine.default_database = default_database;
+        engine.auth = auth;
         Ok(engine)
     }
 
@@ -137,6 +205,7 @@ impl Engine {
             capabilities: Arc::default(),
             transactions: TransactionMode::Auto,
             retry: RetryPolicy::default(),
+            auth: Arc::default(),
         }
     }
 
@@ -220,8 +289,24 @@ impl Engine {
         Ok(Namespace::new(self.database_name(meta)?, meta.collection))
     }
 
-    pub(crate) fn raw_collection(&self, namespace: &Namespace) -> Collection<RawDocumentBuf> {
-        self.client.database(&namespace.db).collection(&namespace.coll)
+    pub(crate) fn raw_collection(&self, namespace: &Namespace) -> Result<Collection<RawDocumentBuf>> {
+        self.check_auth()?;
+        Ok(self.client.database(&namespace.db).collection(&namespace.coll))
+    }
+
+    /// The database `name`, for commands the session builds itself.
+    pub(crate) fn raw_database(&self, name: &str) -> Result<Database> {
+        self.check_auth()?;
+        Ok(self.client.database(name))
+    }
+
+    /// [`Error::Auth`] while the driver holds the servers' refusal of the client's credentials
+    /// (see `AuthWatch`): every operation would wait out the server-selection timeout.
+    pub(crate) fn check_auth(&self) -> Result<()> {
+        match self.auth.refused() {
+            Some(source) => Err(Error::Auth { source }),
+            None => Ok(()),
+        }
     }
 
     /// This engine with the client `bulkWrite` command turned on or off for flushes. It is on
@@ -322,8 +407,7 @@ impl Engine {
             _ => {}
         }
         let hello = self
-            .client
-            .database("admin")
+            .raw_database("admin")?
             .run_command(bson::doc! { "hello": 1 })
             .await
             .map_err(|err| Error::from_driver(err, "admin", None))?;
@@ -438,7 +522,7 @@ pub async fn create_indexes<S: ModelSet>(engine: &Engine) -> Result<Vec<String>>
         let namespace = engine.namespace(meta)?;
         let models = meta.indexes.iter().map(|index| index.to_index_model());
         let created = engine
-            .raw_collection(&namespace)
+            .raw_collection(&namespace)?
             .create_indexes(models)
             .await
             .map_err(|err| Error::from_driver(err, &namespace.to_string(), None))?;

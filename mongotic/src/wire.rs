@@ -15,17 +15,76 @@ pub(crate) struct Element<'a> {
     pub(crate) value: &'a [u8],
 }
 
-/// BSON element types.
+/// The BSON element types mongotic reads and writes itself (the serializer and the byte-level
+/// diff and commands).
 pub(crate) mod kind {
     pub(crate) const DOUBLE: u8 = 0x01;
     pub(crate) const STRING: u8 = 0x02;
     pub(crate) const DOCUMENT: u8 = 0x03;
     pub(crate) const ARRAY: u8 = 0x04;
+    pub(crate) const BINARY: u8 = 0x05;
     pub(crate) const OBJECT_ID: u8 = 0x07;
     pub(crate) const BOOLEAN: u8 = 0x08;
+    pub(crate) const DATE_TIME: u8 = 0x09;
     pub(crate) const NULL: u8 = 0x0A;
     pub(crate) const INT32: u8 = 0x10;
     pub(crate) const INT64: u8 = 0x12;
+}
+
+/// How deep documents and arrays may nest, counting the document itself as the first level:
+/// MongoDB's limit. Every walk over a value or a document that recurses (the serializer, the
+/// diff, decoding) refuses anything deeper before it recurses, so no input can exhaust a
+/// thread's stack.
+pub(crate) const MAX_DEPTH: usize = 100;
+
+/// `true` unless `document` nests documents or arrays more than [`MAX_DEPTH`] levels deep.
+/// It walks the framing without recursing, so any input is safe to check. A document whose
+/// framing breaks within the limit counts as within it: the decoder reports what is wrong.
+pub(crate) fn nesting_within_limit(document: &[u8]) -> bool {
+    // Where each enclosing document ends (its final NUL), outermost first.
+    let mut ends = [0usize; MAX_DEPTH];
+    let Some(last) = document.len().checked_sub(1) else { return true };
+    if document.len() < 5 {
+        return true;
+    }
+    ends[0] = last;
+    let mut depth = 1;
+    let mut at = 4;
+    loop {
+        while at >= ends[depth - 1] {
+            depth -= 1;
+            if depth == 0 {
+                return true;
+            }
+            // Past the inner document's NUL.
+            at = ends[depth] + 1;
+        }
+        let Some(&kind) = document.get(at) else { return true };
+        let Some(key_len) = document.get(at + 1..).and_then(|rest| rest.iter().position(|&byte| byte == 0)) else {
+            return true;
+        };
+        let value_start = at + 1 + key_len + 1;
+        let Some(value_end) = value_len(kind, document, value_start).and_then(|len| value_start.checked_add(len))
+        else {
+            return true;
+        };
+        if value_end > ends[depth - 1] {
+            return true;
+        }
+        if kind == kind::DOCUMENT || kind == kind::ARRAY {
+            if depth == MAX_DEPTH {
+                return false;
+            }
+            if value_end < value_start + 5 {
+                return true;
+            }
+            ends[depth] = value_end - 1;
+            depth += 1;
+            at = value_start + 4;
+        } else {
+            at = value_end;
+        }
+    }
 }
 
 fn read_i32(bytes: &[u8], at: usize) -> Option<i32> {
@@ -205,6 +264,37 @@ pub(crate) fn index_key(index: usize, digits: &mut [u8; 20]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    /// A document nesting `levels` levels: `{a: {a: ... {}}}`.
+    pub(crate) fn nested(levels: usize) -> bson::RawDocumentBuf {
+        let mut doc = bson::RawDocumentBuf::new();
+        for _ in 1..levels {
+            let mut outer = bson::RawDocumentBuf::new();
+            outer.append("a", doc);
+            doc = outer;
+        }
+        doc
+    }
+
+    #[test]
+    fn nesting_is_checked_up_to_the_limit_without_recursion() {
+        use super::{MAX_DEPTH, nesting_within_limit};
+        assert!(nesting_within_limit(nested(1).as_bytes()));
+        assert!(nesting_within_limit(nested(MAX_DEPTH).as_bytes()));
+        assert!(!nesting_within_limit(nested(MAX_DEPTH + 1).as_bytes()));
+        // Far deeper than any stack would take recursively.
+        assert!(!nesting_within_limit(nested(100_000).as_bytes()));
+        // Arrays count, and siblings after a deep branch are read.
+        let wide = bson::rawdoc! { "x": [[[1]]], "y": { "z": 2 }, "w": "last" };
+        assert!(nesting_within_limit(wide.as_bytes()));
+        let mut deep_second = bson::RawDocumentBuf::new();
+        deep_second.append("flat", 1);
+        deep_second.append("deep", nested(MAX_DEPTH));
+        assert!(!nesting_within_limit(deep_second.as_bytes()));
+        // Broken framing is left to the decoder.
+        assert!(nesting_within_limit(&[1, 2, 3]));
+        assert!(nesting_within_limit(&[12, 0, 0, 0, 3, b'a', 0, 200, 0, 0, 0, 0]));
+    }
+
     use bson::rawdoc;
     use bson::spec::BinarySubtype;
 

@@ -16,7 +16,7 @@ impl Session {
         let namespace = self.engine.namespace(M::meta())?;
         let namespace_text = namespace.to_string();
         let failed = |err| Error::from_driver(err, &namespace_text, None);
-        let collection = self.engine.raw_collection(&namespace);
+        let collection = self.engine.raw_collection(&namespace)?;
         let aggregate = collection.aggregate(stages);
         let span = telemetry::statement("aggregate", &namespace, self.txn.span());
         let client_session = self.txn.client_session()?;

@@ -12,7 +12,7 @@ use bson::{RawBsonRef, RawDocument, RawDocumentBuf};
 
 use super::tracked::{Baseline, ErasedEntity};
 use crate::model::IdKey;
-use crate::wire::{self, Element, kind};
+use crate::wire::{self, Element, MAX_DEPTH, kind};
 
 /// What a flush must write for one entity.
 #[derive(Debug, PartialEq)]
@@ -65,7 +65,7 @@ pub(crate) fn diff(old: &RawDocument, new: &RawDocument) -> Change {
 fn diff_general(old: &RawDocument, new: &RawDocument) -> Change {
     let mut set = RawDocumentBuf::new();
     let mut unset = RawDocumentBuf::new();
-    if !diff_into("", old, new, &mut set, &mut unset) {
+    if !diff_into("", 1, old, new, &mut set, &mut unset) {
         return Change::Replace;
     }
     let mut update = RawDocumentBuf::new();
@@ -89,7 +89,7 @@ fn diff_in_step(old: &[u8], new: &[u8]) -> Option<Change> {
     let top = wire::start(&mut update);
     let set = wire::begin(&mut update, kind::DOCUMENT, b"$set");
     let first_change = update.len();
-    if !diff_level_in_step(b"", old, new, &mut update)? {
+    if !diff_level_in_step(b"", 1, old, new, &mut update)? {
         return Some(Change::Replace);
     }
     if update.len() == first_change {
@@ -104,7 +104,9 @@ fn diff_in_step(old: &[u8], new: &[u8]) -> Option<Change> {
 /// Appends to `set` the `$set` elements for the differences between `old` and `new` (both at
 /// `prefix`, empty at the top). `Some(false)` when a changed key cannot be addressed by a
 /// dotted path (the caller writes the enclosing document whole), with nothing appended.
-fn diff_level_in_step(prefix: &[u8], old: &[u8], new: &[u8], set: &mut Vec<u8>) -> Option<bool> {
+/// `depth` counts the levels down to these documents: at MongoDB's limit of nesting the
+/// documents are not compared further, and are written whole.
+fn diff_level_in_step(prefix: &[u8], depth: usize, old: &[u8], new: &[u8], set: &mut Vec<u8>) -> Option<bool> {
     let top = prefix.is_empty();
     let mark = set.len();
     let mut old_elements = wire::elements(old);
@@ -124,9 +126,9 @@ fn diff_level_in_step(prefix: &[u8], old: &[u8], new: &[u8], set: &mut Vec<u8>) 
             set.truncate(mark);
             return Some(false);
         }
-        if old.kind == kind::DOCUMENT && new.kind == kind::DOCUMENT {
+        if old.kind == kind::DOCUMENT && new.kind == kind::DOCUMENT && depth < MAX_DEPTH {
             let path = [prefix, if top { b"" } else { b"." }, new.key].concat();
-            if !diff_level_in_step(&path, old.value, new.value, set)? {
+            if !diff_level_in_step(&path, depth + 1, old.value, new.value, set)? {
                 wire::append(set, new.kind, &path, new.value);
             }
         } else {
@@ -231,9 +233,10 @@ fn elements(doc: &RawDocument) -> Vec<(&str, RawBsonRef<'_>)> {
 /// Records the difference between `old` and `new` (both at `prefix`) in `set`/`unset`.
 /// Returns `false` when a changed key at this level cannot be addressed by path, so the caller
 /// writes the enclosing document whole. (Keys come from parsed BSON, so they hold no NUL and
-/// appending them cannot fail.)
+/// appending them cannot fail.) `depth` as for the in-step comparison.
 fn diff_into(
     prefix: &str,
+    depth: usize,
     old: &RawDocument,
     new: &RawDocument,
     set: &mut RawDocumentBuf,
@@ -268,10 +271,10 @@ fn diff_into(
     for (key, old_value, new_value) in changes {
         let path = if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") };
         match (old_value, new_value) {
-            (Some(RawBsonRef::Document(old_doc)), Some(RawBsonRef::Document(new_doc))) => {
+            (Some(RawBsonRef::Document(old_doc)), Some(RawBsonRef::Document(new_doc))) if depth < MAX_DEPTH => {
                 let mut nested_set = RawDocumentBuf::new();
                 let mut nested_unset = RawDocumentBuf::new();
-                if diff_into(&path, old_doc, new_doc, &mut nested_set, &mut nested_unset) {
+                if diff_into(&path, depth + 1, old_doc, new_doc, &mut nested_set, &mut nested_unset) {
                     append_all(set, &nested_set);
                     append_all(unset, &nested_unset);
                 } else {
@@ -365,30 +368,59 @@ mod tests {
 
     #[test]
     fn in_step_comparison_agrees_with_the_general_one() {
+        // Each case with whether its keys line up, so the in-step comparison must decide it.
         let cases = [
-            (rawdoc! { "_id": 1, "a": 1, "b": "x" }, rawdoc! { "_id": 1, "a": 2, "b": "x" }),
-            (rawdoc! { "_id": 1, "a": 1 }, rawdoc! { "_id": 2, "a": 1 }),
-            (rawdoc! { "_id": 1, "n": 5_i32, "f": 0.0 }, rawdoc! { "_id": 1, "n": 5.0, "f": -0.0 }),
-            (rawdoc! { "n": f64::NAN }, rawdoc! { "n": f64::NAN }),
-            (rawdoc! { "n": 5_i64 }, rawdoc! { "n": 5.5 }),
-            (rawdoc! { "a": { "b": { "c": 1, "d": 2 } } }, rawdoc! { "a": { "b": { "c": 1, "d": 3 } } }),
-            (rawdoc! { "a": { "b.c": 1 }, "x": 1 }, rawdoc! { "a": { "b.c": 2 }, "x": 2 }),
-            (rawdoc! { "$x": 1, "y": 1 }, rawdoc! { "$x": 2, "y": 2 }),
-            (rawdoc! { "a": [1, 2], "b": null }, rawdoc! { "a": [1, 3], "b": { "c": 1 } }),
-            (rawdoc! { "a": { "x": 1 } }, rawdoc! { "a": "text" }),
-            (rawdoc! { "a": 1, "b": 2 }, rawdoc! { "b": 2, "a": 1 }),
-            (rawdoc! { "a": 1, "b": 2 }, rawdoc! { "a": 1 }),
-            (rawdoc! { "a": { "x": 1, "y": 2 } }, rawdoc! { "a": { "y": 2, "x": 3 } }),
+            (rawdoc! { "_id": 1, "a": 1, "b": "x" }, rawdoc! { "_id": 1, "a": 2, "b": "x" }, true),
+            (rawdoc! { "_id": 1, "a": 1 }, rawdoc! { "_id": 2, "a": 1 }, true),
+            (rawdoc! { "_id": 1, "n": 5_i32, "f": 0.0 }, rawdoc! { "_id": 1, "n": 5.0, "f": -0.0 }, true),
+            (rawdoc! { "n": f64::NAN }, rawdoc! { "n": f64::NAN }, true),
+            (rawdoc! { "n": 5_i64 }, rawdoc! { "n": 5.5 }, true),
+            (rawdoc! { "a": { "b": { "c": 1, "d": 2 } } }, rawdoc! { "a": { "b": { "c": 1, "d": 3 } } }, true),
+            (rawdoc! { "a": { "b.c": 1 }, "x": 1 }, rawdoc! { "a": { "b.c": 2 }, "x": 2 }, true),
+            (rawdoc! { "$x": 1, "y": 1 }, rawdoc! { "$x": 2, "y": 2 }, true),
+            (rawdoc! { "a": [1, 2], "b": null }, rawdoc! { "a": [1, 3], "b": { "c": 1 } }, true),
+            (rawdoc! { "a": { "x": 1 } }, rawdoc! { "a": "text" }, true),
+            (rawdoc! { "a": 1, "b": 2 }, rawdoc! { "b": 2, "a": 1 }, false),
+            (rawdoc! { "a": 1, "b": 2 }, rawdoc! { "a": 1 }, false),
+            (rawdoc! { "a": { "x": 1, "y": 2 } }, rawdoc! { "a": { "y": 2, "x": 3 } }, false),
         ];
-        for (old, new) in cases {
+        for (old, new, lined_up) in cases {
             let in_step = diff_in_step(old.as_bytes(), new.as_bytes());
+            assert_eq!(in_step.is_some(), lined_up, "{old:?} -> {new:?}");
             if let Some(in_step) = &in_step {
                 assert_eq!(*in_step, general(&old, &new), "{old:?} -> {new:?}");
             }
             assert_eq!(diff(&old, &new), general(&old, &new), "{old:?} -> {new:?}");
         }
-        // Keys out of line are left to the general comparison.
-        assert!(diff_in_step(rawdoc! { "a": 1, "b": 2 }.as_bytes(), rawdoc! { "b": 2, "a": 1 }.as_bytes()).is_none());
+    }
+
+    /// Whether the in-step comparison can decide `old` against `new` (`top` for a whole
+    /// entity): reading both in step, every pair of elements that differs has the same key,
+    /// and a pair of documents among them is decided in step too, until a changed key that no
+    /// path can address settles the level (its document is written whole).
+    fn lined_up(old: &RawDocument, new: &RawDocument, top: bool) -> bool {
+        let old: Vec<_> = old.iter().filter_map(Result::ok).collect();
+        let new: Vec<_> = new.iter().filter_map(Result::ok).collect();
+        for index in 0..old.len().max(new.len()) {
+            let (Some((old_key, old_value)), Some((new_key, new_value))) = (old.get(index), new.get(index)) else {
+                return false;
+            };
+            if old_key != new_key {
+                return false;
+            }
+            if same_value(*old_value, *new_value) || (top && *new_key == "_id") {
+                continue;
+            }
+            if !addressable(new_key) {
+                return true;
+            }
+            if let (RawBsonRef::Document(a), RawBsonRef::Document(b)) = (old_value, new_value)
+                && !lined_up(a, b, false)
+            {
+                return false;
+            }
+        }
+        true
     }
 
     fn value() -> impl Strategy<Value = bson::Bson> {
@@ -422,9 +454,43 @@ mod tests {
                 .collect();
             let old = bson::RawDocumentBuf::from_document(&old).expect("valid");
             let new = bson::RawDocumentBuf::from_document(&new).expect("valid");
-            if let Some(in_step) = diff_in_step(old.as_bytes(), new.as_bytes()) {
+            let in_step = diff_in_step(old.as_bytes(), new.as_bytes());
+            prop_assert_eq!(in_step.is_some(), lined_up(&old, &new, true));
+            if let Some(in_step) = in_step {
                 prop_assert_eq!(in_step, general(&old, &new));
             }
+        }
+    }
+
+    /// `{a: {a: ... {leaf: value}}}`, `levels` documents deep.
+    fn nested(levels: usize, value: i32) -> bson::RawDocumentBuf {
+        let mut doc = rawdoc! { "leaf": value };
+        for _ in 1..levels {
+            let mut outer = bson::RawDocumentBuf::new();
+            outer.append("a", doc);
+            doc = outer;
+        }
+        doc
+    }
+
+    #[test]
+    fn documents_nested_past_the_limit_are_written_whole_below_it() {
+        // Deeper than MongoDB allows (a stored document cannot be), and than a recursive walk
+        // may go on a small stack: compared down to the limit, written whole from there.
+        let (old, new) = (nested(MAX_DEPTH + 50, 1), nested(MAX_DEPTH + 50, 2));
+        let std::thread::Result::Ok((in_step, general)) = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || (diff_in_step(old.as_bytes(), new.as_bytes()), diff_general(&old, &new)))
+            .expect("thread")
+            .join()
+        else {
+            panic!("the comparison overflowed its stack");
+        };
+        for change in [in_step.expect("lined up"), general] {
+            let Change::Update(update) = change else { panic!("an update") };
+            let set = update.get_document("$set").expect("$set");
+            let (path, _) = set.iter().next().expect("one path").expect("valid");
+            assert_eq!(path.split('.').count(), MAX_DEPTH, "{path}");
         }
     }
 

@@ -169,7 +169,7 @@ impl<'s, M: Model, V: DeserializeOwned + Send + 's> Executable<'s> for Distinct<
         let namespace = session.engine.namespace(M::meta())?;
         let namespace_text = namespace.to_string();
         let failed = |err| Error::from_driver(err, &namespace_text, None);
-        let collection = session.engine.raw_collection(&namespace);
+        let collection = session.engine.raw_collection(&namespace)?;
         let distinct = collection.distinct(self.field(), self.compile_filter()?);
         let span = telemetry::statement("distinct", &namespace, session.txn.span());
         let client_session = session.txn.client_session()?;
@@ -221,6 +221,10 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
             };
             let id = typed.to_bson();
             typed_ids.push(typed);
+            value.__stamp(true, now);
+            // Serialized before the checks run, as in a flush: the serializer refuses a value
+            // nested too deep before any walk over it recurses.
+            docs.push(crate::encode::entity_to_raw(&value).map_err(|err| Error::serialize(&namespace_text, err))?);
             if M::meta().validates {
                 let mut violations = Violations::default();
                 value.__validate(&mut violations);
@@ -228,14 +232,12 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
                     invalid.push(Invalid { model: M::meta().name, id: Some(id.clone()), violations });
                 }
             }
-            value.__stamp(true, now);
             ids.push(id);
-            docs.push(crate::encode::entity_to_raw(&value).map_err(|err| Error::serialize(&namespace_text, err))?);
         }
         if !invalid.is_empty() {
             return Err(Error::Validation { invalid });
         }
-        let collection = session.engine.raw_collection(&namespace);
+        let collection = session.engine.raw_collection(&namespace)?;
         let insert = collection.insert_many(&docs).ordered(true);
         let span = telemetry::statement("insert", &namespace, session.txn.span());
         let client_session = session.txn.client_session()?;
@@ -279,7 +281,7 @@ impl<'s, M: Model> Executable<'s> for Update<M> {
         let (filter, changes) = self.compile_for_write()?;
         let namespace = session.engine.namespace(M::meta())?;
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
-        let collection = session.engine.raw_collection(&namespace);
+        let collection = session.engine.raw_collection(&namespace)?;
         let update = collection.update_many(filter, changes);
         let span = telemetry::statement("update", &namespace, session.txn.span());
         let client_session = session.txn.client_session()?;
@@ -302,7 +304,7 @@ impl<'s, M: Model> Executable<'s> for Delete<M> {
         let filter = self.compile()?;
         let namespace = session.engine.namespace(M::meta())?;
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
-        let collection = session.engine.raw_collection(&namespace);
+        let collection = session.engine.raw_collection(&namespace)?;
         let delete = collection.delete_many(filter);
         let span = telemetry::statement("delete", &namespace, session.txn.span());
         let client_session = session.txn.client_session()?;

@@ -17,6 +17,7 @@ use tracing::{Instrument, Span};
 
 use super::Session;
 use super::reconcile;
+use super::store::within_depth;
 use super::tracked::{ErasedEntity, ServerId, Tracked};
 use super::unit_of_work::{Status, UnitOfWork};
 use crate::model::IdKey;
@@ -219,7 +220,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
         let namespace = self.session.engine.namespace(M::meta())?;
         let options = CountOptions::builder().skip(find.skip).limit(find.limit.map(|n| n.unsigned_abs())).build();
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
-        let collection = self.session.engine.raw_collection(&namespace);
+        let collection = self.session.engine.raw_collection(&namespace)?;
         let count = collection.count_documents(find.filter).with_options(options);
         let span = telemetry::statement("count", &namespace, self.session.txn.span());
         let client_session = self.session.txn.client_session()?;
@@ -251,7 +252,7 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
         let namespace = self.session.engine.namespace(M::meta())?;
         let options = FindOptions::builder().projection(bson::doc! { "_id": 1 }).skip(find.skip).limit(1).build();
         let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
-        let collection = self.session.engine.raw_collection(&namespace);
+        let collection = self.session.engine.raw_collection(&namespace)?;
         let find = collection.find(find.filter).with_options(options);
         let span = telemetry::statement("find", &namespace, self.session.txn.span());
         let client_session = self.session.txn.client_session()?;
@@ -392,7 +393,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
             .batch_size(find.batch_size)
             .build();
         let failed = |err| Error::from_driver(err, &namespace_text, None);
-        let collection = session.engine.raw_collection(&namespace);
+        let collection = session.engine.raw_collection(&namespace)?;
         let find = collection.find(find.filter).with_options(options);
         let cursor = match session.txn.client_session()? {
             Some(client_session) => {
@@ -455,8 +456,10 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
         if !self.advance().await? {
             return Ok(None);
         }
+        let raw = self.cursor.current();
+        within_depth(&self.namespace, raw)?;
         let mut loader = Loader::new(&mut self.session.uow, &self.namespace);
-        self.projection.decode(self.cursor.current(), &mut loader).map(Some)
+        self.projection.decode(raw, &mut loader).map(Some)
     }
 
     /// Moves to the next document (fetching a batch when needed), counting it for the span.
@@ -587,8 +590,10 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
         if !self.advance().await? {
             return Ok(None);
         }
+        let raw = self.cursor.current();
+        within_depth(&self.namespace, raw)?;
         let loader = Loader::new(&mut self.session.uow, &self.namespace);
-        Row::decode(columns, self.cursor.current(), &loader).map(Some)
+        Row::decode(columns, raw, &loader).map(Some)
     }
 }
 

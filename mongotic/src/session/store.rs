@@ -24,17 +24,21 @@ pub(crate) async fn find_by_id(
     parent: Option<&tracing::Span>,
 ) -> Result<Option<RawDocumentBuf>> {
     let failed = |err| Error::from_driver(err, &namespace.to_string(), Some(id));
-    let collection = engine.raw_collection(namespace);
+    let collection = engine.raw_collection(namespace)?;
     let find = collection.find_one(doc! { "_id": id.clone() });
     let span = telemetry::statement("find", namespace, parent);
     let rows = |found: &Option<RawDocumentBuf>| u64::from(found.is_some());
-    telemetry::one_command(span, "db.response.returned_rows", rows, async move {
+    let found = telemetry::one_command(span, "db.response.returned_rows", rows, async move {
         match session {
             Some(session) => find.session(session).await.map_err(failed),
             None => find.await.map_err(failed),
         }
     })
-    .await
+    .await?;
+    if let Some(raw) = &found {
+        within_depth(&namespace.to_string(), raw)?;
+    }
+    Ok(found)
 }
 
 /// The stored documents with one of `ids` (just their `_id` when `ids_only`), read in
@@ -47,7 +51,7 @@ pub(crate) async fn stored(
     ids_only: bool,
 ) -> Result<Vec<RawDocumentBuf>> {
     let name = namespace.to_string();
-    let collection = engine.raw_collection(namespace);
+    let collection = engine.raw_collection(namespace)?;
     let mut found = Vec::new();
     for chunk in ids.chunks(IDS_PER_READ) {
         let filter = doc! { "_id": { "$in": chunk } };
@@ -81,6 +85,17 @@ pub(crate) async fn stored_ids(
 ) -> Result<HashSet<IdKey>> {
     let found = stored(engine, session, namespace, ids, true).await?;
     Ok(found.iter().filter_map(|doc| doc.get("_id").ok().flatten().map(IdKey::from_raw)).collect())
+}
+
+/// Refuses a stored document that nests deeper than MongoDB allows (a server that is not
+/// MongoDB may store one), before any decoding recurses into it.
+pub(crate) fn within_depth(namespace: &str, raw: &RawDocument) -> Result<()> {
+    if crate::wire::nesting_within_limit(raw.as_bytes()) {
+        return Ok(());
+    }
+    let message =
+        format!("it nests documents and arrays more than {} levels deep (MongoDB's limit)", crate::wire::MAX_DEPTH);
+    Err(Error::deserialize(namespace, raw, <bson::de::Error as serde::de::Error>::custom(message)))
 }
 
 /// Stored documents looked up by `_id`, each taken at most once: the answer of [`stored`],

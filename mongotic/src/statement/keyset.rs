@@ -84,7 +84,7 @@ pub trait AfterRow<M> {
 
 impl<M: Model> AfterRow<M> for &M {
     fn keyset(self, paths: &[&str]) -> Result<Keyset> {
-        let raw = bson::to_raw_document_buf(self).map_err(|source| Error::Serialize {
+        let raw = crate::encode::entity_to_raw(self).map_err(|source| Error::Serialize {
             namespace: M::meta().collection.to_owned(),
             source: Box::new(source),
         })?;

@@ -297,7 +297,6 @@ impl Planner {
             Status::Merged => {
                 let (id, _) = entity.assign_id().map_err(fail)?;
                 self.prep.hooks(&*entity, seen, WriteKind::Replace, HookEvent::Update(None), &name)?;
-                self.prep.validate(&*entity, Some(&id), &name)?;
                 // A merge carries the version its caller last saw.
                 if let Some(field) = version_field
                     && let Some(expected) = entity.version().map_err(fail)?
@@ -305,9 +304,12 @@ impl Planner {
                     entity.set_version(expected + 1).map_err(fail)?;
                     write.version = Some(VersionCheck { field, expected, written: expected + 1 });
                 }
+                // Serialized before the checks run: the serializer refuses a value nested too
+                // deep before any walk over it recurses.
+                write.body = Body::Document(entity.to_raw().map_err(fail)?);
+                self.prep.validate(&*entity, Some(&id), &name)?;
                 write.upsert = true;
                 (write.kind, write.id) = (WriteKind::Replace, ServerId::new(id));
-                write.body = Body::Document(entity.to_raw().map_err(fail)?);
             }
             Status::New => {
                 let (id, generated) = entity.assign_id().map_err(fail)?;
@@ -327,9 +329,9 @@ impl Planner {
                         new: Box::new(entity.current_id().ok().flatten().unwrap_or(Bson::Null)),
                     });
                 }
+                write.body = Body::Document(entity.to_raw().map_err(fail)?);
                 self.prep.validate(&*entity, Some(&id), &name)?;
                 write.id = ServerId::new(id);
-                write.body = Body::Document(entity.to_raw().map_err(fail)?);
             }
             Status::Persistent => {
                 if seen == 0 {

@@ -102,7 +102,10 @@ async fn send_inserts(
         _ => None,
     });
     let name = &plan.names[writes[0].namespace];
-    let collection = engine.raw_collection(&plan.namespaces[writes[0].namespace]);
+    let collection = match engine.raw_collection(&plan.namespaces[writes[0].namespace]) {
+        Ok(collection) => collection,
+        Err(error) => return Some(Failure::plain(error, None)),
+    };
     let action = collection.insert_many(docs).ordered(true);
     let result = match session {
         Some(session) => action.session(session).await,
@@ -168,7 +171,7 @@ async fn run_write_command(
 ) -> std::result::Result<Reply, Failure> {
     let namespace = &plan.namespaces[plan.writes[range.start].namespace];
     let name = &plan.names[plan.writes[range.start].namespace];
-    let database = engine.client().database(&namespace.db);
+    let database = engine.raw_database(&namespace.db).map_err(|error| Failure::plain(error, None))?;
     let reply = match session {
         Some(session) => database.run_raw_command(command).session(session).await,
         None => {
@@ -342,6 +345,9 @@ async fn send_bulk_write(
             Ok(model) => models.push(model),
             Err(error) => return Some(Some(Failure::plain(error, Some(index)))),
         }
+    }
+    if let Err(error) = engine.check_auth() {
+        return Some(Some(Failure::plain(error, None)));
     }
     let action = engine.client().bulk_write(models).ordered(true).verbose_results();
     let result = match session {
