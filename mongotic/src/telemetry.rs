@@ -1,8 +1,12 @@
 //! Tracing spans for the work a session does, with OpenTelemetry's names for database clients.
 //!
 //! Every statement a session runs (select, `get`, `count`, `exists`, `distinct`, bulk
-//! `insert`/`update`/`delete`), every flush and every explicit transaction is a span of target
-//! `mongotic` at level `INFO`. The attributes follow OpenTelemetry's semantic conventions for
+//! `insert`/`update`/`delete`, aggregations), every flush, every write command a flush sends
+//! and every explicit transaction is a span of target `mongotic` at level `INFO`. A flush's
+//! span names its collection and database when it writes to one collection only (as
+//! OpenTelemetry's conventions ask of a batch); each of its write commands has a child span
+//! that names its own (`"insert users"`), or none for a client `bulkWrite` across
+//! collections. The attributes follow OpenTelemetry's semantic conventions for
 //! database client spans, so an OpenTelemetry layer (`tracing-opentelemetry`) exports them as
 //! they are:
 //!
@@ -74,6 +78,8 @@ pub(crate) fn unit(operation: &'static str, parent: Option<&Span>) -> Span {
                 db.system.name = "mongodb",
                 db.operation.name = operation,
                 mongotic.writes = Empty,
+                db.collection.name = Empty,
+                db.namespace = Empty,
                 mongotic.documents_written = Empty,
                 mongotic.round_trips = Empty,
                 db.response.status_code = Empty,
@@ -84,6 +90,25 @@ pub(crate) fn unit(operation: &'static str, parent: Option<&Span>) -> Span {
     match parent {
         Some(parent) => span!(parent: parent,),
         None => span!(),
+    }
+}
+
+/// The span of the write commands a flush sends for `writes` writes of one kind: a child of
+/// the flush's span, named after the command and its collection when it has one collection
+/// (`"update users"`), or after the command alone (a client `bulkWrite` across collections).
+pub(crate) fn write_command(operation: &'static str, namespace: Option<&Namespace>, writes: usize) -> Span {
+    let span = match namespace {
+        Some(namespace) => statement(operation, namespace, None),
+        None => unit(operation, None),
+    };
+    span.record("mongotic.documents_written", writes);
+    span
+}
+
+/// Records the outcome of a flush's write command on its span.
+pub(crate) fn finish_command(span: &Span, failure: Option<&Error>) {
+    if let Some(err) = failure {
+        failed(span, err);
     }
 }
 

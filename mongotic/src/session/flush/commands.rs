@@ -37,6 +37,17 @@ pub(crate) enum Command {
     Delete,
 }
 
+impl Command {
+    /// The command's name, as the server knows it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Command::Insert => "insert",
+            Command::Update => "update",
+            Command::Delete => "delete",
+        }
+    }
+}
+
 fn command_of(kind: WriteKind) -> Command {
     match kind {
         WriteKind::Insert => Command::Insert,

@@ -19,8 +19,10 @@ use super::commands::{self, Command, chunks, delete_command, groups, update_comm
 use super::conflict::explain_unmatched;
 use super::outcome::{Failure, Fate, Outcome};
 use super::plan::{Body, Plan, Write};
-use crate::Engine;
+use tracing::Instrument;
+
 use crate::error::Error;
+use crate::{Engine, telemetry};
 use crate::session::store::{stored, version_in};
 
 /// Sends the plan, inside the transaction of `session` when one is given.
@@ -28,8 +30,12 @@ pub(crate) async fn send(engine: &Engine, mut session: Option<&mut ClientSession
     let mut fates = vec![Fate::NotSent; plan.writes.len()];
     let mut ambiguous_deletes = false;
     let groups = groups(&plan.writes);
-    if groups.len() > 1 && engine.bulk_write_supported() != Some(false) {
-        match send_bulk_write(engine, session.as_deref_mut(), plan, &mut fates).await {
+    if commands::uses_bulk_write(engine, &groups) {
+        let namespace = if let [only] = plan.namespaces.as_slice() { Some(only) } else { None };
+        let span = telemetry::write_command("bulkWrite", namespace, plan.writes.len());
+        let sent = send_bulk_write(engine, session.as_deref_mut(), plan, &mut fates).instrument(span.clone()).await;
+        telemetry::finish_command(&span, sent.as_ref().and_then(Option::as_ref).map(|failure| &failure.error));
+        match sent {
             Some(mut failure) => {
                 engine.set_bulk_write_supported(true);
                 if failure.is_none() {
@@ -47,12 +53,17 @@ pub(crate) async fn send(engine: &Engine, mut session: Option<&mut ClientSession
     }
     for (command, range) in groups {
         let session = session.as_deref_mut();
+        let namespace = &plan.namespaces[plan.writes[range.start].namespace];
+        let span = telemetry::write_command(command.name(), Some(namespace), range.len());
         let failure = match command {
-            Command::Insert => send_inserts(engine, session, plan, range, &mut fates).await,
+            Command::Insert => send_inserts(engine, session, plan, range, &mut fates).instrument(span.clone()).await,
             Command::Update | Command::Delete => {
-                send_chunked(engine, session, plan, range, command, &mut fates, &mut ambiguous_deletes).await
+                send_chunked(engine, session, plan, range, command, &mut fates, &mut ambiguous_deletes)
+                    .instrument(span.clone())
+                    .await
             }
         };
+        telemetry::finish_command(&span, failure.as_ref().map(|failure| &failure.error));
         if failure.is_some() {
             return finish(engine, plan, fates, failure, ambiguous_deletes).await;
         }
