@@ -15,7 +15,9 @@ use crate::{Error, Result};
 /// task (where it blocks that task's thread until done, so the async API is the better
 /// choice there). The runtime is shut down in the background when its last user goes, which
 /// is also safe from any context.
-#[doc(hidden)]
+///
+/// It is `pub` only because [`IntoBlocking`](super::IntoBlocking)'s method takes it; no path
+/// outside the crate names it, so that trait is closed to mongotic's own results.
 #[derive(Clone, Debug)]
 pub struct Runtime {
     inner: Arc<Owned>,

@@ -77,6 +77,10 @@ pub trait Model: Hooks + Serialize + DeserializeOwned + Debug + Send + Sync + 's
     /// Sets the entity's id.
     fn set_id(&mut self, id: Self::Id);
 
+    // The `__` methods below are how the flush reaches what `#[derive(Model)]` generates
+    // (versions, timestamps, checks). The derive writes them in the user's crate, so they
+    // must be callable there and cannot be sealed; they are hidden, and not part of the API.
+
     /// The value of the `#[mongotic(version)]` field. Used by the flush.
     #[doc(hidden)]
     fn __version(&self) -> Option<i64> {

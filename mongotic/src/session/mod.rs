@@ -46,7 +46,8 @@ use std::fmt;
 
 pub use execute::{Executable, Execution};
 pub use flush::FlushPreview;
-pub use query::{Loader, ScalarResult, SelectResult};
+pub(crate) use query::Loader;
+pub use query::{ScalarResult, SelectResult};
 pub use retry::RetryPolicy;
 pub(crate) use tracked::ErasedEntity;
 pub use tracked::{EntityRef, ReadGuard, Tracked, WriteGuard};

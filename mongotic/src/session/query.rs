@@ -25,9 +25,10 @@ use crate::statement::{ColumnProjection, Projection, Row, ScalarProjection, Sele
 use crate::wire::{self, kind};
 use crate::{Error, Model, Result, telemetry};
 
-/// Turns returned documents into entities through the session's identity map. Used by
-/// projections; not something to call yourself.
-#[doc(hidden)]
+/// Turns returned documents into entities through the session's identity map, for the
+/// projections. It is `pub` only because [`Projection`]'s methods take it; no path outside
+/// the crate names it, so no other crate can implement or call those methods: the trait is
+/// closed to mongotic's own projections.
 pub struct Loader<'a> {
     uow: &'a mut UnitOfWork,
     namespace: &'a str,

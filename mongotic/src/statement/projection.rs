@@ -17,7 +17,9 @@ use crate::{Error, Model, Result, Session};
 /// What a [`Select`](crate::Select) returns for each matching document.
 ///
 /// Implemented for [`Entities<M>`] (tracked entities, the default), for a [`Field`] (its
-/// value) and for tuples of fields (a tuple of values). You do not implement it yourself.
+/// value) and for tuples of fields (a tuple of values). It is closed: its methods (hidden here)
+/// take the session's internal loader, which no other crate can name, so only mongotic's own
+/// projections implement it.
 ///
 /// ```no_run
 /// # use mongotic::prelude::*;
