@@ -262,22 +262,27 @@ pub(crate) fn index_key(index: usize, digits: &mut [u8; 20]) -> &[u8] {
     &digits[at..]
 }
 
+/// `{a: {a: ... {leaf: value}}}`, `levels` documents deep, built without recursion: for the
+/// tests of the walks that must not recurse past [`MAX_DEPTH`].
+#[cfg(test)]
+pub(crate) fn nested_document(levels: usize, value: i32) -> bson::RawDocumentBuf {
+    let mut doc = bson::rawdoc! { "leaf": value };
+    for _ in 1..levels {
+        let mut outer = bson::RawDocumentBuf::new();
+        outer.append("a", doc);
+        doc = outer;
+    }
+    doc
+}
+
 #[cfg(test)]
 mod tests {
-    /// A document nesting `levels` levels: `{a: {a: ... {}}}`.
-    pub(crate) fn nested(levels: usize) -> bson::RawDocumentBuf {
-        let mut doc = bson::RawDocumentBuf::new();
-        for _ in 1..levels {
-            let mut outer = bson::RawDocumentBuf::new();
-            outer.append("a", doc);
-            doc = outer;
-        }
-        doc
-    }
+    use super::nested_document;
 
     #[test]
     fn nesting_is_checked_up_to_the_limit_without_recursion() {
         use super::{MAX_DEPTH, nesting_within_limit};
+        let nested = |levels| nested_document(levels, 0);
         assert!(nesting_within_limit(nested(1).as_bytes()));
         assert!(nesting_within_limit(nested(MAX_DEPTH).as_bytes()));
         assert!(!nesting_within_limit(nested(MAX_DEPTH + 1).as_bytes()));

@@ -462,22 +462,11 @@ mod tests {
         }
     }
 
-    /// `{a: {a: ... {leaf: value}}}`, `levels` documents deep.
-    fn nested(levels: usize, value: i32) -> bson::RawDocumentBuf {
-        let mut doc = rawdoc! { "leaf": value };
-        for _ in 1..levels {
-            let mut outer = bson::RawDocumentBuf::new();
-            outer.append("a", doc);
-            doc = outer;
-        }
-        doc
-    }
-
     #[test]
     fn documents_nested_past_the_limit_are_written_whole_below_it() {
         // Deeper than MongoDB allows (a stored document cannot be), and than a recursive walk
         // may go on a small stack: compared down to the limit, written whole from there.
-        let (old, new) = (nested(MAX_DEPTH + 50, 1), nested(MAX_DEPTH + 50, 2));
+        let (old, new) = (wire::nested_document(MAX_DEPTH + 50, 1), wire::nested_document(MAX_DEPTH + 50, 2));
         let std::thread::Result::Ok((in_step, general)) = std::thread::Builder::new()
             .stack_size(2 * 1024 * 1024)
             .spawn(move || (diff_in_step(old.as_bytes(), new.as_bytes()), diff_general(&old, &new)))
