@@ -36,6 +36,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The server's error code for a duplicate key.
 pub(crate) const DUPLICATE_KEY: i32 = 11000;
+/// The server's code for a command that ran past its `maxTimeMS`.
+pub(crate) const MAX_TIME_MS_EXPIRED: i32 = 50;
+/// The server's code for an operation that ran past a time limit of another kind.
+const EXCEEDED_TIME_LIMIT: i32 = 262;
 
 /// Everything that can go wrong in mongotic.
 ///
@@ -235,6 +239,25 @@ pub enum Error {
         /// The driver's error.
         #[source]
         source: mongodb::error::Error,
+    },
+
+    /// A call ran past its client-side time limit ([`Options::timeout`](crate::options::Options::timeout)).
+    /// A write cut short may or may not have landed: a flush cut short is settled by reading
+    /// the server, as any write whose outcome is unknown.
+    #[error("gave up after {limit:?} on {namespace}: the time limit passed")]
+    Timeout {
+        /// `database.collection`, or empty for a call about no collection.
+        namespace: String,
+        /// The limit that passed.
+        limit: std::time::Duration,
+    },
+
+    /// Options that cannot apply together (a read preference for secondaries inside a
+    /// transaction, say), refused before anything is sent.
+    #[error("invalid options: {message}")]
+    InvalidOptions {
+        /// What does not fit.
+        message: String,
     },
 
     /// The server could not be reached in time, or the connection broke.
@@ -489,6 +512,8 @@ impl Error {
             Error::Server { .. } => "Server",
             Error::InvalidTls { .. } => "InvalidTls",
             Error::Auth { .. } => "Auth",
+            Error::Timeout { .. } => "Timeout",
+            Error::InvalidOptions { .. } => "InvalidOptions",
             Error::Connection { .. } => "Connection",
             Error::Driver { .. } => "Driver",
             Error::Flush(_) => "Flush",
@@ -601,6 +626,26 @@ impl Error {
             Error::Flush(failure) => failure.is_transient(),
             Error::Connection { source } | Error::Driver { source } | Error::Auth { source } => {
                 source.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+            }
+            _ => false,
+        }
+    }
+
+    /// `true` when a time limit ran out: the client's ([`Error::Timeout`]) or the server's
+    /// (`MaxTimeMSExpired`, from [`Options::max_time`](crate::options::Options::max_time)),
+    /// directly or as the cause of a failed flush.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// let err = Error::Timeout { namespace: "app.users".into(), limit: std::time::Duration::from_millis(200) };
+    /// assert!(err.is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        match self.cause() {
+            Error::Timeout { .. } => true,
+            Error::Server { code, .. } => matches!(*code, MAX_TIME_MS_EXPIRED | EXCEEDED_TIME_LIMIT),
+            Error::Connection { source } | Error::Driver { source } => {
+                matches!(source.kind.as_ref(), ErrorKind::Command(command) if matches!(command.code, MAX_TIME_MS_EXPIRED | EXCEEDED_TIME_LIMIT))
             }
             _ => false,
         }

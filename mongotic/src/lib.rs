@@ -57,6 +57,7 @@ pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod model;
+pub mod options;
 pub mod relation;
 pub mod session;
 pub mod statement;

@@ -65,6 +65,7 @@ pub use key::{Aggregates, GroupKey};
 pub use pipeline::{Pipeline, pipeline};
 
 use crate::expr::{Filter, Node, SortKey, compile_all};
+use crate::options::Options;
 use crate::statement::{Entities, Select};
 use crate::{Error, Model, Result};
 
@@ -89,6 +90,8 @@ struct Source<M> {
     sort: Vec<SortKey<M>>,
     skip: Option<u64>,
     limit: Option<u64>,
+    /// The options of the select the aggregation was made from, and its own.
+    options: Options,
 }
 
 impl<M> Source<M> {
@@ -114,7 +117,13 @@ impl<M> Source<M> {
 
 impl<M> Clone for Source<M> {
     fn clone(&self) -> Self {
-        Source { filters: self.filters.clone(), sort: self.sort.clone(), skip: self.skip, limit: self.limit }
+        Source {
+            filters: self.filters.clone(),
+            sort: self.sort.clone(),
+            skip: self.skip,
+            limit: self.limit,
+            options: self.options.clone(),
+        }
     }
 }
 
@@ -179,7 +188,7 @@ impl<M: Model> Select<M, Entities<M>> {
     }
 
     fn into_source(self) -> Source<M> {
-        Source { filters: self.filters, sort: self.sort, skip: self.skip, limit: self.limit }
+        Source { filters: self.filters, sort: self.sort, skip: self.skip, limit: self.limit, options: self.options }
     }
 }
 
@@ -354,6 +363,10 @@ impl<M: Model, K: GroupKey<M>, A: Aggregates<M>> GroupBy<M, K, A> {
     }
 
     /// Whether the query can return no row at all, so nothing needs to be sent.
+    pub(crate) fn options(&self) -> &Options {
+        &self.source.options
+    }
+
     pub(crate) fn selects_nothing(&self) -> bool {
         self.source.selects_nothing() || self.limit == Some(0)
     }
@@ -429,6 +442,10 @@ impl<M: Model, A: Aggregates<M>> Totals<M, A> {
         self.aggs.accumulators(&mut |name, accumulator| group.add(name, accumulator));
         stages.push(group.stage(Bson::Null));
         Ok(stages)
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.source.options
     }
 
     pub(crate) fn selects_nothing(&self) -> bool {

@@ -6,6 +6,8 @@ use std::marker::PhantomData;
 use bson::Document;
 use serde::de::DeserializeOwned;
 
+use crate::options::Options;
+
 /// A hand-written aggregation pipeline over the collection of model `M`, whose results
 /// deserialize into `T`. Made by [`pipeline`]; run it with
 /// [`Session::execute`](crate::Session::execute), which gives a `Vec<T>` (in the session's
@@ -32,6 +34,7 @@ use serde::de::DeserializeOwned;
 /// ```
 pub struct Pipeline<M, T> {
     stages: Vec<Document>,
+    pub(crate) options: Options,
     _types: PhantomData<fn() -> (M, T)>,
 }
 
@@ -47,7 +50,7 @@ pub struct Pipeline<M, T> {
 /// assert_eq!(p.stages(), [doc! { "$count": "n" }]);
 /// ```
 pub fn pipeline<M, T: DeserializeOwned>(stages: impl IntoIterator<Item = Document>) -> Pipeline<M, T> {
-    Pipeline { stages: stages.into_iter().collect(), _types: PhantomData }
+    Pipeline { stages: stages.into_iter().collect(), options: Options::default(), _types: PhantomData }
 }
 
 impl<M, T> Pipeline<M, T> {
@@ -66,14 +69,14 @@ impl<M, T> Pipeline<M, T> {
         &self.stages
     }
 
-    pub(crate) fn into_stages(self) -> Vec<Document> {
-        self.stages
+    pub(crate) fn into_parts(self) -> (Vec<Document>, Options) {
+        (self.stages, self.options)
     }
 }
 
 impl<M, T> Clone for Pipeline<M, T> {
     fn clone(&self) -> Self {
-        Pipeline { stages: self.stages.clone(), _types: PhantomData }
+        Pipeline { stages: self.stages.clone(), options: self.options.clone(), _types: PhantomData }
     }
 }
 

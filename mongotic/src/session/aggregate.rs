@@ -1,38 +1,36 @@
 //! Running aggregations: grouped queries, totals and hand-written pipelines, each one
-//! `aggregate` command (in the session's transaction when one is open).
+//! `aggregate` command through the statement's [`Io`](super::io::Io).
 
-use bson::Document;
-use futures::TryStreamExt;
+use bson::{Document, RawDocumentBuf};
 use serde::de::DeserializeOwned;
 
 use super::Session;
 use super::execute::Executable;
+use super::store::within_depth;
 use crate::aggregate::{Aggregates, GroupBy, GroupKey, Pipeline, Totals};
-use crate::{Error, Model, Result, telemetry};
+use crate::options::Options;
+use crate::{Error, Model, Result};
 
 impl Session {
-    /// Runs the aggregation `stages` over the collection of `M` and returns every result.
-    async fn run_pipeline<M: Model>(&mut self, stages: Vec<Document>) -> Result<(String, Vec<Document>)> {
-        let namespace = self.engine.namespace(M::meta())?;
-        let namespace_text = namespace.to_string();
-        let failed = |err| Error::from_driver(err, &namespace_text, None);
-        let collection = self.engine.raw_collection(&namespace)?;
-        let aggregate = collection.aggregate(stages);
-        let span = telemetry::statement("aggregate", &namespace, self.txn.span());
-        let client_session = self.txn.client_session()?;
-        let rows = |rows: &Vec<Document>| rows.len() as u64;
-        let results = telemetry::one_command(span, "db.response.returned_rows", rows, async {
-            match client_session {
-                Some(client_session) => {
-                    let mut cursor = aggregate.session(&mut *client_session).await.map_err(failed)?;
-                    cursor.stream(client_session).try_collect().await.map_err(failed)
-                }
-                None => aggregate.await.map_err(failed)?.try_collect().await.map_err(failed),
-            }
-        })
-        .await?;
-        Ok((namespace_text, results))
+    /// Runs the aggregation `stages` over the collection of `M` and returns every result,
+    /// checked for depth and read into documents.
+    async fn run_pipeline<M: Model>(
+        &mut self,
+        stages: Vec<Document>,
+        options: &Options,
+    ) -> Result<(String, Vec<Document>)> {
+        let io = self.io(M::meta(), "aggregate", options).await?;
+        let namespace = io.namespace().to_owned();
+        let rows = io.aggregate(stages).await?;
+        let documents = rows.iter().map(|raw| decode_row(&namespace, raw)).collect::<Result<Vec<_>>>()?;
+        Ok((namespace, documents))
     }
+}
+
+/// One result of an aggregation as a document, refused when it nests too deep to read.
+fn decode_row(namespace: &str, raw: &RawDocumentBuf) -> Result<Document> {
+    within_depth(namespace, raw)?;
+    raw.to_document().map_err(|err| malformed(namespace, serde::de::Error::custom(err.to_string())))
 }
 
 fn malformed(namespace: &str, source: bson::de::Error) -> Error {
@@ -46,7 +44,7 @@ impl<'s, M: Model, K: GroupKey<M>, A: Aggregates<M>> Executable<'s> for GroupBy<
         if self.selects_nothing() {
             return Ok(Vec::new());
         }
-        let (namespace, results) = session.run_pipeline::<M>(self.compile()?).await?;
+        let (namespace, results) = session.run_pipeline::<M>(self.compile()?, self.options()).await?;
         results
             .into_iter()
             .map(|mut row| {
@@ -66,7 +64,7 @@ impl<'s, M: Model, A: Aggregates<M>> Executable<'s> for Totals<M, A> {
         if self.selects_nothing() {
             return Ok(self.aggs.empty());
         }
-        let (namespace, results) = session.run_pipeline::<M>(self.compile()?).await?;
+        let (namespace, results) = session.run_pipeline::<M>(self.compile()?, self.options()).await?;
         // `$group` over no documents gives no row; the totals of nothing are the empty values.
         match results.first() {
             Some(row) => self.aggs.decode(row).map_err(|source| malformed(&namespace, source)),
@@ -79,7 +77,8 @@ impl<'s, M: Model, T: DeserializeOwned + Send + 's> Executable<'s> for Pipeline<
     type Output = Vec<T>;
 
     async fn execute_in(self, session: &'s mut Session) -> Result<Vec<T>> {
-        let (namespace, results) = session.run_pipeline::<M>(self.into_stages()).await?;
+        let (stages, options) = self.into_parts();
+        let (namespace, results) = session.run_pipeline::<M>(stages, &options).await?;
         results
             .into_iter()
             .map(|row| bson::from_document(row).map_err(|source| malformed(&namespace, source)))

@@ -6,9 +6,9 @@
 
 use std::future::{Future, IntoFuture};
 
-use bson::Bson;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
+use mongodb::options::UpdateModifications;
 use serde::de::DeserializeOwned;
 
 use super::Session;
@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::model::ModelId;
 use crate::statement::{ColumnProjection, Delete, Distinct, Insert, Projection, Row, Select, Update, WriteResult};
 use crate::validation::{Invalid, Violations};
-use crate::{Model, Result, telemetry};
+use crate::{Model, Result};
 
 /// A statement [`Session::execute`] can run, and what it returns.
 ///
@@ -166,26 +166,15 @@ impl<'s, M: Model, V: DeserializeOwned + Send + 's> Executable<'s> for Distinct<
     type Output = Vec<V>;
 
     async fn execute_in(self, session: &'s mut Session) -> Result<Vec<V>> {
-        let namespace = session.engine.namespace(M::meta())?;
-        let namespace_text = namespace.to_string();
-        let failed = |err| Error::from_driver(err, &namespace_text, None);
-        let collection = session.engine.raw_collection(&namespace)?;
-        let distinct = collection.distinct(self.field(), self.compile_filter()?);
-        let span = telemetry::statement("distinct", &namespace, session.txn.span());
-        let client_session = session.txn.client_session()?;
-        let values =
-            telemetry::one_command(span, "db.response.returned_rows", |values| values.len() as u64, async move {
-                match client_session {
-                    Some(client_session) => distinct.session(client_session).await.map_err(failed),
-                    None => distinct.await.map_err(failed),
-                }
-            })
-            .await?;
+        let filter = self.compile_filter()?;
+        let io = session.io(M::meta(), "distinct", &self.options).await?;
+        let namespace = io.namespace().to_owned();
+        let values = io.distinct(self.field(), filter).await?;
         values
             .into_iter()
             .map(|value| {
                 bson::from_bson(value).map_err(|source| Error::Deserialize {
-                    namespace: namespace_text.clone(),
+                    namespace: namespace.clone(),
                     id: None,
                     source,
                 })
@@ -237,40 +226,10 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
         if !invalid.is_empty() {
             return Err(Error::Validation { invalid });
         }
-        let collection = session.engine.raw_collection(&namespace)?;
-        let insert = collection.insert_many(&docs).ordered(true);
-        let span = telemetry::statement("insert", &namespace, session.txn.span());
-        let client_session = session.txn.client_session()?;
-        let written = |result: &WriteResult<M::Id>| result.rowcount;
-        telemetry::one_command(span, "mongotic.documents_written", written, async move {
-            let inserted = match client_session {
-                Some(client_session) => insert.session(client_session).await,
-                None => insert.await,
-            };
-            match inserted {
-                Ok(_) => {
-                    let count = ids.len() as u64;
-                    Ok(WriteResult { rowcount: count, matched: count, inserted_ids: typed_ids })
-                }
-                Err(err) => Err(insert_error(err, &namespace_text, &ids)),
-            }
-        })
-        .await
+        let io = session.io(M::meta(), "insert", &self.options).await?;
+        let count = io.insert_many(&docs, &ids).await?;
+        Ok(WriteResult { rowcount: count, matched: count, inserted_ids: typed_ids })
     }
-}
-
-/// The error of an ordered `insert_many`, naming the `_id` of the document that failed.
-pub(crate) fn insert_error(err: mongodb::error::Error, namespace: &str, ids: &[Bson]) -> Error {
-    if let Some(first) = Error::first_insert_error(&err) {
-        return Error::from_write_error(
-            namespace,
-            ids.get(first.index).cloned(),
-            first.code,
-            first.code_name.clone().unwrap_or_default(),
-            first.message.clone(),
-        );
-    }
-    Error::from_driver(err, namespace, None)
 }
 
 impl<'s, M: Model> Executable<'s> for Update<M> {
@@ -279,21 +238,9 @@ impl<'s, M: Model> Executable<'s> for Update<M> {
     async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
         self.validate()?;
         let (filter, changes) = self.compile_for_write()?;
-        let namespace = session.engine.namespace(M::meta())?;
-        let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
-        let collection = session.engine.raw_collection(&namespace)?;
-        let update = collection.update_many(filter, changes);
-        let span = telemetry::statement("update", &namespace, session.txn.span());
-        let client_session = session.txn.client_session()?;
-        let written = |result: &WriteResult| result.rowcount;
-        telemetry::one_command(span, "mongotic.documents_written", written, async move {
-            let result = match client_session {
-                Some(client_session) => update.session(client_session).await.map_err(failed)?,
-                None => update.await.map_err(failed)?,
-            };
-            Ok(WriteResult { rowcount: result.modified_count, matched: result.matched_count, inserted_ids: Vec::new() })
-        })
-        .await
+        let io = session.io(M::meta(), "update", &self.options).await?;
+        let result = io.update_many(filter, UpdateModifications::Document(changes)).await?;
+        Ok(WriteResult { rowcount: result.modified_count, matched: result.matched_count, inserted_ids: Vec::new() })
     }
 }
 
@@ -302,20 +249,8 @@ impl<'s, M: Model> Executable<'s> for Delete<M> {
 
     async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
         let filter = self.compile()?;
-        let namespace = session.engine.namespace(M::meta())?;
-        let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
-        let collection = session.engine.raw_collection(&namespace)?;
-        let delete = collection.delete_many(filter);
-        let span = telemetry::statement("delete", &namespace, session.txn.span());
-        let client_session = session.txn.client_session()?;
-        let written = |result: &WriteResult| result.rowcount;
-        telemetry::one_command(span, "mongotic.documents_written", written, async move {
-            let result = match client_session {
-                Some(client_session) => delete.session(client_session).await.map_err(failed)?,
-                None => delete.await.map_err(failed)?,
-            };
-            Ok(WriteResult { rowcount: result.deleted_count, matched: result.deleted_count, inserted_ids: Vec::new() })
-        })
-        .await
+        let io = session.io(M::meta(), "delete", &self.options).await?;
+        let result = io.delete_many(filter).await?;
+        Ok(WriteResult { rowcount: result.deleted_count, matched: result.deleted_count, inserted_ids: Vec::new() })
     }
 }

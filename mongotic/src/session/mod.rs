@@ -32,6 +32,7 @@ mod aggregate;
 mod diff;
 mod execute;
 mod flush;
+mod io;
 mod query;
 mod reconcile;
 mod relations;
@@ -53,6 +54,7 @@ pub(crate) use tracked::ErasedEntity;
 pub use tracked::{EntityRef, ReadGuard, Tracked, WriteGuard};
 
 use crate::model::{IdKey, IntoId, ModelId};
+use crate::options::Options;
 use crate::statement::{ScalarProjection, Select};
 use crate::{Engine, Error, Model, Result};
 use tracked::{Baseline, CellError, Intent};
@@ -77,6 +79,8 @@ use unit_of_work::{Status, UnitOfWork};
 #[derive(Clone, Debug)]
 pub struct SessionFactory {
     engine: Engine,
+    /// The options every session starts with.
+    options: Options,
 }
 
 /// A [`SessionFactory`] for `engine`.
@@ -92,7 +96,7 @@ pub struct SessionFactory {
 /// # Ok(()) }
 /// ```
 pub fn sessionmaker(engine: &Engine) -> SessionFactory {
-    SessionFactory { engine: engine.clone() }
+    SessionFactory { engine: engine.clone(), options: Options::default() }
 }
 
 impl SessionFactory {
@@ -109,7 +113,36 @@ impl SessionFactory {
     /// # Ok(()) }
     /// ```
     pub fn session(&self) -> Session {
-        Session::bind(&self.engine)
+        let mut session = Session::bind(&self.engine);
+        session.options = self.options.clone();
+        session
+    }
+
+    /// The same factory, whose sessions start with `options` (see [`options`](crate::options)):
+    /// a time limit, a read preference, a write concern… for everything they do, unless a
+    /// session or a statement says otherwise.
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: mongotic::Engine) -> mongotic::Result<()> {
+    /// use std::time::Duration;
+    /// use mongotic::options::Options;
+    /// let factory = mongotic::sessionmaker(&engine).with_options(Options::new().timeout(Duration::from_secs(2)));
+    /// assert_eq!(factory.session().options().get_timeout(), Some(Duration::from_secs(2)));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_options(&self, options: Options) -> SessionFactory {
+        SessionFactory { engine: self.engine.clone(), options }
+    }
+
+    /// The options sessions start with.
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: mongotic::Engine) {
+    /// assert!(mongotic::sessionmaker(&engine).options().is_empty());
+    /// # }
+    /// ```
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// The engine sessions are bound to.
@@ -183,6 +216,8 @@ pub struct Session {
     txn: Transaction,
     /// Which relations were loaded, beyond what the identity map holds.
     relations: relations::Relations,
+    /// The options of everything the session does, under each statement's own.
+    options: Options,
 }
 
 /// What [`Session::add`] accepts: a model value (a new entity) or a handle.
@@ -244,7 +279,34 @@ impl Session {
             uow: UnitOfWork::new(),
             txn: Transaction::default(),
             relations: relations::Relations::default(),
+            options: Options::default(),
         }
+    }
+
+    /// The options of everything this session does (see [`options`](crate::options)), which a
+    /// statement's own override field by field: the factory's, unless
+    /// [`set_options`](Session::set_options) replaced them.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: mongotic::Session) {
+    /// println!("{:?}", session.options().get_timeout());
+    /// # }
+    /// ```
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Replaces the session's options. They apply from the next statement or flush on.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut session: mongotic::Session) {
+    /// use mongotic::options::{Options, ReadPreference};
+    /// let reporting = Options::new().read_preference(ReadPreference::SecondaryPreferred { options: None });
+    /// session.set_options(reporting.over(session.options()));
+    /// # }
+    /// ```
+    pub fn set_options(&mut self, options: Options) {
+        self.options = options;
     }
 
     /// The engine this session runs on.
@@ -490,7 +552,7 @@ impl Session {
             return Err(Error::NotPersistent { model: M::meta().name });
         };
         let namespace = self.engine.namespace(M::meta())?;
-        let found = self.find_by_id(&namespace, &id).await?;
+        let found = self.find_by_id::<M>(&id).await?;
         let Some(raw) = found else {
             return Err(Error::NotFound { namespace: namespace.to_string(), id: Some(Box::new(id)) });
         };
@@ -536,7 +598,7 @@ impl Session {
             }
         }
         let namespace = self.engine.namespace(M::meta())?;
-        let found = self.find_by_id(&namespace, &id).await?;
+        let found = self.find_by_id::<M>(&id).await?;
         match found {
             None => Ok(None),
             Some(raw) => Loader::new(&mut self.uow, &namespace.to_string()).entity(&raw).map(Some),
@@ -867,14 +929,15 @@ impl Session {
         err.into_error(&namespace, id)
     }
 
-    /// The stored document with `_id` `id`, read in the explicit transaction if one is open.
-    async fn find_by_id(
-        &mut self,
-        namespace: &mongodb::Namespace,
-        id: &bson::Bson,
-    ) -> Result<Option<bson::RawDocumentBuf>> {
-        let parent = self.txn.span().cloned();
-        store::find_by_id(&self.engine, self.txn.client_session()?, namespace, id, parent.as_ref()).await
+    /// The stored document of `M` with `_id` `id`, with the session's options.
+    async fn find_by_id<M: Model>(&mut self, id: &bson::Bson) -> Result<Option<bson::RawDocumentBuf>> {
+        let io = self.io(M::meta(), "find", &Options::default()).await?;
+        let namespace = io.namespace().to_owned();
+        let found = io.find_by_id(id).await?;
+        if let Some(raw) = &found {
+            store::within_depth(&namespace, raw)?;
+        }
+        Ok(found)
     }
 }
 

@@ -11,11 +11,10 @@ use std::sync::Arc;
 use bson::oid::ObjectId;
 use bson::{RawDocument, RawDocumentBuf};
 use futures::stream::{self, BoxStream, StreamExt};
-use mongodb::options::{CountOptions, FindOptions};
-use mongodb::{Cursor, SessionCursor};
 use tracing::{Instrument, Span};
 
 use super::Session;
+use super::io::{FindShape, Rows, bounded};
 use super::reconcile;
 use super::store::within_depth;
 use super::tracked::{ErasedEntity, ServerId, Tracked};
@@ -218,20 +217,8 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
         if find.limit == Some(0) {
             return Ok(0);
         }
-        let namespace = self.session.engine.namespace(M::meta())?;
-        let options = CountOptions::builder().skip(find.skip).limit(find.limit.map(|n| n.unsigned_abs())).build();
-        let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
-        let collection = self.session.engine.raw_collection(&namespace)?;
-        let count = collection.count_documents(find.filter).with_options(options);
-        let span = telemetry::statement("count", &namespace, self.session.txn.span());
-        let client_session = self.session.txn.client_session()?;
-        telemetry::one_command(span, "db.response.returned_rows", |count| *count, async move {
-            match client_session {
-                Some(session) => count.session(session).await.map_err(failed),
-                None => count.await.map_err(failed),
-            }
-        })
-        .await
+        let io = self.session.io(M::meta(), "count", &self.stmt.options).await?;
+        io.count(find.filter, find.skip, find.limit.map(|n| n.unsigned_abs())).await
     }
 
     /// `true` when at least one document matches. Fetches at most one `_id`.
@@ -250,23 +237,8 @@ impl<'s, M: Model, P: ScalarProjection<M>> ScalarResult<'s, M, P> {
         if find.limit == Some(0) {
             return Ok(false);
         }
-        let namespace = self.session.engine.namespace(M::meta())?;
-        let options = FindOptions::builder().projection(bson::doc! { "_id": 1 }).skip(find.skip).limit(1).build();
-        let failed = |err| Error::from_driver(err, &namespace.to_string(), None);
-        let collection = self.session.engine.raw_collection(&namespace)?;
-        let find = collection.find(find.filter).with_options(options);
-        let span = telemetry::statement("find", &namespace, self.session.txn.span());
-        let client_session = self.session.txn.client_session()?;
-        telemetry::one_command(span, "db.response.returned_rows", |found| u64::from(*found), async move {
-            match client_session {
-                Some(session) => {
-                    let mut cursor = find.session(&mut *session).await.map_err(failed)?;
-                    cursor.advance(session).await.map_err(failed)
-                }
-                None => find.await.map_err(failed)?.advance().await.map_err(failed),
-            }
-        })
-        .await
+        let io = self.session.io(M::meta(), "find", &self.stmt.options).await?;
+        io.exists(find.filter, find.skip).await
     }
 
     /// The values as an async stream (the seed's `async for`), fetched batch by batch
@@ -343,6 +315,8 @@ pub struct SelectResult<'s, M, P: Projection<M>> {
     /// How many values a batch holds (the select's `yield_per`, or [`LOAD_BATCH`]).
     batch: usize,
     namespace: String,
+    /// The client-side time limit of each batch fetched.
+    timeout: Option<std::time::Duration>,
     /// The statement's span, open until the result is dropped, with the rows read so far.
     span: SelectSpan,
     _model: PhantomData<fn() -> M>,
@@ -370,52 +344,33 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
     pub(crate) async fn open(session: &'s mut Session, stmt: Select<M, P>) -> Result<Self> {
         let find = stmt.compile()?;
         let batch = find.batch_size.map_or(LOAD_BATCH, |n| n.max(1) as usize);
-        let namespace = session.engine.namespace(M::meta())?;
-        let namespace_text = namespace.to_string();
-        let span = telemetry::statement("find", &namespace, session.txn.span());
-        if find.limit == Some(0) {
+        let io = session.io(M::meta(), "find", &stmt.options).await?;
+        let namespace = io.namespace().to_owned();
+        let timeout = io.options().get_timeout();
+        let (cursor, span) = if find.limit == Some(0) {
+            // Selects no rows, and sends nothing.
+            let span = io.span().clone();
             span.record("mongotic.round_trips", 0);
-            return Ok(SelectResult {
-                session,
-                cursor: Rows::Empty(RawDocumentBuf::new()),
-                projection: stmt.projection,
-                pending: VecDeque::new(),
-                batch,
-                namespace: namespace_text,
-                span: SelectSpan { span, rows: 0 },
-                _model: PhantomData,
-            });
-        }
-        let options = FindOptions::builder()
-            .sort(find.sort)
-            .projection(find.projection)
-            .skip(find.skip)
-            .limit(find.limit)
-            .batch_size(find.batch_size)
-            .build();
-        let failed = |err| Error::from_driver(err, &namespace_text, None);
-        let collection = session.engine.raw_collection(&namespace)?;
-        let find = collection.find(find.filter).with_options(options);
-        let cursor = match session.txn.client_session()? {
-            Some(client_session) => {
-                find.session(client_session).into_future().instrument(span.clone()).await.map(Rows::InTransaction)
-            }
-            None => find.into_future().instrument(span.clone()).await.map(Rows::Plain),
+            (Rows::Empty(RawDocumentBuf::new()), span)
+        } else {
+            let shape = FindShape {
+                sort: find.sort,
+                projection: find.projection,
+                skip: find.skip,
+                limit: find.limit,
+                batch_size: find.batch_size,
+            };
+            io.find(find.filter, shape).await?
         };
-        let cursor = cursor.map_err(|err| {
-            let err = failed(err);
-            telemetry::failed(&span, &err);
-            err
-        })?;
-        let span = SelectSpan { span, rows: 0 };
         Ok(SelectResult {
             session,
             cursor,
             projection: stmt.projection,
             pending: VecDeque::new(),
             batch,
-            namespace: namespace_text,
-            span,
+            namespace,
+            timeout,
+            span: SelectSpan { span, rows: 0 },
             _model: PhantomData,
         })
     }
@@ -465,13 +420,18 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
 
     /// Moves to the next document (fetching a batch when needed), counting it for the span.
     async fn advance(&mut self) -> Result<bool> {
-        match self.cursor.advance(self.session).instrument(self.span.span.clone()).await {
+        let next = async {
+            self.cursor
+                .advance(&mut self.session.txn)
+                .await
+                .map_err(|err| Error::from_driver(err, &self.namespace, None))
+        };
+        match bounded(self.timeout, &self.namespace, next).instrument(self.span.span.clone()).await {
             Ok(more) => {
                 self.span.rows += u64::from(more);
                 Ok(more)
             }
             Err(err) => {
-                let err = Error::from_driver(err, &self.namespace, None);
                 telemetry::failed(&self.span.span, &err);
                 Err(err)
             }
@@ -595,37 +555,5 @@ impl<M: Model, P: ColumnProjection<M>> SelectResult<'_, M, P> {
         within_depth(&self.namespace, raw)?;
         let loader = Loader::new(&mut self.session.uow, &self.namespace);
         Row::decode(columns, raw, &loader).map(Some)
-    }
-}
-
-/// The cursor of a select: a plain one, or one in the session's open transaction (which
-/// needs the driver session for every batch it fetches).
-enum Rows {
-    Plain(Cursor<RawDocumentBuf>),
-    InTransaction(SessionCursor<RawDocumentBuf>),
-    /// A select of no rows (`limit(0)`): nothing was sent. (The document is never read:
-    /// `advance` is always `false`.)
-    Empty(RawDocumentBuf),
-}
-
-impl Rows {
-    async fn advance(&mut self, session: &mut Session) -> std::result::Result<bool, mongodb::error::Error> {
-        match self {
-            Rows::Plain(cursor) => cursor.advance().await,
-            Rows::InTransaction(cursor) => match session.txn.client_session() {
-                Ok(Some(client_session)) => cursor.advance(client_session).await,
-                // The transaction ended while the cursor was open: it has nothing more.
-                _ => Ok(false),
-            },
-            Rows::Empty(_) => Ok(false),
-        }
-    }
-
-    fn current(&self) -> &RawDocument {
-        match self {
-            Rows::Plain(cursor) => cursor.current(),
-            Rows::InTransaction(cursor) => cursor.current(),
-            Rows::Empty(nothing) => nothing,
-        }
     }
 }

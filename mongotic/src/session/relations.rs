@@ -25,6 +25,7 @@ use super::tracked::Tracked;
 use super::unit_of_work::Status;
 use crate::expr::{Node, SortKey, Test, Value};
 use crate::model::{IdKey, IntoId, ModelId};
+use crate::options::Options;
 use crate::relation::Relation;
 use crate::statement::{Projection, Select};
 use crate::{Error, Model, Result};
@@ -322,6 +323,7 @@ fn by_field<M: Model, P: Projection<M>>(path: Cow<'static, str>, ids: Vec<Bson>,
         batch_size: None,
         paging: crate::statement::Paging::Off,
         projection,
+        options: Options::default(),
     }
 }
 

@@ -9,37 +9,10 @@ use mongodb::{ClientSession, Namespace};
 
 use crate::error::Error;
 use crate::model::IdKey;
-use crate::{Engine, Result, telemetry};
+use crate::{Engine, Result};
 
 /// Ids per `find` when reading many back.
 const IDS_PER_READ: usize = 20_000;
-
-/// The stored document with `_id` `id`, read in `session` (the explicit transaction's) when
-/// one is given. A `find` span of its own.
-pub(crate) async fn find_by_id(
-    engine: &Engine,
-    session: Option<&mut ClientSession>,
-    namespace: &Namespace,
-    id: &Bson,
-    parent: Option<&tracing::Span>,
-) -> Result<Option<RawDocumentBuf>> {
-    let failed = |err| Error::from_driver(err, &namespace.to_string(), Some(id));
-    let collection = engine.raw_collection(namespace)?;
-    let find = collection.find_one(doc! { "_id": id.clone() });
-    let span = telemetry::statement("find", namespace, parent);
-    let rows = |found: &Option<RawDocumentBuf>| u64::from(found.is_some());
-    let found = telemetry::one_command(span, "db.response.returned_rows", rows, async move {
-        match session {
-            Some(session) => find.session(session).await.map_err(failed),
-            None => find.await.map_err(failed),
-        }
-    })
-    .await?;
-    if let Some(raw) = &found {
-        within_depth(&namespace.to_string(), raw)?;
-    }
-    Ok(found)
-}
 
 /// The stored documents with one of `ids` (just their `_id` when `ids_only`), read in
 /// `session` when one is given.

@@ -9,6 +9,14 @@
 //! again. After an error the transaction is aborted and I/O fails with
 //! [`Error::TransactionAborted`] until `rollback`.
 //!
+//! Every command of the session outside a transaction runs in one driver session, started on
+//! first use and kept while the session lives (where the deployment has sessions): it is
+//! causally consistent, so a read after a flush sees what the flush wrote, even from a
+//! secondary. A transaction runs in a driver session of its own, started fresh for it (its
+//! first command then carries no `afterClusterTime`, which some servers refuse on a client
+//! `bulkWrite`); once it ends, the session's driver session is moved on to the transaction's
+//! cluster and operation time, so the reads after it never go back in time.
+//!
 //! Flushing, in a transaction of the flush's own or in the explicit one, is the flush's
 //! business (see `flush::atomic`); this module holds no flush logic.
 
@@ -16,7 +24,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use mongodb::ClientSession;
-use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::options::TransactionOptions;
 
 use super::Session;
 use super::retry::Attempts;
@@ -29,9 +38,14 @@ use crate::{Engine, Result, TransactionMode};
 /// it cannot help.
 const MAX_TIME_MS_EXPIRED: i32 = 50;
 
-/// A session's explicit transaction and the journal that undoes it.
+/// A session's driver session, its explicit transaction, and the journal that undoes it.
 #[derive(Default)]
 pub(crate) struct Transaction {
+    /// The causally consistent driver session every command outside a transaction runs in,
+    /// once started.
+    driver: Option<Box<ClientSession>>,
+    /// The deployment refused sessions (a server without them): commands run without one.
+    no_sessions: bool,
     state: State,
     /// The state of each entity the transaction wrote, from before its first write in it.
     journal: Journal,
@@ -46,7 +60,7 @@ enum State {
     /// None is open: each flush is a unit of its own.
     #[default]
     Idle,
-    /// `begin` opened one; the driver session carries it.
+    /// `begin` opened one; its driver session carries it.
     Open(Box<ClientSession>),
     /// An error ended it on the server: I/O is refused until `rollback`.
     Aborted,
@@ -79,12 +93,32 @@ impl Transaction {
         !matches!(self.state, State::Idle)
     }
 
-    /// The driver session to run I/O in: the open transaction's, or `None` outside one. An
-    /// aborted transaction refuses I/O.
+    /// Starts the causally consistent driver session if there is none yet.
+    pub(crate) async fn ready(&mut self, engine: &Engine) -> Result<()> {
+        if self.driver.is_some() || self.no_sessions {
+            return Ok(());
+        }
+        engine.check_auth()?;
+        match engine.client().start_session().await {
+            Ok(session) => {
+                self.driver = Some(Box::new(session));
+                Ok(())
+            }
+            Err(err) if matches!(err.kind.as_ref(), ErrorKind::SessionsNotSupported) => {
+                self.no_sessions = true;
+                Ok(())
+            }
+            Err(err) => Err(Error::from_driver_command(err)),
+        }
+    }
+
+    /// The driver session to run I/O in: the explicit transaction's while one is open, else
+    /// the causal one (`None` before [`Transaction::ready`] or on a deployment without
+    /// sessions). An aborted transaction refuses I/O.
     pub(crate) fn client_session(&mut self) -> Result<Option<&mut ClientSession>> {
         match &mut self.state {
-            State::Idle => Ok(None),
-            State::Open(session) => Ok(Some(session.as_mut())),
+            State::Idle => Ok(self.driver.as_deref_mut()),
+            State::Open(session) => Ok(Some(session)),
             State::Aborted => Err(Error::TransactionAborted),
         }
     }
@@ -95,6 +129,19 @@ impl Transaction {
         match &mut self.state {
             State::Open(session) => Ok(session),
             State::Idle | State::Aborted => Err(Error::TransactionAborted),
+        }
+    }
+
+    /// Moves the causal driver session on to where `other` (a transaction's) got: what the
+    /// transaction wrote is what later reads must see.
+    pub(crate) fn absorb(&mut self, other: &ClientSession) {
+        if let Some(session) = self.driver.as_deref_mut() {
+            if let Some(cluster_time) = other.cluster_time() {
+                session.advance_cluster_time(cluster_time);
+            }
+            if let Some(operation_time) = other.operation_time() {
+                session.advance_operation_time(operation_time);
+            }
         }
     }
 
@@ -138,7 +185,9 @@ impl Transaction {
     /// and the session refuses I/O until `rollback`.
     pub(crate) fn fail(&mut self, uow: &mut UnitOfWork, keep_intents: bool) {
         self.restore(uow, keep_intents);
-        self.state = State::Aborted;
+        if let State::Open(session) = std::mem::replace(&mut self.state, State::Aborted) {
+            self.absorb(&session);
+        }
     }
 
     /// Aborts the open transaction on the server and waits for the answer (best effort: the
@@ -151,20 +200,23 @@ impl Transaction {
         }
     }
 
-    /// Ends the transaction for `rollback`: an open one is aborted (the driver sends
-    /// `abortTransaction` in the background when its session is dropped; were that lost, the
-    /// server aborts it at its time limit, it never commits) and the journal is undone.
+    /// Ends the transaction for `rollback`, with no I/O: an open one is aborted (the driver
+    /// sends `abortTransaction` in the background when its session is dropped; were that lost,
+    /// the server aborts it at its time limit, it never commits) and the journal is undone.
     pub(crate) fn end(&mut self, uow: &mut UnitOfWork) {
-        if let State::Open(_) = std::mem::take(&mut self.state) {
+        if let State::Open(session) = std::mem::take(&mut self.state) {
+            self.absorb(&session);
             self.restore(uow, false);
         }
         self.span = None;
     }
 
-    /// Opens the explicit transaction in `session`.
-    fn open(&mut self, session: ClientSession) {
+    /// Opens the explicit transaction in a driver session of its own.
+    async fn open(&mut self, engine: &Engine, options: TransactionOptions) -> Result<()> {
+        let session = start(engine, options).await.map_err(Error::from_driver_command)?;
         self.state = State::Open(Box::new(session));
         self.span = Some(crate::telemetry::unit("transaction", None));
+        Ok(())
     }
 
     /// Commits the open transaction, retrying while its result is unknown and the policy
@@ -176,7 +228,9 @@ impl Transaction {
             return Err(CommitFailure::Failed(Error::TransactionAborted));
         };
         let mut landed_maybe = false;
-        match commit_with_retry(&mut session, attempts, &mut landed_maybe).await {
+        let committed = commit_with_retry(&mut session, attempts, &mut landed_maybe).await;
+        self.absorb(&session);
+        match committed {
             Ok(()) => {
                 for saved in self.journal.saved.drain(..) {
                     saved.entity.state().set_intent(Intent::None);
@@ -251,10 +305,14 @@ pub(crate) async fn commit_with_retry(
     }
 }
 
-/// A driver session with a transaction started (no I/O: the first command starts it).
-pub(crate) async fn start(engine: &Engine) -> std::result::Result<ClientSession, mongodb::error::Error> {
+/// A driver session of its own with a transaction started (no I/O: the first command starts
+/// it on the server).
+pub(crate) async fn start(
+    engine: &Engine,
+    options: TransactionOptions,
+) -> std::result::Result<ClientSession, mongodb::error::Error> {
     let mut session = engine.client().start_session().await?;
-    session.start_transaction().await?;
+    session.start_transaction().with_options(options).await?;
     Ok(session)
 }
 
@@ -295,9 +353,8 @@ impl Session {
         if !self.engine.supports_transactions().await? {
             return Err(Error::TransactionsUnavailable { reason: "the deployment is a standalone server" });
         }
-        let session = start(&self.engine).await.map_err(Error::from_driver_command)?;
-        self.txn.open(session);
-        Ok(())
+        self.txn.ready(&self.engine).await?;
+        self.txn.open(&self.engine, TransactionOptions::default()).await
     }
 
     /// `true` while an explicit transaction is open: from [`begin`](Session::begin) to

@@ -10,6 +10,7 @@ use std::fmt;
 use bson::{Bson, Document};
 
 use crate::expr::{Field, Filter, Node, ValueOf, compile_all};
+use crate::options::Options;
 use crate::{Error, Model, Result};
 
 /// What a bulk statement did. An `insert` of model `M` gives a `WriteResult<M::Id>`, whose
@@ -53,6 +54,7 @@ impl<Id> Default for WriteResult<Id> {
 /// ```
 pub struct Insert<M> {
     pub(crate) values: Vec<M>,
+    pub(crate) options: Options,
 }
 
 /// Starts an [`Insert`] for model `M`.
@@ -66,7 +68,7 @@ pub struct Insert<M> {
 /// assert_eq!(stmt.len(), 1);
 /// ```
 pub fn insert<M: Model>() -> Insert<M> {
-    Insert { values: Vec::new() }
+    Insert { values: Vec::new(), options: Options::default() }
 }
 
 impl<M: Model> Insert<M> {
@@ -158,6 +160,7 @@ impl<M: Model> fmt::Debug for Insert<M> {
 pub struct Update<M> {
     filters: Vec<Node>,
     changes: Vec<(&'static str, Cow<'static, str>, std::result::Result<Bson, String>)>,
+    pub(crate) options: Options,
     _model: std::marker::PhantomData<fn() -> M>,
 }
 
@@ -172,7 +175,7 @@ pub struct Update<M> {
 /// assert!(stmt.compile().is_ok());
 /// ```
 pub fn update<M: Model>() -> Update<M> {
-    Update { filters: Vec::new(), changes: Vec::new(), _model: std::marker::PhantomData }
+    Update { filters: Vec::new(), changes: Vec::new(), options: Options::default(), _model: std::marker::PhantomData }
 }
 
 impl<M: Model> Update<M> {
@@ -341,6 +344,7 @@ impl<M: Model> fmt::Debug for Update<M> {
 /// ```
 pub struct Delete<M> {
     filters: Vec<Node>,
+    pub(crate) options: Options,
     _model: std::marker::PhantomData<fn() -> M>,
 }
 
@@ -355,7 +359,7 @@ pub struct Delete<M> {
 /// assert!(stmt.compile().is_ok());
 /// ```
 pub fn delete<M: Model>() -> Delete<M> {
-    Delete { filters: Vec::new(), _model: std::marker::PhantomData }
+    Delete { filters: Vec::new(), options: Options::default(), _model: std::marker::PhantomData }
 }
 
 impl<M: Model> Delete<M> {

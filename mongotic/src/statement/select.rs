@@ -10,6 +10,7 @@ use bson::Document;
 use super::keyset::{AfterRow, Keyset, after_filter};
 use super::projection::{ColumnProjection, Entities, Projection, Untracked};
 use crate::expr::{Field, Filter, IntoSortKeys, Node, Shape, SortKey, compile_all};
+use crate::options::Options;
 use crate::relation::{LoadRelation, Relation};
 use crate::{Error, Model, Result};
 
@@ -54,6 +55,8 @@ pub struct Select<M, P = Entities<M>> {
     pub(crate) batch_size: Option<u32>,
     pub(crate) paging: Paging,
     pub(crate) projection: P,
+    /// The statement's own options (see [`options`](crate::options)).
+    pub(crate) options: Options,
 }
 
 /// Whether a select pages by keyset ([`Select::keyset`], [`Select::after`]).
@@ -85,6 +88,7 @@ pub fn select<M: Model>() -> Select<M> {
         batch_size: None,
         paging: Paging::Off,
         projection: Entities::new(),
+        options: Options::default(),
     }
 }
 
@@ -212,6 +216,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
             batch_size: self.batch_size,
             paging: self.paging.clone(),
             projection: columns,
+            options: self.options,
         }
     }
 
@@ -239,6 +244,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
             batch_size: self.batch_size,
             paging: self.paging.clone(),
             projection: Untracked::new(),
+            options: self.options,
         }
     }
 
@@ -255,7 +261,7 @@ impl<M: Model, P: Projection<M>> Select<M, P> {
     /// ```
     pub fn distinct<V, S: Shape>(self, field: Field<M, V, S>) -> Distinct<M, V> {
         // Through an array the server's `distinct` gives each element's value: still `V`s.
-        Distinct { filters: self.filters, field: field.as_one() }
+        Distinct { filters: self.filters, field: field.as_one(), options: self.options }
     }
 
     /// The `find` arguments this statement sends.
@@ -433,6 +439,7 @@ impl<M, P: Clone> Clone for Select<M, P> {
             batch_size: self.batch_size,
             paging: self.paging.clone(),
             projection: self.projection.clone(),
+            options: self.options.clone(),
         }
     }
 }
@@ -458,6 +465,7 @@ impl<M: Model, P: Projection<M>> fmt::Debug for Select<M, P> {
 pub struct Distinct<M, V> {
     pub(crate) filters: Vec<Node>,
     pub(crate) field: Field<M, V>,
+    pub(crate) options: Options,
 }
 
 impl<M: Model, V> Distinct<M, V> {

@@ -113,8 +113,14 @@ async fn spans_of_a_query_a_flush_and_a_failed_write(topology: mongotic_test_ser
     assert_eq!(query.get("db.response.returned_rows"), Some("2"));
     assert_eq!(query.get("error.type"), None);
 
-    let failed = capture.named("insert users");
-    assert_eq!(failed.len(), 1, "{failed:?}");
+    // The flush names its one collection, and its insert command has a span of its own.
+    assert_eq!(flush.get("db.collection.name"), Some("users"));
+    assert_eq!(flush.get("db.namespace"), Some(ctx.raw.db.name()));
+    let inserts = capture.named("insert users");
+    assert_eq!(inserts.len(), 2, "the flush's insert and the bulk insert: {inserts:?}");
+    assert_eq!(inserts[0].get("mongotic.documents_written"), Some("2"));
+    assert_eq!(inserts[0].get("error.type"), None);
+    let failed = &inserts[1..];
     assert_eq!(failed[0].get("db.response.status_code"), Some("11000"));
     assert_eq!(failed[0].get("error.type"), Some("DuplicateKey"));
     assert_eq!(failed[0].get("mongotic.round_trips"), Some("1"));

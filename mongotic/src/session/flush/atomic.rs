@@ -14,6 +14,7 @@
 
 use bson::Bson;
 use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
+use mongodb::options::TransactionOptions;
 
 use super::outcome::{Failure, Fate};
 use super::plan::{Plan, build_plan};
@@ -44,7 +45,7 @@ pub(crate) async fn flush_atomically(
     let mut landed_maybe = false;
     loop {
         mark_intents(uow, &plan);
-        let mut client_session = match start(engine).await {
+        let mut client_session = match start(engine, TransactionOptions::default()).await {
             Ok(client_session) => client_session,
             Err(err) => {
                 let transient = err.contains_label(TRANSIENT_TRANSACTION_ERROR);
@@ -52,11 +53,12 @@ pub(crate) async fn flush_atomically(
                 return Err(give_up(engine, uow, txn, &plan, failure, landed_maybe).await);
             }
         };
-        let outcome = send(engine, Some(&mut client_session), &plan).await;
+        let outcome = send(engine, Some(&mut client_session), true, &plan).await;
         if !outcome.is_clean() {
             // Best effort: the server aborts a transaction whose write failed, and one nobody
             // commits at its time limit.
             let _ = client_session.abort_transaction().await;
+            txn.absorb(&client_session);
             let Some(failure) = outcome.failure else {
                 abandon(uow, &plan);
                 let report = Report::new(uow, &plan, &outcome).aborted();
@@ -100,7 +102,9 @@ pub(crate) async fn flush_atomically(
             }
             return Err(give_up(engine, uow, txn, &plan, failure, landed_maybe).await);
         }
-        let failure = match commit_with_retry(&mut client_session, &attempts, &mut landed_maybe).await {
+        let committed = commit_with_retry(&mut client_session, &attempts, &mut landed_maybe).await;
+        txn.absorb(&client_session);
+        let failure = match committed {
             Ok(()) => {
                 record(uow, txn, plan, &outcome.fates);
                 return Ok(());
@@ -181,7 +185,7 @@ pub(crate) async fn flush_in_open(
     plan: Plan,
 ) -> Result<()> {
     mark_intents(uow, &plan);
-    let outcome = send(engine, Some(txn.open_session()?), &plan).await;
+    let outcome = send(engine, Some(txn.open_session()?), true, &plan).await;
     if outcome.is_clean() {
         record(uow, txn, plan, &outcome.fates);
         return Ok(());

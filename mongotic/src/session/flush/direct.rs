@@ -25,7 +25,8 @@ pub(crate) async fn flush_directly(
     let mut earlier: Option<Earlier> = None;
     loop {
         mark_intents(uow, &plan);
-        let outcome = send(engine, None, &plan).await;
+        // In the driver session, so that reads after the flush see its writes.
+        let outcome = send(engine, txn.client_session()?, false, &plan).await;
         let mut report = Report::new(uow, &plan, &outcome);
         if let Some(earlier) = earlier.take() {
             report.carry(earlier);

@@ -79,6 +79,7 @@ pub(crate) async fn commit(session: &mut Session) -> Result<()> {
 
 async fn flush_in(session: &mut Session, span: &Span) -> Result<()> {
     let Session { engine, uow, txn, .. } = session;
+    txn.ready(engine).await?;
     if txn.is_explicit() {
         txn.client_session()?;
         reconcile(engine, uow, txn).await?;

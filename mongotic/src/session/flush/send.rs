@@ -22,18 +22,27 @@ use super::plan::{Body, Plan, Write};
 use tracing::Instrument;
 
 use crate::error::Error;
-use crate::{Engine, telemetry};
 use crate::session::store::{stored, version_in};
+use crate::{Engine, telemetry};
 
-/// Sends the plan, inside the transaction of `session` when one is given.
-pub(crate) async fn send(engine: &Engine, mut session: Option<&mut ClientSession>, plan: &Plan) -> Outcome {
+/// Sends the plan in `session` when one is given (a transaction's, when `in_transaction`).
+pub(crate) async fn send(
+    engine: &Engine,
+    mut session: Option<&mut ClientSession>,
+    in_transaction: bool,
+    plan: &Plan,
+) -> Outcome {
     let mut fates = vec![Fate::NotSent; plan.writes.len()];
     let mut ambiguous_deletes = false;
     let groups = groups(&plan.writes);
     if commands::uses_bulk_write(engine, &groups) {
         let namespace = if let [only] = plan.namespaces.as_slice() { Some(only) } else { None };
         let span = telemetry::write_command("bulkWrite", namespace, plan.writes.len());
-        let sent = send_bulk_write(engine, session.as_deref_mut(), plan, &mut fates).instrument(span.clone()).await;
+        // Outside a transaction the client `bulkWrite` goes without the causal session: the
+        // driver would add that session's `afterClusterTime` read concern to it, which a write
+        // needs not and some servers refuse.
+        let bulk_session = if in_transaction { session.as_deref_mut() } else { None };
+        let sent = send_bulk_write(engine, bulk_session, plan, &mut fates).instrument(span.clone()).await;
         telemetry::finish_command(&span, sent.as_ref().and_then(Option::as_ref).map(|failure| &failure.error));
         match sent {
             Some(mut failure) => {

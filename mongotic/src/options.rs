@@ -1,0 +1,378 @@
+//! Options of the work a session does: where reads go and what they may see, how writes are
+//! acknowledged, how long anything may take, and how the server should run it.
+//!
+//! One [`Options`] value carries them all. It is set at three levels, each overriding the one
+//! before it, field by field:
+//!
+//! 1. the factory: [`SessionFactory::with_options`](crate::SessionFactory::with_options),
+//!    for every session it opens (a service says "at most 2 s" once, here);
+//! 2. the session: [`Session::set_options`](crate::Session::set_options);
+//! 3. the statement: builder methods on each statement, for the options it can use
+//!    (`select::<User>().max_time(..).hint(..)`, `update::<User>().write_concern(..)`): an
+//!    option a statement cannot use has no method on it, so misuse does not compile.
+//!
+//! An explicit transaction takes its read concern, write concern and read preference at
+//! [`Session::begin_with`](crate::Session::begin_with); statements in it cannot set those
+//! (the server refuses them), and a read preference other than primary in a transaction is
+//! [`Error::InvalidOptions`](crate::Error::InvalidOptions) before anything is sent.
+//!
+//! | option | what it does | where it applies |
+//! |---|---|---|
+//! | [`read_preference`](Options::read_preference) | which members may serve a read (with tags and maximum staleness) | reads |
+//! | [`read_concern`](Options::read_concern) | what a read may see (`majority`, `local`, `snapshot`…) | reads |
+//! | [`write_concern`](Options::write_concern) | how a write is acknowledged | bulk statements, flushes (their commands, or their transaction's commit) |
+//! | [`max_time`](Options::max_time) | the server's `maxTimeMS` for each command | every command |
+//! | [`timeout`](Options::timeout) | the client's limit on the whole call, retries included | every call; bounds a flush's and a commit's retry loops |
+//! | [`hint`](Options::hint) | the index the server must use | selects and their terminal methods, counts, aggregations, bulk updates and deletes |
+//! | [`collation`](Options::collation) | how strings compare (case-insensitively, say) | selects, counts, distinct, aggregations, bulk updates and deletes |
+//! | [`comment`](Options::comment) | a value the server logs and profiles with the command | every command |
+//! | [`allow_disk_use`](Options::allow_disk_use) | lets a large sort or group spill to disk | selects and aggregations |
+//! | [`batch_size`](Options::batch_size) | documents per cursor batch | selects and aggregations |
+//!
+//! A time limit that runs out is an error for which [`Error::is_timeout`](crate::Error::is_timeout)
+//! is true, whether the server ran out of `maxTimeMS` or the client's `timeout` passed. A flush
+//! cut short by either is reconciled like any write whose outcome is unknown: the next flush
+//! reads the server before it sends anything.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use mongotic::options::{Options, ReadPreference};
+//! use mongotic::prelude::*;
+//!
+//! # #[derive(Debug, Serialize, Deserialize, Model)]
+//! # #[mongotic(database = "app", collection = "users")]
+//! # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+//! # async fn demo(engine: Engine) -> mongotic::Result<()> {
+//! let factory = sessionmaker(&engine).with_options(Options::new().timeout(Duration::from_secs(2)));
+//! let mut session = factory.session();
+//! let report = select::<User>()
+//!     .read_preference(ReadPreference::SecondaryPreferred { options: None })
+//!     .max_time(Duration::from_millis(200))
+//!     .comment("nightly report");
+//! let users = session.scalars(report).all().await?;
+//! # Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use bson::Bson;
+pub use mongodb::options::{
+    Acknowledgment, Collation, CollationStrength, Hint, ReadConcern, ReadConcernLevel, ReadPreference,
+    ReadPreferenceOptions, SelectionCriteria, TagSet, WriteConcern,
+};
+use mongodb::options::{
+    AggregateOptions, BulkWriteOptions, CountOptions, DeleteOptions, DistinctOptions, FindOneOptions, FindOptions,
+    InsertManyOptions, UpdateOptions,
+};
+
+/// The options of a factory, a session or a statement: see the [module](self) for what each
+/// does and where it applies. Every field is unset by default (the driver's and the server's
+/// defaults then hold); [`Options::over`] layers one set on another.
+///
+/// ```
+/// use std::time::Duration;
+/// use mongotic::options::Options;
+///
+/// let defaults = Options::new().timeout(Duration::from_secs(2)).comment("api");
+/// let statement = Options::new().comment("report");
+/// let effective = statement.over(&defaults);
+/// assert_eq!(effective.get_timeout(), Some(Duration::from_secs(2)));
+/// assert_eq!(effective.get_comment(), Some(&"report".into()));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub(crate) read_preference: Option<ReadPreference>,
+    pub(crate) read_concern: Option<ReadConcern>,
+    pub(crate) write_concern: Option<WriteConcern>,
+    pub(crate) max_time: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) hint: Option<Hint>,
+    pub(crate) collation: Option<Collation>,
+    pub(crate) comment: Option<Bson>,
+    pub(crate) allow_disk_use: Option<bool>,
+    pub(crate) batch_size: Option<u32>,
+}
+
+impl Options {
+    /// No option set.
+    ///
+    /// ```
+    /// assert!(mongotic::options::Options::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Options::default()
+    }
+
+    /// `true` when no option is set.
+    ///
+    /// ```
+    /// use mongotic::options::Options;
+    /// assert!(!Options::new().comment("x").is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.read_preference.is_none()
+            && self.read_concern.is_none()
+            && self.write_concern.is_none()
+            && self.max_time.is_none()
+            && self.timeout.is_none()
+            && self.hint.is_none()
+            && self.collation.is_none()
+            && self.comment.is_none()
+            && self.allow_disk_use.is_none()
+            && self.batch_size.is_none()
+    }
+
+    /// These options, with `base`'s where these leave a field unset.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongotic::options::Options;
+    /// let merged = Options::new().max_time(Duration::from_millis(5)).over(&Options::new().batch_size(10));
+    /// assert_eq!((merged.get_max_time(), merged.get_batch_size()), (Some(Duration::from_millis(5)), Some(10)));
+    /// ```
+    pub fn over(&self, base: &Options) -> Options {
+        Options {
+            read_preference: self.read_preference.clone().or_else(|| base.read_preference.clone()),
+            read_concern: self.read_concern.clone().or_else(|| base.read_concern.clone()),
+            write_concern: self.write_concern.clone().or_else(|| base.write_concern.clone()),
+            max_time: self.max_time.or(base.max_time),
+            timeout: self.timeout.or(base.timeout),
+            hint: self.hint.clone().or_else(|| base.hint.clone()),
+            collation: self.collation.clone().or_else(|| base.collation.clone()),
+            comment: self.comment.clone().or_else(|| base.comment.clone()),
+            allow_disk_use: self.allow_disk_use.or(base.allow_disk_use),
+            batch_size: self.batch_size.or(base.batch_size),
+        }
+    }
+}
+
+/// The builder methods and getters of [`Options`], one pair per field.
+macro_rules! fields {
+    ($($(#[$doc:meta])* $field:ident / $getter:ident: $ty:ty $(as $into:ident)?;)*) => {
+        impl Options {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, value: impl Into<$ty>) -> Self {
+                    self.$field = Some(value.into());
+                    self
+                }
+
+                #[doc = "The value set, if any."]
+                #[doc = ""]
+                #[doc = "```"]
+                #[doc = concat!("assert!(mongotic::options::Options::new().", stringify!($getter), "().is_none());")]
+                #[doc = "```"]
+                pub fn $getter(&self) -> Option<fields!(@ref $ty $(, $into)?)> {
+                    fields!(@get self.$field $(, $into)?)
+                }
+            )*
+        }
+    };
+    (@ref $ty:ty) => { &$ty };
+    (@ref $ty:ty, copy) => { $ty };
+    (@get $value:expr) => { $value.as_ref() };
+    (@get $value:expr, copy) => { $value };
+}
+
+fields! {
+    /// Which members of a replica set may serve the reads: `Primary` (the default),
+    /// `SecondaryPreferred`, `Nearest`… with tag sets and a maximum staleness in their options.
+    ///
+    /// ```
+    /// use mongotic::options::{Options, ReadPreference};
+    /// let options = Options::new().read_preference(ReadPreference::Nearest { options: None });
+    /// ```
+    read_preference / get_read_preference: ReadPreference;
+    /// What the reads may see: `ReadConcern::majority()`, `local()`, `snapshot()`…
+    ///
+    /// ```
+    /// use mongotic::options::{Options, ReadConcern};
+    /// let options = Options::new().read_concern(ReadConcern::majority());
+    /// ```
+    read_concern / get_read_concern: ReadConcern;
+    /// How the server acknowledges writes: `WriteConcern::majority()`, `w: 1`, a timeout…
+    ///
+    /// ```
+    /// use mongotic::options::{Options, WriteConcern};
+    /// let options = Options::new().write_concern(WriteConcern::majority());
+    /// ```
+    write_concern / get_write_concern: WriteConcern;
+    /// The server's time limit for each command (`maxTimeMS`): past it, the server stops the
+    /// command and answers `MaxTimeMSExpired`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = mongotic::options::Options::new().max_time(Duration::from_millis(200));
+    /// ```
+    max_time / get_max_time: Duration as copy;
+    /// The client's time limit for a whole call, waiting and retrying included: past it, the
+    /// call returns an error for which `is_timeout()` is true.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = mongotic::options::Options::new().timeout(Duration::from_secs(2));
+    /// ```
+    timeout / get_timeout: Duration as copy;
+    /// The index the server must use: its name (`Hint::Name`) or its keys (`Hint::Keys`). An
+    /// index that does not exist makes the command fail.
+    ///
+    /// ```
+    /// use mongotic::options::{Hint, Options};
+    /// let options = Options::new().hint(Hint::Name("email_1".into()));
+    /// ```
+    hint / get_hint: Hint;
+    /// How strings compare: a locale and a strength (`CollationStrength::Secondary` compares
+    /// case-insensitively).
+    ///
+    /// ```
+    /// use mongotic::options::{Collation, CollationStrength, Options};
+    /// let options = Options::new().collation(Collation::builder().locale("en").strength(CollationStrength::Secondary).build());
+    /// ```
+    collation / get_collation: Collation;
+    /// A value the server records with the command in its logs and profiler.
+    ///
+    /// ```
+    /// let options = mongotic::options::Options::new().comment("checkout");
+    /// ```
+    comment / get_comment: Bson;
+    /// Whether a large sort or group may spill to disk.
+    ///
+    /// ```
+    /// let options = mongotic::options::Options::new().allow_disk_use(true);
+    /// ```
+    allow_disk_use / get_allow_disk_use: bool as copy;
+    /// How many documents each cursor batch holds.
+    ///
+    /// ```
+    /// let options = mongotic::options::Options::new().batch_size(500_u32);
+    /// ```
+    batch_size / get_batch_size: u32 as copy;
+}
+
+impl Options {
+    /// The selection criteria of the reads, for the driver.
+    pub(crate) fn selection_criteria(&self) -> Option<SelectionCriteria> {
+        self.read_preference.clone().map(SelectionCriteria::ReadPreference)
+    }
+
+    /// `maxTimeMS`, for a command built by hand.
+    pub(crate) fn max_time_ms(&self) -> Option<i64> {
+        self.max_time.map(|limit| i64::try_from(limit.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// The driver's options of one kind of command, filled from [`Options`]: each driver type
+/// takes the options its command has and leaves the rest.
+pub(crate) trait DriverOptions: Default {
+    fn from_options(options: &Options) -> Self;
+}
+
+impl DriverOptions for FindOptions {
+    fn from_options(options: &Options) -> Self {
+        let mut find = FindOptions::default();
+        find.selection_criteria = options.selection_criteria();
+        find.read_concern = options.read_concern.clone();
+        find.max_time = options.max_time;
+        find.hint = options.hint.clone();
+        find.collation = options.collation.clone();
+        find.comment = options.comment.clone();
+        find.allow_disk_use = options.allow_disk_use;
+        find.batch_size = options.batch_size;
+        find
+    }
+}
+
+impl DriverOptions for FindOneOptions {
+    fn from_options(options: &Options) -> Self {
+        let mut find = FindOneOptions::default();
+        find.selection_criteria = options.selection_criteria();
+        find.read_concern = options.read_concern.clone();
+        find.max_time = options.max_time;
+        find.hint = options.hint.clone();
+        find.collation = options.collation.clone();
+        find.comment = options.comment.clone();
+        find
+    }
+}
+
+impl DriverOptions for CountOptions {
+    fn from_options(options: &Options) -> Self {
+        let mut count = CountOptions::default();
+        count.selection_criteria = options.selection_criteria();
+        count.read_concern = options.read_concern.clone();
+        count.max_time = options.max_time;
+        count.hint = options.hint.clone();
+        count.collation = options.collation.clone();
+        count.comment = options.comment.clone();
+        count
+    }
+}
+
+impl DriverOptions for DistinctOptions {
+    fn from_options(options: &Options) -> Self {
+        let mut distinct = DistinctOptions::default();
+        distinct.selection_criteria = options.selection_criteria();
+        distinct.read_concern = options.read_concern.clone();
+        distinct.max_time = options.max_time;
+        distinct.collation = options.collation.clone();
+        distinct.comment = options.comment.clone();
+        distinct
+    }
+}
+
+impl DriverOptions for AggregateOptions {
+    fn from_options(options: &Options) -> Self {
+        let mut aggregate = AggregateOptions::default();
+        aggregate.selection_criteria = options.selection_criteria();
+        aggregate.read_concern = options.read_concern.clone();
+        aggregate.max_time = options.max_time;
+        aggregate.hint = options.hint.clone();
+        aggregate.collation = options.collation.clone();
+        aggregate.comment = options.comment.clone();
+        aggregate.allow_disk_use = options.allow_disk_use;
+        aggregate.batch_size = options.batch_size;
+        aggregate
+    }
+}
+
+impl DriverOptions for InsertManyOptions {
+    fn from_options(options: &Options) -> Self {
+        let mut insert = InsertManyOptions::default();
+        insert.write_concern = options.write_concern.clone();
+        insert.comment = options.comment.clone();
+        insert.ordered = Some(true);
+        insert
+    }
+}
+
+impl DriverOptions for UpdateOptions {
+    fn from_options(options: &Options) -> Self {
+        let mut update = UpdateOptions::default();
+        update.write_concern = options.write_concern.clone();
+        update.hint = options.hint.clone();
+        update.collation = options.collation.clone();
+        update.comment = options.comment.clone();
+        update
+    }
+}
+
+impl DriverOptions for DeleteOptions {
+    fn from_options(options: &Options) -> Self {
+        let mut delete = DeleteOptions::default();
+        delete.write_concern = options.write_concern.clone();
+        delete.hint = options.hint.clone();
+        delete.collation = options.collation.clone();
+        delete.comment = options.comment.clone();
+        delete
+    }
+}
+
+impl DriverOptions for BulkWriteOptions {
+    fn from_options(options: &Options) -> Self {
+        let mut bulk = BulkWriteOptions::default();
+        bulk.write_concern = options.write_concern.clone();
+        bulk.comment = options.comment.clone();
+        bulk.ordered = Some(true);
+        bulk
+    }
+}

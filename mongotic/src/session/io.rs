@@ -1,0 +1,386 @@
+//! The one place every statement's command goes through on its way to the server: a select
+//! and its terminal methods, `get`, `get_many`, relation loads, `distinct`, aggregations and
+//! the bulk statements all open an [`Io`] and send through it.
+//!
+//! An `Io` holds what every command of a statement needs, decided once: the driver session
+//! (the explicit transaction's, or the session's causally consistent one), the options in
+//! force (the statement's over the session's over the factory's, checked against the
+//! transaction), and the statement's tracing span. Each of its methods applies the options to
+//! the driver's command, runs it in the session, bounds it by the client-side time limit and
+//! records the outcome on the span, so no path can forget one of them.
+
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
+
+use bson::{Bson, Document, RawDocumentBuf};
+use futures::TryStreamExt;
+use mongodb::options::{
+    AggregateOptions, CountOptions, DeleteOptions, DistinctOptions, FindOneOptions, FindOptions, InsertManyOptions,
+    ReadPreference, UpdateModifications, UpdateOptions,
+};
+use mongodb::results::{DeleteResult, UpdateResult};
+use mongodb::{Collection, Cursor, Namespace, SessionCursor};
+use tracing::{Instrument, Span};
+
+use super::Session;
+use super::transaction::Transaction;
+use crate::model::ModelMeta;
+use crate::options::{DriverOptions, Options};
+use crate::{Engine, Error, Result, telemetry};
+
+/// What a `find` asks for besides its filter.
+#[derive(Default)]
+pub(crate) struct FindShape {
+    pub(crate) sort: Option<Document>,
+    pub(crate) projection: Option<Document>,
+    pub(crate) skip: Option<u64>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) batch_size: Option<u32>,
+}
+
+/// The commands of one statement on one collection: see the module.
+pub(crate) struct Io<'a> {
+    engine: &'a Engine,
+    txn: &'a mut Transaction,
+    options: Options,
+    namespace: Namespace,
+    name: String,
+    span: Span,
+}
+
+impl Session {
+    /// Opens the I/O of a statement on the collection of `meta`: `operation` names it in
+    /// telemetry, `statement` holds the statement's own options.
+    pub(crate) async fn io(
+        &mut self,
+        meta: &'static ModelMeta,
+        operation: &'static str,
+        statement: &Options,
+    ) -> Result<Io<'_>> {
+        let options = self.effective_options(statement)?;
+        let namespace = self.engine.namespace(meta)?;
+        self.txn.ready(&self.engine).await?;
+        let span = telemetry::statement(operation, &namespace, self.txn.span());
+        Ok(Io { engine: &self.engine, txn: &mut self.txn, options, name: namespace.to_string(), namespace, span })
+    }
+
+    /// The options in force for a statement with `statement`'s: its own over the session's
+    /// (which hold the factory's). In an explicit transaction, the transaction's read and write
+    /// concern and read preference hold: a statement that sets its own, or a read preference
+    /// other than primary, is refused before anything is sent.
+    pub(crate) fn effective_options(&self, statement: &Options) -> Result<Options> {
+        let mut options = statement.over(&self.options);
+        if self.txn.is_explicit() {
+            let refused = if statement.read_concern.is_some() {
+                Some(
+                    "a statement in a transaction cannot set its read concern: the transaction's holds (set it at begin_with)",
+                )
+            } else if statement.write_concern.is_some() {
+                Some(
+                    "a statement in a transaction cannot set its write concern: the transaction's holds (set it at begin_with)",
+                )
+            } else if options
+                .read_preference
+                .as_ref()
+                .is_some_and(|preference| !matches!(preference, ReadPreference::Primary))
+            {
+                Some("a transaction reads from the primary: a read preference for secondaries cannot apply in it")
+            } else {
+                None
+            };
+            if let Some(message) = refused {
+                return Err(Error::InvalidOptions { message: message.into() });
+            }
+            options.read_concern = None;
+            options.write_concern = None;
+            options.read_preference = None;
+        }
+        Ok(options)
+    }
+}
+
+impl Io<'_> {
+    /// `database.collection`.
+    pub(crate) fn namespace(&self) -> &str {
+        &self.name
+    }
+
+    /// The statement's span.
+    pub(crate) fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// The options in force.
+    pub(crate) fn options(&self) -> &Options {
+        &self.options
+    }
+
+    fn collection(&self) -> Result<Collection<RawDocumentBuf>> {
+        self.engine.raw_collection(&self.namespace)
+    }
+
+    /// Opens the cursor of a `find`. Its span stays open with the cursor (the caller records
+    /// the rows read); a failure to open is recorded on it here.
+    pub(crate) async fn find(self, filter: Document, shape: FindShape) -> Result<(Rows, Span)> {
+        let mut options = FindOptions::from_options(&self.options);
+        options.sort = shape.sort;
+        options.projection = shape.projection;
+        options.skip = shape.skip;
+        options.limit = shape.limit;
+        options.batch_size = shape.batch_size.or(options.batch_size);
+        let collection = self.collection()?;
+        let find = collection.find(filter).with_options(options);
+        let limit = self.options.timeout;
+        let failed = |err| Error::from_driver(err, &self.name, None);
+        let opened = match self.txn.client_session()? {
+            Some(session) => {
+                bounded(limit, &self.name, async {
+                    find.session(session).into_future().await.map(Rows::InSession).map_err(failed)
+                })
+                .instrument(self.span.clone())
+                .await
+            }
+            None => {
+                bounded(limit, &self.name, async { find.into_future().await.map(Rows::Plain).map_err(failed) })
+                    .instrument(self.span.clone())
+                    .await
+            }
+        };
+        match opened {
+            Ok(rows) => Ok((rows, self.span)),
+            Err(err) => {
+                telemetry::failed(&self.span, &err);
+                Err(err)
+            }
+        }
+    }
+
+    /// The one stored document with `_id` `id`.
+    pub(crate) async fn find_by_id(self, id: &Bson) -> Result<Option<RawDocumentBuf>> {
+        let options = FindOneOptions::from_options(&self.options);
+        let collection = self.collection()?;
+        let find = collection.find_one(bson::doc! { "_id": id.clone() }).with_options(options);
+        let failed = |err| Error::from_driver(err, &self.name, Some(id));
+        let rows = |found: &Option<RawDocumentBuf>| u64::from(found.is_some());
+        let session = self.txn.client_session()?;
+        let limit = self.options.timeout;
+        telemetry::one_command(
+            self.span,
+            "db.response.returned_rows",
+            rows,
+            bounded(limit, &self.name, async move {
+                match session {
+                    Some(session) => find.session(session).await.map_err(failed),
+                    None => find.await.map_err(failed),
+                }
+            }),
+        )
+        .await
+    }
+
+    /// The number of documents matching `filter` (after `skip`, at most `limit`).
+    pub(crate) async fn count(self, filter: Document, skip: Option<u64>, limit: Option<u64>) -> Result<u64> {
+        let mut options = CountOptions::from_options(&self.options);
+        options.skip = skip;
+        options.limit = limit;
+        let collection = self.collection()?;
+        let count = collection.count_documents(filter).with_options(options);
+        let name = self.name.as_str();
+        let failed = move |err| Error::from_driver(err, name, None);
+        let session = self.txn.client_session()?;
+        let limit = self.options.timeout;
+        let work = bounded(limit, &self.name, async move {
+            match session {
+                Some(session) => count.session(session).await.map_err(failed),
+                None => count.await.map_err(failed),
+            }
+        });
+        telemetry::one_command(self.span.clone(), "db.response.returned_rows", |count| *count, work).await
+    }
+
+    /// Whether a document matches `filter` (after `skip`): one `_id` at most is fetched.
+    pub(crate) async fn exists(self, filter: Document, skip: Option<u64>) -> Result<bool> {
+        let mut options = FindOptions::from_options(&self.options);
+        options.projection = Some(bson::doc! { "_id": 1 });
+        options.skip = skip;
+        options.limit = Some(1);
+        let collection = self.collection()?;
+        let find = collection.find(filter).with_options(options);
+        let name = self.name.as_str();
+        let failed = move |err| Error::from_driver(err, name, None);
+        let session = self.txn.client_session()?;
+        let limit = self.options.timeout;
+        let work = bounded(limit, &self.name, async move {
+            match session {
+                Some(session) => {
+                    let mut cursor = find.session(&mut *session).await.map_err(failed)?;
+                    cursor.advance(session).await.map_err(failed)
+                }
+                None => find.await.map_err(failed)?.advance().await.map_err(failed),
+            }
+        });
+        telemetry::one_command(self.span.clone(), "db.response.returned_rows", |found| u64::from(*found), work).await
+    }
+
+    /// The distinct values of `field` among the documents matching `filter`.
+    pub(crate) async fn distinct(self, field: &str, filter: Document) -> Result<Vec<Bson>> {
+        let options = DistinctOptions::from_options(&self.options);
+        let collection = self.collection()?;
+        let distinct = collection.distinct(field, filter).with_options(options);
+        let name = self.name.as_str();
+        let failed = move |err| Error::from_driver(err, name, None);
+        let session = self.txn.client_session()?;
+        let limit = self.options.timeout;
+        let work = bounded(limit, &self.name, async move {
+            match session {
+                Some(session) => distinct.session(session).await.map_err(failed),
+                None => distinct.await.map_err(failed),
+            }
+        });
+        telemetry::one_command(self.span.clone(), "db.response.returned_rows", |values| values.len() as u64, work).await
+    }
+
+    /// Every result of the aggregation `pipeline`, as stored bytes.
+    pub(crate) async fn aggregate(self, pipeline: Vec<Document>) -> Result<Vec<RawDocumentBuf>> {
+        let options = AggregateOptions::from_options(&self.options);
+        let collection = self.collection()?;
+        let aggregate = collection.aggregate(pipeline).with_options(options).with_type::<RawDocumentBuf>();
+        let name = self.name.as_str();
+        let failed = move |err| Error::from_driver(err, name, None);
+        let session = self.txn.client_session()?;
+        let limit = self.options.timeout;
+        let work = bounded(limit, &self.name, async move {
+            match session {
+                Some(session) => {
+                    let mut cursor = aggregate.session(&mut *session).await.map_err(failed)?;
+                    cursor.stream(session).try_collect().await.map_err(failed)
+                }
+                None => aggregate.await.map_err(failed)?.try_collect().await.map_err(failed),
+            }
+        });
+        telemetry::one_command(self.span.clone(), "db.response.returned_rows", |rows: &Vec<_>| rows.len() as u64, work)
+            .await
+    }
+
+    /// Inserts `docs` in order; an error names the `_id` (from `ids`) of the one that failed.
+    pub(crate) async fn insert_many(self, docs: &[RawDocumentBuf], ids: &[Bson]) -> Result<u64> {
+        let options = InsertManyOptions::from_options(&self.options);
+        let collection = self.collection()?;
+        let insert = collection.insert_many(docs).with_options(options);
+        let name = self.name.clone();
+        let session = self.txn.client_session()?;
+        let limit = self.options.timeout;
+        let count = docs.len() as u64;
+        let work = bounded(limit, &self.name, async move {
+            let inserted = match session {
+                Some(session) => insert.session(session).await,
+                None => insert.await,
+            };
+            inserted.map(|_| count).map_err(|err| insert_error(err, &name, ids))
+        });
+        telemetry::one_command(self.span.clone(), "mongotic.documents_written", |written| *written, work).await
+    }
+
+    /// Applies `update` to every document matching `filter`.
+    pub(crate) async fn update_many(self, filter: Document, update: UpdateModifications) -> Result<UpdateResult> {
+        let options = UpdateOptions::from_options(&self.options);
+        let collection = self.collection()?;
+        let update = collection.update_many(filter, update).with_options(options);
+        let name = self.name.as_str();
+        let failed = move |err| Error::from_driver(err, name, None);
+        let session = self.txn.client_session()?;
+        let limit = self.options.timeout;
+        let work = bounded(limit, &self.name, async move {
+            match session {
+                Some(session) => update.session(session).await.map_err(failed),
+                None => update.await.map_err(failed),
+            }
+        });
+        let written = |result: &UpdateResult| result.modified_count;
+        telemetry::one_command(self.span.clone(), "mongotic.documents_written", written, work).await
+    }
+
+    /// Deletes every document matching `filter`.
+    pub(crate) async fn delete_many(self, filter: Document) -> Result<DeleteResult> {
+        let options = DeleteOptions::from_options(&self.options);
+        let collection = self.collection()?;
+        let delete = collection.delete_many(filter).with_options(options);
+        let name = self.name.as_str();
+        let failed = move |err| Error::from_driver(err, name, None);
+        let session = self.txn.client_session()?;
+        let limit = self.options.timeout;
+        let work = bounded(limit, &self.name, async move {
+            match session {
+                Some(session) => delete.session(session).await.map_err(failed),
+                None => delete.await.map_err(failed),
+            }
+        });
+        let written = |result: &DeleteResult| result.deleted_count;
+        telemetry::one_command(self.span.clone(), "mongotic.documents_written", written, work).await
+    }
+}
+
+/// `work`, failing with [`Error::Timeout`] once `limit` has passed (when there is one). The
+/// work is dropped at the limit: a write cut short is a write whose outcome is unknown.
+pub(crate) async fn bounded<T>(
+    limit: Option<Duration>,
+    namespace: &str,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match limit {
+        None => work.await,
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout { namespace: namespace.to_owned(), limit }),
+        },
+    }
+}
+
+/// The error of an ordered `insert_many`, naming the `_id` of the document that failed.
+pub(crate) fn insert_error(err: mongodb::error::Error, namespace: &str, ids: &[Bson]) -> Error {
+    if let Some(first) = Error::first_insert_error(&err) {
+        return Error::from_write_error(
+            namespace,
+            ids.get(first.index).cloned(),
+            first.code,
+            first.code_name.clone().unwrap_or_default(),
+            first.message.clone(),
+        );
+    }
+    Error::from_driver(err, namespace, None)
+}
+
+/// The cursor of a select: in the session's driver session (which every batch it fetches
+/// needs), or without one (a deployment without sessions).
+pub(crate) enum Rows {
+    Plain(Cursor<RawDocumentBuf>),
+    InSession(SessionCursor<RawDocumentBuf>),
+    /// A select of no rows (`limit(0)`): nothing was sent. (The document is never read:
+    /// `advance` is always `false`.)
+    Empty(RawDocumentBuf),
+}
+
+impl Rows {
+    /// Moves to the next document, fetching a batch when needed, in the driver session of
+    /// `txn` for a cursor opened in one.
+    pub(crate) async fn advance(&mut self, txn: &mut Transaction) -> std::result::Result<bool, mongodb::error::Error> {
+        match self {
+            Rows::Plain(cursor) => cursor.advance().await,
+            Rows::InSession(cursor) => match txn.client_session() {
+                Ok(Some(client_session)) => cursor.advance(client_session).await,
+                // The transaction ended while the cursor was open: it has nothing more.
+                _ => Ok(false),
+            },
+            Rows::Empty(_) => Ok(false),
+        }
+    }
+
+    /// The document the cursor is on.
+    pub(crate) fn current(&self) -> &bson::RawDocument {
+        match self {
+            Rows::Plain(cursor) => cursor.current(),
+            Rows::InSession(cursor) => cursor.current(),
+            Rows::Empty(nothing) => nothing,
+        }
+    }
+}
