@@ -101,8 +101,8 @@ pub fn try_uri() -> Result<String, String> {
 }
 
 /// The connection string of a server of the given topology, shared by the whole process;
-/// `None` when the environment names a server for the other topology only, and tests
-/// should skip this one.
+/// `None` when the environment names a server for the other topology only: tests of this
+/// one cannot run, and should be reported as skipped (an ignored test), not as passed.
 ///
 /// - Neither `MONGODB_URI` nor `MONGODB_URI_STANDALONE` set (the usual case): a SecantusDB
 ///   server of that topology is started on first call, once per process, under the same
@@ -116,10 +116,10 @@ pub fn try_uri() -> Result<String, String> {
 /// ```no_run
 /// use mongotic_test_server::{Topology, uri_for};
 ///
-/// let Some(uri) = uri_for(Topology::Standalone) else {
-///     eprintln!("no standalone server configured; skipped");
-///     return;
-/// };
+/// match uri_for(Topology::Standalone) {
+///     Some(uri) => println!("standalone server: {uri}"),
+///     None => println!("no standalone server: its tests are to be reported as skipped"),
+/// }
 /// ```
 ///
 /// # Panics
@@ -354,16 +354,14 @@ pub async fn client_options(log: Option<&CommandLog>) -> ClientOptions {
 }
 
 /// Driver options for the shared server of `topology`, recording commands in `log` when
-/// given; `None` when that topology is to be skipped (see [`uri_for`]).
+/// given; `None` when the environment names no server of that topology (see [`uri_for`]).
 ///
 /// ```no_run
 /// use mongotic_test_server::{CommandLog, Topology, client_options_for};
 ///
-/// # async fn example() -> mongodb::error::Result<()> {
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let log = CommandLog::new();
-/// let Some(options) = client_options_for(Topology::Standalone, Some(&log)).await else {
-///     return Ok(()); // not configured: skipped
-/// };
+/// let options = client_options_for(Topology::Standalone, Some(&log)).await.ok_or("no standalone server")?;
 /// let client = mongodb::Client::with_options(options)?;
 /// # Ok(())
 /// # }

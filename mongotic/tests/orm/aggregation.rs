@@ -235,9 +235,9 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
+test!(aggregates_match_rust_over_random_data, needs = [ReplicaSet]);
 /// Random sales, with null and missing regions and quantities (and none at all): every
 /// aggregate the server computes per region equals the one computed in Rust.
-#[test]
 fn aggregates_match_rust_over_random_data() {
     let ctx = BlockingCtx::new();
     let strategy = proptest::collection::vec(

@@ -11,64 +11,88 @@ use mongotic::prelude::*;
 use mongotic::{ModelSet, blocking};
 use mongotic_test_server::{CommandLog, TestDb, Topology, client_options_for};
 
+use crate::harness::{self, Need};
+
 pub type TestResult = Result<(), Box<dyn StdError>>;
 
-/// Runs `$body` three times: as an async and as a blocking test on the replica set (where
-/// flushes are transactions), and as an async test on the standalone server (where they are
-/// not); `aw!(x)` is `x.await` or `x`, and each run gets a fresh context `$ctx` whose
-/// `session()` is of its mode. A topology the environment does not provide is skipped.
+/// Registers `$body` as up to three tests: an async and a blocking one on the replica set
+/// (where flushes are transactions), and an async one on the standalone server (where they
+/// are not); `aw!(x)` is `x.await` or `x`, and each run gets a fresh context `$ctx` whose
+/// `session()` is of its mode.
+///
+/// - `scenario!(name, |ctx| { ... })`: all three, each needing its server.
+/// - `scenario!(name, needs = [FailPoints], |ctx| { ... })`: with more needs (see
+///   [`Need`](crate::harness::Need)).
+/// - `scenario!(name, on = [ReplicaSet], |ctx| { ... })`: on the topologies listed only
+///   (`ReplicaSet`: the async and the blocking test; `Standalone`: the standalone one), for
+///   what only one of them can show; `needs = [...]` may follow.
 macro_rules! scenario {
-    ($(#[$meta:meta])* $name:ident, |$ctx:ident| $body:block) => {
-        $(#[$meta])*
+    ($name:ident, |$ctx:ident| $body:block) => {
+        scenario!(@module $name, [ReplicaSet, Standalone], [], |$ctx| $body);
+    };
+    ($name:ident, needs = $needs:tt, |$ctx:ident| $body:block) => {
+        scenario!(@module $name, [ReplicaSet, Standalone], $needs, |$ctx| $body);
+    };
+    ($name:ident, on = $on:tt, |$ctx:ident| $body:block) => {
+        scenario!(@module $name, $on, [], |$ctx| $body);
+    };
+    ($name:ident, on = $on:tt, needs = $needs:tt, |$ctx:ident| $body:block) => {
+        scenario!(@module $name, $on, $needs, |$ctx| $body);
+    };
+
+    (@module $name:ident, [$($on:ident),+ $(,)?], $needs:tt, |$ctx:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            #[tokio::test]
-            async fn asynchronous() -> $crate::common::TestResult {
-                #[allow(unused_macros)]
-                macro_rules! aw {
-                    ($e:expr) => {
-                        $e.await
-                    };
-                }
-                #[allow(unused_mut)]
-                let mut $ctx = $crate::common::AsyncCtx::new().await;
-                let () = $body;
-                Ok(())
-            }
-
-            #[tokio::test]
-            async fn standalone() -> $crate::common::TestResult {
-                #[allow(unused_macros)]
-                macro_rules! aw {
-                    ($e:expr) => {
-                        $e.await
-                    };
-                }
-                #[allow(unused_mut)]
-                let Some(mut $ctx) = $crate::common::AsyncCtx::on(mongotic_test_server::Topology::Standalone).await
-                else {
-                    return Ok(());
-                };
-                let () = $body;
-                Ok(())
-            }
-
-            #[test]
-            fn blocking() -> $crate::common::TestResult {
-                #[allow(unused_macros)]
-                macro_rules! aw {
-                    ($e:expr) => {
-                        $e
-                    };
-                }
-                #[allow(unused_mut)]
-                let mut $ctx = $crate::common::BlockingCtx::new();
-                let () = $body;
-                Ok(())
-            }
+            $(scenario!(@on $on, $needs, |$ctx| $body);)+
         }
+    };
+
+    (@on ReplicaSet, [$($need:ident),* $(,)?], |$ctx:ident| $body:block) => {
+        async fn asynchronous() -> $crate::common::TestResult {
+            #[allow(unused_macros)]
+            macro_rules! aw {
+                ($e:expr) => {
+                    $e.await
+                };
+            }
+            #[allow(unused_mut)]
+            let mut $ctx = $crate::common::AsyncCtx::new().await;
+            let () = $body;
+            Ok(())
+        }
+        test!(async asynchronous, needs = [ReplicaSet $(, $need)*]);
+
+        fn blocking() -> $crate::common::TestResult {
+            #[allow(unused_macros)]
+            macro_rules! aw {
+                ($e:expr) => {
+                    $e
+                };
+            }
+            #[allow(unused_mut)]
+            let mut $ctx = $crate::common::BlockingCtx::new();
+            let () = $body;
+            Ok(())
+        }
+        test!(blocking, needs = [ReplicaSet $(, $need)*]);
+    };
+
+    (@on Standalone, [$($need:ident),* $(,)?], |$ctx:ident| $body:block) => {
+        async fn standalone() -> $crate::common::TestResult {
+            #[allow(unused_macros)]
+            macro_rules! aw {
+                ($e:expr) => {
+                    $e.await
+                };
+            }
+            #[allow(unused_mut)]
+            let mut $ctx = $crate::common::AsyncCtx::on(mongotic_test_server::Topology::Standalone).await;
+            let () = $body;
+            Ok(())
+        }
+        test!(async standalone, needs = [Standalone $(, $need)*]);
     };
 }
 
@@ -172,18 +196,25 @@ pub struct Raw {
     pub topology: Topology,
     /// Held while this test uses the server's single `failCommand` fail point.
     fail_point: RefCell<Option<MutexGuard<'static, ()>>>,
+    /// What the test declared it needs (when made on the test's own thread).
+    needs: Option<&'static [Need]>,
 }
 
 /// The server has one `failCommand` fail point: tests that arm it take turns.
 static FAIL_POINT: Mutex<()> = Mutex::new(());
 
 impl Raw {
+    /// The parts of a context on `topology`, which the running test must have declared.
     fn new(topology: Topology) -> Raw {
-        Raw { db: TestDb::new(), log: CommandLog::new(), topology, fail_point: RefCell::new(None) }
+        let needs = harness::declared();
+        harness::require_in(needs, harness::topology_need(topology));
+        Raw { db: TestDb::new(), log: CommandLog::new(), topology, fail_point: RefCell::new(None), needs }
     }
 
     async fn options(&self, log: Option<&CommandLog>) -> mongodb::options::ClientOptions {
-        client_options_for(self.topology, log).await.expect("the topology was checked when the context was made")
+        client_options_for(self.topology, log)
+            .await
+            .expect("the harness runs a test only where the servers it needs are")
     }
 
     async fn client(&self) -> mongodb::Client {
@@ -240,6 +271,7 @@ impl Raw {
     /// Arms the `failCommand` fail point with any `mode` and `data` (see the server's
     /// documentation), scoped to this test's engine by its application name.
     async fn fail_point(&self, mode: Document, mut data: Document) {
+        harness::require_in(self.needs, Need::FailPoints);
         if self.fail_point.borrow().is_none() {
             let turn = FAIL_POINT.lock().unwrap_or_else(PoisonError::into_inner);
             *self.fail_point.borrow_mut() = Some(turn);
@@ -255,6 +287,7 @@ impl Raw {
 
     /// Turns the `failCommand` fail point off.
     async fn fail_off(&self) {
+        harness::require_in(self.needs, Need::FailPoints);
         self.client()
             .await
             .database("admin")
@@ -283,15 +316,14 @@ pub struct AsyncCtx {
 impl AsyncCtx {
     /// A context on the replica set (the default test server).
     pub async fn new() -> AsyncCtx {
-        AsyncCtx::on(Topology::ReplicaSet).await.expect("the replica-set test server is always there")
+        AsyncCtx::on(Topology::ReplicaSet).await
     }
 
-    /// A context on `topology`, or `None` when the environment does not provide it.
-    pub async fn on(topology: Topology) -> Option<AsyncCtx> {
-        client_options_for(topology, None).await?;
+    /// A context on `topology`, whose server the test must have declared it needs.
+    pub async fn on(topology: Topology) -> AsyncCtx {
         let raw = Raw::new(topology);
         let engine = Engine::from_options(raw.engine_options().await).expect("engine").with_database(raw.db.name());
-        Some(AsyncCtx { engine, raw })
+        AsyncCtx { engine, raw }
     }
 
     /// `true` when flushes run in transactions here (so each ends with `commitTransaction`).

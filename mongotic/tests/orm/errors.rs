@@ -8,7 +8,7 @@ use mongotic::{Error, blocking};
 
 use crate::common::*;
 
-#[tokio::test]
+test!(async bad_uri_is_a_typed_error, needs = []);
 async fn bad_uri_is_a_typed_error() {
     for uri in ["not a uri", "mongodb://", "mongodb://host:notaport", "postgres://localhost"] {
         let result = create_engine(uri).await;
@@ -16,7 +16,7 @@ async fn bad_uri_is_a_typed_error() {
     }
 }
 
-#[test]
+test!(bad_uri_is_a_typed_error_blocking, needs = []);
 fn bad_uri_is_a_typed_error_blocking() {
     let result = blocking::create_engine("mongodb://host:notaport");
     assert!(matches!(result, Err(Error::InvalidUri { .. })), "{result:?}");
@@ -107,8 +107,8 @@ scenario!(refresh_errors, |ctx| {
 });
 
 // Holding the guard across the flush is the misuse under test.
+test!(async live_write_guard_is_reported_not_deadlocked, needs = [ReplicaSet]);
 #[allow(clippy::await_holding_lock)]
-#[tokio::test]
 async fn live_write_guard_is_reported_not_deadlocked() -> TestResult {
     let ctx = AsyncCtx::new().await;
     let mut session = ctx.session();
@@ -122,7 +122,7 @@ async fn live_write_guard_is_reported_not_deadlocked() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
+test!(async unreachable_server_fails_within_the_selection_timeout, needs = []);
 async fn unreachable_server_fails_within_the_selection_timeout() {
     let engine = create_engine("mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300&connectTimeoutMS=300")
         .await
@@ -143,7 +143,7 @@ async fn unreachable_server_fails_within_the_selection_timeout() {
 
 // The blocking API is documented as safe everywhere: inside a (single-threaded) runtime it
 // completes without deadlock or panic, because its work runs on its own runtime.
-#[tokio::test]
+test!(async blocking_api_inside_a_runtime_completes, needs = [ReplicaSet]);
 async fn blocking_api_inside_a_runtime_completes() -> TestResult {
     let db = mongotic_test_server::TestDb::new();
     let engine = blocking::create_engine(&mongotic_test_server::uri())?.with_database(db.name());
@@ -157,7 +157,7 @@ async fn blocking_api_inside_a_runtime_completes() -> TestResult {
     Ok(())
 }
 
-#[test]
+test!(blocking_api_works_from_spawned_blocking_code, needs = [ReplicaSet]);
 fn blocking_api_works_from_spawned_blocking_code() -> TestResult {
     let runtime = tokio::runtime::Runtime::new()?;
     let counted = runtime.block_on(async {

@@ -21,7 +21,8 @@
 //! Every configuration runs on a server of its own (a fail point is server-wide, and a kill
 //! would break every other test): a replica set with transactions, with `bulkWrite` on and
 //! off, the same with `TransactionMode::Never`, and a standalone server (no transactions),
-//! with `bulkWrite` on and off.
+//! with `bulkWrite` on and off. So these tests need the project's test server (`OwnServer`),
+//! and are skipped when `MONGODB_URI` names another.
 //!
 //! Environment: `MONGOTIC_FAULT_SEED` (default fixed, printed), `MONGOTIC_FAULT_ROUNDS`
 //! (rounds per configuration, default 40), `MONGOTIC_FAULT_KILLS` (most server kills per
@@ -654,6 +655,7 @@ struct Rig {
 
 impl Rig {
     async fn start(config: &Config) -> Result<Rig, Box<dyn std::error::Error>> {
+        crate::harness::require(crate::harness::Need::OwnServer);
         let server = DedicatedServer::start(config.topology)?;
         let proxy = FaultProxy::start(server.port())?;
         let app_name = format!("mongotic-faults-{}", config.name);
@@ -837,7 +839,7 @@ async fn run(config: Config, stream: u64) -> TestResult {
     let trace = std::env::var("MONGOTIC_FAULT_TRACE").is_ok_and(|value| value == "1");
     let replay = format!(
         "MONGOTIC_FAULT_SEED={seed:#x} MONGOTIC_FAULT_ROUNDS={{rounds}} MONGOTIC_FAULT_KILLS={max_kills} \
-         MONGOTIC_FAULT_TRACE=1 cargo test -p mongotic --test orm faults::{} -- --nocapture",
+         MONGOTIC_FAULT_TRACE=1 cargo test -p mongotic --all-features --test orm faults::{}",
         config.name
     );
     eprintln!("faults::{}: seed {seed:#x}, {rounds} rounds, at most {max_kills} kills", config.name);
@@ -989,7 +991,7 @@ fn report(findings: &Findings, counters: &mut Counters, log: &mut Vec<String>) -
 
 macro_rules! configuration {
     ($name:ident, $stream:literal, $topology:ident, bulk_write: $bulk:literal, $mode:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        test!(async(workers = 2) $name, needs = [OwnServer]);
         async fn $name() -> TestResult {
             let config = Config {
                 name: stringify!($name),
@@ -1038,11 +1040,11 @@ async fn stored_tickets(rig: &Rig) -> mongotic::mongodb::error::Result<u64> {
     rig.db().collection::<Document>("tickets").count_documents(doc! { "_id": 1_i64 }).await
 }
 
+test!(async cancelling_a_delete_that_may_have_landed_keeps_the_document, needs = [OwnServer]);
 /// Found with seed 0x5eedf1a5 (`standalone_bulk_write` round 39, `standalone_per_collection`
 /// round 326): the program takes the delete back (`add` of the handle, which cancels a staged
 /// delete) and flushes. The flush returned `Ok` and the session held the ticket as persistent,
 /// but the document was gone: nothing wrote it back.
-#[tokio::test]
 async fn cancelling_a_delete_that_may_have_landed_keeps_the_document() -> TestResult {
     let (rig, mut session, ticket) = ticket_with_a_delete_in_doubt().await?;
     session.add(&ticket);
@@ -1052,12 +1054,12 @@ async fn cancelling_a_delete_that_may_have_landed_keeps_the_document() -> TestRe
     Ok(())
 }
 
+test!(async rolling_back_a_delete_that_may_have_landed_agrees_with_the_server, needs = [OwnServer]);
 /// The same through `rollback`, which cancels staged deletes: the session kept the ticket as
 /// persistent (a `get` answered it from the identity map) while the server had no such
 /// document, and the next change of it failed as if someone else had deleted it. Whatever
 /// `rollback` does with a delete that may have landed, the session and the server must agree
 /// on whether the ticket exists.
-#[tokio::test]
 async fn rolling_back_a_delete_that_may_have_landed_agrees_with_the_server() -> TestResult {
     let (rig, mut session, _ticket) = ticket_with_a_delete_in_doubt().await?;
     session.rollback();

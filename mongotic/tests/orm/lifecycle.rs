@@ -123,7 +123,7 @@ scenario!(update_hooks_write_their_changes_and_audit_in_the_same_flush, |ctx| {
     assert!(session.dirty().is_empty() && session.new().is_empty());
 });
 
-scenario!(a_hook_runs_once_per_change_even_when_the_flush_is_retried, |ctx| {
+scenario!(a_hook_runs_once_per_change_even_when_the_flush_is_retried, needs = [FailPoints], |ctx| {
     let mut session = ctx.session();
     let ann = session.add(member(1, "ann@example.com"));
     aw!(session.commit())?;

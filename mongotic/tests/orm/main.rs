@@ -1,7 +1,10 @@
 //! Integration tests against a real server (the project's SecantusDB, or `MONGODB_URI`).
 //!
-//! One test binary, so the server starts once for all of them.
+//! One test binary, so the servers start once for all of them; its runner (`harness.rs`)
+//! skips, as ignored tests, those whose needs this environment does not meet.
 
+#[macro_use]
+mod harness;
 #[macro_use]
 mod common;
 
@@ -22,3 +25,7 @@ mod seed;
 mod telemetry;
 mod transactions;
 mod unit_of_work;
+
+fn main() -> std::process::ExitCode {
+    harness::main()
+}

@@ -60,7 +60,7 @@ fn like_matches(pattern: &str, value: &str) -> bool {
 /// An operator under test: its name, the filter, and the reference matcher (needle, value).
 type Check = (&'static str, Filter<Text>, fn(&str, &str) -> bool);
 
-#[test]
+test!(string_operators_agree_with_a_reference_matcher, needs = [ReplicaSet]);
 fn string_operators_agree_with_a_reference_matcher() {
     let ctx = BlockingCtx::new();
     let mut runner = TestRunner::new(Config { cases: 48, failure_persistence: None, ..Config::default() });
@@ -99,7 +99,7 @@ fn string_operators_agree_with_a_reference_matcher() {
     }
 }
 
-#[test]
+test!(reference_like_matcher, needs = []);
 fn reference_like_matcher() {
     assert!(like_matches("a%", "abc"));
     assert!(like_matches("a_c", "abc"));

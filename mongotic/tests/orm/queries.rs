@@ -61,7 +61,7 @@ async fn ordered(session: &mut Session, stmt: Select<Item>) -> Vec<i64> {
     session.scalars(stmt).all().await.expect("query").iter().map(|item| item.read().id).collect()
 }
 
-#[tokio::test]
+test!(async comparison_operators, needs = [ReplicaSet]);
 async fn comparison_operators() {
     let (_ctx, mut s) = setup().await;
     assert_eq!(ids(&mut s, Item::name.eq("apple")).await, [1]);
@@ -74,7 +74,7 @@ async fn comparison_operators() {
     assert_eq!(ids(&mut s, Item::id.gt(5)).await, [6, 7]);
 }
 
-#[tokio::test]
+test!(async membership_operators, needs = [ReplicaSet]);
 async fn membership_operators() {
     let (_ctx, mut s) = setup().await;
     assert_eq!(ids(&mut s, Item::size.in_([1, 2])).await, [4, 7]);
@@ -82,7 +82,7 @@ async fn membership_operators() {
     assert_eq!(ids(&mut s, Item::name.in_(Vec::<&str>::new())).await, Vec::<i64>::new());
 }
 
-#[tokio::test]
+test!(async null_versus_missing, needs = [ReplicaSet]);
 async fn null_versus_missing() {
     let (_ctx, mut s) = setup().await;
     assert_eq!(ids(&mut s, Item::size.is_null()).await, [2, 3], "null or missing");
@@ -92,7 +92,7 @@ async fn null_versus_missing() {
     assert_eq!(ids(&mut s, Item::spec.is_null()).await, [3, 5, 6, 7]);
 }
 
-#[tokio::test]
+test!(async string_operators, needs = [ReplicaSet]);
 async fn string_operators() {
     let (_ctx, mut s) = setup().await;
     assert_eq!(ids(&mut s, Item::name.like("a%")).await, [1, 7], "case-sensitive");
@@ -112,7 +112,7 @@ async fn string_operators() {
     assert_eq!(ids(&mut s, Item::name.ends_with("E")).await, Vec::<i64>::new());
 }
 
-#[tokio::test]
+test!(async combinators_and_negation, needs = [ReplicaSet]);
 async fn combinators_and_negation() {
     let (_ctx, mut s) = setup().await;
     assert_eq!(ids(&mut s, Item::size.gte(2) & Item::tags.has("red")).await, [1, 5]);
@@ -129,7 +129,7 @@ async fn combinators_and_negation() {
     assert_eq!(both, [1, 5, 7], "several filter calls are ANDed");
 }
 
-#[tokio::test]
+test!(async nested_and_array_fields, needs = [ReplicaSet]);
 async fn nested_and_array_fields() {
     let (_ctx, mut s) = setup().await;
     let color = || Item::spec.dot(Spec::color);
@@ -145,7 +145,7 @@ async fn nested_and_array_fields() {
     assert_eq!(ids(&mut s, Item::tags.has_size(2)).await, [1, 3, 5]);
 }
 
-#[tokio::test]
+test!(async ordering_with_ties_and_paging, needs = [ReplicaSet]);
 async fn ordering_with_ties_and_paging() {
     let (_ctx, mut s) = setup().await;
     // size descending (null and missing sort lowest, so last), ties broken by name.
@@ -166,7 +166,7 @@ async fn ordering_with_ties_and_paging() {
     assert_eq!(s.scalars(select::<Item>().offset(5)).count().await.expect("count"), 2);
 }
 
-#[tokio::test]
+test!(async distinct_values, needs = [ReplicaSet]);
 async fn distinct_values() {
     let (_ctx, mut s) = setup().await;
     let mut colors: Vec<String> = s
@@ -180,7 +180,7 @@ async fn distinct_values() {
     assert_eq!(sizes, [Some(3)], "one value for two documents");
 }
 
-#[tokio::test]
+test!(async operator_lookalike_strings_are_data, needs = [ReplicaSet]);
 async fn operator_lookalike_strings_are_data() {
     let (ctx, mut s) = setup().await;
     ctx.insert::<Item>(vec![

@@ -14,36 +14,6 @@ use mongotic::{Error, TransactionMode};
 
 use crate::common::*;
 
-/// Like `scenario!`, but async and on the standalone server only: the split-batch cases move
-/// 50 MB a round, and on a replica set the flush is a transaction, which lands whole or not
-/// at all (covered by the transaction tests).
-macro_rules! split_scenario {
-    ($name:ident, |$ctx:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            macro_rules! aw {
-                ($e:expr) => {
-                    $e.await
-                };
-            }
-
-            async fn run($ctx: &mut AsyncCtx) -> TestResult {
-                let () = $body;
-                Ok(())
-            }
-
-            #[tokio::test]
-            async fn standalone() -> TestResult {
-                match AsyncCtx::on(mongotic_test_server::Topology::Standalone).await {
-                    Some(mut ctx) => run(&mut ctx).await,
-                    None => Ok(()),
-                }
-            }
-        }
-    };
-}
-
 /// A large document, so that a few dozen make the driver split one `insert` into batches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "myapp", collection = "blobs")]
@@ -86,7 +56,9 @@ fn comment_doc(id: i64, body: &str) -> Document {
 // Findings 1 and 2: a write concern error on the first batch, or an error on the second
 // batch, of an insert the driver splits. What the error counts as written is what the server
 // holds, the rest stays staged, and flushing again stores every document exactly once.
-split_scenario!(split_insert_failures_lose_nothing, |ctx| {
+// On the standalone server only: these cases move 50 MB a round, and on a replica set the
+// flush is a transaction, which lands whole or not at all (covered by the transaction tests).
+scenario!(split_insert_failures_lose_nothing, on = [Standalone], needs = [FailPoints], |ctx| {
     let faults = [
         (
             doc! { "times": 1 },
@@ -119,7 +91,7 @@ split_scenario!(split_insert_failures_lose_nothing, |ctx| {
 
 // Finding 3: an insert of a client-chosen id whose reply was lost is not retried blindly:
 // the next flush reads it back, finds it landed, and writes what is staged behind it.
-scenario!(lost_reply_of_client_id_insert_converges, |ctx| {
+scenario!(lost_reply_of_client_id_insert_converges, needs = [FailPoints], |ctx| {
     ctx.engine = ctx.engine.with_transactions(TransactionMode::Never);
     let mut session = ctx.session();
     let first = session.add(Comment { id: 1, body: "one".into() });
@@ -140,7 +112,7 @@ scenario!(lost_reply_of_client_id_insert_converges, |ctx| {
 
 // Finding 4: deleting (or rolling back) an entity whose insert may have landed removes the
 // document (or keeps it tracked as the persistent entity it is), never forgets it.
-scenario!(delete_or_rollback_of_an_insert_in_doubt, |ctx| {
+scenario!(delete_or_rollback_of_an_insert_in_doubt, needs = [FailPoints], |ctx| {
     ctx.engine = ctx.engine.with_transactions(TransactionMode::Never);
     let mut session = ctx.session();
     let doomed = session.add(Comment { id: 10, body: "doomed".into() });
@@ -161,7 +133,7 @@ scenario!(delete_or_rollback_of_an_insert_in_doubt, |ctx| {
 // Findings 5 and 7: after an insert whose outcome is unknown, a query returns the same
 // handle (the identity map files the id at flush), and the doubt travels with the handle to
 // another session.
-scenario!(doubt_travels_with_the_entity, |ctx| {
+scenario!(doubt_travels_with_the_entity, needs = [FailPoints], |ctx| {
     ctx.engine = ctx.engine.with_transactions(TransactionMode::Never);
     let mut session = ctx.session();
     let alice = session.add(user("Alice", "alice@example.com", 30));

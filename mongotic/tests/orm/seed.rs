@@ -368,7 +368,7 @@ scenario!(session_lifecycle, |ctx| {
 });
 
 // Section "Overview — Setup": create_async_engine, async_sessionmaker, open a session.
-#[tokio::test]
+test!(async setup_async, needs = [ReplicaSet]);
 async fn setup_async() -> TestResult {
     let uri = mongotic_test_server::uri();
     let async_engine = create_engine(&uri).await?;
@@ -382,7 +382,7 @@ async fn setup_async() -> TestResult {
 }
 
 // The same setup, blocking (cheat sheet row "Open session": `Session()`).
-#[test]
+test!(setup_blocking, needs = [ReplicaSet]);
 fn setup_blocking() -> TestResult {
     let uri = mongotic_test_server::uri();
     let engine = mongotic::blocking::create_engine(&uri)?;
@@ -395,7 +395,7 @@ fn setup_blocking() -> TestResult {
 }
 
 // Section "Async iteration": `async for obj in s.scalars(stmt)`, fetched batch by batch.
-#[tokio::test]
+test!(async async_iteration, needs = [ReplicaSet]);
 async fn async_iteration() -> TestResult {
     use futures::TryStreamExt;
     let ctx = AsyncCtx::new().await;
@@ -417,7 +417,7 @@ async fn async_iteration() -> TestResult {
 }
 
 // The blocking counterpart of async iteration: a plain `for` loop.
-#[test]
+test!(blocking_iteration, needs = [ReplicaSet]);
 fn blocking_iteration() -> TestResult {
     let ctx = BlockingCtx::new();
     let mut session = ctx.session();

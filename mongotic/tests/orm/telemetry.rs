@@ -77,7 +77,7 @@ impl Capture {
 }
 
 async fn spans_of_a_query_a_flush_and_a_failed_write(topology: mongotic_test_server::Topology) -> TestResult {
-    let Some(ctx) = AsyncCtx::on(topology).await else { return Ok(()) };
+    let ctx = AsyncCtx::on(topology).await;
     ctx.create_indexes::<User>().await?;
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());
@@ -136,12 +136,12 @@ async fn spans_of_a_query_a_flush_and_a_failed_write(topology: mongotic_test_ser
     Ok(())
 }
 
-#[tokio::test]
+test!(async spans_on_a_replica_set, needs = [ReplicaSet]);
 async fn spans_on_a_replica_set() -> TestResult {
     spans_of_a_query_a_flush_and_a_failed_write(mongotic_test_server::Topology::ReplicaSet).await
 }
 
-#[tokio::test]
+test!(async spans_on_a_standalone_server, needs = [Standalone]);
 async fn spans_on_a_standalone_server() -> TestResult {
     spans_of_a_query_a_flush_and_a_failed_write(mongotic_test_server::Topology::Standalone).await
 }

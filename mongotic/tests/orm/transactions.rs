@@ -10,12 +10,7 @@ use crate::common::*;
 
 // An explicit transaction: its reads see its own writes, nobody else sees them before the
 // commit, and the commit makes them visible at once.
-scenario!(explicit_transaction_commits_queries_and_flushes, |ctx| {
-    if !ctx.transactional() {
-        let result = aw!(ctx.session().begin());
-        assert!(matches!(result, Err(Error::TransactionsUnavailable { .. })), "{result:?}");
-        return Ok(());
-    }
+scenario!(explicit_transaction_commits_queries_and_flushes, on = [ReplicaSet], |ctx| {
     let mut session = ctx.session();
     let alice = session.add(user("Alice", "alice@example.com", 30));
     aw!(session.commit())?;
@@ -35,12 +30,15 @@ scenario!(explicit_transaction_commits_queries_and_flushes, |ctx| {
     assert_eq!(aw!(ctx.count::<User>(doc! { "age": 31 })), 1);
 });
 
+// Where the deployment runs no transactions, `begin` says so.
+scenario!(begin_is_refused_without_transactions, on = [Standalone], |ctx| {
+    let result = aw!(ctx.session().begin());
+    assert!(matches!(result, Err(Error::TransactionsUnavailable { .. })), "{result:?}");
+});
+
 // `rollback` aborts: nothing the transaction flushed is kept, and the session's entities
 // are back as they were at `begin`.
-scenario!(rollback_aborts_what_was_flushed, |ctx| {
-    if !ctx.transactional() {
-        return Ok(());
-    }
+scenario!(rollback_aborts_what_was_flushed, on = [ReplicaSet], |ctx| {
     let mut session = ctx.session();
     let alice = session.add(user("Alice", "alice@example.com", 30));
     let bob = session.add(user("Bob", "bob@example.com", 25));
@@ -68,10 +66,7 @@ scenario!(rollback_aborts_what_was_flushed, |ctx| {
 
 // An error aborts the explicit transaction: nothing of it is kept, the changes are staged
 // again, and I/O is refused until `rollback`.
-scenario!(an_error_aborts_the_explicit_transaction, |ctx| {
-    if !ctx.transactional() {
-        return Ok(());
-    }
+scenario!(an_error_aborts_the_explicit_transaction, on = [ReplicaSet], |ctx| {
     aw!(ctx.create_indexes::<User>())?;
     let mut session = ctx.session();
     aw!(session.begin())?;
@@ -91,10 +86,7 @@ scenario!(an_error_aborts_the_explicit_transaction, |ctx| {
 
 // A flush outside an explicit transaction is atomic, and transient failures are retried
 // whole: the commit goes through and every document is stored once.
-scenario!(transient_failures_are_retried_whole, |ctx| {
-    if !ctx.transactional() {
-        return Ok(());
-    }
+scenario!(transient_failures_are_retried_whole, on = [ReplicaSet], needs = [FailPoints], |ctx| {
     let mut session = ctx.session();
     session.add_all((0..10).map(|i| user(&format!("u{i}"), &format!("u{i}@example.com"), i)));
     aw!(ctx.fail_point(
@@ -122,10 +114,9 @@ scenario!(transient_failures_are_retried_whole, |ctx| {
     assert!(session.dirty().is_empty());
 });
 
-/// `TransactionMode::Never` writes without a transaction even on a replica set;
-/// `TransactionMode::Always` refuses a standalone server before sending anything.
-#[tokio::test]
-async fn transaction_modes() -> TestResult {
+test!(async transaction_mode_never_writes_without_one, needs = [ReplicaSet]);
+/// `TransactionMode::Never` writes without a transaction even on a replica set.
+async fn transaction_mode_never_writes_without_one() -> TestResult {
     let ctx = AsyncCtx::new().await;
     let mut session = sessionmaker(&ctx.engine.with_transactions(TransactionMode::Never)).session();
     session.add(user("Alice", "alice@example.com", 30));
@@ -133,8 +124,13 @@ async fn transaction_modes() -> TestResult {
     session.commit().await?;
     assert_eq!(ctx.log().names(), ["insert"]);
     assert!(matches!(session.begin().await, Err(Error::TransactionsUnavailable { .. })));
+    Ok(())
+}
 
-    let Some(standalone) = AsyncCtx::on(Topology::Standalone).await else { return Ok(()) };
+test!(async transaction_mode_always_refuses_a_standalone_server, needs = [Standalone]);
+/// `TransactionMode::Always` refuses a standalone server before sending anything.
+async fn transaction_mode_always_refuses_a_standalone_server() -> TestResult {
+    let standalone = AsyncCtx::on(Topology::Standalone).await;
     let mut session = sessionmaker(&standalone.engine.with_transactions(TransactionMode::Always)).session();
     session.add(user("Bob", "bob@example.com", 25));
     standalone.log().clear();
@@ -145,8 +141,8 @@ async fn transaction_modes() -> TestResult {
     Ok(())
 }
 
+test!(async transaction_body_is_run_again_on_transient_errors, needs = [ReplicaSet, FailPoints]);
 /// The convenient form: the body runs again when the transaction hits a transient error.
-#[tokio::test]
 async fn transaction_body_is_run_again_on_transient_errors() -> TestResult {
     let ctx = AsyncCtx::new().await;
     let mut session = ctx.session();
@@ -176,17 +172,18 @@ async fn transaction_body_is_run_again_on_transient_errors() -> TestResult {
     Ok(())
 }
 
+test!(async a_commit_that_may_have_landed_is_read_back_before_it_is_sent_again, needs = [ReplicaSet, FailPoints, OwnServer]);
 /// A commit that landed but whose reply was lost, and whose retry then hears "no such
 /// transaction" (as from a server that restarted and forgot it): the flush must not send the
 /// transaction again as new inserts (a duplicate key forever); it reads them back first.
 /// Found by the randomized fault test with a server killed during the commit.
-#[tokio::test]
 async fn a_commit_that_may_have_landed_is_read_back_before_it_is_sent_again() -> TestResult {
     let ctx = AsyncCtx::new().await;
     let direct = ctx.raw.engine_options().await;
+    // The project's server (`OwnServer`): on the loopback interface, at the port it names.
     let Some(mongotic::mongodb::options::ServerAddress::Tcp { port: Some(port), .. }) = direct.hosts.first().cloned()
     else {
-        return Ok(()); // not a TCP address with a port: no proxy can stand in front of it
+        return Err(format!("the project's replica-set server has no TCP port: {:?}", direct.hosts).into());
     };
     let proxy = mongotic_test_server::FaultProxy::start(port)?;
     let mut options = mongotic::mongodb::options::ClientOptions::parse(proxy.uri()).await?;
