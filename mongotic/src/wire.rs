@@ -41,34 +41,42 @@ pub(crate) const MAX_DEPTH: usize = 100;
 /// It walks the framing without recursing, so any input is safe to check. A document whose
 /// framing breaks within the limit counts as within it: the decoder reports what is wrong.
 pub(crate) fn nesting_within_limit(document: &[u8]) -> bool {
-    // Where each enclosing document ends (its final NUL), outermost first.
-    let mut ends = [0usize; MAX_DEPTH];
+    // Where each enclosing document ends (its final NUL), innermost last: on the stack for the
+    // few levels documents have, on the heap beyond (so nothing is zeroed per call).
+    const ON_STACK: usize = 8;
+    let mut near = [0usize; ON_STACK];
+    let mut far: Vec<usize> = Vec::new();
     let Some(last) = document.len().checked_sub(1) else { return true };
     if document.len() < 5 {
         return true;
     }
-    ends[0] = last;
+    near[0] = last;
     let mut depth = 1;
+    let mut end = last;
     let mut at = 4;
     loop {
-        while at >= ends[depth - 1] {
+        while at >= end {
+            if depth > ON_STACK {
+                far.pop();
+            }
             depth -= 1;
             if depth == 0 {
                 return true;
             }
-            // Past the inner document's NUL.
-            at = ends[depth] + 1;
+            // Past the inner document's NUL, in the one around it.
+            at = end + 1;
+            end = if depth <= ON_STACK { near[depth - 1] } else { far.last().copied().unwrap_or(last) };
         }
         let Some(&kind) = document.get(at) else { return true };
-        let Some(key_len) = document.get(at + 1..).and_then(|rest| rest.iter().position(|&byte| byte == 0)) else {
+        let Some(key_len) = document.get(at + 1..end).and_then(|rest| rest.iter().position(|&byte| byte == 0)) else {
             return true;
         };
-        let value_start = at + 1 + key_len + 1;
+        let value_start = at + key_len + 2;
         let Some(value_end) = value_len(kind, document, value_start).and_then(|len| value_start.checked_add(len))
         else {
             return true;
         };
-        if value_end > ends[depth - 1] {
+        if value_end > end {
             return true;
         }
         if kind == kind::DOCUMENT || kind == kind::ARRAY {
@@ -78,8 +86,13 @@ pub(crate) fn nesting_within_limit(document: &[u8]) -> bool {
             if value_end < value_start + 5 {
                 return true;
             }
-            ends[depth] = value_end - 1;
+            if depth < ON_STACK {
+                near[depth] = value_end - 1;
+            } else {
+                far.push(value_end - 1);
+            }
             depth += 1;
+            end = value_end - 1;
             at = value_start + 4;
         } else {
             at = value_end;
@@ -287,7 +300,14 @@ mod tests {
         assert!(nesting_within_limit(nested(MAX_DEPTH).as_bytes()));
         assert!(!nesting_within_limit(nested(MAX_DEPTH + 1).as_bytes()));
         // Far deeper than any stack would take recursively.
-        assert!(!nesting_within_limit(nested(100_000).as_bytes()));
+        assert!(!nesting_within_limit(nested(2_000).as_bytes()));
+        // Deep branches that close and open again past the levels kept on the stack.
+        let mut twice = bson::RawDocumentBuf::new();
+        twice.append("one", nested(40));
+        twice.append("two", nested(MAX_DEPTH - 1));
+        assert!(nesting_within_limit(twice.as_bytes()));
+        twice.append("three", nested(MAX_DEPTH));
+        assert!(!nesting_within_limit(twice.as_bytes()));
         // Arrays count, and siblings after a deep branch are read.
         let wide = bson::rawdoc! { "x": [[[1]]], "y": { "z": 2 }, "w": "last" };
         assert!(nesting_within_limit(wide.as_bytes()));

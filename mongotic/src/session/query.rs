@@ -4,7 +4,6 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
