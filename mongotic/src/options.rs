@@ -58,7 +58,7 @@ use std::time::Duration;
 use bson::Bson;
 pub use mongodb::options::{
     Acknowledgment, Collation, CollationStrength, Hint, ReadConcern, ReadConcernLevel, ReadPreference,
-    ReadPreferenceOptions, SelectionCriteria, TagSet, WriteConcern,
+    ReadPreferenceOptions, SelectionCriteria, TagSet, TransactionOptions, WriteConcern,
 };
 use mongodb::options::{
     AggregateOptions, BulkWriteOptions, CountOptions, DeleteOptions, DistinctOptions, FindOneOptions, FindOptions,
@@ -254,11 +254,6 @@ impl Options {
     pub(crate) fn selection_criteria(&self) -> Option<SelectionCriteria> {
         self.read_preference.clone().map(SelectionCriteria::ReadPreference)
     }
-
-    /// `maxTimeMS`, for a command built by hand.
-    pub(crate) fn max_time_ms(&self) -> Option<i64> {
-        self.max_time.map(|limit| i64::try_from(limit.as_millis()).unwrap_or(i64::MAX))
-    }
 }
 
 /// The driver's options of one kind of command, filled from [`Options`]: each driver type
@@ -375,4 +370,212 @@ impl DriverOptions for BulkWriteOptions {
         bulk.ordered = Some(true);
         bulk
     }
+}
+
+/// Builder methods on a statement for the options it can use, each setting one field of the
+/// statement's [`Options`] (at the field path given, `options` by default). Invoked once per
+/// statement type with the list of its options, so a statement offers exactly what applies to
+/// it and nothing else compiles.
+macro_rules! statement_options {
+    ($ty:ident<$($generic:ident),*> $(where $($bound:tt)+)?, $example:literal, [$($option:ident),* $(,)?]) => {
+        $crate::options::statement_options!(@impl $ty<$($generic),*> [$($($bound)+)?], (options), $example, [$($option),*]);
+    };
+    ($ty:ident<$($generic:ident),*> $(where $($bound:tt)+)?, ($($field:ident).+), $example:literal, [$($option:ident),* $(,)?]) => {
+        $crate::options::statement_options!(@impl $ty<$($generic),*> [$($($bound)+)?], ($($field).+), $example, [$($option),*]);
+    };
+    (@impl $ty:ident<$($generic:ident),*> [$($bound:tt)*], ($($field:ident).+), $example:literal, [$($option:ident),*]) => {
+        impl<$($generic),*> $crate::options::HasOptions for $ty<$($generic),*> where $($bound)* {
+            fn options_mut(&mut self) -> &mut $crate::options::Options {
+                &mut self.$($field).+
+            }
+        }
+
+        impl<$($generic),*> $ty<$($generic),*> where $($bound)* {
+            $($crate::options::statement_options!(@method $option, $example);)*
+
+            /// All the statement's own options at once, replacing those set before (see
+            /// [`options`](crate::options)); fields it cannot use are ignored.
+            ///
+            /// ```
+            /// # use mongotic::prelude::*;
+            /// # #[derive(Debug, Serialize, Deserialize, Model)]
+            /// # #[mongotic(collection = "users")]
+            /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+            #[doc = concat!("let stmt = ", $example, ".with_options(mongotic::options::Options::new().comment(\"batch\"));")]
+            /// ```
+            pub fn with_options(mut self, options: $crate::options::Options) -> Self {
+                *$crate::options::HasOptions::options_mut(&mut self) = options;
+                self
+            }
+        }
+    };
+    (@method max_time, $example:literal) => {
+        /// The server's time limit for the statement's commands (`maxTimeMS`); past it the
+        /// command fails and `err.is_timeout()` is true.
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        #[doc = concat!("let stmt = ", $example, ".max_time(std::time::Duration::from_millis(200));")]
+        /// ```
+        pub fn max_time(mut self, limit: std::time::Duration) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).max_time = Some(limit);
+            self
+        }
+    };
+    (@method timeout, $example:literal) => {
+        /// The client's time limit for running the statement, waiting and retrying included;
+        /// past it the call fails with [`Error::Timeout`](crate::Error::Timeout).
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        #[doc = concat!("let stmt = ", $example, ".timeout(std::time::Duration::from_secs(2));")]
+        /// ```
+        pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).timeout = Some(limit);
+            self
+        }
+    };
+    (@method comment, $example:literal) => {
+        /// A value the server records with the statement's commands in its logs and profiler.
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        #[doc = concat!("let stmt = ", $example, ".comment(\"nightly report\");")]
+        /// ```
+        pub fn comment(mut self, comment: impl Into<bson::Bson>) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).comment = Some(comment.into());
+            self
+        }
+    };
+    (@method read_preference, $example:literal) => {
+        /// Which members of the replica set may serve the statement (with tag sets and a
+        /// maximum staleness in the preference's options). Not in a transaction, which reads
+        /// from the primary.
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        /// use mongotic::options::ReadPreference;
+        #[doc = concat!("let stmt = ", $example, ".read_preference(ReadPreference::SecondaryPreferred { options: None });")]
+        /// ```
+        pub fn read_preference(mut self, preference: $crate::options::ReadPreference) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).read_preference = Some(preference);
+            self
+        }
+    };
+    (@method read_concern, $example:literal) => {
+        /// What the statement may see (`majority`, `local`, `snapshot`…). Not in a
+        /// transaction, whose own read concern holds.
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        #[doc = concat!("let stmt = ", $example, ".read_concern(mongotic::options::ReadConcern::majority());")]
+        /// ```
+        pub fn read_concern(mut self, concern: $crate::options::ReadConcern) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).read_concern = Some(concern);
+            self
+        }
+    };
+    (@method write_concern, $example:literal) => {
+        /// How the server acknowledges the statement's writes. Not in a transaction, whose
+        /// commit carries its own.
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        #[doc = concat!("let stmt = ", $example, ".write_concern(mongotic::options::WriteConcern::majority());")]
+        /// ```
+        pub fn write_concern(mut self, concern: $crate::options::WriteConcern) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).write_concern = Some(concern);
+            self
+        }
+    };
+    (@method hint, $example:literal) => {
+        /// The index the server must use, by name or by keys; one that does not exist makes
+        /// the statement fail.
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        /// use mongotic::options::Hint;
+        #[doc = concat!("let stmt = ", $example, ".hint(Hint::Name(\"name_1\".into()));")]
+        /// ```
+        pub fn hint(mut self, hint: $crate::options::Hint) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).hint = Some(hint);
+            self
+        }
+    };
+    (@method collation, $example:literal) => {
+        /// How the statement compares strings: a locale and a strength (strength 2,
+        /// `CollationStrength::Secondary`, ignores case).
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        /// use mongotic::options::{Collation, CollationStrength};
+        /// let case_insensitive = Collation::builder().locale("en").strength(CollationStrength::Secondary).build();
+        #[doc = concat!("let stmt = ", $example, ".collation(case_insensitive);")]
+        /// ```
+        pub fn collation(mut self, collation: $crate::options::Collation) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).collation = Some(collation);
+            self
+        }
+    };
+    (@method allow_disk_use, $example:literal) => {
+        /// Whether a large sort or group of the statement may spill to disk.
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        #[doc = concat!("let stmt = ", $example, ".allow_disk_use(true);")]
+        /// ```
+        pub fn allow_disk_use(mut self, allow: bool) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).allow_disk_use = Some(allow);
+            self
+        }
+    };
+    (@method batch_size, $example:literal) => {
+        /// How many results each cursor batch of the statement holds.
+        ///
+        /// ```
+        /// # use mongotic::prelude::*;
+        /// # #[derive(Debug, Serialize, Deserialize, Model)]
+        /// # #[mongotic(collection = "users")]
+        /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, age: i32 }
+        #[doc = concat!("let stmt = ", $example, ".batch_size(500);")]
+        /// ```
+        pub fn batch_size(mut self, size: u32) -> Self {
+            $crate::options::HasOptions::options_mut(&mut self).batch_size = Some(size);
+            self
+        }
+    };
+}
+
+pub(crate) use statement_options;
+
+/// A statement that carries [`Options`], for [`statement_options!`] to set them.
+pub(crate) trait HasOptions {
+    fn options_mut(&mut self) -> &mut Options;
 }

@@ -487,3 +487,17 @@ impl Accumulators {
         bson::doc! { "$group": group }
     }
 }
+
+crate::options::statement_options!(
+    GroupBy<M, K, A>,
+    (source.options),
+    "select::<User>().group_by(User::age).agg(mongotic::aggregate::count())",
+    [max_time, timeout, comment, read_preference, read_concern, hint, collation, allow_disk_use, batch_size]
+);
+
+crate::options::statement_options!(
+    Totals<M, A>,
+    (source.options),
+    "select::<User>().aggregate(mongotic::aggregate::count())",
+    [max_time, timeout, comment, read_preference, read_concern, hint, collation, allow_disk_use, batch_size]
+);

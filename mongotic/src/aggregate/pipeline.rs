@@ -85,3 +85,9 @@ impl<M, T> fmt::Debug for Pipeline<M, T> {
         f.debug_tuple("Pipeline").field(&self.stages).finish()
     }
 }
+
+crate::options::statement_options!(
+    Pipeline<M, T>,
+    "mongotic::aggregate::pipeline::<User, mongotic::bson::Document>([mongotic::bson::doc! { \"$count\": \"n\" }])",
+    [max_time, timeout, comment, read_preference, read_concern, hint, collation, allow_disk_use, batch_size]
+);

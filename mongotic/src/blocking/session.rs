@@ -24,6 +24,7 @@ use crate::{Model, Result, Tracked};
 #[derive(Clone, Debug)]
 pub struct SessionFactory {
     engine: Engine,
+    options: crate::options::Options,
 }
 
 /// A [`SessionFactory`] for `engine`.
@@ -38,7 +39,7 @@ pub struct SessionFactory {
 /// # Ok(()) }
 /// ```
 pub fn sessionmaker(engine: &Engine) -> SessionFactory {
-    SessionFactory { engine: engine.clone() }
+    SessionFactory { engine: engine.clone(), options: crate::options::Options::default() }
 }
 
 impl SessionFactory {
@@ -54,7 +55,33 @@ impl SessionFactory {
     /// # Ok(()) }
     /// ```
     pub fn session(&self) -> Session {
-        Session::bind(&self.engine)
+        let mut session = Session::bind(&self.engine);
+        session.set_options(self.options.clone());
+        session
+    }
+
+    /// See [`crate::SessionFactory::with_options`].
+    ///
+    /// ```no_run
+    /// # fn demo(engine: mongotic::blocking::Engine) {
+    /// use std::time::Duration;
+    /// use mongotic::options::Options;
+    /// let factory = mongotic::blocking::sessionmaker(&engine).with_options(Options::new().timeout(Duration::from_secs(2)));
+    /// # }
+    /// ```
+    pub fn with_options(&self, options: crate::options::Options) -> SessionFactory {
+        SessionFactory { engine: self.engine.clone(), options }
+    }
+
+    /// See [`crate::SessionFactory::options`].
+    ///
+    /// ```no_run
+    /// # fn demo(engine: mongotic::blocking::Engine) {
+    /// assert!(mongotic::blocking::sessionmaker(&engine).options().is_empty());
+    /// # }
+    /// ```
+    pub fn options(&self) -> &crate::options::Options {
+        &self.options
     }
 
     /// The engine sessions are bound to.
@@ -406,6 +433,43 @@ impl Session {
     /// ```
     pub fn begin(&mut self) -> Result<()> {
         self.runtime.block_on(self.inner.begin())
+    }
+
+    /// See [`crate::Session::begin_with`].
+    ///
+    /// ```no_run
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// use mongotic::options::{ReadConcern, TransactionOptions};
+    /// let mut options = TransactionOptions::default();
+    /// options.read_concern = Some(ReadConcern::snapshot());
+    /// session.begin_with(options)?;
+    /// session.commit()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn begin_with(&mut self, options: crate::options::TransactionOptions) -> Result<()> {
+        self.runtime.block_on(self.inner.begin_with(options))
+    }
+
+    /// See [`crate::Session::options`].
+    ///
+    /// ```no_run
+    /// # fn demo(session: mongotic::blocking::Session) {
+    /// println!("{:?}", session.options().get_timeout());
+    /// # }
+    /// ```
+    pub fn options(&self) -> &crate::options::Options {
+        self.inner.options()
+    }
+
+    /// See [`crate::Session::set_options`].
+    ///
+    /// ```no_run
+    /// # fn demo(mut session: mongotic::blocking::Session) {
+    /// session.set_options(mongotic::options::Options::new().comment("cli"));
+    /// # }
+    /// ```
+    pub fn set_options(&mut self, options: crate::options::Options) {
+        self.inner.set_options(options);
     }
 
     /// See [`crate::Session::in_transaction`].

@@ -74,6 +74,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::expr::{Field, ValueOf};
 use crate::model::ModelId;
+use crate::options::Options;
 use crate::session::Tracked;
 use crate::{Error, Model, Result, Session};
 
@@ -336,7 +337,12 @@ pub trait Relation<M: Model>: Clone + Send + Sync + 'static {
 
     /// Loads the relation for `entities` with one query. Used by the session.
     #[doc(hidden)]
-    fn load<'a>(&'a self, session: &'a mut Session, entities: &'a [Tracked<M>]) -> BoxFuture<'a, Result<()>>;
+    fn load<'a>(
+        &'a self,
+        session: &'a mut Session,
+        entities: &'a [Tracked<M>],
+        options: &'a Options,
+    ) -> BoxFuture<'a, Result<()>>;
 
     /// The loaded relation of `entity`, without I/O. Used by the session.
     #[doc(hidden)]
@@ -347,8 +353,13 @@ impl<M: Model, V: RefField> Relation<M> for Field<M, V> {
     type Target = V::Target;
     type Related = V::Related;
 
-    fn load<'a>(&'a self, session: &'a mut Session, entities: &'a [Tracked<M>]) -> BoxFuture<'a, Result<()>> {
-        Box::pin(session.load_references::<M, V::Target>(self.path_cow(), entities))
+    fn load<'a>(
+        &'a self,
+        session: &'a mut Session,
+        entities: &'a [Tracked<M>],
+        options: &'a Options,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(session.load_references::<M, V::Target>(self.path_cow(), entities, options))
     }
 
     fn related(&self, session: &Session, entity: &Tracked<M>) -> Result<V::Related> {
@@ -423,8 +434,13 @@ impl<C: Model, V: RefField> Relation<V::Target> for Reverse<C, V> {
     type Target = C;
     type Related = Vec<Tracked<C>>;
 
-    fn load<'a>(&'a self, session: &'a mut Session, entities: &'a [Tracked<V::Target>]) -> BoxFuture<'a, Result<()>> {
-        Box::pin(session.load_referrers::<V::Target, C>(self.field.path_cow(), entities))
+    fn load<'a>(
+        &'a self,
+        session: &'a mut Session,
+        entities: &'a [Tracked<V::Target>],
+        options: &'a Options,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(session.load_referrers::<V::Target, C>(self.field.path_cow(), entities, options))
     }
 
     fn related(&self, session: &Session, entity: &Tracked<V::Target>) -> Result<Vec<Tracked<C>>> {
@@ -457,7 +473,12 @@ impl<C, V: RefField> Field<C, V> {
 
 /// A relation kept by a select, to load for the entities it returns.
 pub(crate) trait Load<M>: Send + Sync {
-    fn run<'a>(&'a self, session: &'a mut Session, entities: &'a [Tracked<M>]) -> BoxFuture<'a, Result<()>>;
+    fn run<'a>(
+        &'a self,
+        session: &'a mut Session,
+        entities: &'a [Tracked<M>],
+        options: &'a Options,
+    ) -> BoxFuture<'a, Result<()>>;
 }
 
 /// Any [`Relation`] as a [`Load`].
@@ -467,7 +488,12 @@ pub(crate) struct LoadRelation<R, M> {
 }
 
 impl<M: Model, R: Relation<M>> Load<M> for LoadRelation<R, M> {
-    fn run<'a>(&'a self, session: &'a mut Session, entities: &'a [Tracked<M>]) -> BoxFuture<'a, Result<()>> {
-        self.relation.load(session, entities)
+    fn run<'a>(
+        &'a self,
+        session: &'a mut Session,
+        entities: &'a [Tracked<M>],
+        options: &'a Options,
+    ) -> BoxFuture<'a, Result<()>> {
+        self.relation.load(session, entities, options)
     }
 }

@@ -19,6 +19,7 @@ use super::store::within_depth;
 use super::tracked::{ErasedEntity, ServerId, Tracked};
 use super::unit_of_work::{Status, UnitOfWork};
 use crate::model::IdKey;
+use crate::options::Options;
 use crate::statement::{ColumnProjection, Projection, Row, ScalarProjection, Select};
 use crate::wire::{self, kind};
 use crate::{Error, Model, Result, telemetry};
@@ -316,6 +317,8 @@ pub struct SelectResult<'s, M, P: Projection<M>> {
     namespace: String,
     /// The client-side time limit of each batch fetched.
     timeout: Option<std::time::Duration>,
+    /// The statement's own options, for the relations it loads.
+    options: Options,
     /// The statement's span, open until the result is dropped, with the rows read so far.
     span: SelectSpan,
     _model: PhantomData<fn() -> M>,
@@ -369,6 +372,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
             batch,
             namespace,
             timeout,
+            options: stmt.options,
             span: SelectSpan { span, rows: 0 },
             _model: PhantomData,
         })
@@ -400,7 +404,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
                     None => break,
                 }
             }
-            self.projection.load_relations(self.session, &batch).await?;
+            self.projection.load_relations(self.session, &batch, &self.options).await?;
             self.pending.extend(batch);
         }
         Ok(self.pending.pop_front())
@@ -455,7 +459,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
         }
         let first = self.next_decoded().await?;
         if let Some(value) = &first {
-            self.projection.load_relations(self.session, std::slice::from_ref(value)).await?;
+            self.projection.load_relations(self.session, std::slice::from_ref(value), &self.options).await?;
         }
         Ok(first)
     }
@@ -479,7 +483,7 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
             values.push(value);
         }
         if values.len() > loaded {
-            self.projection.load_relations(self.session, &values[loaded..]).await?;
+            self.projection.load_relations(self.session, &values[loaded..], &self.options).await?;
         }
         Ok(values)
     }

@@ -82,7 +82,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn load<M: Model, R: Relation<M>>(&mut self, entities: &[Tracked<M>], relation: R) -> Result<()> {
-        relation.load(self, entities).await
+        relation.load(self, entities, &Options::default()).await
     }
 
     /// The loaded `relation` of `entity`, without I/O: the referenced handle (`Ref<T>`), an
@@ -139,7 +139,7 @@ impl Session {
         ids: impl IntoIterator<Item = impl IntoId<M::Id>>,
     ) -> Result<Vec<Option<Tracked<M>>>> {
         let ids = ids.into_iter().map(|id| id.into_id().map(|id| id.to_bson())).collect::<Result<Vec<_>>>()?;
-        self.fetch_by_id::<M>(&ids).await?;
+        self.fetch_by_id::<M>(&ids, &Options::default()).await?;
         Ok(ids.iter().map(|id| self.tracked::<M>(&IdKey::from_bson(id))).collect())
     }
 
@@ -148,12 +148,13 @@ impl Session {
         &mut self,
         path: Cow<'static, str>,
         entities: &[Tracked<M>],
+        options: &Options,
     ) -> Result<()> {
         let mut ids = Vec::new();
         for entity in entities {
             ids.extend(self.references_of(&path, entity)?);
         }
-        self.fetch_by_id::<T>(&ids).await
+        self.fetch_by_id::<T>(&ids, options).await
     }
 
     /// The handles `entity`'s reference field `path` points to, from the identity map.
@@ -182,6 +183,7 @@ impl Session {
         &mut self,
         path: Cow<'static, str>,
         entities: &[Tracked<M>],
+        options: &Options,
     ) -> Result<()> {
         let mut targets: Vec<(IdKey, Bson)> = Vec::new();
         let mut seen = HashSet::new();
@@ -198,7 +200,7 @@ impl Session {
             let referring = Referring { path: path.clone(), _model: PhantomData };
             // How many documents refer to these is unknown: let the first batch be as large
             // as the server allows, so one `find` brings them all unless they pass 16 MB.
-            let stmt = by_field::<C, _>(path.clone(), ids, referring).yield_per(REFERRERS_PER_BATCH);
+            let stmt = by_field::<C, _>(path.clone(), ids, referring, options).yield_per(REFERRERS_PER_BATCH);
             for (referrer, references) in SelectResult::open(self, stmt).await?.all().await? {
                 let Some(referrer) = referrer.id().map(|id| IdKey::from_bson(&id.to_bson())) else { continue };
                 for reference in references {
@@ -243,7 +245,7 @@ impl Session {
     /// Makes sure the session tracks the entities of `M` with `ids` that exist: fetches, with
     /// one `find` per [`IDS_PER_FIND`], those it does not track (or whose insert is in
     /// doubt), and records which ids the server does not have.
-    async fn fetch_by_id<M: Model>(&mut self, ids: &[Bson]) -> Result<()> {
+    async fn fetch_by_id<M: Model>(&mut self, ids: &[Bson], options: &Options) -> Result<()> {
         let mut wanted = Vec::new();
         let mut seen = HashSet::new();
         for id in ids {
@@ -256,8 +258,9 @@ impl Session {
             // One more than the ids asked for: a batch that is not full tells the server the
             // cursor is done, so no `getMore` follows.
             let batch = u32::try_from(chunk.len() + 1).unwrap_or(u32::MAX);
-            let stmt = by_field::<M, _>(Cow::Borrowed("_id"), chunk.to_vec(), crate::statement::Entities::new())
-                .yield_per(batch);
+            let stmt =
+                by_field::<M, _>(Cow::Borrowed("_id"), chunk.to_vec(), crate::statement::Entities::new(), options)
+                    .yield_per(batch);
             let found = SelectResult::open(self, stmt).await?.all().await?;
             let found: HashSet<IdKey> =
                 found.iter().filter_map(|entity| entity.id()).map(|id| IdKey::from_bson(&id.to_bson())).collect();
@@ -314,7 +317,12 @@ fn not_loaded<M: Model>(path: &str, entity: &Tracked<M>) -> Error {
 }
 
 /// A select of the documents of `M` whose `path` is one of `ids`, in `_id` order.
-fn by_field<M: Model, P: Projection<M>>(path: Cow<'static, str>, ids: Vec<Bson>, projection: P) -> Select<M, P> {
+fn by_field<M: Model, P: Projection<M>>(
+    path: Cow<'static, str>,
+    ids: Vec<Bson>,
+    projection: P,
+    options: &Options,
+) -> Select<M, P> {
     Select {
         filters: vec![Node::Field { path, test: Test::Ops(vec![("$in", Value::Bson(Bson::Array(ids)))]) }],
         sort: vec![SortKey::new(Cow::Borrowed("_id"), 1)],
@@ -323,7 +331,7 @@ fn by_field<M: Model, P: Projection<M>>(path: Cow<'static, str>, ids: Vec<Bson>,
         batch_size: None,
         paging: crate::statement::Paging::Off,
         projection,
-        options: Options::default(),
+        options: options.clone(),
     }
 }
 

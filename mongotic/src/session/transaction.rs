@@ -344,8 +344,36 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn begin(&mut self) -> Result<()> {
+        let mut options = TransactionOptions::default();
+        options.read_concern = self.options.read_concern.clone();
+        options.write_concern = self.options.write_concern.clone();
+        options.max_commit_time = self.options.max_time;
+        self.begin_with(options).await
+    }
+
+    /// [`begin`](Session::begin), with the transaction's own options: its read concern
+    /// (`snapshot`, `majority`…), its write concern (which its commit carries), its read
+    /// preference (a transaction reads from the primary) and the server's time limit for its
+    /// commit. Without them (`begin`) the session's read and write concern apply.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut session: mongotic::Session) -> mongotic::Result<()> {
+    /// use mongotic::options::{ReadConcern, TransactionOptions, WriteConcern};
+    /// let mut options = TransactionOptions::default();
+    /// options.read_concern = Some(ReadConcern::snapshot());
+    /// options.write_concern = Some(WriteConcern::majority());
+    /// session.begin_with(options).await?;
+    /// session.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin_with(&mut self, options: TransactionOptions) -> Result<()> {
         if self.txn.is_explicit() {
             return Err(Error::TransactionInProgress);
+        }
+        if let Some(mongodb::options::SelectionCriteria::ReadPreference(preference)) = &options.selection_criteria
+            && !matches!(preference, mongodb::options::ReadPreference::Primary)
+        {
+            return Err(Error::InvalidOptions { message: "a transaction reads from the primary".into() });
         }
         if self.engine.transaction_mode() == TransactionMode::Never {
             return Err(Error::TransactionsUnavailable { reason: "the engine's TransactionMode is Never" });
@@ -354,7 +382,7 @@ impl Session {
             return Err(Error::TransactionsUnavailable { reason: "the deployment is a standalone server" });
         }
         self.txn.ready(&self.engine).await?;
-        self.txn.open(&self.engine, TransactionOptions::default()).await
+        self.txn.open(&self.engine, options).await
     }
 
     /// `true` while an explicit transaction is open: from [`begin`](Session::begin) to

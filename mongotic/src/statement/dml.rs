@@ -397,3 +397,17 @@ impl<M: Model> fmt::Debug for Delete<M> {
         f.debug_struct("Delete").field("model", &M::meta().name).field("filter", &self.compile()).finish()
     }
 }
+
+crate::options::statement_options!(Insert<M>, "insert::<User>()", [timeout, comment, write_concern]);
+
+crate::options::statement_options!(
+    Update<M>,
+    "update::<User>().filter(User::age.lt(18)).set(User::name, \"minor\")",
+    [timeout, comment, write_concern, hint, collation]
+);
+
+crate::options::statement_options!(
+    Delete<M>,
+    "delete::<User>().filter(User::age.lt(0))",
+    [timeout, comment, write_concern, hint, collation]
+);

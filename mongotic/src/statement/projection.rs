@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::expr::{Field, Many, One, Shape};
+use crate::options::Options;
 use crate::relation::Load;
 use crate::session::{Loader, Tracked};
 use crate::{Error, Model, Result, Session};
@@ -58,6 +59,7 @@ pub trait Projection<M>: Clone + Send + Sync + 'static {
         &'a self,
         _session: &'a mut Session,
         _values: &'a [Self::Output],
+        _options: &'a Options,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async { Ok(()) })
     }
@@ -148,10 +150,15 @@ impl<M: Model> Projection<M> for Entities<M> {
         !self.loads.is_empty()
     }
 
-    fn load_relations<'a>(&'a self, session: &'a mut Session, values: &'a [Tracked<M>]) -> BoxFuture<'a, Result<()>> {
+    fn load_relations<'a>(
+        &'a self,
+        session: &'a mut Session,
+        values: &'a [Tracked<M>],
+        options: &'a Options,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             for load in &self.loads {
-                load.run(session, values).await?;
+                load.run(session, values, options).await?;
             }
             Ok(())
         })

@@ -502,3 +502,15 @@ impl<M, V> fmt::Debug for Distinct<M, V> {
         f.debug_struct("Distinct").field("field", &self.field).field("filters", &self.filters).finish()
     }
 }
+
+crate::options::statement_options!(
+    Select<M, P>,
+    "select::<User>().filter(User::age.gte(18))",
+    [max_time, timeout, comment, read_preference, read_concern, hint, collation, allow_disk_use]
+);
+
+crate::options::statement_options!(
+    Distinct<M, V>,
+    "select::<User>().distinct(User::age)",
+    [max_time, timeout, comment, read_preference, read_concern, collation]
+);

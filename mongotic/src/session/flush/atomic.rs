@@ -22,6 +22,8 @@ use super::record::{abandon, mark_intents, record};
 use super::report::Report;
 use super::send::send;
 use crate::error::{Error, WriteKind};
+use crate::options::Options;
+use crate::session::RetryPolicy;
 use crate::session::reconcile::reconcile;
 use crate::session::store::stored_ids;
 use crate::session::transaction::{CommitFailure, Transaction, commit_with_retry, start};
@@ -39,13 +41,14 @@ pub(crate) async fn flush_atomically(
     engine: &Engine,
     uow: &mut UnitOfWork,
     txn: &mut Transaction,
+    options: &Options,
     mut plan: Plan,
 ) -> Result<()> {
-    let mut attempts = engine.retry_policy().start();
+    let mut attempts = retry_policy(engine, options).start();
     let mut landed_maybe = false;
     loop {
         mark_intents(uow, &plan);
-        let mut client_session = match start(engine, TransactionOptions::default()).await {
+        let mut client_session = match start(engine, own_transaction(options)).await {
             Ok(client_session) => client_session,
             Err(err) => {
                 let transient = err.contains_label(TRANSIENT_TRANSACTION_ERROR);
@@ -53,7 +56,7 @@ pub(crate) async fn flush_atomically(
                 return Err(give_up(engine, uow, txn, &plan, failure, landed_maybe).await);
             }
         };
-        let outcome = send(engine, Some(&mut client_session), true, &plan).await;
+        let outcome = send(engine, Some(&mut client_session), true, options, &plan).await;
         if !outcome.is_clean() {
             // Best effort: the server aborts a transaction whose write failed, and one nobody
             // commits at its time limit.
@@ -182,10 +185,11 @@ pub(crate) async fn flush_in_open(
     engine: &Engine,
     uow: &mut UnitOfWork,
     txn: &mut Transaction,
+    options: &Options,
     plan: Plan,
 ) -> Result<()> {
     mark_intents(uow, &plan);
-    let outcome = send(engine, Some(txn.open_session()?), true, &plan).await;
+    let outcome = send(engine, Some(txn.open_session()?), true, options, &plan).await;
     if outcome.is_clean() {
         record(uow, txn, plan, &outcome.fates);
         return Ok(());
@@ -206,8 +210,13 @@ pub(crate) async fn flush_in_open(
 /// Commits the session's open transaction (its staged changes are flushed first, by the
 /// caller). On failure the bookkeeping is back at `begin`, and the error counts what stays
 /// staged.
-pub(crate) async fn commit_open(engine: &Engine, uow: &mut UnitOfWork, txn: &mut Transaction) -> Result<()> {
-    let attempts = engine.retry_policy().start();
+pub(crate) async fn commit_open(
+    engine: &Engine,
+    uow: &mut UnitOfWork,
+    txn: &mut Transaction,
+    options: &Options,
+) -> Result<()> {
+    let attempts = retry_policy(engine, options).start();
     match txn.commit(uow, &attempts).await {
         Ok(()) => Ok(()),
         Err(failure) => Err(commit_error(uow, failure)),
@@ -223,4 +232,23 @@ fn commit_error(uow: &UnitOfWork, failure: CommitFailure) -> Error {
         report.transient = transient;
     }
     error
+}
+
+/// The engine's retry policy, bounded by the flush's time limit: no attempt starts that the
+/// limit would cut short anyway.
+fn retry_policy(engine: &Engine, options: &Options) -> RetryPolicy {
+    let policy = engine.retry_policy();
+    match options.timeout {
+        Some(limit) if limit < policy.limit() => policy.with_limit(limit),
+        _ => policy,
+    }
+}
+
+/// The options of a transaction of a flush's own: the flush's write concern for its commit,
+/// and its server time limit for the commit (`maxCommitTimeMS`).
+fn own_transaction(options: &Options) -> TransactionOptions {
+    let mut transaction = TransactionOptions::default();
+    transaction.write_concern = options.write_concern.clone();
+    transaction.max_commit_time = options.max_time;
+    transaction
 }

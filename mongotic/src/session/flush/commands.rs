@@ -17,6 +17,7 @@ use mongodb::options::{
 use super::outcome::Failure;
 use super::plan::{Body, Plan, Write};
 use crate::error::{Error, WriteKind};
+use crate::options::Options;
 use crate::session::tracked::ServerId;
 use crate::wire::{self, kind};
 use crate::{Engine, Result};
@@ -328,12 +329,13 @@ pub(crate) fn insert_command(collection: &str, plan: &Plan, batch: Range<usize>)
     Ok(doc! { "insert": collection, "documents": documents, "ordered": true })
 }
 
-/// The client's write concern, in wire form, when it sets one: the driver adds it to the
-/// commands it builds (`insert`, `bulkWrite`) outside a transaction, and the flush adds it to
-/// the `update` and `delete` commands it sends itself (a raw command does not get it).
-/// Inside a transaction the commit carries it.
-pub(crate) fn write_concern(engine: &Engine) -> Option<RawDocumentBuf> {
-    let concern = bson::to_raw_document_buf(engine.client().write_concern()?).ok()?;
+/// The write concern of a flush outside a transaction, in wire form, when one is set: the
+/// session's options', else the client's. The driver adds it to the commands it builds
+/// (`insert`, `bulkWrite`), and the flush to the `update` and `delete` commands it sends
+/// itself (a raw command does not get it). Inside a transaction the commit carries it.
+pub(crate) fn write_concern(engine: &Engine, options: &Options) -> Option<RawDocumentBuf> {
+    let concern = options.write_concern.as_ref().or(engine.client().write_concern())?;
+    let concern = bson::to_raw_document_buf(concern).ok()?;
     (!concern.is_empty()).then_some(concern)
 }
 

@@ -9,6 +9,7 @@ use super::plan::{Plan, build_plan};
 use super::record::{mark_intents, record};
 use super::report::{Earlier, Report};
 use super::send::send;
+use crate::options::Options;
 use crate::session::reconcile::reconcile;
 use crate::session::transaction::Transaction;
 use crate::session::unit_of_work::UnitOfWork;
@@ -20,13 +21,14 @@ pub(crate) async fn flush_directly(
     engine: &Engine,
     uow: &mut UnitOfWork,
     txn: &mut Transaction,
+    options: &Options,
     mut plan: Plan,
 ) -> Result<()> {
     let mut earlier: Option<Earlier> = None;
     loop {
         mark_intents(uow, &plan);
         // In the driver session, so that reads after the flush see its writes.
-        let outcome = send(engine, txn.client_session()?, false, &plan).await;
+        let outcome = send(engine, txn.client_session()?, false, options, &plan).await;
         let mut report = Report::new(uow, &plan, &outcome);
         if let Some(earlier) = earlier.take() {
             report.carry(earlier);

@@ -46,14 +46,21 @@ use tracing::{Instrument, Span};
 use self::plan::{Plan, build_plan};
 use self::report::unsent;
 use super::Session;
+use super::io::bounded;
 use super::reconcile::reconcile;
 use crate::error::Error;
+use crate::options::Options;
 use crate::{Engine, Result, telemetry};
 
 /// Flushes the session: see [`Session::flush`].
 pub(crate) async fn flush(session: &mut Session) -> Result<()> {
     let span = telemetry::unit("flush", session.txn.span());
-    let result = flush_in(session, &span).instrument(span.clone()).await;
+    let options = session.effective_options(&Options::default())?;
+    let work = flush_in(session, &options, &span).instrument(span.clone());
+    let result = match bounded(options.timeout, "", work).await {
+        Err(timeout @ Error::Timeout { .. }) => Err(cut_short(session, timeout)),
+        other => other,
+    };
     if let Err(err) = &result {
         // The plan recorded what a successful flush writes; a failed one wrote this much.
         let written = if let Error::Flush(failure) = err { failure.written() } else { 0 };
@@ -63,21 +70,43 @@ pub(crate) async fn flush(session: &mut Session) -> Result<()> {
     result
 }
 
+/// The error of a flush that its time limit cut short. Whatever it sent is in doubt, as its
+/// entities' write-ahead intents say: the next flush reads the server first. In an explicit
+/// transaction the transaction is over (its writes were not committed).
+fn cut_short(session: &mut Session, timeout: Error) -> Error {
+    if session.txn.is_explicit() {
+        session.txn.fail(&mut session.uow, false);
+    }
+    unsent(&session.uow, timeout)
+}
+
 /// Commits the session: see [`Session::commit`]. Outside an explicit transaction it is a
-/// flush; inside one, the flush and then the transaction's commit.
+/// flush; inside one, the flush and then the transaction's commit, both within the time limit.
 pub(crate) async fn commit(session: &mut Session) -> Result<()> {
     if !session.txn.is_explicit() {
         return flush(session).await;
     }
-    let result = match flush(session).await {
-        Ok(()) => atomic::commit_open(&session.engine, &mut session.uow, &mut session.txn).await,
-        Err(err) => Err(err),
-    };
+    let options = session.effective_options(&Options::default())?;
+    let started = std::time::Instant::now();
+    let mut result = flush(session).await;
+    if result.is_ok() {
+        let left = options.timeout.map(|limit| limit.saturating_sub(started.elapsed()));
+        let Session { engine, uow, txn, .. } = session;
+        let work = atomic::commit_open(engine, uow, txn, &options);
+        result = match bounded(left, "", work).await {
+            // Its result is unknown: the intents stay for the next flush to read.
+            Err(timeout @ Error::Timeout { .. }) => {
+                session.txn.fail(&mut session.uow, true);
+                Err(unsent(&session.uow, timeout))
+            }
+            other => other,
+        };
+    }
     session.txn.finish_span(&result);
     result
 }
 
-async fn flush_in(session: &mut Session, span: &Span) -> Result<()> {
+async fn flush_in(session: &mut Session, options: &Options, span: &Span) -> Result<()> {
     let Session { engine, uow, txn, .. } = session;
     txn.ready(engine).await?;
     if txn.is_explicit() {
@@ -89,7 +118,7 @@ async fn flush_in(session: &mut Session, span: &Span) -> Result<()> {
         }
         // The commit is the transaction's, not this flush's.
         record_plan(span, engine, &plan, false);
-        return atomic::flush_in_open(engine, uow, txn, plan).await;
+        return atomic::flush_in_open(engine, uow, txn, options, plan).await;
     }
     // Inserts in doubt from an earlier flush are settled first: sending them blindly could
     // write them twice, or fail forever on their own duplicate key.
@@ -104,9 +133,9 @@ async fn flush_in(session: &mut Session, span: &Span) -> Result<()> {
         Ok(transaction) => {
             record_plan(span, engine, &plan, transaction);
             if transaction {
-                atomic::flush_atomically(engine, uow, txn, plan).await
+                atomic::flush_atomically(engine, uow, txn, options, plan).await
             } else {
-                direct::flush_directly(engine, uow, txn, plan).await
+                direct::flush_directly(engine, uow, txn, options, plan).await
             }
         }
         Err(cause @ Error::TransactionsUnavailable { .. }) => Err(cause),

@@ -8,6 +8,7 @@ use super::commands::{
 };
 use super::plan::{Plan, build_plan};
 use super::record::abandon;
+use crate::options::Options;
 use crate::session::Session;
 use crate::{Engine, Result};
 
@@ -148,7 +149,8 @@ impl Session {
         let transaction = self.txn.is_explicit() || self.engine.use_transactions().await?;
         let reads_first = self.uow.entries().any(|(_, entry)| entry.entity.state().in_doubt());
         let plan = build_plan(&self.engine, &mut self.uow)?;
-        let commands = preview_commands(&self.engine, &plan, transaction);
+        let options = self.effective_options(&Options::default())?;
+        let commands = preview_commands(&self.engine, &options, &plan, transaction);
         // Nothing was sent: the versions set for the writes go back, as after a flush that
         // did not start.
         abandon(&self.uow, &plan);
@@ -167,7 +169,7 @@ pub(crate) fn planned_round_trips(engine: &Engine, plan: &Plan, transaction: boo
 
 /// The commands a flush sends for `plan`, as the server receives them (less what the driver
 /// adds; see [`FlushPreview::commands`]).
-fn preview_commands(engine: &Engine, plan: &Plan, transaction: bool) -> Result<Vec<Document>> {
+fn preview_commands(engine: &Engine, options: &Options, plan: &Plan, transaction: bool) -> Result<Vec<Document>> {
     let groups = groups(&plan.writes);
     let mut documents = Vec::new();
     if commands::uses_bulk_write(engine, &groups) {
@@ -190,7 +192,12 @@ fn preview_commands(engine: &Engine, plan: &Plan, transaction: bool) -> Result<V
             }
         }
     }
-    if !transaction && let Some(concern) = commands::write_concern(engine) {
+    for document in &mut documents {
+        if let Some(comment) = &options.comment {
+            document.insert("comment", comment.clone());
+        }
+    }
+    if !transaction && let Some(concern) = commands::write_concern(engine, options) {
         let concern = to_document(&concern)?;
         for document in &mut documents {
             document.insert("writeConcern", concern.clone());

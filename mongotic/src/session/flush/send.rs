@@ -13,6 +13,7 @@ use std::ops::Range;
 use bson::{Bson, Document, RawDocumentBuf};
 use mongodb::ClientSession;
 use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, TRANSIENT_TRANSACTION_ERROR};
+use mongodb::options::{BulkWriteOptions, InsertManyOptions};
 use mongodb::results::VerboseBulkWriteResult;
 
 use super::commands::{self, Command, chunks, delete_command, groups, update_command, write_model};
@@ -22,6 +23,7 @@ use super::plan::{Body, Plan, Write};
 use tracing::Instrument;
 
 use crate::error::Error;
+use crate::options::{DriverOptions, Options};
 use crate::session::store::{stored, version_in};
 use crate::{Engine, telemetry};
 
@@ -30,8 +32,17 @@ pub(crate) async fn send(
     engine: &Engine,
     mut session: Option<&mut ClientSession>,
     in_transaction: bool,
+    options: &Options,
     plan: &Plan,
 ) -> Outcome {
+    // In a transaction the commit carries the write concern: its commands may not.
+    let in_transaction_options;
+    let options = if in_transaction {
+        in_transaction_options = Options { write_concern: None, ..options.clone() };
+        &in_transaction_options
+    } else {
+        options
+    };
     let mut fates = vec![Fate::NotSent; plan.writes.len()];
     let mut ambiguous_deletes = false;
     let groups = groups(&plan.writes);
@@ -42,7 +53,7 @@ pub(crate) async fn send(
         // driver would add that session's `afterClusterTime` read concern to it, which a write
         // needs not and some servers refuse.
         let bulk_session = if in_transaction { session.as_deref_mut() } else { None };
-        let sent = send_bulk_write(engine, bulk_session, plan, &mut fates).instrument(span.clone()).await;
+        let sent = send_bulk_write(engine, bulk_session, options, plan, &mut fates).instrument(span.clone()).await;
         telemetry::finish_command(&span, sent.as_ref().and_then(Option::as_ref).map(|failure| &failure.error));
         match sent {
             Some(mut failure) => {
@@ -65,11 +76,23 @@ pub(crate) async fn send(
         let namespace = &plan.namespaces[plan.writes[range.start].namespace];
         let span = telemetry::write_command(command.name(), Some(namespace), range.len());
         let failure = match command {
-            Command::Insert => send_inserts(engine, session, plan, range, &mut fates).instrument(span.clone()).await,
+            Command::Insert => {
+                send_inserts(engine, session, options, plan, range, &mut fates).instrument(span.clone()).await
+            }
             Command::Update | Command::Delete => {
-                send_chunked(engine, session, plan, range, command, &mut fates, &mut ambiguous_deletes)
-                    .instrument(span.clone())
-                    .await
+                send_chunked(
+                    engine,
+                    session,
+                    in_transaction,
+                    options,
+                    plan,
+                    range,
+                    command,
+                    &mut fates,
+                    &mut ambiguous_deletes,
+                )
+                .instrument(span.clone())
+                .await
             }
         };
         telemetry::finish_command(&span, failure.as_ref().map(|failure| &failure.error));
@@ -112,6 +135,7 @@ async fn finish(
 async fn send_inserts(
     engine: &Engine,
     session: Option<&mut ClientSession>,
+    options: &Options,
     plan: &Plan,
     range: Range<usize>,
     fates: &mut [Fate],
@@ -126,7 +150,7 @@ async fn send_inserts(
         Ok(collection) => collection,
         Err(error) => return Some(Failure::plain(error, None)),
     };
-    let action = collection.insert_many(docs).ordered(true);
+    let action = collection.insert_many(docs).with_options(InsertManyOptions::from_options(options));
     let result = match session {
         Some(session) => action.session(session).await,
         None => action.await,
@@ -180,11 +204,14 @@ struct Reply {
     concern_error: Option<Failure>,
 }
 
-/// Runs one ordered write command outside or inside a transaction, honouring the client's
-/// write concern outside one (a raw command does not get it from the driver).
+/// Runs one ordered write command, in `session` when given (a transaction's when
+/// `in_transaction`), with the flush's comment and, outside a transaction, its write concern
+/// (a raw command does not get them from the driver).
 async fn run_write_command(
     engine: &Engine,
     session: Option<&mut ClientSession>,
+    in_transaction: bool,
+    options: &Options,
     plan: &Plan,
     range: Range<usize>,
     mut command: RawDocumentBuf,
@@ -192,14 +219,17 @@ async fn run_write_command(
     let namespace = &plan.namespaces[plan.writes[range.start].namespace];
     let name = &plan.names[plan.writes[range.start].namespace];
     let database = engine.raw_database(&namespace.db).map_err(|error| Failure::plain(error, None))?;
+    if let Some(comment) = &options.comment
+        && let Ok(comment) = bson::RawBson::try_from(comment.clone())
+    {
+        command.append("comment", comment);
+    }
+    if !in_transaction && let Some(concern) = commands::write_concern(engine, options) {
+        command.append("writeConcern", concern);
+    }
     let reply = match session {
         Some(session) => database.run_raw_command(command).session(session).await,
-        None => {
-            if let Some(concern) = commands::write_concern(engine) {
-                command.append("writeConcern", concern);
-            }
-            database.run_raw_command(command).await
-        }
+        None => database.run_raw_command(command).await,
     };
     let reply = reply.map_err(|err| Failure::from_driver(err, name))?;
     let write_error = reply.get_array("writeErrors").ok().and_then(|errors| {
@@ -271,9 +301,12 @@ fn apply_errors(reply: &mut Reply, chunk: Range<usize>, fates: &mut [Fate], one_
 /// Sends the field updates and replacements (`Command::Update`) or the deletes
 /// (`Command::Delete`) of `range`, one ordered command per chunk, and sets their fates from the
 /// replies.
+#[allow(clippy::too_many_arguments)]
 async fn send_chunked(
     engine: &Engine,
     mut session: Option<&mut ClientSession>,
+    in_transaction: bool,
+    options: &Options,
     plan: &Plan,
     range: Range<usize>,
     command: Command,
@@ -290,13 +323,16 @@ async fn send_chunked(
             Ok(body) => body,
             Err(failure) => return Some(failure),
         };
-        let mut reply = match run_write_command(engine, session.as_deref_mut(), plan, chunk.clone(), body).await {
-            Ok(reply) => reply,
-            Err(failure) => {
-                fates[chunk].fill(Fate::Unknown);
-                return Some(failure);
-            }
-        };
+        let mut reply =
+            match run_write_command(engine, session.as_deref_mut(), in_transaction, options, plan, chunk.clone(), body)
+                .await
+            {
+                Ok(reply) => reply,
+                Err(failure) => {
+                    fates[chunk].fill(Fate::Unknown);
+                    return Some(failure);
+                }
+            };
         fates[chunk.clone()].fill(Fate::Done);
         if command == Command::Delete {
             let expecting: Vec<usize> = chunk.clone().filter(|index| plan.writes[*index].expect_match).collect();
@@ -356,6 +392,7 @@ async fn send_chunked(
 async fn send_bulk_write(
     engine: &Engine,
     session: Option<&mut ClientSession>,
+    options: &Options,
     plan: &Plan,
     fates: &mut [Fate],
 ) -> Option<Option<Failure>> {
@@ -369,7 +406,8 @@ async fn send_bulk_write(
     if let Err(error) = engine.check_auth() {
         return Some(Some(Failure::plain(error, None)));
     }
-    let action = engine.client().bulk_write(models).ordered(true).verbose_results();
+    let action =
+        engine.client().bulk_write(models).with_options(BulkWriteOptions::from_options(options)).verbose_results();
     let result = match session {
         Some(session) => action.session(session).await,
         None => action.await,
