@@ -107,7 +107,8 @@ def draw(rows):
     height = MARGIN_TOP + len(METRICS) * PANEL_H + (len(METRICS) - 1) * GAP_Y + 40
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="11" role="img" '
+        f'viewBox="0 0 {width} {height}" style="max-width: 100%; height: auto" font-family="{FONT}" '
+        f'font-size="11" role="img" '
         f'aria-label="mongotic and the driver, cost per document from {size_label(sizes[0])} '
         f'to {size_label(sizes[-1])} documents">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
