@@ -56,6 +56,7 @@ mod encode;
 pub mod engine;
 pub mod error;
 pub mod expr;
+pub mod guide;
 pub mod model;
 pub mod options;
 pub mod relation;

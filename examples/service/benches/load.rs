@@ -56,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?
             .json()
             .await?;
-        ids.push(created["_id"]["$oid"].as_str().ok_or("an id")?.to_owned());
+        ids.push(created["id"].as_str().ok_or("an id")?.to_owned());
     }
     let ids = Arc::new(ids);
     let tally = Arc::new(Tally::default());

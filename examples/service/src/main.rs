@@ -1,11 +1,13 @@
 //! Runs the example service: against `MONGODB_URI`, or else the project's test server (started
-//! for the process). Listens on `ADDR` (default `127.0.0.1:3000`).
+//! for the process). Listens on `ADDR` (default `127.0.0.1:3000`). Logs to stderr: failed
+//! requests, with the request they belong to.
 
 use mongotic::{create_engine, create_indexes, sessionmaker};
 use mongotic_example_service::{Post, User, app};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_writer(std::io::stderr).init();
     let uri = match std::env::var("MONGODB_URI") {
         Ok(uri) => uri,
         Err(_) => mongotic_test_server::try_uri()?,

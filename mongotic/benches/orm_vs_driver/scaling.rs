@@ -3,6 +3,9 @@
 //! the time and the peak memory per document of each side and their ratio. Costs that grow
 //! linearly keep the per-document figures flat from one size to the next; a stream of
 //! untracked values keeps its total peak flat instead.
+//!
+//! `MONGOTIC_BENCH_CSV=path` also writes the rows to `path` as CSV, for
+//! `scripts/plot-scaling.py` to draw (`mongotic/benches/results/scaling.csv` is an example).
 
 use std::time::Duration;
 
@@ -180,34 +183,94 @@ async fn measure<W: ScaledWorkload>(sides: &Sides, n: usize, runs: usize) -> Row
     Row { size: n, name: W::NAME, orm, raw }
 }
 
+/// What the table shows of one row: per-document medians and peaks of each side.
+struct Figures {
+    orm_micros: f64,
+    raw_micros: f64,
+    orm_cpu: f64,
+    raw_cpu: f64,
+    /// Largest peak of the runs, in bytes: memory is about the worst case.
+    orm_peak: f64,
+    raw_peak: f64,
+}
+
+impl Figures {
+    fn of(row: &Row) -> Figures {
+        let micros = |durations: Vec<Duration>| median(durations).as_secs_f64() * 1e6 / row.size as f64;
+        let per_doc = |runs: &[Run]| micros(runs.iter().map(|run| run.wall).collect());
+        let cpu = |runs: &[Run]| micros(runs.iter().map(|run| run.cpu).collect());
+        let peak = |runs: &[Run]| runs.iter().map(|run| run.peak).max().unwrap_or_default().max(0) as f64;
+        Figures {
+            orm_micros: per_doc(&row.orm),
+            raw_micros: per_doc(&row.raw),
+            orm_cpu: cpu(&row.orm),
+            raw_cpu: cpu(&row.raw),
+            orm_peak: peak(&row.orm),
+            raw_peak: peak(&row.raw),
+        }
+    }
+
+    fn ratio(&self) -> f64 {
+        self.orm_micros / self.raw_micros.max(1e-9)
+    }
+}
+
 fn print_rows(rows: &[Row]) {
     println!(
         "\n| documents | workload | mongotic µs/doc | driver µs/doc | ratio | client CPU µs/doc (mongotic / driver) | peak bytes/doc (mongotic / driver) | peak MB (mongotic / driver) |"
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for row in rows {
-        let micros = |durations: Vec<Duration>| median(durations).as_secs_f64() * 1e6 / row.size as f64;
-        let per_doc = |runs: &[Run]| micros(runs.iter().map(|run| run.wall).collect());
-        let cpu = |runs: &[Run]| micros(runs.iter().map(|run| run.cpu).collect());
-        // The largest peak of the runs: memory is about the worst case.
-        let peak = |runs: &[Run]| runs.iter().map(|run| run.peak).max().unwrap_or_default().max(0) as f64;
-        let (orm, raw) = (per_doc(&row.orm), per_doc(&row.raw));
-        let (orm_peak, raw_peak) = (peak(&row.orm), peak(&row.raw));
+        let f = Figures::of(row);
+        let docs = row.size as f64;
         println!(
             "| {} | {} | {:.2} | {:.2} | {:.2}x | {:.2} / {:.2} | {:.0} / {:.0} | {:.1} / {:.1} |",
             thousands(row.size),
             row.name,
-            orm,
-            raw,
-            orm / raw.max(1e-9),
-            cpu(&row.orm),
-            cpu(&row.raw),
-            orm_peak / row.size as f64,
-            raw_peak / row.size as f64,
-            orm_peak / 1e6,
-            raw_peak / 1e6,
+            f.orm_micros,
+            f.raw_micros,
+            f.ratio(),
+            f.orm_cpu,
+            f.raw_cpu,
+            f.orm_peak / docs,
+            f.raw_peak / docs,
+            f.orm_peak / 1e6,
+            f.raw_peak / 1e6,
         );
     }
+}
+
+/// The header of the CSV form of the table, which `scripts/plot-scaling.py` reads.
+const CSV_HEADER: &str = "documents,workload,mongotic_us_per_doc,driver_us_per_doc,ratio,mongotic_cpu_us_per_doc,driver_cpu_us_per_doc,mongotic_peak_bytes_per_doc,driver_peak_bytes_per_doc,mongotic_peak_mb,driver_peak_mb";
+
+/// The table as CSV (RFC 4180: a workload name with a comma is quoted), the same figures
+/// rounded as the table rounds them.
+fn csv(rows: &[Row]) -> String {
+    let mut out = format!("{CSV_HEADER}\n");
+    for row in rows {
+        let f = Figures::of(row);
+        let docs = row.size as f64;
+        let name = if row.name.contains([',', '"']) {
+            format!("\"{}\"", row.name.replace('"', "\"\""))
+        } else {
+            row.name.to_owned()
+        };
+        out.push_str(&format!(
+            "{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{:.0},{:.0},{:.1},{:.1}\n",
+            row.size,
+            name,
+            f.orm_micros,
+            f.raw_micros,
+            f.ratio(),
+            f.orm_cpu,
+            f.raw_cpu,
+            f.orm_peak / docs,
+            f.raw_peak / docs,
+            f.orm_peak / 1e6,
+            f.raw_peak / 1e6,
+        ));
+    }
+    out
 }
 
 fn thousands(n: usize) -> String {
@@ -276,6 +339,11 @@ pub(super) fn run(runtime: &tokio::runtime::Runtime, only: &str) {
         // Nothing is kept between runs: what is still allocated here was allocated before.
         eprintln!("bytes still allocated after the runs, beyond those before: {}", live_bytes() - before);
         print_rows(&rows);
+        // `MONGOTIC_BENCH_CSV=path`: the same rows, machine-readable, for the plot script.
+        if let Some(path) = std::env::var_os("MONGOTIC_BENCH_CSV") {
+            std::fs::write(&path, csv(&rows)).expect("write MONGOTIC_BENCH_CSV");
+            eprintln!("wrote {}", std::path::Path::new(&path).display());
+        }
     });
     drop(db);
 }
