@@ -127,7 +127,7 @@ impl Options {
     /// ```
     /// use std::time::Duration;
     /// use mongotic::options::Options;
-    /// let merged = Options::new().max_time(Duration::from_millis(5)).over(&Options::new().batch_size(10));
+    /// let merged = Options::new().max_time(Duration::from_millis(5)).over(&Options::new().batch_size(10_u32));
     /// assert_eq!((merged.get_max_time(), merged.get_batch_size()), (Some(Duration::from_millis(5)), Some(10)));
     /// ```
     pub fn over(&self, base: &Options) -> Options {
