@@ -120,6 +120,7 @@ class Server:
             command.append("--standalone")
         if self.args.sync_on_commit:
             command.append("--sync-on-commit")
+        command.extend(self.args.server_arg)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 command,
@@ -198,6 +199,7 @@ def main():
     parser.add_argument("--standalone", action="store_true")
     parser.add_argument("--sync-on-commit", action="store_true")
     parser.add_argument("--control", action="store_true")
+    parser.add_argument("--server-arg", action="append", default=[], help="one more argument for the server")
     parser.add_argument("executable")
     args = parser.parse_args()
 

@@ -50,12 +50,29 @@ impl DedicatedServer {
     /// Starts a server of the given topology on a free loopback port, with empty storage in
     /// a fresh temporary directory. Returns once it accepts connections (about a second).
     pub fn start(topology: Topology) -> Result<DedicatedServer, String> {
-        let flags = Flags { standalone: topology == Topology::Standalone, sync_on_commit: true, control: true };
+        DedicatedServer::start_with_args(topology, &[])
+    }
+
+    /// [`DedicatedServer::start`], with more arguments for the server each time it starts
+    /// (`--auth`, `--oplog-max-entries 100`…; see `secantusd-py --help`).
+    ///
+    /// ```no_run
+    /// use mongotic_test_server::{DedicatedServer, Topology};
+    /// // A server that refuses every client: it has no user yet.
+    /// let server = DedicatedServer::start_with_args(Topology::ReplicaSet, &["--auth"])?;
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn start_with_args(topology: Topology, args: &[&str]) -> Result<DedicatedServer, String> {
+        let flags = Flags {
+            standalone: topology == Topology::Standalone,
+            sync_on_commit: true,
+            control: true,
+            server_args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+        };
         let (watchdog, port) = Watchdog::start(flags)?;
         Ok(DedicatedServer { watchdog, topology, port })
     }
 
-    /// The topology the server advertises.
     pub fn topology(&self) -> Topology {
         self.topology
     }

@@ -267,10 +267,10 @@ pub(crate) fn stream_of<'s, M: Model, P: Projection<M>>(
     session: &'s mut Session,
     stmt: Select<M, P>,
 ) -> BoxStream<'s, Result<P::Output>> {
-    let pending = SelectState::Pending(session, stmt);
+    let pending = SelectState::Pending(session, Box::new(stmt));
     stream::try_unfold(pending, |state| async move {
         let mut result = match state {
-            SelectState::Pending(session, stmt) => Box::new(SelectResult::open(session, stmt).await?),
+            SelectState::Pending(session, stmt) => Box::new(SelectResult::open(session, *stmt).await?),
             SelectState::Open(result) => result,
         };
         Ok(result.next().await?.map(|value| (value, SelectState::Open(result))))
@@ -279,7 +279,7 @@ pub(crate) fn stream_of<'s, M: Model, P: Projection<M>>(
 }
 
 enum SelectState<'s, M, P: Projection<M>> {
-    Pending(&'s mut Session, Select<M, P>),
+    Pending(&'s mut Session, Box<Select<M, P>>),
     Open(Box<SelectResult<'s, M, P>>),
 }
 

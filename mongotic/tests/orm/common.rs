@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::error::Error as StdError;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use mongotic::bson::{DateTime, Document, doc};
+use mongotic::bson::{Bson, DateTime, Document, doc};
 use mongotic::mongodb;
 use mongotic::prelude::*;
 use mongotic::{ModelSet, blocking};
@@ -270,7 +270,8 @@ impl Raw {
 
     /// Arms the `failCommand` fail point with any `mode` and `data` (see the server's
     /// documentation), scoped to this test's engine by its application name.
-    async fn fail_point(&self, mode: Document, mut data: Document) {
+    async fn fail_point(&self, mode: impl Into<Bson>, mut data: Document) {
+        let mode = mode.into();
         harness::require_in(self.needs, Need::FailPoints);
         if self.fail_point.borrow().is_none() {
             let turn = FAIL_POINT.lock().unwrap_or_else(PoisonError::into_inner);
@@ -341,6 +342,11 @@ impl AsyncCtx {
         sessionmaker(&self.engine).session()
     }
 
+    /// The async engine under test.
+    pub fn async_engine(&self) -> Engine {
+        self.engine.clone()
+    }
+
     pub fn log(&self) -> &CommandLog {
         &self.raw.log
     }
@@ -373,7 +379,7 @@ impl AsyncCtx {
         self.raw.fail_commands(commands, error_code, times).await
     }
 
-    pub async fn fail_point(&self, mode: Document, data: Document) {
+    pub async fn fail_point(&self, mode: impl Into<Bson>, data: Document) {
         self.raw.fail_point(mode, data).await
     }
 
@@ -408,6 +414,11 @@ impl BlockingCtx {
 
     pub fn session(&self) -> blocking::Session {
         blocking::sessionmaker(&self.engine).session()
+    }
+
+    /// The async engine inside the blocking one.
+    pub fn async_engine(&self) -> Engine {
+        self.engine.as_async().clone()
     }
 
     /// See [`AsyncCtx::transactional`].
@@ -452,7 +463,7 @@ impl BlockingCtx {
         self.runtime.block_on(self.raw.fail_commands(commands, error_code, times))
     }
 
-    pub fn fail_point(&self, mode: Document, data: Document) {
+    pub fn fail_point(&self, mode: impl Into<Bson>, data: Document) {
         self.runtime.block_on(self.raw.fail_point(mode, data))
     }
 

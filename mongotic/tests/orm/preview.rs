@@ -6,11 +6,10 @@ use mongotic::bson::{Document, doc};
 use crate::common::*;
 use crate::concurrency::Doc;
 
-/// The command as the flush's writer built it: without the fields the driver adds to every
-/// command.
+/// The command as the flush's writer built it: without the fields the driver adds, which
+/// the preview documents.
 fn as_built(mut command: Document) -> Document {
-    let added = ["lsid", "$db", "txnNumber", "startTransaction", "autocommit", "$clusterTime", "$readPreference"];
-    for field in added {
+    for field in mongotic::session::FlushPreview::DRIVER_FIELDS {
         command.remove(field);
     }
     command
@@ -18,10 +17,15 @@ fn as_built(mut command: Document) -> Document {
 
 scenario!(a_preview_shows_exactly_what_the_flush_sends, |ctx| {
     let base = ctx.engine.clone();
+    // The session's options show in the commands as they are sent.
+    let options = mongotic::options::Options::new()
+        .comment("previewed")
+        .write_concern(mongotic::options::WriteConcern::builder().w_timeout(std::time::Duration::from_secs(5)).build());
     for (round, bulk_write) in [true, false].into_iter().enumerate() {
         ctx.engine = base.with_client_bulk_write(bulk_write);
         let n = round as i64 * 100;
         let mut session = ctx.session();
+        session.set_options(options.clone());
         let alice = session.add(user(&format!("Alice{round}"), &format!("alice{round}@x.io"), 30));
         let old = session.add(post(&format!("old{round}")));
         let versioned = session.add(Doc { id: n, title: "draft".into(), version: 0 });

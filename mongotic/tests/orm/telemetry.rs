@@ -15,20 +15,22 @@ use crate::common::*;
 
 /// One captured span: its name and its fields, as text.
 #[derive(Debug, Clone)]
-struct Captured {
-    name: &'static str,
-    fields: BTreeMap<String, String>,
+pub struct Captured {
+    pub name: &'static str,
+    pub fields: BTreeMap<String, String>,
 }
 
 impl Captured {
-    fn get(&self, field: &str) -> Option<&str> {
+    pub fn get(&self, field: &str) -> Option<&str> {
         self.fields.get(field).map(String::as_str)
     }
 }
 
+/// A subscriber that keeps every span and event, for the tests to read.
 #[derive(Clone, Default)]
-struct Capture {
+pub struct Capture {
     spans: Arc<Mutex<Vec<Captured>>>,
+    events: Arc<Mutex<Vec<Captured>>>,
 }
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
@@ -36,6 +38,10 @@ struct Fields<'a>(&'a mut BTreeMap<String, String>);
 impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &TracingField, value: &dyn fmt::Debug) {
         self.0.insert(field.name().to_owned(), format!("{value:?}").trim_matches('"').to_owned());
+    }
+
+    fn record_u64(&mut self, field: &TracingField, value: u64) {
+        self.0.insert(field.name().to_owned(), value.to_string());
     }
 
     fn record_str(&mut self, field: &TracingField, value: &str) {
@@ -64,12 +70,23 @@ impl Subscriber for Capture {
     }
 
     fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, _: &Event<'_>) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        let captured = Captured { name: event.metadata().target(), fields };
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(captured);
+    }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
 }
 
 impl Capture {
+    /// The events of `target`, in order.
+    pub fn events_of(&self, target: &str) -> Vec<Captured> {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.iter().filter(|event| event.name == target).cloned().collect()
+    }
+
     fn named(&self, otel_name: &str) -> Vec<Captured> {
         let spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
         spans.iter().filter(|span| span.get("otel.name") == Some(otel_name)).cloned().collect()
