@@ -7,7 +7,7 @@ use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, LitInt, LitStr, Path,
 
 use crate::naming::apply_rename_all;
 
-const CONTAINER_OPTIONS: &str = "database, collection, index, hooks, crate";
+const CONTAINER_OPTIONS: &str = "database, collection, index, shard_key, hooks, crate";
 const INDEX_OPTIONS: &str = "keys, name, unique, sparse, expire_after_secs, partial_filter";
 const FIELD_OPTIONS: &str = "id, index, unique, sparse, version, created_at, updated_at";
 
@@ -23,6 +23,8 @@ pub(crate) struct ContainerAttrs {
     pub(crate) hooks: bool,
     /// The struct carries `#[garde(...)]` options: it derives `garde::Validate`.
     pub(crate) garde: bool,
+    /// `shard_key(field, ...)`: the fields the collection is sharded on, in order.
+    pub(crate) shard_key: Option<(Span, Vec<IndexKeyName>)>,
 }
 
 /// One `index(...)` declaration.
@@ -126,6 +128,25 @@ pub(crate) fn parse_container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs
                     parsed.indexes.push(parse_index(&meta)?);
                 } else if meta.path.is_ident("hooks") {
                     parsed.hooks = true;
+                } else if meta.path.is_ident("shard_key") {
+                    let span = meta.path.span();
+                    let content;
+                    syn::parenthesized!(content in meta.input);
+                    let mut keys = Vec::new();
+                    while !content.is_empty() {
+                        keys.push(if content.peek(LitStr) {
+                            IndexKeyName::Path(content.parse()?)
+                        } else {
+                            IndexKeyName::Field(content.parse()?)
+                        });
+                        if !content.is_empty() {
+                            content.parse::<Token![,]>()?;
+                        }
+                    }
+                    if keys.is_empty() {
+                        return Err(meta.error("a shard key names at least one field"));
+                    }
+                    parsed.shard_key = Some((span, keys));
                 } else {
                     return Err(unknown(&meta, "mongotic option", CONTAINER_OPTIONS));
                 }

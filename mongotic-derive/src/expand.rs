@@ -209,6 +209,12 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
         None => quote!(::core::option::Option::None),
     };
     let prepares = container.hooks || behaviour.created_at.is_some() || behaviour.updated_at.is_some();
+    let shard_key = match &container.shard_key {
+        Some((_, keys)) => {
+            keys.iter().map(|key| stored_path(key, &fields, "shard on")).collect::<syn::Result<Vec<_>>>()?
+        }
+        None => Vec::new(),
+    };
     let validates = container.hooks || behaviour.garde;
     let flattens = fields.iter().filter(|field| field.attrs.flatten).map(|field| {
         let ty = field.ty;
@@ -244,7 +250,8 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
             fn meta() -> &'static #krate::ModelMeta {
                 static INDEXES: &[#krate::IndexDecl] = &[#(#indexes),*];
                 static META: #krate::ModelMeta = #krate::ModelMeta::new(#type_name, #database, #collection, INDEXES)
-                    .with_behaviour(#version_name, #updated_name, #prepares, #validates);
+                    .with_behaviour(#version_name, #updated_name, #prepares, #validates)
+                    .with_shard_key(&[#(#shard_key),*]);
                 &META
             }
 
@@ -473,36 +480,50 @@ fn field_indexes(krate: &TokenStream, fields: &[FieldInfo<'_>]) -> Vec<TokenStre
         .collect()
 }
 
+/// The stored path a key of an index or a shard key names: a Rust field's stored name, or a
+/// dotted path (as a string) that starts with one.
+fn stored_path(key: &IndexKeyName, fields: &[FieldInfo<'_>], what: &str) -> syn::Result<String> {
+    match key {
+        IndexKeyName::Field(ident) => {
+            let wanted = ident.unraw().to_string();
+            let field = fields.iter().find(|field| field.ident.unraw() == wanted).ok_or_else(|| {
+                let known: Vec<String> = fields.iter().map(|field| field.ident.unraw().to_string()).collect();
+                syn::Error::new(
+                    ident.span(),
+                    format!("no field `{wanted}` to {what}; the fields are: {}", known.join(", ")),
+                )
+            })?;
+            Ok(field.stored.clone())
+        }
+        IndexKeyName::Path(path) => {
+            let text = path.value();
+            let first = text.split('.').next().unwrap_or_default();
+            if !fields.iter().any(|field| field.stored == first) {
+                return Err(syn::Error::new(
+                    path.span(),
+                    format!("`{text}` does not start with a stored field name of this model"),
+                ));
+            }
+            Ok(text)
+        }
+    }
+}
+
 /// A struct-level `index(...)`, with its keys resolved to stored names.
 fn model_index(krate: &TokenStream, index: &IndexAttr, fields: &[FieldInfo<'_>]) -> syn::Result<TokenStream> {
     let mut keys = Vec::new();
     for (key, direction) in &index.keys {
-        let path = match key {
-            IndexKeyName::Field(ident) => {
-                let wanted = ident.unraw().to_string();
-                let field = fields.iter().find(|field| field.ident.unraw() == wanted).ok_or_else(|| {
-                    let known: Vec<String> = fields.iter().map(|field| field.ident.unraw().to_string()).collect();
-                    syn::Error::new(
-                        ident.span(),
-                        format!("no field `{wanted}` to index; the fields are: {}", known.join(", ")),
-                    )
-                })?;
-                field.stored.clone()
-            }
-            IndexKeyName::Path(path) => {
-                let text = path.value();
-                let first = text.split('.').next().unwrap_or_default();
-                if !fields.iter().any(|field| field.stored == first) {
-                    return Err(syn::Error::new(
-                        path.span(),
-                        format!("`{text}` does not start with a stored field name of this model"),
-                    ));
-                }
-                text
-            }
-        };
+        let path = stored_path(key, fields, "index")?;
         keys.push((path, *direction));
     }
+    model_index_decl(krate, index, keys)
+}
+
+fn model_index_decl(
+    krate: &TokenStream,
+    index: &IndexAttr,
+    keys: Vec<(String, IndexDirection)>,
+) -> syn::Result<TokenStream> {
     Ok(index_decl(
         krate,
         &keys,

@@ -516,11 +516,12 @@ tuple_model_set!(A, B, C, D, E, F, G, H, I, J, K, L);
 pub async fn create_indexes<S: ModelSet>(engine: &Engine) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for meta in S::metas() {
-        if meta.indexes.is_empty() {
+        let shard_key = shard_key_index(meta);
+        if meta.indexes.is_empty() && shard_key.is_none() {
             continue;
         }
         let namespace = engine.namespace(meta)?;
-        let models = meta.indexes.iter().map(|index| index.to_index_model());
+        let models = meta.indexes.iter().map(|index| index.to_index_model()).chain(shard_key);
         let created = engine
             .raw_collection(&namespace)?
             .create_indexes(models)
@@ -529,4 +530,15 @@ pub async fn create_indexes<S: ModelSet>(engine: &Engine) -> Result<Vec<String>>
         names.extend(created.index_names);
     }
     Ok(names)
+}
+
+/// The index a sharded collection needs on its shard key (`{key: 1, ...}`), for a model whose
+/// shard key is more than `_id`: `shardCollection` requires it. Named `shard_key`.
+fn shard_key_index(meta: &ModelMeta) -> Option<mongodb::IndexModel> {
+    if meta.shard_key.iter().all(|path| *path == "_id") {
+        return None;
+    }
+    let keys: bson::Document = meta.shard_key.iter().map(|path| ((*path).to_owned(), bson::Bson::Int32(1))).collect();
+    let options = mongodb::options::IndexOptions::builder().name("shard_key".to_owned()).build();
+    Some(mongodb::IndexModel::builder().keys(keys).options(options).build())
 }

@@ -252,6 +252,17 @@ pub enum Error {
         limit: std::time::Duration,
     },
 
+    /// A change to a field of a sharded collection's shard key, refused before anything is
+    /// sent: the write would have to move the document to another shard, which mongotic does
+    /// not do (delete the entity and add it anew with the new key instead).
+    #[error("the shard key of a document of {namespace} (_id {id}) changed: a shard key is not changed in place")]
+    ShardKeyChanged {
+        /// `database.collection`.
+        namespace: String,
+        /// The document's `_id`.
+        id: Box<Bson>,
+    },
+
     /// Options that cannot apply together (a read preference for secondaries inside a
     /// transaction, say), refused before anything is sent.
     #[error("invalid options: {message}")]
@@ -513,6 +524,7 @@ impl Error {
             Error::InvalidTls { .. } => "InvalidTls",
             Error::Auth { .. } => "Auth",
             Error::Timeout { .. } => "Timeout",
+            Error::ShardKeyChanged { .. } => "ShardKeyChanged",
             Error::InvalidOptions { .. } => "InvalidOptions",
             Error::Connection { .. } => "Connection",
             Error::Driver { .. } => "Driver",

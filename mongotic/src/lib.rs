@@ -96,6 +96,27 @@ pub use statement::{
 /// `#[mongotic(hooks)]`: the model implements [`Hooks`] itself (otherwise the derive writes an
 /// empty implementation).
 ///
+/// `#[mongotic(shard_key(field, ...))]`: the collection is sharded on these fields (Rust field
+/// names, or string paths; `id` for `_id`). Every write of a tracked entity (update,
+/// replacement, delete, merge, versioned writes) and every read a flush makes to settle or
+/// explain a write filters on the whole shard key with the values the server has, as a
+/// `mongos` needs to route it to one shard; a change to a shard key field is
+/// [`Error::ShardKeyChanged`] before anything is sent (delete the entity and add it anew
+/// instead); [`create_indexes`] creates the shard key's index (named `shard_key`). This is
+/// checked through command monitoring and [`Session::preview_flush`]: no sharded cluster runs
+/// in the test suite.
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(database = "shop", collection = "orders")]
+/// #[mongotic(shard_key(region, id))]
+/// struct Order { #[serde(rename = "_id")] id: i64, region: String, total: i64 }
+///
+/// assert_eq!(Order::meta().shard_key, ["region", "_id"]);
+/// ```
+///
 /// Field attributes: the id is the field stored as `_id` (`#[serde(rename = "_id")]`;
 /// `#[mongotic(id)]` marks it explicitly); `index`, `unique`,
 /// `sparse` for single-field indexes; `version` on an `i64`/`i32` counter for optimistic

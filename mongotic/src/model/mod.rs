@@ -128,6 +128,9 @@ pub struct ModelMeta {
     pub version: Option<&'static str>,
     /// The stored name of the `#[mongotic(updated_at)]` field, if the model has one.
     pub updated_at: Option<&'static str>,
+    /// The stored paths of the shard key (`#[mongotic(shard_key(..))]`), in order; empty
+    /// for a collection that is not sharded.
+    pub shard_key: &'static [&'static str],
     /// Hooks or timestamps change the value while a flush is planned.
     pub(crate) prepares: bool,
     /// Constraints or hand-written checks to run before writing.
@@ -150,6 +153,7 @@ impl ModelMeta {
             indexes,
             version: None,
             updated_at: None,
+            shard_key: &[],
             prepares: false,
             validates: false,
         }
@@ -165,6 +169,12 @@ impl ModelMeta {
         validates: bool,
     ) -> Self {
         ModelMeta { version, updated_at, prepares, validates, ..self }
+    }
+
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn with_shard_key(self, shard_key: &'static [&'static str]) -> Self {
+        ModelMeta { shard_key, ..self }
     }
 }
 

@@ -23,12 +23,12 @@
 //! read first: a document that holds the version and the content the write stored is proof
 //! that it landed, and the entity records it (changes made since are diffed from it).
 
-use bson::Bson;
+use bson::{Bson, RawDocumentBuf};
 use mongodb::Namespace;
 
 use super::diff::{Change, contains_all, diff};
-use super::store::{ById, stored, version_in};
-use super::tracked::{Intent, any_in_doubt};
+use super::store::{ById, shard_key_of, stored, version_in};
+use super::tracked::{Baseline, ErasedEntity, Intent, any_in_doubt};
 use super::transaction::Transaction;
 use super::unit_of_work::{Status, UnitOfWork};
 use crate::model::IdKey;
@@ -38,6 +38,8 @@ use crate::{Engine, Result};
 struct Doubt {
     key: usize,
     id: Bson,
+    /// The document's shard key, in a sharded collection.
+    shard: Option<RawDocumentBuf>,
     intent: Intent,
 }
 
@@ -73,7 +75,8 @@ pub(crate) async fn reconcile(engine: &Engine, uow: &mut UnitOfWork, txn: &mut T
             Intent::None => continue,
         };
         let namespace = engine.namespace(entry.entity.meta())?;
-        let doubt = Doubt { key, id, intent };
+        let shard = shard_key_in_doubt(entry.entity.as_ref(), &intent);
+        let doubt = Doubt { key, id, shard, intent };
         match doubts.iter_mut().find(|(known, _)| *known == namespace) {
             Some((_, list)) => list.push(doubt),
             None => doubts.push((namespace, vec![doubt])),
@@ -81,7 +84,8 @@ pub(crate) async fn reconcile(engine: &Engine, uow: &mut UnitOfWork, txn: &mut T
     }
     for (namespace, list) in doubts {
         let ids: Vec<Bson> = list.iter().map(|doubt| doubt.id.clone()).collect();
-        let found = stored(engine, txn.client_session()?, &namespace, &ids, false).await?;
+        let shards: Vec<Option<RawDocumentBuf>> = list.iter().map(|doubt| doubt.shard.clone()).collect();
+        let found = stored(engine, txn.client_session()?, &namespace, &ids, &shards, false).await?;
         let mut by_id = ById::new(found);
         for doubt in list {
             let stored = by_id.take(&IdKey::from_bson(&doubt.id));
@@ -89,6 +93,22 @@ pub(crate) async fn reconcile(engine: &Engine, uow: &mut UnitOfWork, txn: &mut T
         }
     }
     Ok(())
+}
+
+/// The shard key of the document a write in doubt was for, in a sharded collection: from what
+/// the write sent when it says, else from the entity as last synced, else as it is.
+fn shard_key_in_doubt(entity: &dyn ErasedEntity, intent: &Intent) -> Option<RawDocumentBuf> {
+    let paths = entity.meta().shard_key;
+    if paths.is_empty() {
+        return None;
+    }
+    match intent {
+        Intent::Insert { sent: Some(sent), .. } | Intent::Versioned { sent, .. } => shard_key_of(paths, sent),
+        _ => match &entity.state().sync().baseline {
+            Baseline::Taken(baseline) => shard_key_of(paths, baseline),
+            Baseline::Current | Baseline::Unknown => shard_key_of(paths, &entity.to_raw().ok()?),
+        },
+    }
 }
 
 /// Records what a read showed about the write in doubt (`intent`) of the entity in slot

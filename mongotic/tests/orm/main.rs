@@ -26,6 +26,7 @@ mod relations;
 mod retries;
 mod round_trips;
 mod seed;
+mod shards;
 mod telemetry;
 mod transactions;
 mod unit_of_work;

@@ -167,7 +167,8 @@ async fn forget_vanished(engine: &Engine, uow: &mut UnitOfWork, plan: &Plan, fat
             continue;
         }
         let ids: Vec<Bson> = writes.iter().map(|index| plan.writes[*index].id_bson()).collect();
-        let Ok(present) = stored_ids(engine, None, &plan.namespaces[namespace], &ids).await else { return };
+        let shards = plan.shard_keys(&writes);
+        let Ok(present) = stored_ids(engine, None, &plan.namespaces[namespace], &ids, &shards).await else { return };
         for index in writes {
             let write = &plan.writes[index];
             if present.contains(&write.id.key()) || uow.get(write.key).is_none() {

@@ -152,13 +152,14 @@ fn append_update_statement(out: &mut Vec<u8>, write: &Write) -> Result<()> {
 }
 
 /// The `delete` command for `chunk`: one statement, `_id` in the chunk's ids; or, for
-/// versioned entities, one statement per document with its version.
+/// versioned entities or a sharded collection, one statement per document with its version
+/// and its shard key.
 pub(crate) fn delete_command(
     collection: &str,
     plan: &Plan,
     chunk: Range<usize>,
 ) -> std::result::Result<RawDocumentBuf, Failure> {
-    if plan.writes[chunk.clone()].iter().any(|write| write.version.is_some()) {
+    if plan.writes[chunk.clone()].iter().any(|write| write.version.is_some() || write.shard.is_some()) {
         let mut statements = RawArrayBuf::new();
         for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
             match filter_of(write) {
@@ -205,6 +206,11 @@ pub(crate) fn filter_of(write: &Write) -> Result<RawDocumentBuf> {
 /// The elements of [`filter_of`].
 fn append_filter_fields(out: &mut Vec<u8>, write: &Write) -> Result<()> {
     append_id(out, &write.id)?;
+    if let Some(shard) = &write.shard {
+        // The shard key's elements, as they are: past the int32 length, before the final NUL.
+        let bytes = shard.as_bytes();
+        out.extend_from_slice(bytes.get(4..bytes.len().saturating_sub(1)).unwrap_or_default());
+    }
     if let Some(check) = write.version {
         let field = check.field.as_bytes();
         if field.contains(&0) {

@@ -16,6 +16,7 @@ use super::prepare::{Preparer, VersionCheck, stored_version};
 use crate::error::{Error, WriteKind};
 use crate::model::{HookEvent, IdKey, ModelMeta};
 use crate::session::diff::{Change, changed_paths, diff, id_key};
+use crate::session::store::shard_key_of;
 use crate::session::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId};
 use crate::session::unit_of_work::{Status, UnitOfWork};
 use crate::{Engine, Result};
@@ -40,6 +41,9 @@ pub(crate) struct Write {
     pub(crate) generated_id: bool,
     /// The version check of a versioned entity's update, replacement or delete.
     pub(crate) version: Option<VersionCheck>,
+    /// The shard key of the document, for the filter of a write to a sharded collection
+    /// (see [`shard_key_of`]).
+    pub(crate) shard: Option<Box<RawDocumentBuf>>,
 }
 
 pub(crate) enum Body {
@@ -112,6 +116,12 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// The shard keys of the writes `indices`, for a read of their documents (all `None` for
+    /// a collection that is not sharded).
+    pub(crate) fn shard_keys(&self, indices: &[usize]) -> Vec<Option<RawDocumentBuf>> {
+        indices.iter().map(|index| self.writes[*index].shard.as_deref().cloned()).collect()
+    }
+
     /// The error for the versioned write `index` that met a version it did not expect
     /// (`found`, when a read learned it).
     pub(crate) fn conflict_error(&self, index: usize, found: Option<i64>) -> Error {
@@ -148,9 +158,22 @@ pub(crate) fn test_plan(writes: usize) -> Plan {
                 expect_match: true,
                 generated_id: false,
                 version: None,
+                shard: None,
             })
             .collect(),
     }
+}
+
+/// The shard key the server has for a persistent entity's document: from its baseline (its
+/// value as last synced), or its current value when it has not changed since.
+fn stored_shard_key(
+    entity: &dyn ErasedEntity,
+    paths: &[&str],
+) -> std::result::Result<Option<RawDocumentBuf>, CellError> {
+    if let Baseline::Taken(baseline) = &entity.state().sync().baseline {
+        return Ok(shard_key_of(paths, baseline));
+    }
+    Ok(shard_key_of(paths, &entity.to_raw()?))
 }
 
 /// The `_id` of a serialized entity.
@@ -275,7 +298,9 @@ impl Planner {
             expect_match: false,
             generated_id: false,
             version: None,
+            shard: None,
         };
+        let shard_key = entity.meta().shard_key;
         match status {
             Status::Uncertain => return Ok(None),
             Status::Deleted => {
@@ -291,6 +316,9 @@ impl Planner {
                     && let Some(expected) = stored_version(&*entity, field, &name)?
                 {
                     write.version = Some(VersionCheck { field, expected, written: expected });
+                }
+                if !shard_key.is_empty() {
+                    write.shard = stored_shard_key(&*entity, shard_key).map_err(fail)?.map(Box::new);
                 }
                 (write.kind, write.id) = (WriteKind::Delete, ServerId::new(id));
             }
@@ -308,6 +336,10 @@ impl Planner {
                 // deep before any walk over it recurses.
                 write.body = Body::Document(entity.to_raw().map_err(fail)?);
                 self.prep.validate(&*entity, Some(&id), &name)?;
+                // A merge may create its document: the key it has is the one it gives it.
+                if let Body::Document(doc) = &write.body {
+                    write.shard = shard_key_of(shard_key, doc).map(Box::new);
+                }
                 write.upsert = true;
                 (write.kind, write.id) = (WriteKind::Replace, ServerId::new(id));
             }
@@ -364,6 +396,13 @@ impl Planner {
                     entity.set_version(expected + 1).map_err(fail)?;
                     write.version = Some(VersionCheck { field, expected, written: expected + 1 });
                     (current, change) = self.change(&*entity, &stored_id, &name)?.unwrap_or((current, change));
+                }
+                if !shard_key.is_empty() {
+                    let stored = stored_shard_key(&*entity, shard_key).map_err(fail)?;
+                    if stored != shard_key_of(shard_key, &current) {
+                        return Err(Error::ShardKeyChanged { namespace: name.clone(), id: Box::new(stored_id) });
+                    }
+                    write.shard = stored.map(Box::new);
                 }
                 write.expect_match = true;
                 write.id = ServerId::new(stored_id);

@@ -122,7 +122,7 @@ async fn finish(
     {
         // Read outside any transaction: the refused write ended it.
         let namespace = &plan.namespaces[write.namespace];
-        let found = stored(engine, None, namespace, &[write.id_bson()], false)
+        let found = stored(engine, None, namespace, &[write.id_bson()], &plan.shard_keys(&[index]), false)
             .await
             .ok()
             .and_then(|docs| docs.first().and_then(|doc| version_in(doc, check.field)));

@@ -1,0 +1,167 @@
+//! Sharded collections: every write of a tracked entity, and every read a flush makes to
+//! settle or explain one, filters on the whole shard key, as a `mongos` needs to route it (no
+//! sharded cluster runs here: the commands are read through command monitoring and
+//! `preview_flush`, and they run unchanged on a replica set or a standalone server).
+
+use mongotic::bson::{Bson, Document, doc};
+use mongotic::prelude::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "shards", collection = "orders")]
+#[mongotic(shard_key(region, id))]
+pub struct Order {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    pub region: String,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "shards", collection = "invoices")]
+#[mongotic(shard_key(region))]
+pub struct Invoice {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    pub region: String,
+    pub total: i64,
+    #[serde(default)]
+    #[mongotic(version)]
+    pub version: i64,
+}
+
+/// The filters of the writes and reads a command holds, whatever its kind.
+fn filters(name: &str, command: &Document) -> Vec<Document> {
+    let list = |field: &str, key: &str| -> Vec<Document> {
+        command
+            .get_array(field)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Bson::as_document)
+                    .filter_map(|item| item.get_document(key).ok().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match name {
+        "update" => list("updates", "q"),
+        "delete" => list("deletes", "q"),
+        "bulkWrite" => command
+            .get_array("ops")
+            .map(|ops| {
+                ops.iter()
+                    .filter_map(Bson::as_document)
+                    .filter(|op| !op.contains_key("insert"))
+                    .filter_map(|op| op.get_document("filter").ok().cloned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "find" => match command.get_document("filter") {
+            // A read of several documents by key: one branch each.
+            Ok(filter) if filter.contains_key("$or") => filter
+                .get_array("$or")
+                .map(|branches| branches.iter().filter_map(Bson::as_document).cloned().collect())
+                .unwrap_or_default(),
+            Ok(filter) => vec![filter.clone()],
+            Err(_) => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Asserts that every filter of the logged commands `names` has `region`, and counts them.
+fn every_filter_has_the_shard_key(log: &mongotic_test_server::CommandLog, names: &[&str]) -> usize {
+    let mut seen = 0;
+    for name in names {
+        for command in log.commands(name) {
+            for filter in filters(name, &command) {
+                assert!(filter.contains_key("_id") && filter.contains_key("region"), "{name}: {filter} in {command}");
+                seen += 1;
+            }
+        }
+    }
+    seen
+}
+
+scenario!(every_write_of_a_tracked_entity_filters_on_the_shard_key, |ctx| {
+    let engine = ctx.engine.clone();
+    for bulk_write in [true, false] {
+        ctx.engine = engine.with_client_bulk_write(bulk_write);
+        let mut session = ctx.session();
+        let base = if bulk_write { 0 } else { 100 };
+        let orders = session.add_all((0..4).map(|i| Order { id: base + i, region: format!("r{i}"), total: 10 }));
+        let invoices =
+            session.add_all((0..3).map(|i| Invoice { id: base + i, region: format!("r{i}"), total: 1, version: 0 }));
+        aw!(session.commit())?;
+        ctx.log().clear();
+        orders[0].write().total += 1; // an update
+        session.delete(&orders[1])?; // a delete
+        let replaced = orders[2].read().id;
+        session.merge(Order { id: replaced, region: "r2".into(), total: 99 })?; // a replacement
+        invoices[0].write().total += 1; // a versioned update
+        session.delete(&invoices[1])?; // a versioned delete
+        session.merge(Invoice { id: base + 50, region: "r9".into(), total: 5, version: 0 })?; // a merge that creates
+        let preview = aw!(session.preview_flush())?;
+        for command in preview.commands() {
+            let name = command.keys().next().cloned().unwrap_or_default();
+            for filter in filters(&name, command) {
+                assert!(filter.contains_key("region"), "previewed {name}: {filter}");
+            }
+        }
+        aw!(session.commit())?;
+        let seen = every_filter_has_the_shard_key(ctx.log(), &["update", "delete", "bulkWrite"]);
+        assert_eq!(seen, 6, "{:?}", ctx.log().names());
+        assert_eq!(aw!(ctx.count::<Order>(doc! { "_id": base + 2, "total": 99 })), 1);
+    }
+});
+
+scenario!(a_change_to_the_shard_key_is_refused_before_anything_is_sent, |ctx| {
+    let mut session = ctx.session();
+    let order = session.add(Order { id: 1, region: "eu".into(), total: 1 });
+    aw!(session.commit())?;
+    order.write().region = "us".into();
+    ctx.log().clear();
+    let err = aw!(session.commit()).expect_err("refused");
+    assert!(matches!(err, mongotic::Error::ShardKeyChanged { .. }), "{err}");
+    assert!(ctx.log().is_empty(), "{:?}", ctx.log().names());
+    assert_eq!(aw!(ctx.count::<Order>(doc! { "region": "eu" })), 1);
+});
+
+scenario!(the_reads_that_explain_a_write_filter_on_the_shard_key, |ctx| {
+    // A versioned write that meets another version: the read that tells why filters by key.
+    let mut session = ctx.session();
+    let invoice = session.add(Invoice { id: 7, region: "eu".into(), total: 1, version: 0 });
+    aw!(session.commit())?;
+    aw!(ctx.update::<Invoice>(doc! { "_id": 7_i64 }, doc! { "$inc": { "version": 1 } }));
+    invoice.write().total = 2;
+    ctx.log().clear();
+    let err = aw!(session.commit()).expect_err("a conflict");
+    assert!(err.is_conflict(), "{err}");
+    assert!(every_filter_has_the_shard_key(ctx.log(), &["find"]) >= 1, "{:?}", ctx.log().names());
+});
+
+scenario!(
+    the_reads_that_settle_a_write_in_doubt_filter_on_the_shard_key,
+    on = [Standalone],
+    needs = [FailPoints],
+    |ctx| {
+        let mut session = ctx.session();
+        session.add_all((0..3).map(|i| Order { id: i, region: format!("r{i}"), total: 1 }));
+        // The driver retries a write once when its connection closes: both attempts fail.
+        aw!(ctx.fail_commands(&["insert"], None, 2));
+        ctx.log().clear();
+        // The flush reads the inserts back at once, and the next one before it sends anything.
+        let err = aw!(session.commit()).expect_err("the connection closed");
+        aw!(ctx.fail_off());
+        assert!(matches!(&err, mongotic::Error::Flush(_)), "{err}");
+        aw!(session.commit())?;
+        assert!(every_filter_has_the_shard_key(ctx.log(), &["find"]) >= 3, "{:?}", ctx.log().names());
+        assert_eq!(aw!(ctx.count::<Order>(doc! {})), 3, "once each");
+    }
+);
+
+scenario!(create_indexes_creates_the_shard_key_index, |ctx| {
+    aw!(ctx.create_indexes::<Order>())?;
+    let names = aw!(ctx.index_names::<Order>());
+    assert!(names.contains(&"shard_key".to_owned()), "{names:?}");
+});
