@@ -530,6 +530,12 @@ impl Session {
     /// Reloads an entity from the server in place: every field takes the stored value, pending
     /// changes are dropped and the expired flag is cleared. One `find` round trip.
     ///
+    /// Reads never go back in time: the session's reads are causally consistent (they see
+    /// what it wrote, from any member), and for a model with a version field a document older
+    /// than the version the session knows (a secondary that lags behind another session's
+    /// write this one has seen) leaves the entity as it is. Without a version field the
+    /// document read is taken as it is: it holds at least this session's own writes.
+    ///
     /// Errors: [`Error::Detached`] for an entity this session does not track,
     /// [`Error::NotPersistent`] for one never flushed, [`Error::NotFound`] when its document
     /// is gone from the server.
@@ -557,6 +563,10 @@ impl Session {
             return Err(Error::NotFound { namespace: namespace.to_string(), id: Some(Box::new(id)) });
         };
         let state = &entity.cell.state;
+        if is_older::<M>(entity, &raw) {
+            // A read from a member that lags behind what this session saw: never go back.
+            return Ok(());
+        }
         entity.erased().load(&raw).map_err(|err| match err {
             CellError::Deserialize(source) => Error::deserialize(&namespace.to_string(), &raw, source),
             other => self.cell_error::<M>(other, Some(id.clone())),
@@ -939,6 +949,17 @@ impl Session {
         }
         Ok(found)
     }
+}
+
+/// `true` when the stored document `raw` holds an older version than the one the session knows
+/// `entity`'s document to have (for a model with a version field).
+fn is_older<M: Model>(entity: &Tracked<M>, raw: &bson::RawDocument) -> bool {
+    let Some(field) = M::meta().version else { return false };
+    let known = match &entity.cell.state.sync().baseline {
+        Baseline::Taken(baseline) => store::version_in(baseline, field),
+        Baseline::Current | Baseline::Unknown => entity.read().__version(),
+    };
+    matches!((store::version_in(raw, field), known), (Some(loaded), Some(known)) if loaded < known)
 }
 
 /// Makes the entity's current value its baseline, so changes made so far are not written.

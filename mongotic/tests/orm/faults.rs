@@ -88,13 +88,17 @@ struct Ticket {
     version: i64,
 }
 
-/// Client-chosen string ids.
+/// Client-chosen string ids, in a collection sharded on `(zone, _id)`: every write and every
+/// read that settles one carries the shard key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "faults", collection = "labels")]
+#[mongotic(shard_key(zone, id))]
 struct Label {
     #[serde(rename = "_id")]
     #[mongotic(id)]
     id: String,
+    /// Part of the shard key: taken from the id, never changed.
+    zone: String,
     text: String,
     count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,7 +181,8 @@ impl Subject for Label {
 
     fn fresh(id: Option<String>, what: u64) -> Label {
         let id = id.expect("a label's id is chosen by the program");
-        Label { id, text: format!("l{}", what % 1000), count: (what % 50) as i64, tag: None }
+        let zone = format!("z{}", id.bytes().map(u64::from).sum::<u64>() % 3);
+        Label { id, zone, text: format!("l{}", what % 1000), count: (what % 50) as i64, tag: None }
     }
 
     fn new_id(serial: u64) -> String {

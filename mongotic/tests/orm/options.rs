@@ -330,3 +330,57 @@ async fn options_a_transaction_cannot_take_are_refused_before_io() -> TestResult
     Ok(())
 }
 test!(async options_a_transaction_cannot_take_are_refused_before_io, needs = [ReplicaSet]);
+
+/// A session's reads are causally consistent: once it has written, its reads ask the server
+/// for what is at least as new as its writes (`afterClusterTime`), so they see them from any
+/// member of the replica set.
+async fn reads_after_a_flush_see_it_from_any_member() -> TestResult {
+    let ctx = AsyncCtx::new().await;
+    let mut session = ctx.session();
+    session.add(Author { id: 1, name: "one".into() });
+    session.commit().await?;
+    ctx.log().clear();
+    let found = session
+        .scalars(select::<Author>().read_preference(ReadPreference::SecondaryPreferred { options: None }))
+        .all()
+        .await?;
+    assert_eq!(found.len(), 1);
+    let find = ctx.log().commands("find").into_iter().next().ok_or("a find")?;
+    let after =
+        find.get_document("readConcern").ok().and_then(|concern| concern.get_timestamp("afterClusterTime").ok());
+    assert!(after.is_some(), "{find}");
+    Ok(())
+}
+test!(async reads_after_a_flush_see_it_from_any_member, needs = [ReplicaSet]);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "paths", collection = "versioned")]
+pub struct Counter {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    pub value: i64,
+    #[serde(default)]
+    #[mongotic(version)]
+    pub version: i64,
+}
+
+// A refresh that reads a document older than the version the session knows (as from a
+// member that lags behind) leaves the entity as it is: reads never go back in time.
+scenario!(a_refresh_never_goes_back_to_an_older_version, |ctx| {
+    let mut session = ctx.session();
+    let counter = session.add(Counter { id: 1, value: 0, version: 0 });
+    aw!(session.commit())?;
+    for _ in 0..3 {
+        counter.write().value += 1;
+        aw!(session.commit())?;
+    }
+    assert_eq!((counter.read().value, counter.read().version), (3, 3));
+    // What a lagging member would answer: an older version of the document.
+    aw!(ctx.update::<Counter>(doc! { "_id": 1_i64 }, doc! { "$set": { "value": 1, "version": 1 } }));
+    aw!(session.refresh(&counter))?;
+    assert_eq!((counter.read().value, counter.read().version), (3, 3), "not moved back");
+    // A newer one is taken.
+    aw!(ctx.update::<Counter>(doc! { "_id": 1_i64 }, doc! { "$set": { "value": 9, "version": 5 } }));
+    aw!(session.refresh(&counter))?;
+    assert_eq!((counter.read().value, counter.read().version), (9, 5));
+});
