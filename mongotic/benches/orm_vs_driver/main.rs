@@ -146,6 +146,22 @@ struct VersionedPerson {
     version: i64,
 }
 
+/// `Person` in a collection sharded on `(city, _id)`, over the same documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "bench", collection = "people")]
+#[mongotic(shard_key(city, id))]
+struct ShardedPerson {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    id: Option<ObjectId>,
+    name: String,
+    email: String,
+    age: i32,
+    city: String,
+    score: f64,
+    active: bool,
+    tags: Vec<String>,
+}
+
 #[derive(Debug, Deserialize)]
 struct NameAge {
     #[allow(dead_code)]
@@ -430,6 +446,50 @@ impl Workload for VersionedDirtyFlush {
     }
 }
 
+/// What options cost: the same tracked read, with a session's usual options (a time limit, a
+/// server time limit, a comment, a read concern) in the "orm" column and without in the "raw".
+struct OptionsRead;
+impl Workload for OptionsRead {
+    const NAME: &'static str = "read 10,000 tracked: with options / without";
+    type State = ();
+    async fn prepare(sides: &Sides) {
+        Read::prepare(sides).await;
+    }
+    async fn orm(sides: &Sides, _: ()) {
+        let options = mongotic::options::Options::new()
+            .timeout(Duration::from_secs(30))
+            .max_time(Duration::from_secs(20))
+            .comment("bench")
+            .read_concern(mongotic::options::ReadConcern::local());
+        let mut session = sides.factory.session();
+        session.set_options(options);
+        let all = session.scalars(select::<Person>()).all().await.expect("all");
+        assert_eq!(all.len(), 10_000);
+    }
+    async fn raw(sides: &Sides, _: ()) {
+        Read::orm(sides, ()).await
+    }
+}
+
+/// What a shard key costs: the same flush of 1,000 changed entities, in a collection sharded
+/// on `(city, _id)` (the "orm" column) and not (the "raw" column).
+struct ShardedDirtyFlush;
+impl Workload for ShardedDirtyFlush {
+    const NAME: &'static str = "flush 1,000 dirty: sharded key / not";
+    type State = ();
+    async fn prepare(sides: &Sides) {
+        reset(sides, 1_000).await;
+    }
+    async fn orm(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        change_every_score::<ShardedPerson>(&mut session, |p| &mut p.score).await;
+    }
+    async fn raw(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        change_every_score::<Person>(&mut session, |p| &mut p.score).await;
+    }
+}
+
 struct GetById;
 impl Workload for GetById {
     const NAME: &'static str = "1,000 get by id (/ find_one)";
@@ -663,6 +723,12 @@ fn main() {
         if wanted(GetById::NAME) {
             profile::<GetById>(&runtime, &sides, runs);
         }
+        if wanted(OptionsRead::NAME) {
+            profile::<OptionsRead>(&runtime, &sides, runs);
+        }
+        if wanted(ShardedDirtyFlush::NAME) {
+            profile::<ShardedDirtyFlush>(&runtime, &sides, runs);
+        }
         if wanted(Projection::NAME) {
             profile::<Projection>(&runtime, &sides, runs);
         }
@@ -707,6 +773,12 @@ fn main() {
         }
         if wanted(GetById::NAME) {
             rows.push(measure::<GetById>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(OptionsRead::NAME) {
+            rows.push(measure::<OptionsRead>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(ShardedDirtyFlush::NAME) {
+            rows.push(measure::<ShardedDirtyFlush>(&timed_sides, &counted_sides, &log, runs).await);
         }
         if wanted(BulkUpdate::NAME) {
             rows.push(measure::<BulkUpdate>(&timed_sides, &counted_sides, &log, runs).await);
