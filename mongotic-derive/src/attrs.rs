@@ -9,7 +9,7 @@ use crate::naming::apply_rename_all;
 
 const CONTAINER_OPTIONS: &str = "database, collection, index, shard_key, hooks, crate";
 const INDEX_OPTIONS: &str = "keys, name, unique, sparse, expire_after_secs, partial_filter";
-const FIELD_OPTIONS: &str = "id, index, unique, sparse, version, created_at, updated_at";
+const FIELD_OPTIONS: &str = "id, index, unique, sparse, version, created_at, updated_at, soft_delete, tenant";
 
 /// The struct-level options.
 #[derive(Default)]
@@ -70,6 +70,10 @@ pub(crate) struct FieldAttrs {
     pub(crate) updated_at: bool,
     /// The field's `#[garde(...)]` attributes, copied onto the per-field check of bulk updates.
     pub(crate) garde: Vec<Attribute>,
+    /// `soft_delete`: the `Option<DateTime>` a delete sets instead of removing the document.
+    pub(crate) soft_delete: bool,
+    /// `tenant`: the field a session bound to a tenant filters and stamps.
+    pub(crate) tenant: bool,
 }
 
 fn unknown(meta: &ParseNestedMeta<'_>, what: &str, expected: &str) -> syn::Error {
@@ -266,6 +270,10 @@ pub(crate) fn parse_field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                     parsed.created_at = true;
                 } else if meta.path.is_ident("updated_at") {
                     parsed.updated_at = true;
+                } else if meta.path.is_ident("soft_delete") {
+                    parsed.soft_delete = true;
+                } else if meta.path.is_ident("tenant") {
+                    parsed.tenant = true;
                 } else {
                     return Err(unknown(&meta, "mongotic field option", FIELD_OPTIONS));
                 }

@@ -194,21 +194,24 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
     let consts = descriptors(&krate, &owner, &fields);
     let behaviour = Behaviour::of(&container, &fields)?;
     let behaviour_methods = behaviour.methods(&krate, &container, &fields);
-    let version_name = match behaviour.version {
-        Some(field) => {
-            let stored = &field.stored;
-            quote!(::core::option::Option::Some(#stored))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let updated_name = match behaviour.updated_at {
-        Some(field) => {
-            let stored = &field.stored;
-            quote!(::core::option::Option::Some(#stored))
-        }
-        None => quote!(::core::option::Option::None),
-    };
     let prepares = container.hooks || behaviour.created_at.is_some() || behaviour.updated_at.is_some();
+    let stored_name = |field: Option<&FieldInfo<'_>>| match field {
+        Some(field) => {
+            let stored = &field.stored;
+            quote!(::core::option::Option::Some(#stored))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let version_name = stored_name(behaviour.version);
+    let updated_name = stored_name(behaviour.updated_at);
+    let created_name = stored_name(behaviour.created_at);
+    let soft_delete_name = stored_name(behaviour.soft_delete);
+    let tenant_name = stored_name(behaviour.tenant);
+    let scope_markers = {
+        let soft = behaviour.soft_delete.map(|_| quote!(#[automatically_derived] impl #krate::SoftDelete for #name {}));
+        let tenant = behaviour.tenant.map(|_| quote!(#[automatically_derived] impl #krate::TenantScoped for #name {}));
+        quote!(#soft #tenant)
+    };
     let shard_key = match &container.shard_key {
         Some((_, keys)) => {
             keys.iter().map(|key| stored_path(key, &fields, "shard on")).collect::<syn::Result<Vec<_>>>()?
@@ -241,6 +244,8 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         #hooks_impl
 
+        #scope_markers
+
         #(#flattens)*
 
         #[automatically_derived]
@@ -251,7 +256,9 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
                 static INDEXES: &[#krate::IndexDecl] = &[#(#indexes),*];
                 static META: #krate::ModelMeta = #krate::ModelMeta::new(#type_name, #database, #collection, INDEXES)
                     .with_behaviour(#version_name, #updated_name, #prepares, #validates)
-                    .with_shard_key(&[#(#shard_key),*]);
+                    .with_shard_key(&[#(#shard_key),*])
+                    .with_scopes(#soft_delete_name, #tenant_name)
+                    .with_created_at(#created_name);
                 &META
             }
 
@@ -272,6 +279,8 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
 /// validation.
 struct Behaviour<'f, 'a> {
     version: Option<&'f FieldInfo<'a>>,
+    soft_delete: Option<&'f FieldInfo<'a>>,
+    tenant: Option<&'f FieldInfo<'a>>,
     created_at: Option<&'f FieldInfo<'a>>,
     updated_at: Option<&'f FieldInfo<'a>>,
     /// The model derives `garde::Validate` (it carries `#[garde(...)]` options).
@@ -303,6 +312,8 @@ impl<'f, 'a> Behaviour<'f, 'a> {
         };
         Ok(Behaviour {
             version: single("version", |attrs| attrs.version)?,
+            soft_delete: single("soft_delete", |attrs| attrs.soft_delete)?,
+            tenant: single("tenant", |attrs| attrs.tenant)?,
             created_at: single("created_at", |attrs| attrs.created_at)?,
             updated_at: single("updated_at", |attrs| attrs.updated_at)?,
             garde: container.garde || fields.iter().any(|field| !field.attrs.garde.is_empty()),
@@ -320,6 +331,23 @@ impl<'f, 'a> Behaviour<'f, 'a> {
                 }
                 fn __set_version(&mut self, version: i64) {
                     <#ty as #krate::VersionField>::set(&mut self.#ident, version)
+                }
+            });
+        }
+        if let Some(field) = self.soft_delete {
+            let (ident, ty) = (field.ident, field.ty);
+            methods.extend(quote! {
+                fn __set_deleted(&mut self, at: ::core::option::Option<#krate::bson::DateTime>) {
+                    <#ty as #krate::SoftDeleteField>::set(&mut self.#ident, at)
+                }
+            });
+        }
+        if let Some(field) = self.tenant {
+            let (ident, ty) = (field.ident, field.ty);
+            methods.extend(quote! {
+                fn __set_tenant(&mut self, tenant: &#krate::bson::Bson) -> ::core::result::Result<(), #krate::bson::de::Error> {
+                    self.#ident = #krate::bson::from_bson::<#ty>(::core::clone::Clone::clone(tenant))?;
+                    ::core::result::Result::Ok(())
                 }
             });
         }

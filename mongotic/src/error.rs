@@ -263,6 +263,30 @@ pub enum Error {
         id: Box<Bson>,
     },
 
+    /// A write would change the tenant field of a tenant-scoped document
+    /// (`#[mongotic(tenant)]`): a tracked entity whose field changed, an entity of another
+    /// tenant than the session's, or a bulk `update` that sets the field. A document never
+    /// moves between tenants. Nothing was sent.
+    #[error(
+        "a write to {namespace} would give a document{} another tenant than the session's: a document never moves between tenants",
+        id.as_ref().map(|id| format!(" (_id {id})")).unwrap_or_default()
+    )]
+    TenantChanged {
+        /// `database.collection`.
+        namespace: String,
+        /// The document's `_id` (`None` for a bulk `update` that sets the tenant field).
+        id: Option<Box<Bson>>,
+    },
+
+    /// A tenant-scoped model (`#[mongotic(tenant)]`) was read or written by a session with
+    /// no tenant (see [`SessionFactory::for_tenant`](crate::SessionFactory::for_tenant)); use
+    /// `.unscoped()` on a statement to reach every tenant on purpose. Nothing was sent.
+    #[error("{model} is tenant-scoped and the session has no tenant: use a session for a tenant, or .unscoped()")]
+    TenantRequired {
+        /// The model's name.
+        model: &'static str,
+    },
+
     /// Options that cannot apply together (a read preference for secondaries inside a
     /// transaction, say), refused before anything is sent.
     #[error("invalid options: {message}")]
@@ -525,6 +549,8 @@ impl Error {
             Error::Auth { .. } => "Auth",
             Error::Timeout { .. } => "Timeout",
             Error::ShardKeyChanged { .. } => "ShardKeyChanged",
+            Error::TenantChanged { .. } => "TenantChanged",
+            Error::TenantRequired { .. } => "TenantRequired",
             Error::InvalidOptions { .. } => "InvalidOptions",
             Error::Connection { .. } => "Connection",
             Error::Driver { .. } => "Driver",

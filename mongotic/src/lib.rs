@@ -74,7 +74,7 @@ pub use error::{Error, FailedWrite, FlushError, Result, WriteKind};
 pub use expr::{ArrayField, Field, Filter, IntoSortKeys, SortKey, TextField, ValueOf, and_, not_, or_};
 pub use model::{
     Changes, Embedded, Embeds, Flattens, HookContext, HookError, Hooks, IdField, IndexDecl, IndexKey, IntoId, Model,
-    ModelId, ModelMeta, TimestampField, VersionField,
+    ModelId, ModelMeta, SoftDelete, SoftDeleteField, TenantScoped, TimestampField, VersionField,
 };
 pub use session::RetryPolicy;
 pub use session::{

@@ -91,6 +91,22 @@ pub struct Options {
     pub(crate) comment: Option<Bson>,
     pub(crate) allow_disk_use: Option<bool>,
     pub(crate) batch_size: Option<u32>,
+    /// Which documents of a soft-delete model a statement sees (statements only).
+    pub(crate) deleted: Option<Deleted>,
+    /// The statement reads or writes across tenants (statements only).
+    pub(crate) unscoped: bool,
+}
+
+/// Which documents of a model with a soft-delete field a statement sees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Deleted {
+    /// Live documents only: the default.
+    #[default]
+    Hidden,
+    /// Live and deleted documents.
+    Included,
+    /// Deleted documents only.
+    Only,
 }
 
 impl Options {
@@ -120,6 +136,8 @@ impl Options {
             && self.comment.is_none()
             && self.allow_disk_use.is_none()
             && self.batch_size.is_none()
+            && self.deleted.is_none()
+            && !self.unscoped
     }
 
     /// These options, with `base`'s where these leave a field unset.
@@ -142,6 +160,8 @@ impl Options {
             comment: self.comment.clone().or_else(|| base.comment.clone()),
             allow_disk_use: self.allow_disk_use.or(base.allow_disk_use),
             batch_size: self.batch_size.or(base.batch_size),
+            deleted: self.deleted.or(base.deleted),
+            unscoped: self.unscoped || base.unscoped,
         }
     }
 }
@@ -579,3 +599,59 @@ pub(crate) use statement_options;
 pub(crate) trait HasOptions {
     fn options_mut(&mut self) -> &mut Options;
 }
+
+/// The methods of a statement that opt out of a model's scopes, on the statement types whose
+/// model declares them (so `unscoped()` on a model without a tenant does not compile).
+macro_rules! scope_methods {
+    ($ty:ident<$m:ident $(, $generic:ident)*>, $example_soft:literal, $example_tenant:literal) => {
+        impl<$m: $crate::SoftDelete $(, $generic)*> $ty<$m $(, $generic)*> {
+            /// The statement sees deleted documents too (the model has a soft-delete field; by
+            /// default only live ones are seen).
+            ///
+            /// ```
+            /// # use mongotic::prelude::*;
+            /// # #[derive(Debug, Serialize, Deserialize, Model)]
+            /// # #[mongotic(collection = "users")]
+            /// # struct User { #[serde(rename = "_id")] id: i64, name: String, #[serde(default)] #[mongotic(soft_delete)] deleted_at: Option<mongotic::bson::DateTime> }
+            #[doc = concat!("let stmt = ", $example_soft, ".with_deleted();")]
+            /// ```
+            pub fn with_deleted(mut self) -> Self {
+                $crate::options::HasOptions::options_mut(&mut self).deleted = Some($crate::options::Deleted::Included);
+                self
+            }
+
+            /// The statement sees deleted documents only.
+            ///
+            /// ```
+            /// # use mongotic::prelude::*;
+            /// # #[derive(Debug, Serialize, Deserialize, Model)]
+            /// # #[mongotic(collection = "users")]
+            /// # struct User { #[serde(rename = "_id")] id: i64, name: String, #[serde(default)] #[mongotic(soft_delete)] deleted_at: Option<mongotic::bson::DateTime> }
+            #[doc = concat!("let stmt = ", $example_soft, ".only_deleted();")]
+            /// ```
+            pub fn only_deleted(mut self) -> Self {
+                $crate::options::HasOptions::options_mut(&mut self).deleted = Some($crate::options::Deleted::Only);
+                self
+            }
+        }
+
+        impl<$m: $crate::TenantScoped $(, $generic)*> $ty<$m $(, $generic)*> {
+            /// The statement reads or writes across tenants: the session's tenant does not
+            /// filter it. Meant for administration; grep for it in a review.
+            ///
+            /// ```
+            /// # use mongotic::prelude::*;
+            /// # #[derive(Debug, Serialize, Deserialize, Model)]
+            /// # #[mongotic(collection = "users")]
+            /// # struct User { #[serde(rename = "_id")] id: i64, name: String, #[mongotic(tenant)] tenant: String }
+            #[doc = concat!("let stmt = ", $example_tenant, ".unscoped();")]
+            /// ```
+            pub fn unscoped(mut self) -> Self {
+                $crate::options::HasOptions::options_mut(&mut self).unscoped = true;
+                self
+            }
+        }
+    };
+}
+
+pub(crate) use scope_methods;

@@ -52,6 +52,7 @@ pub(crate) fn statement(operation: &'static str, namespace: &Namespace, parent: 
                 db.response.returned_rows = Empty,
                 mongotic.documents_written = Empty,
                 mongotic.round_trips = Empty,
+                mongotic.scope = Empty,
                 db.response.status_code = Empty,
                 error.type = Empty,
             )

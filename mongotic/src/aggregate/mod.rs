@@ -501,3 +501,14 @@ crate::options::statement_options!(
     "select::<User>().aggregate(mongotic::aggregate::count())",
     [max_time, timeout, comment, read_preference, read_concern, hint, collation, allow_disk_use, batch_size]
 );
+
+crate::options::scope_methods!(
+    GroupBy<M, K, A>,
+    "select::<User>().group_by(User::name).agg(mongotic::aggregate::count())",
+    "select::<User>().group_by(User::name).agg(mongotic::aggregate::count())"
+);
+crate::options::scope_methods!(
+    Totals<M, A>,
+    "select::<User>().aggregate(mongotic::aggregate::count())",
+    "select::<User>().aggregate(mongotic::aggregate::count())"
+);

@@ -91,3 +91,9 @@ crate::options::statement_options!(
     "mongotic::aggregate::pipeline::<User, mongotic::bson::Document>([mongotic::bson::doc! { \"$count\": \"n\" }])",
     [max_time, timeout, comment, read_preference, read_concern, hint, collation, allow_disk_use, batch_size]
 );
+
+crate::options::scope_methods!(
+    Pipeline<M, T>,
+    "mongotic::aggregate::pipeline::<User, mongotic::bson::Document>([])",
+    "mongotic::aggregate::pipeline::<User, mongotic::bson::Document>([])"
+);

@@ -18,6 +18,7 @@
 mod behaviour;
 mod id;
 mod index;
+mod scope;
 
 use std::fmt::Debug;
 
@@ -29,6 +30,7 @@ pub(crate) use behaviour::{HookEvent, Staged};
 pub(crate) use id::IdKey;
 pub use id::{IdField, IntoId, ModelId};
 pub use index::{IndexDecl, IndexKey};
+pub use scope::{SoftDelete, SoftDeleteField, TenantScoped};
 
 use crate::expr::{Many, One, Shape};
 use crate::validation::Violations;
@@ -95,6 +97,18 @@ pub trait Model: Hooks + Serialize + DeserializeOwned + Debug + Send + Sync + 's
     #[doc(hidden)]
     fn __stamp(&mut self, _inserting: bool, _now: bson::DateTime) {}
 
+    /// Sets the `#[mongotic(soft_delete)]` field: when the document was deleted, or `None`.
+    /// Used by the flush.
+    #[doc(hidden)]
+    fn __set_deleted(&mut self, _at: Option<bson::DateTime>) {}
+
+    /// Sets the `#[mongotic(tenant)]` field to the session's tenant. Used by the flush and bulk
+    /// inserts.
+    #[doc(hidden)]
+    fn __set_tenant(&mut self, _tenant: &Bson) -> Result<(), bson::de::Error> {
+        Ok(())
+    }
+
     /// Checks the value's declared constraints and hand-written checks. Used by the flush.
     #[doc(hidden)]
     fn __validate(&self, _report: &mut Violations) {}
@@ -128,9 +142,16 @@ pub struct ModelMeta {
     pub version: Option<&'static str>,
     /// The stored name of the `#[mongotic(updated_at)]` field, if the model has one.
     pub updated_at: Option<&'static str>,
+    /// The stored name of the `#[mongotic(created_at)]` field, if the model has one (an
+    /// upsert writes it only when it inserts).
+    pub created_at: Option<&'static str>,
     /// The stored paths of the shard key (`#[mongotic(shard_key(..))]`), in order; empty
     /// for a collection that is not sharded.
     pub shard_key: &'static [&'static str],
+    /// The stored name of the `#[mongotic(soft_delete)]` field, if the model has one.
+    pub soft_delete: Option<&'static str>,
+    /// The stored name of the `#[mongotic(tenant)]` field, if the model has one.
+    pub tenant: Option<&'static str>,
     /// Hooks or timestamps change the value while a flush is planned.
     pub(crate) prepares: bool,
     /// Constraints or hand-written checks to run before writing.
@@ -153,7 +174,10 @@ impl ModelMeta {
             indexes,
             version: None,
             updated_at: None,
+            created_at: None,
             shard_key: &[],
+            soft_delete: None,
+            tenant: None,
             prepares: false,
             validates: false,
         }
@@ -175,6 +199,18 @@ impl ModelMeta {
     #[doc(hidden)]
     pub const fn with_shard_key(self, shard_key: &'static [&'static str]) -> Self {
         ModelMeta { shard_key, ..self }
+    }
+
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn with_scopes(self, soft_delete: Option<&'static str>, tenant: Option<&'static str>) -> Self {
+        ModelMeta { soft_delete, tenant, ..self }
+    }
+
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn with_created_at(self, created_at: Option<&'static str>) -> Self {
+        ModelMeta { created_at, ..self }
     }
 }
 

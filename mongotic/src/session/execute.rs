@@ -190,8 +190,9 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
         if self.is_empty() {
             return Ok(WriteResult::default());
         }
-        let namespace = session.engine.namespace(M::meta())?;
-        let namespace_text = namespace.to_string();
+        let io = session.io(M::meta(), "insert", &self.options).await?;
+        let namespace_text = io.namespace().to_owned();
+        let tenant = io.scope().tenant().cloned();
         let mut ids = Vec::with_capacity(self.values.len());
         let mut docs = Vec::with_capacity(self.values.len());
         let mut invalid = Vec::new();
@@ -211,6 +212,13 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
             let id = typed.to_bson();
             typed_ids.push(typed);
             value.__stamp(true, now);
+            if let Some(tenant) = &tenant {
+                value.__set_tenant(tenant).map_err(|source| Error::Deserialize {
+                    namespace: namespace_text.clone(),
+                    id: Some(Box::new(id.clone())),
+                    source,
+                })?;
+            }
             // Serialized before the checks run, as in a flush: the serializer refuses a value
             // nested too deep before any walk over it recurses.
             docs.push(crate::encode::entity_to_raw(&value).map_err(|err| Error::serialize(&namespace_text, err))?);
@@ -226,7 +234,6 @@ impl<'s, M: Model> Executable<'s> for Insert<M> {
         if !invalid.is_empty() {
             return Err(Error::Validation { invalid });
         }
-        let io = session.io(M::meta(), "insert", &self.options).await?;
         let count = io.insert_many(&docs, &ids).await?;
         Ok(WriteResult { rowcount: count, matched: count, inserted_ids: typed_ids })
     }
@@ -249,6 +256,21 @@ impl<'s, M: Model> Executable<'s> for Delete<M> {
 
     async fn execute_in(self, session: &'s mut Session) -> Result<WriteResult> {
         let filter = self.compile()?;
+        if let Some(field) = M::meta().soft_delete
+            && !self.permanent
+        {
+            // A soft delete: the live documents matched are marked, as `session.delete` does.
+            let mut options = self.options.clone();
+            options.deleted = None;
+            let io = session.io(M::meta(), "delete", &options).await?;
+            let mark = bson::doc! { "$set": { field: bson::DateTime::now() } };
+            let result = io.update_many(filter, UpdateModifications::Document(mark)).await?;
+            return Ok(WriteResult {
+                rowcount: result.modified_count,
+                matched: result.matched_count,
+                inserted_ids: Vec::new(),
+            });
+        }
         let io = session.io(M::meta(), "delete", &self.options).await?;
         let result = io.delete_many(filter).await?;
         Ok(WriteResult { rowcount: result.deleted_count, matched: result.deleted_count, inserted_ids: Vec::new() })

@@ -5,9 +5,11 @@
 //! An `Io` holds what every command of a statement needs, decided once: the driver session
 //! (the explicit transaction's, or the session's causally consistent one), the options in
 //! force (the statement's over the session's over the factory's, checked against the
-//! transaction), and the statement's tracing span. Each of its methods applies the options to
-//! the driver's command, runs it in the session, bounds it by the client-side time limit and
-//! records the outcome on the span, so no path can forget one of them.
+//! transaction), the statement's scope (the model's soft-delete and tenant filters, see
+//! `scope`), and the statement's tracing span. Each of its methods narrows the command's
+//! filter to the scope, applies the options to the driver's command, runs it in the session,
+//! bounds it by the client-side time limit and records the outcome on the span, so no path can
+//! forget one of them.
 
 use std::future::{Future, IntoFuture};
 use std::time::Duration;
@@ -23,6 +25,7 @@ use mongodb::{Collection, Cursor, Namespace, SessionCursor};
 use tracing::{Instrument, Span};
 
 use super::Session;
+use super::scope::Scope;
 use super::transaction::Transaction;
 use crate::model::ModelMeta;
 use crate::options::{DriverOptions, Options};
@@ -43,6 +46,7 @@ pub(crate) struct Io<'a> {
     engine: &'a Engine,
     txn: &'a mut Transaction,
     options: Options,
+    scope: Scope,
     namespace: Namespace,
     name: String,
     span: Span,
@@ -58,10 +62,15 @@ impl Session {
         statement: &Options,
     ) -> Result<Io<'_>> {
         let options = self.effective_options(statement)?;
+        let scope = Scope::of(meta, self.uow.tenant(), &options)?;
         let namespace = self.engine.namespace(meta)?;
         self.txn.ready(&self.engine).await?;
         let span = telemetry::statement(operation, &namespace, self.txn.span());
-        Ok(Io { engine: &self.engine, txn: &mut self.txn, options, name: namespace.to_string(), namespace, span })
+        if !scope.kind().is_empty() {
+            span.record("mongotic.scope", scope.kind());
+        }
+        let name = namespace.to_string();
+        Ok(Io { engine: &self.engine, txn: &mut self.txn, options, scope, name, namespace, span })
     }
 
     /// The options in force for a statement with `statement`'s: its own over the session's
@@ -115,6 +124,11 @@ impl Io<'_> {
         &self.options
     }
 
+    /// The statement's scope.
+    pub(crate) fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
     fn collection(&self) -> Result<Collection<RawDocumentBuf>> {
         self.engine.raw_collection(&self.namespace)
     }
@@ -129,7 +143,7 @@ impl Io<'_> {
         options.limit = shape.limit;
         options.batch_size = shape.batch_size.or(options.batch_size);
         let collection = self.collection()?;
-        let find = collection.find(filter).with_options(options);
+        let find = collection.find(self.scope.narrow(filter)).with_options(options);
         let limit = self.options.timeout;
         let failed = |err| Error::from_driver(err, &self.name, None);
         let opened = match self.txn.client_session()? {
@@ -159,7 +173,7 @@ impl Io<'_> {
     pub(crate) async fn find_by_id(self, id: &Bson) -> Result<Option<RawDocumentBuf>> {
         let options = FindOneOptions::from_options(&self.options);
         let collection = self.collection()?;
-        let find = collection.find_one(bson::doc! { "_id": id.clone() }).with_options(options);
+        let find = collection.find_one(self.scope.narrow(bson::doc! { "_id": id.clone() })).with_options(options);
         let failed = |err| Error::from_driver(err, &self.name, Some(id));
         let rows = |found: &Option<RawDocumentBuf>| u64::from(found.is_some());
         let session = self.txn.client_session()?;
@@ -184,7 +198,7 @@ impl Io<'_> {
         options.skip = skip;
         options.limit = limit;
         let collection = self.collection()?;
-        let count = collection.count_documents(filter).with_options(options);
+        let count = collection.count_documents(self.scope.narrow(filter)).with_options(options);
         let name = self.name.as_str();
         let failed = move |err| Error::from_driver(err, name, None);
         let session = self.txn.client_session()?;
@@ -205,7 +219,7 @@ impl Io<'_> {
         options.skip = skip;
         options.limit = Some(1);
         let collection = self.collection()?;
-        let find = collection.find(filter).with_options(options);
+        let find = collection.find(self.scope.narrow(filter)).with_options(options);
         let name = self.name.as_str();
         let failed = move |err| Error::from_driver(err, name, None);
         let session = self.txn.client_session()?;
@@ -226,7 +240,7 @@ impl Io<'_> {
     pub(crate) async fn distinct(self, field: &str, filter: Document) -> Result<Vec<Bson>> {
         let options = DistinctOptions::from_options(&self.options);
         let collection = self.collection()?;
-        let distinct = collection.distinct(field, filter).with_options(options);
+        let distinct = collection.distinct(field, self.scope.narrow(filter)).with_options(options);
         let name = self.name.as_str();
         let failed = move |err| Error::from_driver(err, name, None);
         let session = self.txn.client_session()?;
@@ -244,6 +258,7 @@ impl Io<'_> {
     pub(crate) async fn aggregate(self, pipeline: Vec<Document>) -> Result<Vec<RawDocumentBuf>> {
         let options = AggregateOptions::from_options(&self.options);
         let collection = self.collection()?;
+        let pipeline = self.scope.narrow_pipeline(pipeline);
         let aggregate = collection.aggregate(pipeline).with_options(options).with_type::<RawDocumentBuf>();
         let name = self.name.as_str();
         let failed = move |err| Error::from_driver(err, name, None);
@@ -263,7 +278,11 @@ impl Io<'_> {
     }
 
     /// Inserts `docs` in order; an error names the `_id` (from `ids`) of the one that failed.
+    /// Each document must carry the scope's tenant (the caller stamps it).
     pub(crate) async fn insert_many(self, docs: &[RawDocumentBuf], ids: &[Bson]) -> Result<u64> {
+        for (doc, id) in docs.iter().zip(ids) {
+            self.scope.check_insert(doc, &self.name, id)?;
+        }
         let options = InsertManyOptions::from_options(&self.options);
         let collection = self.collection()?;
         let insert = collection.insert_many(docs).with_options(options);
@@ -281,11 +300,13 @@ impl Io<'_> {
         telemetry::one_command(self.span.clone(), "mongotic.documents_written", |written| *written, work).await
     }
 
-    /// Applies `update` to every document matching `filter`.
+    /// Applies `update` to every document matching `filter`: an update that would change the
+    /// tenant field is refused.
     pub(crate) async fn update_many(self, filter: Document, update: UpdateModifications) -> Result<UpdateResult> {
+        self.scope.check_update(&update, &self.name)?;
         let options = UpdateOptions::from_options(&self.options);
         let collection = self.collection()?;
-        let update = collection.update_many(filter, update).with_options(options);
+        let update = collection.update_many(self.scope.narrow(filter), update).with_options(options);
         let name = self.name.as_str();
         let failed = move |err| Error::from_driver(err, name, None);
         let session = self.txn.client_session()?;
@@ -304,7 +325,7 @@ impl Io<'_> {
     pub(crate) async fn delete_many(self, filter: Document) -> Result<DeleteResult> {
         let options = DeleteOptions::from_options(&self.options);
         let collection = self.collection()?;
-        let delete = collection.delete_many(filter).with_options(options);
+        let delete = collection.delete_many(self.scope.narrow(filter)).with_options(options);
         let name = self.name.as_str();
         let failed = move |err| Error::from_driver(err, name, None);
         let session = self.txn.client_session()?;

@@ -37,6 +37,7 @@ mod query;
 mod reconcile;
 mod relations;
 mod retry;
+mod scope;
 mod store;
 mod tracked;
 mod transaction;
@@ -81,6 +82,8 @@ pub struct SessionFactory {
     engine: Engine,
     /// The options every session starts with.
     options: Options,
+    /// The tenant every session is bound to, if any.
+    tenant: Option<bson::Bson>,
 }
 
 /// A [`SessionFactory`] for `engine`.
@@ -96,7 +99,7 @@ pub struct SessionFactory {
 /// # Ok(()) }
 /// ```
 pub fn sessionmaker(engine: &Engine) -> SessionFactory {
-    SessionFactory { engine: engine.clone(), options: Options::default() }
+    SessionFactory { engine: engine.clone(), options: Options::default(), tenant: None }
 }
 
 impl SessionFactory {
@@ -115,7 +118,24 @@ impl SessionFactory {
     pub fn session(&self) -> Session {
         let mut session = Session::bind(&self.engine);
         session.options = self.options.clone();
+        session.uow.set_tenant(self.tenant.clone());
         session
+    }
+
+    /// The same factory, whose sessions are bound to `tenant`: for every model with a
+    /// `#[mongotic(tenant)]` field, each read and each write of its sessions filters on the
+    /// tenant, each insert is stamped with it, and a change of the field is refused (see
+    /// [`TenantScoped`](crate::TenantScoped)). A read across tenants needs
+    /// [`Select::unscoped`](crate::Select::unscoped).
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: mongotic::Engine) {
+    /// let acme = mongotic::sessionmaker(&engine).for_tenant("acme");
+    /// assert_eq!(acme.session().tenant(), Some(&"acme".into()));
+    /// # }
+    /// ```
+    pub fn for_tenant(&self, tenant: impl Into<bson::Bson>) -> SessionFactory {
+        SessionFactory { tenant: Some(tenant.into()), ..self.clone() }
     }
 
     /// The same factory, whose sessions start with `options` (see [`options`](crate::options)):
@@ -131,7 +151,7 @@ impl SessionFactory {
     /// # Ok(()) }
     /// ```
     pub fn with_options(&self, options: Options) -> SessionFactory {
-        SessionFactory { engine: self.engine.clone(), options }
+        SessionFactory { options, ..self.clone() }
     }
 
     /// The options sessions start with.
@@ -307,6 +327,30 @@ impl Session {
     /// ```
     pub fn set_options(&mut self, options: Options) {
         self.options = options;
+    }
+
+    /// The tenant this session is bound to, if any (see [`SessionFactory::for_tenant`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(session: mongotic::Session) {
+    /// println!("{:?}", session.tenant());
+    /// # }
+    /// ```
+    pub fn tenant(&self) -> Option<&bson::Bson> {
+        self.uow.tenant()
+    }
+
+    /// Binds the session to `tenant` (or unbinds it with `None`), from its next statement or
+    /// flush on. Entities it tracks keep the tenant they were read or written with: a write of
+    /// one under another tenant matches nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut session: mongotic::Session) {
+    /// session.set_tenant(Some("acme".into()));
+    /// # }
+    /// ```
+    pub fn set_tenant(&mut self, tenant: Option<bson::Bson>) {
+        self.uow.set_tenant(tenant);
     }
 
     /// The engine this session runs on.
@@ -603,7 +647,15 @@ impl Session {
             // An entity whose insert is in doubt is looked up on the server: finding its
             // document settles the doubt (see `Loader`).
             let in_doubt = matches!(entry.status, Status::New | Status::Uncertain) && entry.entity.state().in_doubt();
-            if !in_doubt && let Some(handle) = Tracked::from_erased(entry.entity.clone()) {
+            // A stored entity outside the scope (read with `with_deleted`, or under another
+            // tenant) is asked of the server, which answers within the scope. One never sent
+            // is the session's own: its flush stamps it with the session's tenant.
+            let entity = entry.entity.clone();
+            let own = matches!(entry.status, Status::New | Status::Merged);
+            if !in_doubt
+                && (own || self.admits::<M>(entity.as_ref())?)
+                && let Some(handle) = Tracked::from_erased(entity)
+            {
                 return Ok(Some(handle));
             }
         }

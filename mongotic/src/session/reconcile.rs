@@ -27,7 +27,8 @@ use bson::{Bson, RawDocumentBuf};
 use mongodb::Namespace;
 
 use super::diff::{Change, contains_all, diff};
-use super::store::{ById, shard_key_of, stored, version_in};
+use super::scope::write_key;
+use super::store::{ById, stored, version_in};
 use super::tracked::{Baseline, ErasedEntity, Intent, any_in_doubt};
 use super::transaction::Transaction;
 use super::unit_of_work::{Status, UnitOfWork};
@@ -38,8 +39,8 @@ use crate::{Engine, Result};
 struct Doubt {
     key: usize,
     id: Bson,
-    /// The document's shard key, in a sharded collection.
-    shard: Option<RawDocumentBuf>,
+    /// The fields beyond `_id` the document is known by (shard key, tenant).
+    known_by: Option<RawDocumentBuf>,
     intent: Intent,
 }
 
@@ -75,8 +76,8 @@ pub(crate) async fn reconcile(engine: &Engine, uow: &mut UnitOfWork, txn: &mut T
             Intent::None => continue,
         };
         let namespace = engine.namespace(entry.entity.meta())?;
-        let shard = shard_key_in_doubt(entry.entity.as_ref(), &intent);
-        let doubt = Doubt { key, id, shard, intent };
+        let known_by = key_in_doubt(entry.entity.as_ref(), &intent);
+        let doubt = Doubt { key, id, known_by, intent };
         match doubts.iter_mut().find(|(known, _)| *known == namespace) {
             Some((_, list)) => list.push(doubt),
             None => doubts.push((namespace, vec![doubt])),
@@ -84,8 +85,8 @@ pub(crate) async fn reconcile(engine: &Engine, uow: &mut UnitOfWork, txn: &mut T
     }
     for (namespace, list) in doubts {
         let ids: Vec<Bson> = list.iter().map(|doubt| doubt.id.clone()).collect();
-        let shards: Vec<Option<RawDocumentBuf>> = list.iter().map(|doubt| doubt.shard.clone()).collect();
-        let found = stored(engine, txn.client_session()?, &namespace, &ids, &shards, false).await?;
+        let keys: Vec<Option<RawDocumentBuf>> = list.iter().map(|doubt| doubt.known_by.clone()).collect();
+        let found = stored(engine, txn.client_session()?, &namespace, &ids, &keys, false).await?;
         let mut by_id = ById::new(found);
         for doubt in list {
             let stored = by_id.take(&IdKey::from_bson(&doubt.id));
@@ -95,18 +96,19 @@ pub(crate) async fn reconcile(engine: &Engine, uow: &mut UnitOfWork, txn: &mut T
     Ok(())
 }
 
-/// The shard key of the document a write in doubt was for, in a sharded collection: from what
-/// the write sent when it says, else from the entity as last synced, else as it is.
-fn shard_key_in_doubt(entity: &dyn ErasedEntity, intent: &Intent) -> Option<RawDocumentBuf> {
-    let paths = entity.meta().shard_key;
-    if paths.is_empty() {
+/// The fields beyond `_id` the document a write in doubt was for is known by (its shard key,
+/// its tenant): from what the write sent when it says, else from the entity as last synced,
+/// else as it is.
+fn key_in_doubt(entity: &dyn ErasedEntity, intent: &Intent) -> Option<RawDocumentBuf> {
+    let meta = entity.meta();
+    if meta.shard_key.is_empty() && meta.tenant.is_none() {
         return None;
     }
     match intent {
-        Intent::Insert { sent: Some(sent), .. } | Intent::Versioned { sent, .. } => shard_key_of(paths, sent),
+        Intent::Insert { sent: Some(sent), .. } | Intent::Versioned { sent, .. } => write_key(meta, None, sent, false),
         _ => match &entity.state().sync().baseline {
-            Baseline::Taken(baseline) => shard_key_of(paths, baseline),
-            Baseline::Current | Baseline::Unknown => shard_key_of(paths, &entity.to_raw().ok()?),
+            Baseline::Taken(baseline) => write_key(meta, None, baseline, false),
+            Baseline::Current | Baseline::Unknown => write_key(meta, None, &entity.to_raw().ok()?, false),
         },
     }
 }

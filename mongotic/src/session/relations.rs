@@ -278,12 +278,16 @@ impl Session {
 
     /// Whether the entity of `M` with `id` must be read from the server: the session does not
     /// track it, or tracks it with an insert in doubt (reading settles the doubt).
+    /// A stored entity outside the session's scope (read with `with_deleted`, or under
+    /// another tenant) is read again too: the server answers within the scope.
     fn needs_fetch<M: Model>(&self, id: &IdKey) -> bool {
         match self.uow.lookup(TypeId::of::<M>(), id) {
             None => true,
-            Some((_, entry)) => {
-                matches!(entry.status, Status::New | Status::Uncertain) && entry.entity.state().in_doubt()
-            }
+            Some((_, entry)) => match entry.status {
+                Status::New | Status::Uncertain => entry.entity.state().in_doubt(),
+                Status::Merged => false,
+                Status::Persistent | Status::Deleted => !self.admits::<M>(entry.entity.as_ref()).unwrap_or(false),
+            },
         }
     }
 
@@ -291,8 +295,12 @@ impl Session {
     /// whose rolled-back insert may or may not have landed is not one).
     fn tracked<M: Model>(&self, id: &IdKey) -> Option<Tracked<M>> {
         let (_, entry) = self.uow.lookup(TypeId::of::<M>(), id)?;
-        if entry.status == Status::Uncertain {
-            return None;
+        match entry.status {
+            Status::Uncertain => return None,
+            Status::Persistent | Status::Deleted if !self.admits::<M>(entry.entity.as_ref()).unwrap_or(false) => {
+                return None;
+            }
+            _ => {}
         }
         Tracked::from_erased(entry.entity.clone())
     }

@@ -15,24 +15,24 @@ use crate::{Engine, Result};
 const IDS_PER_READ: usize = 20_000;
 
 /// The stored documents with one of `ids` (just their `_id` when `ids_only`), read in
-/// `session` when one is given. `shards` holds, beside each id, its document's shard key
-/// (see [`shard_key_of`]) when the collection is sharded, so that a sharded cluster can route
-/// the read to the shards that hold them; it is empty otherwise.
+/// `session` when one is given. `keys` holds, beside each id, the fields beyond `_id` its
+/// document is known by (its shard key, so a sharded cluster can route the read; its tenant,
+/// so the read stays in it), or is empty.
 pub(crate) async fn stored(
     engine: &Engine,
     mut session: Option<&mut ClientSession>,
     namespace: &Namespace,
     ids: &[Bson],
-    shards: &[Option<RawDocumentBuf>],
+    keys: &[Option<RawDocumentBuf>],
     ids_only: bool,
 ) -> Result<Vec<RawDocumentBuf>> {
     let name = namespace.to_string();
     let collection = engine.raw_collection(namespace)?;
     let mut found = Vec::new();
     for (at, chunk) in ids.chunks(IDS_PER_READ).enumerate() {
-        let keys =
-            shards.get(at * IDS_PER_READ..(at * IDS_PER_READ + chunk.len()).min(shards.len())).unwrap_or_default();
-        let filter = by_ids(chunk, keys)?;
+        let start = at * IDS_PER_READ;
+        let chunk_keys = keys.get(start..(start + chunk.len()).min(keys.len())).unwrap_or_default();
+        let filter = by_ids(chunk, chunk_keys)?;
         let find = collection.find(filter);
         let find = if ids_only { find.projection(doc! { "_id": 1 }) } else { find };
         let failed = |err| Error::from_driver(err, &name, None);
@@ -54,19 +54,19 @@ pub(crate) async fn stored(
     Ok(found)
 }
 
-/// The filter of the documents with `ids`: `{_id: {$in: ids}}`, or with the shard keys beside
-/// them, `{$or: [{_id: id, <shard key>}, ...]}`.
-fn by_ids(ids: &[Bson], shards: &[Option<RawDocumentBuf>]) -> Result<Document> {
-    if shards.iter().all(Option::is_none) {
+/// The filter of the documents with `ids`: `{_id: {$in: ids}}`, or with the keys beside them,
+/// `{$or: [{_id: id, <key>}, ...]}`.
+fn by_ids(ids: &[Bson], keys: &[Option<RawDocumentBuf>]) -> Result<Document> {
+    if keys.iter().all(Option::is_none) {
         return Ok(doc! { "_id": { "$in": ids } });
     }
     let mut each = Vec::with_capacity(ids.len());
     for (index, id) in ids.iter().enumerate() {
         let mut filter = doc! { "_id": id.clone() };
-        if let Some(Some(shard)) = shards.get(index) {
-            for element in shard.iter() {
-                let (path, value) = element
-                    .map_err(|err| Error::InvalidValue { path: "<shard key>".into(), message: err.to_string() })?;
+        if let Some(Some(key)) = keys.get(index) {
+            for element in key.iter() {
+                let (path, value) =
+                    element.map_err(|err| Error::InvalidValue { path: "<key>".into(), message: err.to_string() })?;
                 let value = Bson::try_from(value.to_raw_bson())
                     .map_err(|err| Error::InvalidValue { path: path.to_owned(), message: err.to_string() })?;
                 filter.insert(path, value);
@@ -77,42 +77,15 @@ fn by_ids(ids: &[Bson], shards: &[Option<RawDocumentBuf>]) -> Result<Document> {
     Ok(doc! { "$or": each })
 }
 
-/// The shard key of a stored or serialized document: `{path: value, ...}` for each of the
-/// model's shard key paths but `_id` (which every filter of a write has anyway), null where
-/// the document has no value; `None` for a collection that is not sharded.
-pub(crate) fn shard_key_of(paths: &[&str], doc: &RawDocument) -> Option<RawDocumentBuf> {
-    if paths.iter().all(|path| *path == "_id") {
-        return None;
-    }
-    let mut key = RawDocumentBuf::new();
-    for path in paths.iter().filter(|path| **path != "_id") {
-        match value_at(doc, path) {
-            Some(value) => key.append_ref(*path, value),
-            None => key.append(*path, bson::RawBson::Null),
-        }
-    }
-    Some(key)
-}
-
-/// The value at the dotted `path` of `doc`, if there is one.
-fn value_at<'a>(doc: &'a RawDocument, path: &str) -> Option<RawBsonRef<'a>> {
-    let mut current = RawBsonRef::Document(doc);
-    for step in path.split('.') {
-        let RawBsonRef::Document(inner) = current else { return None };
-        current = inner.get(step).ok().flatten()?;
-    }
-    Some(current)
-}
-
 /// The identity keys of the stored documents with one of `ids`.
 pub(crate) async fn stored_ids(
     engine: &Engine,
     session: Option<&mut ClientSession>,
     namespace: &Namespace,
     ids: &[Bson],
-    shards: &[Option<RawDocumentBuf>],
+    keys: &[Option<RawDocumentBuf>],
 ) -> Result<HashSet<IdKey>> {
-    let found = stored(engine, session, namespace, ids, shards, true).await?;
+    let found = stored(engine, session, namespace, ids, keys, true).await?;
     Ok(found.iter().filter_map(|doc| doc.get("_id").ok().flatten().map(IdKey::from_raw)).collect())
 }
 

@@ -463,7 +463,20 @@ pub(crate) trait ErasedEntity: Send + Sync + 'static {
     fn version(&self) -> Result<Option<i64>, CellError>;
     /// Sets the version field (not a change: the flush does it for the write it plans).
     fn set_version(&self, version: i64) -> Result<(), CellError>;
+    /// Sets the soft-delete field, as a change (the flush writes it).
+    fn set_deleted(&self, at: Option<bson::DateTime>) -> Result<(), CellError>;
+    /// Sets the tenant field (the flush stamps a new entity before it serializes it).
+    fn set_tenant(&self, tenant: &Bson) -> Result<(), CellError>;
     fn fmt_value(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+/// The document the server has for a persistent entity: its baseline (its value as last
+/// synced), or its current value when it has not changed since.
+pub(crate) fn stored_document(entity: &dyn ErasedEntity) -> Result<RawDocumentBuf, CellError> {
+    if let Baseline::Taken(baseline) = &entity.state().sync().baseline {
+        return Ok(baseline.clone());
+    }
+    entity.to_raw()
 }
 
 impl<M: Model> EntityCell<M> {
@@ -558,6 +571,17 @@ impl<M: Model> ErasedEntity for EntityCell<M> {
     fn set_version(&self, version: i64) -> Result<(), CellError> {
         self.try_write()?.__set_version(version);
         Ok(())
+    }
+
+    fn set_deleted(&self, at: Option<bson::DateTime>) -> Result<(), CellError> {
+        let mut value = self.try_write()?;
+        self.state.begin_change(|| crate::encode::entity_to_raw(&*value).ok());
+        value.__set_deleted(at);
+        Ok(())
+    }
+
+    fn set_tenant(&self, tenant: &Bson) -> Result<(), CellError> {
+        self.try_write()?.__set_tenant(tenant).map_err(CellError::Deserialize)
     }
 
     fn fmt_value(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

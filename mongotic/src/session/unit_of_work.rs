@@ -17,6 +17,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bson::Bson;
 use hashbrown::HashTable;
 
 use super::tracked::{CellState, ErasedEntity};
@@ -153,6 +154,9 @@ pub(crate) struct UnitOfWork {
     identity: Vec<(TypeId, IdTable)>,
     hasher: RandomState,
     next_seq: u64,
+    /// The tenant the session is bound to: its flushes stamp new entities of tenant-scoped
+    /// models with it and filter their writes on it.
+    tenant: Option<Bson>,
 }
 
 impl UnitOfWork {
@@ -163,7 +167,17 @@ impl UnitOfWork {
             identity: Vec::new(),
             hasher: RandomState::new(),
             next_seq: 0,
+            tenant: None,
         }
+    }
+
+    /// The tenant the session is bound to.
+    pub(crate) fn tenant(&self) -> Option<&Bson> {
+        self.tenant.as_ref()
+    }
+
+    pub(crate) fn set_tenant(&mut self, tenant: Option<Bson>) {
+        self.tenant = tenant;
     }
 
     /// The tag of `id` in the identity map.

@@ -345,6 +345,9 @@ impl<M: Model> fmt::Debug for Update<M> {
 pub struct Delete<M> {
     filters: Vec<Node>,
     pub(crate) options: Options,
+    /// Removes documents of a soft-delete model rather than marking them (see
+    /// [`Delete::permanently`]).
+    pub(crate) permanent: bool,
     _model: std::marker::PhantomData<fn() -> M>,
 }
 
@@ -359,7 +362,7 @@ pub struct Delete<M> {
 /// assert!(stmt.compile().is_ok());
 /// ```
 pub fn delete<M: Model>() -> Delete<M> {
-    Delete { filters: Vec::new(), options: Options::default(), _model: std::marker::PhantomData }
+    Delete { filters: Vec::new(), options: Options::default(), permanent: false, _model: std::marker::PhantomData }
 }
 
 impl<M: Model> Delete<M> {
@@ -411,3 +414,32 @@ crate::options::statement_options!(
     "delete::<User>().filter(User::age.lt(0))",
     [timeout, comment, write_concern, hint, collation]
 );
+
+crate::options::scope_methods!(
+    Update<M>,
+    "update::<User>().set(User::name, \"x\")",
+    "update::<User>().set(User::name, \"x\")"
+);
+crate::options::scope_methods!(Delete<M>, "delete::<User>().permanently()", "delete::<User>()");
+
+impl<M: crate::SoftDelete> Delete<M> {
+    /// Removes the matching documents of a soft-delete model instead of marking them deleted.
+    /// Without it, a `delete` of such a model sets the soft-delete field of the matching live
+    /// documents (and `with_deleted`/`only_deleted` do not apply); with it, the statement
+    /// removes the live documents it matches, or with
+    /// [`only_deleted`](Delete::only_deleted) empties the bin.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: i64, name: String, #[serde(default)] #[mongotic(soft_delete)] deleted_at: Option<mongotic::bson::DateTime> }
+    /// // Remove for good what was deleted more than 30 days ago.
+    /// let month_ago = mongotic::bson::DateTime::from_millis(mongotic::bson::DateTime::now().timestamp_millis() - 30 * 86_400_000);
+    /// let purge = delete::<User>().only_deleted().filter(User::deleted_at.lt(month_ago)).permanently();
+    /// ```
+    pub fn permanently(mut self) -> Self {
+        self.permanent = true;
+        self
+    }
+}

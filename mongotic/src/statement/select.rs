@@ -514,3 +514,6 @@ crate::options::statement_options!(
     "select::<User>().distinct(User::age)",
     [max_time, timeout, comment, read_preference, read_concern, collation]
 );
+
+crate::options::scope_methods!(Select<M, P>, "select::<User>()", "select::<User>()");
+crate::options::scope_methods!(Distinct<M, V>, "select::<User>().distinct(User::name)", "select::<User>().distinct(User::name)");

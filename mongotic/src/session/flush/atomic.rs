@@ -77,13 +77,13 @@ pub(crate) async fn flush_atomically(
                 if !landed_maybe {
                     abandon(uow, &plan);
                     if let Some(write) = failure.failed.map(|index| &plan.writes[index])
-                        && let Some(entry) = uow.get(write.key)
+                        && let Some(entry) = uow.get(write.entry)
                     {
                         entry.entity.state().set_intent(write.intent());
                     }
                 }
                 if reconcile(engine, uow, txn).await.is_ok() {
-                    let settled = failure.failed.and_then(|index| uow.get(plan.writes[index].key));
+                    let settled = failure.failed.and_then(|index| uow.get(plan.writes[index].entry));
                     if landed_maybe || settled.is_some_and(|entry| entry.entity.state().is_persistent()) {
                         landed_maybe = false;
                         plan = build_plan(engine, uow)?;
@@ -167,14 +167,14 @@ async fn forget_vanished(engine: &Engine, uow: &mut UnitOfWork, plan: &Plan, fat
             continue;
         }
         let ids: Vec<Bson> = writes.iter().map(|index| plan.writes[*index].id_bson()).collect();
-        let shards = plan.shard_keys(&writes);
-        let Ok(present) = stored_ids(engine, None, &plan.namespaces[namespace], &ids, &shards).await else { return };
+        let keys = plan.keys(&writes);
+        let Ok(present) = stored_ids(engine, None, &plan.namespaces[namespace], &ids, &keys).await else { return };
         for index in writes {
             let write = &plan.writes[index];
-            if present.contains(&write.id.key()) || uow.get(write.key).is_none() {
+            if present.contains(&write.id.key()) || uow.get(write.entry).is_none() {
                 continue;
             }
-            if let Some(entry) = uow.remove(write.key) {
+            if let Some(entry) = uow.remove(write.entry) {
                 entry.entity.state().deleted();
             }
         }

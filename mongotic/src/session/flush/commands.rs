@@ -159,7 +159,7 @@ pub(crate) fn delete_command(
     plan: &Plan,
     chunk: Range<usize>,
 ) -> std::result::Result<RawDocumentBuf, Failure> {
-    if plan.writes[chunk.clone()].iter().any(|write| write.version.is_some() || write.shard.is_some()) {
+    if plan.writes[chunk.clone()].iter().any(|write| write.version.is_some() || write.key.is_some()) {
         let mut statements = RawArrayBuf::new();
         for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
             match filter_of(write) {
@@ -206,9 +206,9 @@ pub(crate) fn filter_of(write: &Write) -> Result<RawDocumentBuf> {
 /// The elements of [`filter_of`].
 fn append_filter_fields(out: &mut Vec<u8>, write: &Write) -> Result<()> {
     append_id(out, &write.id)?;
-    if let Some(shard) = &write.shard {
-        // The shard key's elements, as they are: past the int32 length, before the final NUL.
-        let bytes = shard.as_bytes();
+    if let Some(key) = &write.key {
+        // The key's elements, as they are: past the int32 length, before the final NUL.
+        let bytes = key.as_bytes();
         out.extend_from_slice(bytes.get(4..bytes.len().saturating_sub(1)).unwrap_or_default());
     }
     if let Some(check) = write.version {

@@ -48,8 +48,8 @@ pub(crate) async fn explain_unmatched(
     let namespace = &plan.namespaces[plan.writes[first].namespace];
     let ids: Vec<Bson> = indices.iter().map(|index| plan.writes[*index].id_bson()).collect();
     let versioned = indices.iter().any(|index| plan.writes[*index].version.is_some());
-    let shards = plan.shard_keys(&indices);
-    let found = stored(engine, session, namespace, &ids, &shards, !versioned).await.map_err(|error| Failure {
+    let keys = plan.keys(&indices);
+    let found = stored(engine, session, namespace, &ids, &keys, !versioned).await.map_err(|error| Failure {
         error,
         failed: None,
         retryable: true,

@@ -9,22 +9,22 @@
 use std::any::TypeId;
 
 use bson::oid::ObjectId;
-use bson::{Bson, RawDocumentBuf};
+use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 use mongodb::Namespace;
 
 use super::prepare::{Preparer, VersionCheck, stored_version};
 use crate::error::{Error, WriteKind};
 use crate::model::{HookEvent, IdKey, ModelMeta};
 use crate::session::diff::{Change, changed_paths, diff, id_key};
-use crate::session::store::shard_key_of;
-use crate::session::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId};
+use crate::session::scope::{value_at, write_key};
+use crate::session::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId, stored_document};
 use crate::session::unit_of_work::{Status, UnitOfWork};
 use crate::{Engine, Result};
 
 /// One write of a flush.
 pub(crate) struct Write {
-    /// The entry this write is for.
-    pub(crate) key: usize,
+    /// The unit-of-work entry this write is for.
+    pub(crate) entry: usize,
     pub(crate) kind: WriteKind,
     /// Index into `Plan::namespaces`.
     pub(crate) namespace: usize,
@@ -41,9 +41,12 @@ pub(crate) struct Write {
     pub(crate) generated_id: bool,
     /// The version check of a versioned entity's update, replacement or delete.
     pub(crate) version: Option<VersionCheck>,
-    /// The shard key of the document, for the filter of a write to a sharded collection
-    /// (see [`shard_key_of`]).
-    pub(crate) shard: Option<Box<RawDocumentBuf>>,
+    /// The fields beyond `_id` and the version the write's filter carries: the shard key,
+    /// the tenant, a soft-delete field's `null` (see `scope::write_key`).
+    pub(crate) key: Option<Box<RawDocumentBuf>>,
+    /// Once the write lands, the session lets the entity go (a soft delete: its document
+    /// stays, marked deleted).
+    pub(crate) detach: bool,
 }
 
 pub(crate) enum Body {
@@ -116,10 +119,9 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// The shard keys of the writes `indices`, for a read of their documents (all `None` for
-    /// a collection that is not sharded).
-    pub(crate) fn shard_keys(&self, indices: &[usize]) -> Vec<Option<RawDocumentBuf>> {
-        indices.iter().map(|index| self.writes[*index].shard.as_deref().cloned()).collect()
+    /// The keys of the writes `indices` (see [`Write::key`]), for a read of their documents.
+    pub(crate) fn keys(&self, indices: &[usize]) -> Vec<Option<RawDocumentBuf>> {
+        indices.iter().map(|index| self.writes[*index].key.as_deref().cloned()).collect()
     }
 
     /// The error for the versioned write `index` that met a version it did not expect
@@ -148,7 +150,7 @@ pub(crate) fn test_plan(writes: usize) -> Plan {
         metas: Vec::new(),
         writes: (0..writes)
             .map(|i| Write {
-                key: i,
+                entry: i,
                 kind: WriteKind::Update,
                 namespace: 0,
                 id: ServerId::new(Bson::Int64(i as i64)),
@@ -158,22 +160,11 @@ pub(crate) fn test_plan(writes: usize) -> Plan {
                 expect_match: true,
                 generated_id: false,
                 version: None,
-                shard: None,
+                key: None,
+                detach: false,
             })
             .collect(),
     }
-}
-
-/// The shard key the server has for a persistent entity's document: from its baseline (its
-/// value as last synced), or its current value when it has not changed since.
-fn stored_shard_key(
-    entity: &dyn ErasedEntity,
-    paths: &[&str],
-) -> std::result::Result<Option<RawDocumentBuf>, CellError> {
-    if let Baseline::Taken(baseline) = &entity.state().sync().baseline {
-        return Ok(shard_key_of(paths, baseline));
-    }
-    Ok(shard_key_of(paths, &entity.to_raw()?))
 }
 
 /// The `_id` of a serialized entity.
@@ -192,10 +183,11 @@ fn kind_rank(kind: WriteKind) -> u8 {
 /// Plans the next flush of the entities `uow` tracks, on `engine`'s collections.
 pub(crate) fn build_plan(engine: &Engine, uow: &mut UnitOfWork) -> Result<Plan> {
     uow.prune();
+    let tenant = uow.tenant().cloned();
     let mut order: Vec<usize> = uow.entries_in_order().into_iter().map(|(key, _)| key).collect();
     // Sized for every entry at once: a flush of many entities grows no vector of writes.
     let plan = Plan { writes: Vec::with_capacity(order.len()), ..Plan::default() };
-    let mut planner = Planner { plan, models: Vec::new(), to_file: Vec::new(), prep: Preparer::new() };
+    let mut planner = Planner { plan, models: Vec::new(), to_file: Vec::new(), prep: Preparer::new(), tenant };
     let mut next = 0;
     while let Some(&key) = order.get(next) {
         next += 1;
@@ -233,7 +225,7 @@ pub(crate) fn build_plan(engine: &Engine, uow: &mut UnitOfWork) -> Result<Plan> 
 pub(crate) fn restore_version(uow: &UnitOfWork, write: &Write) {
     if let Some(check) = write.version
         && check.written != check.expected
-        && let Some(entry) = uow.get(write.key)
+        && let Some(entry) = uow.get(write.entry)
     {
         // Best effort: a guard held on another thread keeps the planned version, which the
         // next flush sets again anyway.
@@ -243,6 +235,8 @@ pub(crate) fn restore_version(uow: &UnitOfWork, write: &Write) {
 
 /// The state of one `build_plan`.
 struct Planner {
+    /// The session's tenant.
+    tenant: Option<Bson>,
     plan: Plan,
     /// The models of the plan's namespaces, in the same order: a flush touches few models, so
     /// a short list beats hashing per entity.
@@ -287,7 +281,7 @@ impl Planner {
             uow.restage(key, status);
         }
         let mut write = Write {
-            key,
+            entry: key,
             kind: WriteKind::Insert,
             namespace,
             // Every write returned below has its id set: this one is never sent.
@@ -298,9 +292,20 @@ impl Planner {
             expect_match: false,
             generated_id: false,
             version: None,
-            shard: None,
+            key: None,
+            detach: false,
         };
-        let shard_key = entity.meta().shard_key;
+        let meta = entity.meta();
+        if status == Status::Deleted && meta.soft_delete.is_some() && state.is_persistent() {
+            // A soft delete of a live document: an update that marks it deleted. (Of one
+            // already marked, read with `with_deleted`, a delete removes it.)
+            let stored = stored_document(&*entity).map_err(fail)?;
+            if meta.soft_delete.is_some_and(|field| matches!(value_at(&stored, field), None | Some(RawBsonRef::Null))) {
+                entity.set_deleted(Some(self.prep.now())).map_err(fail)?;
+                status = Status::Persistent;
+                write.detach = true;
+            }
+        }
         match status {
             Status::Uncertain => return Ok(None),
             Status::Deleted => {
@@ -317,13 +322,15 @@ impl Planner {
                 {
                     write.version = Some(VersionCheck { field, expected, written: expected });
                 }
-                if !shard_key.is_empty() {
-                    write.shard = stored_shard_key(&*entity, shard_key).map_err(fail)?.map(Box::new);
+                if state.is_persistent() {
+                    let stored = stored_document(&*entity).map_err(fail)?;
+                    write.key = write_key(meta, self.tenant.as_ref(), &stored, false).map(Box::new);
                 }
                 (write.kind, write.id) = (WriteKind::Delete, ServerId::new(id));
             }
             Status::Merged => {
                 let (id, _) = entity.assign_id().map_err(fail)?;
+                self.stamp_tenant(&*entity, &name)?;
                 self.prep.hooks(&*entity, seen, WriteKind::Replace, HookEvent::Update(None), &name)?;
                 // A merge carries the version its caller last saw.
                 if let Some(field) = version_field
@@ -336,15 +343,17 @@ impl Planner {
                 // deep before any walk over it recurses.
                 write.body = Body::Document(entity.to_raw().map_err(fail)?);
                 self.prep.validate(&*entity, Some(&id), &name)?;
-                // A merge may create its document: the key it has is the one it gives it.
+                // A merge may create its document, or replace one marked deleted: its key is the
+                // one it gives the document.
                 if let Body::Document(doc) = &write.body {
-                    write.shard = shard_key_of(shard_key, doc).map(Box::new);
+                    write.key = write_key(meta, self.tenant.as_ref(), doc, false).map(Box::new);
                 }
                 write.upsert = true;
                 (write.kind, write.id) = (WriteKind::Replace, ServerId::new(id));
             }
             Status::New => {
                 let (id, generated) = entity.assign_id().map_err(fail)?;
+                self.stamp_tenant(&*entity, &name)?;
                 write.generated_id = generated || state.id_generated();
                 // Filed as soon as it has an id: a query that meets the document (say, after
                 // an insert whose reply was lost) returns this entity, not a second one.
@@ -397,12 +406,10 @@ impl Planner {
                     write.version = Some(VersionCheck { field, expected, written: expected + 1 });
                     (current, change) = self.change(&*entity, &stored_id, &name)?.unwrap_or((current, change));
                 }
-                if !shard_key.is_empty() {
-                    let stored = stored_shard_key(&*entity, shard_key).map_err(fail)?;
-                    if stored != shard_key_of(shard_key, &current) {
-                        return Err(Error::ShardKeyChanged { namespace: name.clone(), id: Box::new(stored_id) });
-                    }
-                    write.shard = stored.map(Box::new);
+                if !meta.shard_key.is_empty() || meta.tenant.is_some() || meta.soft_delete.is_some() {
+                    let stored = stored_document(&*entity).map_err(fail)?;
+                    self.check_keys(meta, &stored, &current, &name, &stored_id)?;
+                    write.key = write_key(meta, self.tenant.as_ref(), &stored, true).map(Box::new);
                 }
                 write.expect_match = true;
                 write.id = ServerId::new(stored_id);
@@ -413,6 +420,43 @@ impl Planner {
             }
         }
         Ok(Some(write))
+    }
+
+    /// Stamps a new or merged entity of a tenant-scoped model with the session's tenant: a
+    /// session bound to none cannot write one.
+    fn stamp_tenant(&self, entity: &dyn ErasedEntity, name: &str) -> Result<()> {
+        if entity.meta().tenant.is_none() {
+            return Ok(());
+        }
+        let Some(tenant) = &self.tenant else { return Err(Error::TenantRequired { model: entity.meta().name }) };
+        entity.set_tenant(tenant).map_err(|err| err.into_error(name, entity.current_id().ok().flatten()))
+    }
+
+    /// Refuses a change of a persistent entity that would move its document: a change of its
+    /// shard key or its tenant, or an entity of another tenant than the session's.
+    fn check_keys(
+        &self,
+        meta: &ModelMeta,
+        stored: &RawDocument,
+        current: &RawDocument,
+        name: &str,
+        id: &Bson,
+    ) -> Result<()> {
+        let shard = |doc: &RawDocument| -> Vec<Option<bson::RawBson>> {
+            meta.shard_key.iter().map(|path| value_at(doc, path).map(|value| value.to_raw_bson())).collect()
+        };
+        if shard(stored) != shard(current) {
+            return Err(Error::ShardKeyChanged { namespace: name.to_owned(), id: Box::new(id.clone()) });
+        }
+        if let Some(field) = meta.tenant {
+            let tenant = |doc: &RawDocument| value_at(doc, field).map(|value| value.to_raw_bson());
+            let owner = tenant(stored);
+            let session = self.tenant.as_ref().and_then(|tenant| bson::RawBson::try_from(tenant.clone()).ok());
+            if owner != tenant(current) || session.is_some_and(|session| Some(session) != owner) {
+                return Err(Error::TenantChanged { namespace: name.to_owned(), id: Some(Box::new(id.clone())) });
+            }
+        }
+        Ok(())
     }
 
     /// The current value of a persistent entity and how it differs from its baseline, or

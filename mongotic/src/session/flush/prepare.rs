@@ -42,6 +42,11 @@ impl Preparer {
         Preparer { now: DateTime::now(), staged: Vec::new(), invalid: Vec::new() }
     }
 
+    /// The flush's one time, for its timestamps and soft deletes.
+    pub(crate) fn now(&self) -> DateTime {
+        self.now
+    }
+
     /// Runs the entity's hooks and timestamps for the write `kind` of its pending change
     /// (counter `seen`), unless they already ran for it. Returns `true` when they may have
     /// changed the value.

@@ -23,7 +23,7 @@ use crate::session::unit_of_work::{Status, UnitOfWork};
 /// Records the write-ahead intent of every write of the plan on its entity, before sending.
 pub(crate) fn mark_intents(uow: &UnitOfWork, plan: &Plan) {
     for write in plan.writes.iter().filter(|write| write.has_intent()) {
-        if let Some(entry) = uow.get(write.key) {
+        if let Some(entry) = uow.get(write.entry) {
             entry.entity.state().set_intent(write.intent());
         }
     }
@@ -35,7 +35,7 @@ pub(crate) fn abandon(uow: &UnitOfWork, plan: &Plan) {
     for write in &plan.writes {
         restore_version(uow, write);
         if write.has_intent()
-            && let Some(entry) = uow.get(write.key)
+            && let Some(entry) = uow.get(write.entry)
         {
             entry.entity.state().set_intent(Intent::None);
         }
@@ -49,7 +49,7 @@ pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, fa
     for (write, fate) in plan.writes.into_iter().zip(fates.iter().copied()) {
         // An entity that moved to another session meanwhile keeps its intent: the new owner
         // reads the server to learn what this write did.
-        let Some(entry) = uow.get(write.key) else { continue };
+        let Some(entry) = uow.get(write.entry) else { continue };
         let entity = entry.entity.clone();
         let status = entry.status;
         let state = entity.state();
@@ -75,16 +75,22 @@ pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, fa
         }
         match write.body {
             Body::Delete => {
-                uow.remove(write.key);
+                uow.remove(write.entry);
                 state.deleted();
             }
             Body::Document(doc) => {
                 state.synced(write.seen, doc, Some(write.id));
                 if status != Status::Persistent {
-                    uow.set_status(write.key, Status::Persistent);
+                    uow.set_status(write.entry, Status::Persistent);
                 }
             }
-            Body::Update { snapshot, .. } => state.synced(write.seen, snapshot, None),
+            Body::Update { snapshot, .. } => {
+                state.synced(write.seen, snapshot, None);
+                if write.detach {
+                    // A soft delete: the document stays, marked; the session lets it go.
+                    uow.remove(write.entry);
+                }
+            }
         }
     }
 }

@@ -56,7 +56,7 @@ impl Report {
                 .failure
                 .as_ref()
                 .and_then(|failure| plan.writes.get(failure.failed?))
-                .and_then(|write| Some(uow.get(write.key)?.entity.clone())),
+                .and_then(|write| Some(uow.get(write.entry)?.entity.clone())),
             stale: None,
             carried: false,
         };
@@ -65,7 +65,7 @@ impl Report {
                 Fate::Done => report.done += 1,
                 Fate::Stale if write.kind == WriteKind::Delete => report.done += 1,
                 Fate::Unknown => {
-                    if let Some(entry) = uow.get(write.key) {
+                    if let Some(entry) = uow.get(write.entry) {
                         report.unknown.push((entry.entity.clone(), write.kind == WriteKind::Insert));
                     }
                 }
@@ -107,7 +107,7 @@ impl Report {
         let unknown = plan
             .writes
             .iter()
-            .filter_map(|write| Some((uow.get(write.key)?.entity.clone(), write.kind == WriteKind::Insert)))
+            .filter_map(|write| Some((uow.get(write.entry)?.entity.clone(), write.kind == WriteKind::Insert)))
             .collect();
         Report {
             total: plan.writes.len(),

@@ -24,6 +24,7 @@ use tracing::Instrument;
 
 use crate::error::Error;
 use crate::options::{DriverOptions, Options};
+use crate::session::scope::Scope;
 use crate::session::store::{stored, version_in};
 use crate::{Engine, telemetry};
 
@@ -75,6 +76,12 @@ pub(crate) async fn send(
         let session = session.as_deref_mut();
         let namespace = &plan.namespaces[plan.writes[range.start].namespace];
         let span = telemetry::write_command(command.name(), Some(namespace), range.len());
+        if let Some(meta) = plan.metas.get(plan.writes[range.start].namespace) {
+            let scope = Scope::of_writes(meta);
+            if !scope.is_empty() {
+                span.record("mongotic.scope", scope);
+            }
+        }
         let failure = match command {
             Command::Insert => {
                 send_inserts(engine, session, options, plan, range, &mut fates).instrument(span.clone()).await
@@ -122,7 +129,7 @@ async fn finish(
     {
         // Read outside any transaction: the refused write ended it.
         let namespace = &plan.namespaces[write.namespace];
-        let found = stored(engine, None, namespace, &[write.id_bson()], &plan.shard_keys(&[index]), false)
+        let found = stored(engine, None, namespace, &[write.id_bson()], &plan.keys(&[index]), false)
             .await
             .ok()
             .and_then(|docs| docs.first().and_then(|doc| version_in(doc, check.field)));
