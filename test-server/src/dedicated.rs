@@ -50,7 +50,19 @@ impl DedicatedServer {
     /// Starts a server of the given topology on a free loopback port, with empty storage in
     /// a fresh temporary directory. Returns once it accepts connections (about a second).
     pub fn start(topology: Topology) -> Result<DedicatedServer, String> {
-        let flags = Flags { standalone: topology == Topology::Standalone, sync_on_commit: true, control: true };
+        DedicatedServer::start_with(topology, &[])
+    }
+
+    /// Like [`start`](Self::start), with more flags for the server (see `secantusd-py
+    /// --help`): `["--oplog-max-entries", "50"]` for a short oplog, say. They apply to every
+    /// restart too.
+    pub fn start_with(topology: Topology, server_args: &[&str]) -> Result<DedicatedServer, String> {
+        let flags = Flags {
+            standalone: topology == Topology::Standalone,
+            sync_on_commit: true,
+            control: true,
+            server_args: server_args.iter().map(|arg| (*arg).to_owned()).collect(),
+        };
         let (watchdog, port) = Watchdog::start(flags)?;
         Ok(DedicatedServer { watchdog, topology, port })
     }

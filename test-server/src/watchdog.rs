@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 pub(crate) const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// How the watchdog should run its server.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Flags {
     pub(crate) standalone: bool,
     pub(crate) sync_on_commit: bool,
     /// Commands (`KILL`, `START`) on stdin besides its end-of-file lifeline.
     pub(crate) control: bool,
+    /// More flags for the server itself.
+    pub(crate) server_args: Vec<String>,
 }
 
 /// A running watchdog. Its stdin is the lifeline: when it closes, because it is dropped or
@@ -47,6 +49,9 @@ impl Watchdog {
         }
         if flags.control {
             command.arg("--control");
+        }
+        for arg in &flags.server_args {
+            command.arg(format!("--server-arg={arg}"));
         }
         let mut child = command
             .arg(bin.join("secantusd-py"))

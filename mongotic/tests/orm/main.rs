@@ -25,6 +25,7 @@ mod seed;
 mod telemetry;
 mod transactions;
 mod unit_of_work;
+mod watch;
 
 fn main() -> std::process::ExitCode {
     harness::main()

@@ -1,0 +1,1 @@
+//! The consumer under faults (written next).
