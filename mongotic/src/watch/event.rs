@@ -32,6 +32,7 @@ use crate::{Error, Model, Result};
 ///         },
 ///         Change::Delete { .. } => format!("{} removed", event.id()),
 ///         Change::Collection { operation } => format!("the collection: {operation}"),
+///         _ => "something new".to_owned(), // the enum is non-exhaustive
 ///     })
 /// }
 /// ```
@@ -345,11 +346,11 @@ impl<M: Model> Updated<M> {
             let (key, value) = element.map_err(|err| self.malformed(err))?;
             let found = if key == path {
                 Some(value)
-            } else if let Some(rest) = path.strip_prefix(key).and_then(|rest| rest.strip_prefix('.')) {
-                // A parent was set whole: the field's value is inside it (or absent).
-                Some(descend(value, rest).unwrap_or(RawBsonRef::Null))
             } else {
-                None
+                // A parent was set whole: the field's value is inside it (or absent).
+                path.strip_prefix(key)
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    .map(|rest| descend(value, rest).unwrap_or(RawBsonRef::Null))
             };
             if let Some(value) = found {
                 let value = Bson::try_from(value.to_raw_bson()).map_err(|err| self.malformed(err))?;

@@ -156,7 +156,7 @@ pub(crate) enum Start {
     #[default]
     Now,
     ResumeAfter(ResumeToken),
-    StartAfter(ResumeToken),
+    After(ResumeToken),
     At(Timestamp),
 }
 
@@ -292,7 +292,7 @@ impl<M: Model> Watch<M> {
     /// # let _ = again; }
     /// ```
     pub fn start_after(mut self, token: ResumeToken) -> Self {
-        self.start = Start::StartAfter(token);
+        self.start = Start::After(token);
         self
     }
 
@@ -400,7 +400,7 @@ impl<M: Model> Watch<M> {
         match start.clone() {
             Start::Now => {}
             Start::ResumeAfter(token) => options.resume_after = Some(token),
-            Start::StartAfter(token) => options.start_after = Some(token),
+            Start::After(token) => options.start_after = Some(token),
             Start::At(time) => options.start_at_operation_time = Some(time),
         }
         options

@@ -225,7 +225,7 @@ const NETWORK_COMMANDS: &[&str] =
 
 async fn the_read_model_equals_the_source_whatever_fails() -> TestResult {
     crate::harness::require(crate::harness::Need::OwnServer);
-    let seed = env_u64("MONGOTIC_WATCH_FAULT_SEED", 0x0057_EADF_A57);
+    let seed = env_u64("MONGOTIC_WATCH_FAULT_SEED", 0x0005_7EAD_FA57);
     let writes = env_u64("MONGOTIC_WATCH_FAULT_EVENTS", 1200);
     let consumer_kills = env_u64("MONGOTIC_WATCH_FAULT_KILLS", 24);
     let network_faults = env_u64("MONGOTIC_WATCH_FAULT_NETWORK", 16);
