@@ -940,6 +940,15 @@ impl<M: Model> Consumer<M> {
         count: i64,
     ) -> Result<Written> {
         session.begin().await?;
+        // The checkpoint first: the transaction's snapshot starts with it, so the handler reads
+        // the data as of this checkpoint, or nothing runs. A run killed mid-commit may commit
+        // after the next run read its checkpoint: that next run's write then finds the checkpoint
+        // moved (or conflicts with the commit in flight) before its handler runs.
+        let driver = session.driver_session().await?;
+        let written = checkpoints.advance(driver, position.sequence, token, count, &cx.namespace.to_string()).await?;
+        if written == Written::Moved {
+            return Ok(Written::Moved);
+        }
         if !events.is_empty() {
             handler.handle(session, events, cx).await?;
         }
@@ -974,13 +983,6 @@ impl<M: Model> Consumer<M> {
                 };
                 inserted.map_err(|err| Error::from_driver(err, collection, None))?;
             }
-        }
-        // The session's changes first, so a write that fails fails before the checkpoint.
-        session.flush().await?;
-        let driver = session.driver_session().await?;
-        let written = checkpoints.advance(driver, position.sequence, token, count, &cx.namespace.to_string()).await?;
-        if written == Written::Moved {
-            return Ok(Written::Moved);
         }
         session.commit().await?;
         Ok(Written::Done)

@@ -82,8 +82,14 @@ struct Applied {
     events: i64,
 }
 
+/// A number from the environment, decimal or `0x` hexadecimal.
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+    let Ok(value) = std::env::var(name) else { return default };
+    let parsed = match value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => value.parse(),
+    };
+    parsed.unwrap_or_else(|_| panic!("{name}={value} is not a number"))
 }
 
 /// xorshift64*: reproducible from the seed, no dependency.
