@@ -28,10 +28,11 @@ const DEFAULT_REFRESH: Duration = Duration::from_secs(10);
 
 /// A named, durable reader of a change stream over the collection of `M`.
 ///
-/// [`run`](Consumer::run) calls the handler for each event with a [`Session`] in a transaction;
-/// after each batch of events it flushes the session and moves the consumer's checkpoint (the
-/// resume token after the batch, one document per consumer name in a checkpoint collection)
-/// in that same transaction, then commits. So the effects of every event are applied exactly
+/// [`run`](Consumer::run) handles the events in batches, each in one transaction: it moves the
+/// consumer's checkpoint (the resume token after the batch, one document per consumer name in
+/// a checkpoint collection) first, checking it is the one it read, then calls the handler for
+/// each event with a [`Session`], flushes the session, and commits. The handler reads the
+/// data as of the checkpoint it moves on from. So the effects of every event are applied exactly
 /// once, whatever fails: a crash, a cancelled task, a dropped connection, a failover or a
 /// server restart leaves either the batch's effects and its checkpoint, or neither, and the
 /// next run resumes from the checkpoint.
