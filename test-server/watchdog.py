@@ -1,6 +1,7 @@
 """Runs one SecantusDB server for one test process, and cleans up after it.
 
-Usage: python watchdog.py [--standalone] [--sync-on-commit] [--control] SECANTUSD_EXECUTABLE
+Usage: python watchdog.py [--standalone] [--sync-on-commit] [--control] [--server-arg=ARG ...]
+       SECANTUSD_EXECUTABLE
 
 Starts the server on a free loopback port with storage in a fresh temporary directory,
 waits until it accepts connections, prints "READY <port>" on stdout, then waits for its
@@ -14,6 +15,8 @@ Options:
                     replica set (no transactions, no change streams).
   --sync-on-commit  the server fsyncs its log on every commit, so acknowledged writes
                     survive the server being killed.
+  --server-arg=ARG  one more argument for the server (repeatable, in order), for every
+                    start and restart.
   --control         standard input also carries commands, one per line, each answered
                     with one line on stdout:
                       KILL   SIGKILL the server (a crash) and reap it -> "KILLED"

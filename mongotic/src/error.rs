@@ -443,6 +443,53 @@ pub enum Error {
         /// What was wrong with it.
         message: String,
     },
+
+    /// A change event carries a document that does not deserialize into the model (see
+    /// [`watch`](crate::watch)). It is the error of that one event: the stream goes on after
+    /// it, and `token` resumes right after it.
+    #[error("the {operation} event of {namespace}{} carries a document that does not match the model: {source}", fmt_id(.id))]
+    UndecodableEvent {
+        /// `database.collection`.
+        namespace: String,
+        /// The `_id` of the changed document.
+        id: Option<Box<Bson>>,
+        /// The event's `operationType` (`insert`, `update`, `replace` or `delete`).
+        operation: &'static str,
+        /// The event's resume token: a stream resumed after it starts with the next event.
+        token: Box<mongodb::change_stream::event::ResumeToken>,
+        /// What serde reported.
+        #[source]
+        source: bson::de::Error,
+    },
+
+    /// A change stream cannot resume where it was asked to: the server no longer has the
+    /// history after the token (code 286 `ChangeStreamHistoryLost`, or 280
+    /// `ChangeStreamFatalError`). Nothing was skipped: the events since are lost to this
+    /// stream. Either start from now (and accept the gap) or rebuild what the stream fed from
+    /// the collection itself, then start from now; see
+    /// [`Consumer::reset`](crate::watch::Consumer::reset).
+    #[error(
+        "the change stream of {namespace}{} cannot resume: the server no longer has the history after its token \
+         ({code}: {message}); start from now, or rebuild from the collection and start from now",
+        fmt_consumer(.consumer)
+    )]
+    ChangeStreamHistoryLost {
+        /// `database.collection` watched.
+        namespace: String,
+        /// The name of the consumer whose checkpoint holds the token, for a consumer.
+        consumer: Option<String>,
+        /// The server's code (286 or 280).
+        code: i32,
+        /// The server's message.
+        message: String,
+    },
+}
+
+fn fmt_consumer(consumer: &Option<String>) -> String {
+    match consumer {
+        Some(name) => format!(" (consumer `{name}`)"),
+        None => String::new(),
+    }
 }
 
 /// The server's name for `code` when a reply left it out (write errors carry no code name).
@@ -567,6 +614,8 @@ impl Error {
             Error::EntityBusy { .. } => "EntityBusy",
             Error::Runtime { .. } => "Runtime",
             Error::UnexpectedReply { .. } => "UnexpectedReply",
+            Error::UndecodableEvent { .. } => "UndecodableEvent",
+            Error::ChangeStreamHistoryLost { .. } => "ChangeStreamHistoryLost",
         }
     }
 
@@ -728,7 +777,7 @@ impl Error {
     pub fn server_code(&self) -> Option<i32> {
         match self {
             Error::DuplicateKey { .. } => Some(DUPLICATE_KEY),
-            Error::Server { code, .. } => Some(*code),
+            Error::Server { code, .. } | Error::ChangeStreamHistoryLost { code, .. } => Some(*code),
             Error::Flush(failure) => failure.cause.server_code(),
             _ => None,
         }

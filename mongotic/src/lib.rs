@@ -64,6 +64,7 @@ pub mod session;
 pub mod statement;
 mod telemetry;
 pub mod validation;
+pub mod watch;
 mod wire;
 
 pub use bson;

@@ -13,7 +13,7 @@
 //!
 //! `MONGOTIC_BENCH_RUNS` sets the number of timed runs per side (default 11);
 //! `MONGOTIC_BENCH_ONLY=read` runs only the workloads whose name contains the text (handy
-//! under a profiler). Three other modes:
+//! under a profiler). Four other modes:
 //!
 //! - `MONGOTIC_BENCH_LATENCY_MS=1`: the server behind a proxy that holds every request that
 //!   long, and each workload done by mongotic, by the driver one call per document, and by the
@@ -22,9 +22,12 @@
 //!   memory per document (`scaling.rs`).
 //! - `MONGOTIC_BENCH_PROFILE=1`: each side run through its own function, for callgrind to count
 //!   (`scripts/count-instructions.sh`).
+//! - `MONGOTIC_BENCH_WATCH=1`: events per second through a change stream consumer against a
+//!   raw driver watch loop (`watch.rs`).
 
 mod latency;
 mod scaling;
+mod watch;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
@@ -697,6 +700,11 @@ fn main() {
     if let Some(delay) = std::env::var("MONGOTIC_BENCH_LATENCY_MS").ok().and_then(|ms| ms.parse::<f64>().ok()) {
         let runs = std::env::var("MONGOTIC_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
         latency::run(&runtime, Duration::from_secs_f64(delay / 1000.0), runs, &only);
+        return;
+    }
+    if std::env::var_os("MONGOTIC_BENCH_WATCH").is_some() {
+        let runs = std::env::var("MONGOTIC_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+        watch::run(&runtime, runs);
         return;
     }
     if std::env::var_os("MONGOTIC_BENCH_SCALING").is_some() {

@@ -30,6 +30,7 @@ mod shards;
 mod telemetry;
 mod transactions;
 mod unit_of_work;
+mod watch;
 
 fn main() -> std::process::ExitCode {
     harness::main()
