@@ -295,6 +295,16 @@ impl Engine {
     }
 
     /// The database `name`, for commands the session builds itself.
+    /// The write concern of a write outside a transaction, in wire form, when one is set:
+    /// `options`', else the client's. The driver adds it to the commands it builds (`insert`,
+    /// `bulkWrite`); the `update` and `delete` commands mongotic sends itself carry this (a
+    /// raw command does not get it). Inside a transaction the commit carries it.
+    pub(crate) fn wire_write_concern(&self, options: &crate::options::Options) -> Option<RawDocumentBuf> {
+        let concern = options.write_concern.as_ref().or(self.client.write_concern())?;
+        let concern = bson::to_raw_document_buf(concern).ok()?;
+        (!concern.is_empty()).then_some(concern)
+    }
+
     pub(crate) fn raw_database(&self, name: &str) -> Result<Database> {
         self.check_auth()?;
         Ok(self.client.database(name))

@@ -956,6 +956,7 @@ pub struct FailedWrite {
 /// assert_eq!(mongotic::WriteKind::Update.to_string(), "update");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum WriteKind {
     /// A new entity (`add`).
     Insert,
@@ -965,6 +966,9 @@ pub enum WriteKind {
     Replace,
     /// A removal (`delete`).
     Delete,
+    /// An insert, or an update of the document with the same natural key
+    /// ([`Session::upsert`](crate::Session::upsert)).
+    Upsert,
 }
 
 impl fmt::Display for WriteKind {
@@ -974,6 +978,7 @@ impl fmt::Display for WriteKind {
             WriteKind::Update => "update",
             WriteKind::Replace => "replace",
             WriteKind::Delete => "delete",
+            WriteKind::Upsert => "upsert",
         })
     }
 }

@@ -84,7 +84,8 @@ pub use session::{
 };
 pub use statement::{
     Column, ColumnProjection, CompiledFind, Delete, Distinct, Entities, Insert, Projection, Row, RowIndex,
-    ScalarProjection, Select, Untracked, Update, WriteResult, delete, insert, select, update,
+    ScalarProjection, Select, Untracked, Update, Upsert, UpsertKey, UpsertResult, WriteResult, delete, insert, select,
+    update, upsert,
 };
 
 /// `#[derive(Model)]`: maps a struct to a collection. See [`Model`](trait@Model) for an example.
@@ -152,7 +153,7 @@ struct ReadmeDoctests;
 pub mod prelude {
     pub use crate::{
         Embedded, Engine, EntityRef, Field, Filter, Model, Session, SessionFactory, Tracked, and_, create_engine,
-        create_indexes, delete, insert, not_, or_, select, sessionmaker, update,
+        create_indexes, delete, insert, not_, or_, select, sessionmaker, update, upsert,
     };
     pub use bson::oid::ObjectId;
     pub use serde::{Deserialize, Serialize};

@@ -143,6 +143,32 @@ fn value_len(kind: u8, bytes: &[u8], at: usize) -> Option<usize> {
 
 /// The elements of `document` (a whole document: int32 length, elements, NUL), in order.
 /// `None` as soon as the framing does not hold.
+/// The value at the dotted `path` of `doc`, if there is one.
+pub(crate) fn value_at<'a>(doc: &'a bson::RawDocument, path: &str) -> Option<bson::RawBsonRef<'a>> {
+    let mut current = bson::RawBsonRef::Document(doc);
+    for step in path.split('.') {
+        let bson::RawBsonRef::Document(inner) = current else { return None };
+        current = inner.get(step).ok().flatten()?;
+    }
+    Some(current)
+}
+
+/// The values `doc` has at `paths`, in wire form, as one comparable key; a missing value reads
+/// as `null`, as a filter's equality with `null` matches it. (Two documents with the same key
+/// hold the same values there, compared as the server stores them.)
+pub(crate) fn values_key<P: AsRef<str>>(paths: &[P], doc: &bson::RawDocument) -> Vec<u8> {
+    let mut key = Vec::new();
+    for path in paths {
+        let mut single = bson::RawDocumentBuf::new();
+        match value_at(doc, path.as_ref()) {
+            Some(value) => single.append_ref("", value),
+            None => single.append("", bson::RawBson::Null),
+        }
+        key.extend_from_slice(single.as_bytes());
+    }
+    key
+}
+
 pub(crate) fn elements(document: &[u8]) -> Elements<'_> {
     let end = document.len().saturating_sub(1);
     let framed = document.len() >= 5

@@ -341,6 +341,206 @@ impl Io<'_> {
     }
 }
 
+/// What the server did with the statements of an upsert.
+#[derive(Debug, Default)]
+pub(crate) struct Upserted {
+    /// Statements that matched a document.
+    pub(crate) matched: u64,
+    /// Documents the matched statements changed.
+    pub(crate) modified: u64,
+    /// The statements that inserted a document, in order.
+    pub(crate) inserted: Vec<usize>,
+}
+
+/// Statements per `update` command of an upsert, and their bytes: below the server's limits.
+const UPSERTS_PER_COMMAND: usize = 50_000;
+const UPSERT_COMMAND_BYTES: usize = 12 * 1024 * 1024;
+/// How many times a statement that lost the race for its key is sent again.
+const RACE_RETRIES: usize = 3;
+
+impl Io<'_> {
+    /// Runs `statements` (filter, update) as upserts, in unordered `update` commands: each
+    /// filter is one value's key, narrowed by the caller to the scope's equalities. A statement
+    /// whose insert lost the race for its key to another writer (a duplicate key error) is sent
+    /// again, and then updates the winner's document.
+    pub(crate) async fn upsert_many(self, statements: &[(RawDocumentBuf, RawDocumentBuf)]) -> Result<Upserted> {
+        for (_, update) in statements {
+            self.scope.check_raw_update(update, &self.name)?;
+        }
+        let limit = self.options.timeout;
+        let span = self.span.clone();
+        let name = self.name.clone();
+        let work = bounded(limit, &name, self.send_upserts(statements));
+        telemetry::one_command(
+            span,
+            "mongotic.documents_written",
+            |done: &Upserted| done.inserted.len() as u64 + done.modified,
+            work,
+        )
+        .await
+    }
+
+    async fn send_upserts(self, statements: &[(RawDocumentBuf, RawDocumentBuf)]) -> Result<Upserted> {
+        let database = self.engine.raw_database(&self.namespace.db)?;
+        let mut done = Upserted::default();
+        let mut pending: Vec<usize> = (0..statements.len()).collect();
+        let mut duplicate = None;
+        for _ in 0..=RACE_RETRIES {
+            let mut lost = Vec::new();
+            for chunk in upsert_chunks(statements, &pending) {
+                let command = self.upsert_command(statements, chunk)?;
+                let reply = match self.txn.client_session()? {
+                    Some(session) => database.run_raw_command(command).session(session).await,
+                    None => database.run_raw_command(command).await,
+                }
+                .map_err(|err| Error::from_driver(err, &self.name, None))?;
+                let reply = UpsertReply::read(&reply, chunk, &self.name)?;
+                done.matched += reply.matched;
+                done.modified += reply.modified;
+                done.inserted.extend(reply.inserted);
+                lost.extend(reply.lost);
+                duplicate = reply.duplicate.or(duplicate);
+                if let Some(error) = reply.error {
+                    return Err(error);
+                }
+            }
+            if lost.is_empty() {
+                done.inserted.sort_unstable();
+                return Ok(done);
+            }
+            pending = lost;
+        }
+        // Still a duplicate after the retries: not a race for the key, but another unique
+        // index (or a soft-deleted document holding the key).
+        Err(duplicate.unwrap_or_else(|| Error::InvalidStatement {
+            message: format!("upserts into {} kept failing on duplicate keys", self.name),
+        }))
+    }
+
+    /// `{update: collection, updates: [{q, u, upsert: true}, ...], ordered: false}` for the
+    /// statements `chunk`, with the statement's comment and write concern.
+    fn upsert_command(
+        &self,
+        statements: &[(RawDocumentBuf, RawDocumentBuf)],
+        chunk: &[usize],
+    ) -> Result<RawDocumentBuf> {
+        let mut updates = bson::RawArrayBuf::new();
+        for index in chunk {
+            let (filter, update) = &statements[*index];
+            let mut statement = RawDocumentBuf::new();
+            statement.append("q", filter.clone());
+            statement.append("u", update.clone());
+            statement.append("upsert", true);
+            updates.push(statement);
+        }
+        let mut command = RawDocumentBuf::new();
+        command.append("update", self.namespace.coll.as_str());
+        command.append("updates", updates);
+        command.append("ordered", false);
+        if let Some(comment) = &self.options.comment
+            && let Ok(comment) = bson::RawBson::try_from(comment.clone())
+        {
+            command.append("comment", comment);
+        }
+        if !self.txn.is_explicit()
+            && let Some(concern) = self.engine.wire_write_concern(&self.options)
+        {
+            command.append("writeConcern", concern);
+        }
+        Ok(command)
+    }
+}
+
+/// The statements `pending` in chunks that fit one command.
+fn upsert_chunks<'p>(statements: &[(RawDocumentBuf, RawDocumentBuf)], pending: &'p [usize]) -> Vec<&'p [usize]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (at, index) in pending.iter().enumerate() {
+        let (filter, update) = &statements[*index];
+        let size = 32 + filter.as_bytes().len() + update.as_bytes().len();
+        if at > start && (at - start >= UPSERTS_PER_COMMAND || bytes + size > UPSERT_COMMAND_BYTES) {
+            chunks.push(&pending[start..at]);
+            (start, bytes) = (at, 0);
+        }
+        bytes += size;
+    }
+    if start < pending.len() {
+        chunks.push(&pending[start..]);
+    }
+    chunks
+}
+
+/// What one upsert command's reply says, about the statements of its chunk.
+struct UpsertReply {
+    matched: u64,
+    modified: u64,
+    inserted: Vec<usize>,
+    /// Statements refused as duplicates of their key: another writer inserted it meanwhile.
+    lost: Vec<usize>,
+    /// The error of the first of them.
+    duplicate: Option<Error>,
+    /// The first other write error, or a write concern error.
+    error: Option<Error>,
+}
+
+impl UpsertReply {
+    fn read(reply: &Document, chunk: &[usize], namespace: &str) -> Result<UpsertReply> {
+        let number = |value: Option<&Bson>| match value {
+            Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or_default(),
+            Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or_default(),
+            _ => 0,
+        };
+        let statement = |entry: &Document| {
+            let at = number(entry.get("index"));
+            usize::try_from(at).ok().and_then(|at| chunk.get(at).copied())
+        };
+        let inserted: Vec<usize> = reply
+            .get_array("upserted")
+            .map(|list| list.iter().filter_map(Bson::as_document).filter_map(statement).collect())
+            .unwrap_or_default();
+        let (mut lost, mut duplicate, mut error) = (Vec::new(), None, None);
+        for entry in reply.get_array("writeErrors").into_iter().flatten().filter_map(Bson::as_document) {
+            let code = entry.get_i32("code").unwrap_or_default();
+            let failure = || {
+                Error::from_write_error(
+                    namespace,
+                    None,
+                    code,
+                    entry.get_str("codeName").unwrap_or_default().to_owned(),
+                    entry.get_str("errmsg").unwrap_or_default().to_owned(),
+                )
+            };
+            match statement(entry) {
+                Some(index) if code == crate::error::DUPLICATE_KEY => {
+                    lost.push(index);
+                    duplicate = duplicate.or_else(|| Some(failure()));
+                }
+                _ => error = error.or_else(|| Some(failure())),
+            }
+        }
+        if error.is_none()
+            && let Ok(concern) = reply.get_document("writeConcernError")
+        {
+            error = Some(Error::from_write_error(
+                namespace,
+                None,
+                concern.get_i32("code").unwrap_or_default(),
+                concern.get_str("codeName").unwrap_or_default().to_owned(),
+                concern.get_str("errmsg").unwrap_or_default().to_owned(),
+            ));
+        }
+        let n = number(reply.get("n"));
+        Ok(UpsertReply {
+            matched: n.saturating_sub(inserted.len() as u64),
+            modified: number(reply.get("nModified")),
+            inserted,
+            lost,
+            duplicate,
+            error,
+        })
+    }
+}
+
 /// `work`, failing with [`Error::Timeout`] once `limit` has passed (when there is one). The
 /// work is dropped at the limit: a write cut short is a write whose outcome is unknown.
 pub(crate) async fn bounded<T>(

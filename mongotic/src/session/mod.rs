@@ -43,6 +43,7 @@ mod store;
 mod tracked;
 mod transaction;
 mod unit_of_work;
+mod upsert;
 
 use std::any::TypeId;
 use std::fmt;
@@ -460,13 +461,13 @@ impl Session {
         };
         match entry.status {
             // Never sent: dropping it is the whole delete.
-            Status::New if !entity.state().in_doubt() => {
+            Status::New | Status::Upsert if !entity.state().in_doubt() => {
                 self.uow.remove(key);
             }
             Status::Deleted => {}
             // Persistent, merged (the document may exist), or an insert that may have landed:
             // a delete by id, which may match nothing when the document was never there.
-            Status::New | Status::Uncertain | Status::Persistent | Status::Merged => {
+            Status::New | Status::Upsert | Status::Uncertain | Status::Persistent | Status::Merged => {
                 self.uow.restage(key, Status::Deleted)
             }
         }
@@ -653,7 +654,7 @@ impl Session {
             // tenant) is asked of the server, which answers within the scope. One never sent
             // is the session's own: its flush stamps it with the session's tenant.
             let entity = entry.entity.clone();
-            let own = matches!(entry.status, Status::New | Status::Merged);
+            let own = matches!(entry.status, Status::New | Status::Merged | Status::Upsert);
             if !in_doubt
                 && (own || self.admits::<M>(entity.as_ref())?)
                 && let Some(handle) = Tracked::from_erased(entity)
@@ -880,7 +881,7 @@ impl Session {
     /// ```
     #[allow(clippy::new_ret_no_self, clippy::wrong_self_convention)]
     pub fn new(&self) -> Vec<EntityRef> {
-        self.list(|status| status == Status::New)
+        self.list(|status| matches!(status, Status::New | Status::Upsert))
     }
 
     /// The tracked entities whose values differ from what the server last had, in staging

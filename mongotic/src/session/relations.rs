@@ -285,7 +285,7 @@ impl Session {
             None => true,
             Some((_, entry)) => match entry.status {
                 Status::New | Status::Uncertain => entry.entity.state().in_doubt(),
-                Status::Merged => false,
+                Status::Merged | Status::Upsert => false,
                 Status::Persistent | Status::Deleted => !self.admits::<M>(entry.entity.as_ref()).unwrap_or(false),
             },
         }

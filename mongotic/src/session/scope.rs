@@ -17,6 +17,7 @@ use super::unit_of_work::Status;
 use crate::error::Error;
 use crate::model::ModelMeta;
 use crate::options::{Deleted, Options};
+use crate::wire::value_at;
 use crate::{Model, Result, SoftDelete, Tracked};
 
 impl Session {
@@ -131,6 +132,37 @@ impl Scope {
             _ => "unscoped,with_deleted",
         };
         Ok(Scope { filter: (!filter.is_empty()).then_some(filter), tenant: bound, kind })
+    }
+
+    /// The scope as equalities an upsert's filter carries (so an inserted document gets
+    /// them): the tenant, and a soft-delete field's `null`.
+    pub(crate) fn equalities(&self) -> RawDocumentBuf {
+        let mut equalities = RawDocumentBuf::new();
+        for (field, value) in self.filter.iter().flatten() {
+            if !matches!(value, Bson::Document(_))
+                && let Ok(value) = bson::RawBson::try_from(value.clone())
+            {
+                equalities.append(field, value);
+            }
+        }
+        equalities
+    }
+
+    /// Refuses an update document in wire form that names the tenant field, when the
+    /// statement is bound to a tenant.
+    pub(crate) fn check_raw_update(&self, update: &RawDocument, namespace: &str) -> Result<()> {
+        let Some((field, _)) = &self.tenant else { return Ok(()) };
+        let touched = update.iter().flatten().any(|(_, paths)| match paths {
+            RawBsonRef::Document(paths) => paths
+                .iter()
+                .flatten()
+                .any(|(path, _)| path == *field || path.strip_prefix(*field).is_some_and(|rest| rest.starts_with('.'))),
+            _ => true,
+        });
+        if touched {
+            return Err(Error::TenantChanged { namespace: namespace.to_owned(), id: None });
+        }
+        Ok(())
     }
 
     /// The tenant the statement writes for, when it is bound to one.
@@ -262,14 +294,4 @@ pub(crate) fn write_key(
         key.append(field, bson::RawBson::Null);
     }
     (!key.is_empty()).then_some(key)
-}
-
-/// The value at the dotted `path` of `doc`, if there is one.
-pub(crate) fn value_at<'a>(doc: &'a RawDocument, path: &str) -> Option<RawBsonRef<'a>> {
-    let mut current = RawBsonRef::Document(doc);
-    for step in path.split('.') {
-        let RawBsonRef::Document(inner) = current else { return None };
-        current = inner.get(step).ok().flatten()?;
-    }
-    Some(current)
 }

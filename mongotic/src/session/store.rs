@@ -26,28 +26,46 @@ pub(crate) async fn stored(
     keys: &[Option<RawDocumentBuf>],
     ids_only: bool,
 ) -> Result<Vec<RawDocumentBuf>> {
-    let name = namespace.to_string();
-    let collection = engine.raw_collection(namespace)?;
     let mut found = Vec::new();
     for (at, chunk) in ids.chunks(IDS_PER_READ).enumerate() {
         let start = at * IDS_PER_READ;
         let chunk_keys = keys.get(start..(start + chunk.len()).min(keys.len())).unwrap_or_default();
         let filter = by_ids(chunk, chunk_keys)?;
-        let find = collection.find(filter);
-        let find = if ids_only { find.projection(doc! { "_id": 1 }) } else { find };
-        let failed = |err| Error::from_driver(err, &name, None);
-        match session.as_deref_mut() {
-            Some(session) => {
-                let mut cursor = find.session(&mut *session).await.map_err(failed)?;
-                while cursor.advance(session).await.map_err(failed)? {
-                    found.push(cursor.current().to_raw_document_buf());
-                }
+        let projection = ids_only.then(|| doc! { "_id": 1 });
+        found.extend(matching(engine, session.as_deref_mut(), namespace, filter, projection).await?);
+    }
+    Ok(found)
+}
+
+/// Every stored document matching `filter` (with `projection` when given), read in `session`
+/// when one is given.
+pub(crate) async fn matching(
+    engine: &Engine,
+    session: Option<&mut ClientSession>,
+    namespace: &Namespace,
+    filter: Document,
+    projection: Option<Document>,
+) -> Result<Vec<RawDocumentBuf>> {
+    let name = namespace.to_string();
+    let collection = engine.raw_collection(namespace)?;
+    let find = collection.find(filter);
+    let find = match projection {
+        Some(projection) => find.projection(projection),
+        None => find,
+    };
+    let failed = |err| Error::from_driver(err, &name, None);
+    let mut found = Vec::new();
+    match session {
+        Some(session) => {
+            let mut cursor = find.session(&mut *session).await.map_err(failed)?;
+            while cursor.advance(session).await.map_err(failed)? {
+                found.push(cursor.current().to_raw_document_buf());
             }
-            None => {
-                let mut cursor = find.await.map_err(failed)?;
-                while cursor.advance().await.map_err(failed)? {
-                    found.push(cursor.current().to_raw_document_buf());
-                }
+        }
+        None => {
+            let mut cursor = find.await.map_err(failed)?;
+            while cursor.advance().await.map_err(failed)? {
+                found.push(cursor.current().to_raw_document_buf());
             }
         }
     }

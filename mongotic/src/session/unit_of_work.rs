@@ -12,6 +12,7 @@
 //! session looks.
 
 use std::any::TypeId;
+use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -25,6 +26,9 @@ use crate::model::IdKey;
 
 static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The stored paths of the natural key an entity staged with `Session::upsert` is matched on.
+pub(crate) type UpsertOn = Arc<[Cow<'static, str>]>;
+
 /// Where an entity stands in the unit of work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -37,6 +41,10 @@ pub(crate) enum Status {
     Merged,
     /// Staged for removal.
     Deleted,
+    /// Staged to be written on a natural key (`upsert`): inserted, or merged into the
+    /// document that has the key. The key is kept beside the entry (see
+    /// [`UnitOfWork::upsert_key`]).
+    Upsert,
     /// Not staged for anything (its insert was rolled back), but an earlier insert of it may
     /// have landed: the next flush reads the server and keeps the entity as persistent if it
     /// did, or lets it go if it did not. Listed nowhere.
@@ -157,6 +165,9 @@ pub(crate) struct UnitOfWork {
     /// The tenant the session is bound to: its flushes stamp new entities of tenant-scoped
     /// models with it and filter their writes on it.
     tenant: Option<Bson>,
+    /// The natural keys of the entries staged for upsert, by key. Kept until the entry goes
+    /// (a transaction that rolls back an upsert's write stages it again, key and all).
+    upserts: std::collections::HashMap<usize, UpsertOn>,
 }
 
 impl UnitOfWork {
@@ -168,6 +179,7 @@ impl UnitOfWork {
             hasher: RandomState::new(),
             next_seq: 0,
             tenant: None,
+            upserts: std::collections::HashMap::new(),
         }
     }
 
@@ -309,6 +321,17 @@ impl UnitOfWork {
         }
     }
 
+    /// Stages the entry `key` for upsert on the natural key `on`.
+    pub(crate) fn stage_upsert(&mut self, key: usize, on: UpsertOn) {
+        self.restage(key, Status::Upsert);
+        self.upserts.insert(key, on);
+    }
+
+    /// The natural key the entry `key` is staged for upsert on.
+    pub(crate) fn upsert_key(&self, key: usize) -> Option<&UpsertOn> {
+        self.upserts.get(&key)
+    }
+
     /// Tracks again an entity this session had let go of (a delete that a transaction took
     /// back), filed under its server id.
     pub(crate) fn reattach(&mut self, entity: Arc<dyn ErasedEntity>, status: Status) {
@@ -364,11 +387,15 @@ impl UnitOfWork {
         if let Some(model) = stale {
             self.unfile(model, slot);
             self.slab.take(slot);
+            self.upserts.remove(&slot);
         }
     }
 
     /// Stops tracking the entity in slot `key` and releases it, if this session owns it.
     pub(crate) fn remove(&mut self, key: usize) -> Option<Entry> {
+        if !self.upserts.is_empty() {
+            self.upserts.remove(&key);
+        }
         let model = self.slab.slots.get(key)?.as_ref()?.entity.model_type();
         self.unfile(model, key);
         let entry = self.slab.take(key)?;
@@ -422,6 +449,7 @@ impl UnitOfWork {
         self.slab.free.clear();
         self.slab.len = 0;
         self.identity.clear();
+        self.upserts.clear();
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -1,4 +1,4 @@
-//! Statements: `select`, `insert`, `update`, `delete`.
+//! Statements: `select`, `insert`, `update`, `delete`, `upsert`.
 //!
 //! Statements are plain values built with chained methods; they do no I/O until a session
 //! runs them, and each has a `compile` method that shows exactly what it will send.
@@ -18,9 +18,12 @@ mod dml;
 mod keyset;
 mod projection;
 mod select;
+mod upsert;
 
 pub use dml::{Delete, Insert, Update, WriteResult, delete, insert, update};
 pub use keyset::{AfterRow, Keyset};
 pub use projection::{Column, ColumnProjection, Entities, Projection, Row, RowIndex, ScalarProjection, Untracked};
 pub(crate) use select::Paging;
 pub use select::{CompiledFind, Distinct, Select, select};
+pub(crate) use upsert::statement as upsert_statement;
+pub use upsert::{Upsert, UpsertKey, UpsertResult, upsert};

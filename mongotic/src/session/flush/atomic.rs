@@ -109,7 +109,7 @@ pub(crate) async fn flush_atomically(
         txn.absorb(&client_session);
         let failure = match committed {
             Ok(()) => {
-                record(uow, txn, plan, &outcome.fates);
+                record(uow, txn, plan, &outcome);
                 return Ok(());
             }
             Err(failure) => failure,
@@ -192,7 +192,7 @@ pub(crate) async fn flush_in_open(
     mark_intents(uow, &plan);
     let outcome = send(engine, Some(txn.open_session()?), true, options, &plan).await;
     if outcome.is_clean() {
-        record(uow, txn, plan, &outcome.fates);
+        record(uow, txn, plan, &outcome);
         return Ok(());
     }
     txn.abort_on_server().await;

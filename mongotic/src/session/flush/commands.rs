@@ -17,7 +17,6 @@ use mongodb::options::{
 use super::outcome::Failure;
 use super::plan::{Body, Plan, Write};
 use crate::error::{Error, WriteKind};
-use crate::options::Options;
 use crate::session::tracked::ServerId;
 use crate::wire::{self, kind};
 use crate::{Engine, Result};
@@ -52,7 +51,7 @@ impl Command {
 fn command_of(kind: WriteKind) -> Command {
     match kind {
         WriteKind::Insert => Command::Insert,
-        WriteKind::Update | WriteKind::Replace => Command::Update,
+        WriteKind::Update | WriteKind::Replace | WriteKind::Upsert => Command::Update,
         WriteKind::Delete => Command::Delete,
     }
 }
@@ -123,6 +122,7 @@ fn statement_size(write: &Write) -> usize {
     48 + match &write.body {
         Body::Update { update, .. } => update.as_bytes().len(),
         Body::Document(document) => document.as_bytes().len(),
+        Body::Upsert { filter, update, .. } => filter.as_bytes().len() + update.as_bytes().len(),
         Body::Delete => 0,
     }
 }
@@ -131,8 +131,15 @@ fn too_large() -> Error {
     Error::InvalidStatement { message: "a write command longer than BSON allows".into() }
 }
 
-/// The fields of `{q: {_id: id}, u: update}` (with `upsert: true` for a merge).
+/// The fields of `{q: {_id: id}, u: update}` (with `upsert: true` for a merge), or of
+/// `{q: key, u: update, upsert: true}` for an upsert on a natural key.
 fn append_update_statement(out: &mut Vec<u8>, write: &Write) -> Result<()> {
+    if let Body::Upsert { filter, update, .. } = &write.body {
+        wire::append(out, kind::DOCUMENT, b"q", filter.as_bytes());
+        wire::append(out, kind::DOCUMENT, b"u", update.as_bytes());
+        wire::append(out, kind::BOOLEAN, b"upsert", &[1]);
+        return Ok(());
+    }
     let filter = wire::begin(out, kind::DOCUMENT, b"q");
     append_filter_fields(out, write)?;
     if !wire::end(out, filter) {
@@ -146,7 +153,9 @@ fn append_update_statement(out: &mut Vec<u8>, write: &Write) -> Result<()> {
                 wire::append(out, kind::BOOLEAN, b"upsert", &[1]);
             }
         }
-        Body::Delete => return Err(Error::InvalidStatement { message: "a delete in an update command".into() }),
+        Body::Delete | Body::Upsert { .. } => {
+            return Err(Error::InvalidStatement { message: "a delete in an update command".into() });
+        }
     }
     Ok(())
 }
@@ -194,6 +203,9 @@ fn delete_statements(collection: &str, statements: RawArrayBuf) -> RawDocumentBu
 /// version the session last saw. Version 0 also matches a document without the field (one
 /// written before the model had it, read as 0 through `#[serde(default)]`).
 pub(crate) fn filter_of(write: &Write) -> Result<RawDocumentBuf> {
+    if let Body::Upsert { filter, .. } = &write.body {
+        return Ok(filter.clone());
+    }
     let mut out = Vec::with_capacity(48);
     let filter = wire::start(&mut out);
     append_filter_fields(&mut out, write)?;
@@ -270,6 +282,13 @@ pub(crate) fn write_model(write: &Write, namespace: &Namespace) -> Result<WriteM
             .update(UpdateModifications::Document(to_document(update)?))
             .build()
             .into(),
+        (Body::Upsert { update, .. }, _) => UpdateOneModel::builder()
+            .namespace(namespace)
+            .filter(filter)
+            .update(UpdateModifications::Document(to_document(update)?))
+            .upsert(true)
+            .build()
+            .into(),
         (Body::Document(raw), WriteKind::Insert) => {
             InsertOneModel::builder().namespace(namespace).document(to_document(raw)?).build().into()
         }
@@ -335,16 +354,6 @@ pub(crate) fn insert_command(collection: &str, plan: &Plan, batch: Range<usize>)
     Ok(doc! { "insert": collection, "documents": documents, "ordered": true })
 }
 
-/// The write concern of a flush outside a transaction, in wire form, when one is set: the
-/// session's options', else the client's. The driver adds it to the commands it builds
-/// (`insert`, `bulkWrite`), and the flush to the `update` and `delete` commands it sends
-/// itself (a raw command does not get it). Inside a transaction the commit carries it.
-pub(crate) fn write_concern(engine: &Engine, options: &Options) -> Option<RawDocumentBuf> {
-    let concern = options.write_concern.as_ref().or(engine.client().write_concern())?;
-    let concern = bson::to_raw_document_buf(concern).ok()?;
-    (!concern.is_empty()).then_some(concern)
-}
-
 /// The client `bulkWrite` command of the whole plan, as the driver builds it: the namespaces
 /// are listed in the order the operations first use them.
 pub(crate) fn bulk_write_command(plan: &Plan) -> Result<Document> {
@@ -383,6 +392,13 @@ fn bulk_op(write: &Write, index: usize) -> Result<Bson> {
             "multi": false,
             "filter": filter()?,
             "updateMods": to_document(update)?,
+        },
+        (Body::Upsert { update, .. }, _) => doc! {
+            "update": index,
+            "multi": false,
+            "filter": filter()?,
+            "updateMods": to_document(update)?,
+            "upsert": true,
         },
         (Body::Delete, _) => doc! { "delete": index, "multi": false, "filter": filter()? },
     };

@@ -66,7 +66,7 @@ pub(crate) async fn explain_unmatched(
             let equal = found == Some(check.written)
                 && match &write.body {
                     Body::Document(sent) | Body::Update { snapshot: sent, .. } => contains_all(&doc, sent),
-                    Body::Delete => false,
+                    Body::Delete | Body::Upsert { .. } => false,
                 };
             if equal { Seen::Equal(check.written) } else { Seen::Other(found) }
         })

@@ -33,7 +33,7 @@ pub(crate) async fn flush_directly(
         if let Some(earlier) = earlier.take() {
             report.carry(earlier);
         }
-        record(uow, txn, plan, &outcome.fates);
+        record(uow, txn, plan, &outcome);
         let Some(failure) = outcome.failure else {
             return report.stale_error().map_or(Ok(()), Err);
         };

@@ -38,6 +38,7 @@ mod preview;
 mod record;
 mod report;
 mod send;
+mod upsert;
 
 pub use preview::FlushPreview;
 

@@ -64,6 +64,9 @@ pub(crate) struct Outcome {
     /// Some `Stale` deletes stand for "some of these matched nothing": one `delete` command
     /// with `$in` does not say which.
     pub(crate) ambiguous_deletes: bool,
+    /// The stored documents of the upserts that were `Done`, read back after them (an upsert
+    /// that matched a document learns its `_id` and fields so): by write index.
+    pub(crate) upserted: Vec<(usize, bson::RawDocumentBuf)>,
 }
 
 impl Outcome {

@@ -15,10 +15,13 @@ use mongodb::Namespace;
 use super::prepare::{Preparer, VersionCheck, stored_version};
 use crate::error::{Error, WriteKind};
 use crate::model::{HookEvent, IdKey, ModelMeta};
+use crate::options::Options;
 use crate::session::diff::{Change, changed_paths, diff, id_key};
-use crate::session::scope::{value_at, write_key};
+use crate::session::scope::{Scope, write_key};
 use crate::session::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId, stored_document};
 use crate::session::unit_of_work::{Status, UnitOfWork};
+use crate::statement::upsert_statement;
+use crate::wire::value_at;
 use crate::{Engine, Result};
 
 /// One write of a flush.
@@ -57,6 +60,12 @@ pub(crate) enum Body {
         update: RawDocumentBuf,
         snapshot: RawDocumentBuf,
     },
+    /// An upsert on a natural key: `filter` is the key (with the scope's equalities),
+    /// `update` its `$set`/`$setOnInsert`. The stored document is read back once it lands.
+    Upsert {
+        filter: RawDocumentBuf,
+        update: RawDocumentBuf,
+    },
     Delete,
 }
 
@@ -70,6 +79,7 @@ impl Write {
     pub(crate) fn estimated_size(&self) -> usize {
         64 + match &self.body {
             Body::Document(doc) | Body::Update { snapshot: doc, .. } => doc.as_bytes().len(),
+            Body::Upsert { filter, update, .. } => filter.as_bytes().len() + update.as_bytes().len(),
             Body::Delete => 16,
         }
     }
@@ -92,6 +102,8 @@ impl Write {
                 seen: self.seen,
             },
             (Body::Delete, _) => Intent::Delete,
+            // An upsert sent again finds the document its first sending left: harmless.
+            (Body::Upsert { .. }, _) => Intent::None,
             (Body::Document(sent) | Body::Update { snapshot: sent, .. }, _) => match self.version {
                 Some(check) => Intent::Versioned {
                     id: self.id.clone(),
@@ -175,7 +187,7 @@ fn id_of(doc: &RawDocumentBuf) -> Option<Bson> {
 fn kind_rank(kind: WriteKind) -> u8 {
     match kind {
         WriteKind::Delete => 0,
-        WriteKind::Update | WriteKind::Replace => 1,
+        WriteKind::Update | WriteKind::Replace | WriteKind::Upsert => 1,
         WriteKind::Insert => 2,
     }
 }
@@ -308,6 +320,26 @@ impl Planner {
         }
         match status {
             Status::Uncertain => return Ok(None),
+            Status::Upsert => {
+                let Some(on) = uow.upsert_key(key).cloned() else { return Ok(None) };
+                let (id, generated) = entity.assign_id().map_err(fail)?;
+                self.stamp_tenant(&*entity, &name)?;
+                write.generated_id = generated || state.id_generated();
+                // Filed under the id it would be inserted with; the flush files it under the
+                // stored document's once it knows it.
+                let identity = IdKey::from_bson(&id);
+                if filed.as_ref() != Some(&identity) {
+                    self.to_file.push((namespace, key, identity));
+                }
+                self.prep.hooks(&*entity, seen, WriteKind::Upsert, HookEvent::Insert, &name)?;
+                let value = entity.to_raw().map_err(fail)?;
+                self.prep.validate(&*entity, Some(&id), &name)?;
+                let scope = Scope::of(meta, self.tenant.as_ref(), &Options::default())?.equalities();
+                let (filter, update) = upsert_statement(meta, &value, &on, &[], &scope)?;
+                write.body = Body::Upsert { filter, update };
+                write.upsert = true;
+                (write.kind, write.id) = (WriteKind::Upsert, ServerId::new(id));
+            }
             Status::Deleted => {
                 let Some(id) = state.server_id().or_else(|| entity.current_id().ok().flatten()) else {
                     return Ok(None);

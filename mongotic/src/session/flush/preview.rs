@@ -197,7 +197,7 @@ fn preview_commands(engine: &Engine, options: &Options, plan: &Plan, transaction
             document.insert("comment", comment.clone());
         }
     }
-    if !transaction && let Some(concern) = commands::write_concern(engine, options) {
+    if !transaction && let Some(concern) = engine.wire_write_concern(options) {
         let concern = to_document(&concern)?;
         for document in &mut documents {
             document.insert("writeConcern", concern.clone());

@@ -14,9 +14,14 @@
 //! saved in the transaction's journal before it changes, and intents are kept until the commit
 //! settles them.
 
-use super::outcome::Fate;
+use std::collections::HashMap;
+
+use bson::{Bson, RawDocumentBuf};
+
+use super::outcome::{Fate, Outcome};
 use super::plan::{Body, Plan, restore_version};
-use crate::session::tracked::Intent;
+use crate::model::IdKey;
+use crate::session::tracked::{Intent, ServerId};
 use crate::session::transaction::Transaction;
 use crate::session::unit_of_work::{Status, UnitOfWork};
 
@@ -44,9 +49,10 @@ pub(crate) fn abandon(uow: &UnitOfWork, plan: &Plan) {
 
 /// Records the fates of the plan's writes in the unit of work (journaling each entity first
 /// in the explicit transaction, if one is open).
-pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, fates: &[Fate]) {
+pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, outcome: &Outcome) {
     let in_transaction = txn.is_explicit();
-    for (write, fate) in plan.writes.into_iter().zip(fates.iter().copied()) {
+    let upserted: HashMap<usize, &RawDocumentBuf> = outcome.upserted.iter().map(|(index, doc)| (*index, doc)).collect();
+    for (index, (write, fate)) in plan.writes.into_iter().zip(outcome.fates.iter().copied()).enumerate() {
         // An entity that moved to another session meanwhile keeps its intent: the new owner
         // reads the server to learn what this write did.
         let Some(entry) = uow.get(write.entry) else { continue };
@@ -54,6 +60,11 @@ pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, fa
         let status = entry.status;
         let state = entity.state();
         let applied = match (fate, &write.body) {
+            // An upsert whose document the read-back did not find stays staged.
+            (Fate::Done, Body::Upsert { .. }) if !upserted.contains_key(&index) => {
+                restore_version(uow, &write);
+                continue;
+            }
             (Fate::Done, _) | (Fate::Stale, Body::Delete) => true,
             (Fate::Unknown, _) => {
                 restore_version(uow, &write);
@@ -91,6 +102,38 @@ pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, fa
                     uow.remove(write.entry);
                 }
             }
+            Body::Upsert { .. } => {
+                if let Some(stored) = upserted.get(&index) {
+                    record_upsert(uow, write.entry, write.seen, stored);
+                }
+            }
+        }
+    }
+}
+
+/// An upsert landed and `stored` is its document: the entity takes it (its `_id`, and the
+/// fields an update leaves as stored) and is filed under its `_id`. When the session already
+/// tracks that document under another handle, that handle stays the session's and the
+/// upserted one is let go.
+fn record_upsert(uow: &mut UnitOfWork, entry: usize, seen: u64, stored: &RawDocumentBuf) {
+    let Some(entity) = uow.get(entry).map(|entry| entry.entity.clone()) else { return };
+    let Some(id) = stored.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok()) else {
+        return;
+    };
+    let state = entity.state();
+    // A document the model cannot read keeps the value sent; its baseline is still the stored
+    // document, so the next flush writes what differs.
+    let _ = entity.load(stored);
+    state.synced(seen, stored.clone(), Some(ServerId::new(id.clone())));
+    let identity = IdKey::from_bson(&id);
+    match uow.lookup(entity.model_type(), &identity) {
+        Some((other, _)) if other != entry => {
+            uow.remove(entry);
+        }
+        Some(_) => uow.set_status(entry, Status::Persistent),
+        None => {
+            uow.set_status(entry, Status::Persistent);
+            uow.file_identity(entry, identity);
         }
     }
 }

@@ -16,7 +16,7 @@ pub(crate) fn unsent(uow: &UnitOfWork, cause: Error) -> Error {
     let staged = uow
         .entries()
         .filter(|(_, entry)| match entry.status {
-            Status::New | Status::Merged | Status::Deleted => true,
+            Status::New | Status::Merged | Status::Deleted | Status::Upsert => true,
             Status::Persistent => has_changes(entry.entity.as_ref()),
             Status::Uncertain => false,
         })

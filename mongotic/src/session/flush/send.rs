@@ -20,9 +20,10 @@ use super::commands::{self, Command, chunks, delete_command, groups, update_comm
 use super::conflict::explain_unmatched;
 use super::outcome::{Failure, Fate, Outcome};
 use super::plan::{Body, Plan, Write};
+use super::upsert::read_upserted;
 use tracing::Instrument;
 
-use crate::error::Error;
+use crate::error::{Error, WriteKind};
 use crate::options::{DriverOptions, Options};
 use crate::session::scope::Scope;
 use crate::session::store::{stored, version_in};
@@ -65,15 +66,17 @@ pub(crate) async fn send(
                     let unmatched: Vec<usize> = (0..plan.writes.len())
                         .filter(|index| fates[*index] == Fate::Stale && plan.writes[*index].version.is_some())
                         .collect();
-                    failure = explain_unmatched(engine, session, plan, unmatched, Some(0), &mut fates).await.err();
+                    failure = explain_unmatched(engine, session.as_deref_mut(), plan, unmatched, Some(0), &mut fates)
+                        .await
+                        .err();
                 }
-                return finish(engine, plan, fates, failure, ambiguous_deletes).await;
+                return finish(engine, session, plan, fates, failure, ambiguous_deletes).await;
             }
             None => engine.set_bulk_write_supported(false),
         }
     }
     for (command, range) in groups {
-        let session = session.as_deref_mut();
+        let command_session = session.as_deref_mut();
         let namespace = &plan.namespaces[plan.writes[range.start].namespace];
         let span = telemetry::write_command(command.name(), Some(namespace), range.len());
         if let Some(meta) = plan.metas.get(plan.writes[range.start].namespace) {
@@ -84,12 +87,12 @@ pub(crate) async fn send(
         }
         let failure = match command {
             Command::Insert => {
-                send_inserts(engine, session, options, plan, range, &mut fates).instrument(span.clone()).await
+                send_inserts(engine, command_session, options, plan, range, &mut fates).instrument(span.clone()).await
             }
             Command::Update | Command::Delete => {
                 send_chunked(
                     engine,
-                    session,
+                    command_session,
                     in_transaction,
                     options,
                     plan,
@@ -104,22 +107,48 @@ pub(crate) async fn send(
         };
         telemetry::finish_command(&span, failure.as_ref().map(|failure| &failure.error));
         if failure.is_some() {
-            return finish(engine, plan, fates, failure, ambiguous_deletes).await;
+            return finish(engine, session, plan, fates, failure, ambiguous_deletes).await;
         }
     }
-    Outcome { fates, failure: None, ambiguous_deletes }
+    finish(engine, session, plan, fates, None, ambiguous_deletes).await
 }
 
-/// The outcome of a send that stopped at `failure`. A versioned `merge` refused as a duplicate
-/// of its own `_id` is a version conflict: its upsert did not match the version, so it tried
-/// to insert a document that exists.
+/// The outcome of a send, that stopped at `failure` if any. A versioned `merge` refused as a
+/// duplicate of its own `_id` is a version conflict: its upsert did not match the version, so
+/// it tried to insert a document that exists. An upsert on a natural key refused as a
+/// duplicate lost the race for its key to another writer: sent again, it updates the winner's
+/// document. Once everything is sent, the upserts' documents are read back (see `upsert`).
 async fn finish(
     engine: &Engine,
+    session: Option<&mut ClientSession>,
     plan: &Plan,
     mut fates: Vec<Fate>,
     mut failure: Option<Failure>,
     ambiguous_deletes: bool,
 ) -> Outcome {
+    if let Some(stopped) = failure.as_mut()
+        && let Some(index) = stopped.failed
+        && plan.writes.get(index).is_some_and(|write| write.kind == WriteKind::Upsert)
+        && stopped.error.is_duplicate_key()
+    {
+        stopped.retryable = true;
+        stopped.transient = true;
+    }
+    let mut upserted = Vec::new();
+    if failure.is_none() && plan.writes.iter().any(|write| write.kind == WriteKind::Upsert) {
+        match read_upserted(engine, session, plan, &fates).await {
+            Ok(found) => upserted = found,
+            Err(read) => {
+                // Done, but their documents are unknown: sent again, they find them.
+                for (index, write) in plan.writes.iter().enumerate() {
+                    if write.kind == WriteKind::Upsert && fates[index] == Fate::Done {
+                        fates[index] = Fate::Unknown;
+                    }
+                }
+                failure = Some(read);
+            }
+        }
+    }
     if let Some(stopped) = failure.as_mut()
         && let Some(index) = stopped.failed
         && let Some(write) = plan.writes.get(index)
@@ -136,7 +165,7 @@ async fn finish(
         fates[index] = Fate::Conflict { found };
         stopped.error = plan.conflict_error(index, found);
     }
-    Outcome { fates, failure, ambiguous_deletes }
+    Outcome { fates, failure, ambiguous_deletes, upserted }
 }
 
 async fn send_inserts(
@@ -231,7 +260,7 @@ async fn run_write_command(
     {
         command.append("comment", comment);
     }
-    if !in_transaction && let Some(concern) = commands::write_concern(engine, options) {
+    if !in_transaction && let Some(concern) = engine.wire_write_concern(options) {
         command.append("writeConcern", concern);
     }
     let reply = match session {
