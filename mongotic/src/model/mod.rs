@@ -31,6 +31,7 @@ pub use id::{IdField, IntoId, ModelId};
 pub use index::{IndexDecl, IndexKey};
 
 use crate::expr::{Many, One, Shape};
+use crate::schema::{CollectionKind, Validation};
 use crate::validation::Violations;
 
 /// A Rust type stored as the documents of one MongoDB collection.
@@ -128,6 +129,14 @@ pub struct ModelMeta {
     pub version: Option<&'static str>,
     /// The stored name of the `#[mongotic(updated_at)]` field, if the model has one.
     pub updated_at: Option<&'static str>,
+    /// The model's generated `$jsonSchema` (see [`schema::json_schema`](crate::schema::json_schema)).
+    pub schema: fn() -> bson::Document,
+    /// How the validator is applied, or `None` when [`sync_schema`](crate::schema::sync_schema)
+    /// leaves the collection's validator alone (`#[mongotic(schema(validator = false))]`, a
+    /// view, a time series).
+    pub validation: Option<Validation>,
+    /// What the collection is: plain, capped, time series, clustered, or a view.
+    pub kind: CollectionKind,
     /// Hooks or timestamps change the value while a flush is planned.
     pub(crate) prepares: bool,
     /// Constraints or hand-written checks to run before writing.
@@ -150,6 +159,12 @@ impl ModelMeta {
             indexes,
             version: None,
             updated_at: None,
+            schema: bson::Document::new,
+            validation: Some(Validation {
+                level: crate::schema::ValidationLevel::Strict,
+                action: crate::schema::ValidationAction::Error,
+            }),
+            kind: CollectionKind::Standard,
             prepares: false,
             validates: false,
         }
@@ -166,7 +181,57 @@ impl ModelMeta {
     ) -> Self {
         ModelMeta { version, updated_at, prepares, validates, ..self }
     }
+
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn with_schema(
+        self,
+        schema: fn() -> bson::Document,
+        validation: Option<Validation>,
+        kind: CollectionKind,
+    ) -> Self {
+        ModelMeta { schema, validation, kind, ..self }
+    }
+
+    /// `true` for a view: a read-only model.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "notes")]
+    /// # struct Note { #[serde(rename = "_id")] #[mongotic(id)] id: String }
+    /// assert!(!Note::meta().is_view());
+    /// ```
+    pub fn is_view(&self) -> bool {
+        matches!(self.kind, CollectionKind::View(_))
+    }
 }
+
+/// A model whose documents can be written: every model but a view.
+///
+/// `#[derive(Model)]` implements it for collections and not for views
+/// (`#[mongotic(view(..))]`), so writing a view does not compile: `Session::add`, `merge`
+/// and `delete`, `Tracked::write`, and the bulk [`insert`](crate::insert),
+/// [`update`](crate::update) and [`delete`](crate::delete) statements require it.
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "notes")]
+/// struct Note { #[serde(rename = "_id")] id: Option<ObjectId>, text: String }
+///
+/// fn stage<M: mongotic::Writable>(session: &mut Session, value: M) {
+///     session.add(value);
+/// }
+/// # let _ = stage::<Note>;
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is a view: it is read-only",
+    label = "a view cannot be written",
+    note = "write to the model the view reads; queries of `{Self}` work as for any model"
+)]
+pub trait Writable: Model {}
 
 /// A struct stored inside a model's documents, with field descriptors of its own.
 ///

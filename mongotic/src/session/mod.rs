@@ -53,7 +53,7 @@ pub use retry::RetryPolicy;
 pub(crate) use tracked::ErasedEntity;
 pub use tracked::{EntityRef, ReadGuard, Tracked, WriteGuard};
 
-use crate::model::{IdKey, IntoId, ModelId};
+use crate::model::{IdKey, IntoId, ModelId, Writable};
 use crate::options::Options;
 use crate::statement::{ScalarProjection, Select};
 use crate::{Engine, Error, Model, Result};
@@ -234,14 +234,14 @@ pub struct Session {
 /// # Ok(()) }
 /// ```
 pub trait IntoTracked {
-    /// The model of the entity.
-    type Model: Model;
+    /// The model of the entity: one that can be written (not a view).
+    type Model: Writable;
 
     /// The handle for the entity.
     fn into_tracked(self) -> Tracked<Self::Model>;
 }
 
-impl<M: Model> IntoTracked for M {
+impl<M: Writable> IntoTracked for M {
     type Model = M;
 
     fn into_tracked(self) -> Tracked<M> {
@@ -249,7 +249,7 @@ impl<M: Model> IntoTracked for M {
     }
 }
 
-impl<M: Model> IntoTracked for Tracked<M> {
+impl<M: Writable> IntoTracked for Tracked<M> {
     type Model = M;
 
     fn into_tracked(self) -> Tracked<M> {
@@ -257,7 +257,7 @@ impl<M: Model> IntoTracked for Tracked<M> {
     }
 }
 
-impl<M: Model> IntoTracked for &Tracked<M> {
+impl<M: Writable> IntoTracked for &Tracked<M> {
     type Model = M;
 
     fn into_tracked(self) -> Tracked<M> {
@@ -408,7 +408,7 @@ impl Session {
     /// session.commit().await?;
     /// # Ok(()) }
     /// ```
-    pub fn delete<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
+    pub fn delete<M: Writable>(&mut self, entity: &Tracked<M>) -> Result<()> {
         let Some((key, entry)) = self.uow.key_of(entity.state()).and_then(|key| Some((key, self.uow.get(key)?))) else {
             return Err(detached(entity));
         };
@@ -446,7 +446,7 @@ impl Session {
     /// session.commit().await?; // replaceOne({_id}, doc, upsert: true)
     /// # Ok(()) }
     /// ```
-    pub fn merge<M: Model>(&mut self, value: M) -> Result<Tracked<M>> {
+    pub fn merge<M: Writable>(&mut self, value: M) -> Result<Tracked<M>> {
         let Some(id) = value.id().map(ModelId::to_bson) else {
             return Ok(self.add(value));
         };
