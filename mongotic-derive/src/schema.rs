@@ -64,7 +64,7 @@ fn field_statement(krate: &TokenStream, container: &ContainerAttrs, field: &Sche
         !field.id && (container.serde.default || field.attrs.default || field.attrs.skip_serializing_if);
     let required = if field.id || constraints.required {
         quote!(true)
-    } else if may_be_missing {
+    } else if may_be_missing || is_option(ty) {
         quote!(false)
     } else {
         quote!(!optional)
@@ -283,4 +283,15 @@ fn enum_body(krate: &TokenStream, container: &ContainerAttrs, data: &syn::DataEn
         #(#statements)*
         alternatives.finish()
     })
+}
+
+/// `true` for a type written `Option<..>`: a field of it may be missing, whatever schema
+/// replaces its type's.
+fn is_option(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) => path.qself.is_none() && path.path.segments.last().is_some_and(|last| last.ident == "Option"),
+        Type::Group(group) => is_option(&group.elem),
+        Type::Paren(paren) => is_option(&paren.elem),
+        _ => false,
+    }
 }

@@ -227,9 +227,10 @@ impl ModelMeta {
 /// # let _ = stage::<Note>;
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is a view: it is read-only",
-    label = "a view cannot be written",
-    note = "write to the model the view reads; queries of `{Self}` work as for any model"
+    message = "`{Self}` cannot be written: it is not `Writable` (a view is read-only)",
+    label = "not writable",
+    note = "a model declared with #[mongotic(view(..))] is queried only: write to the model it reads; \
+            in generic code, bound the model by `mongotic::Writable`"
 )]
 pub trait Writable: Model {}
 

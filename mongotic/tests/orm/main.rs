@@ -21,6 +21,7 @@ mod queries;
 mod recovery;
 mod relations;
 mod round_trips;
+mod schema_derive;
 mod seed;
 mod telemetry;
 mod transactions;
