@@ -22,6 +22,7 @@ mod recovery;
 mod relations;
 mod round_trips;
 mod schema_derive;
+mod schema_props;
 mod schema_sync;
 mod seed;
 mod telemetry;
