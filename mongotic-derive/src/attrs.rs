@@ -51,7 +51,11 @@ pub(crate) struct SchemaAttr {
 
 /// The collection kind a model declares.
 pub(crate) enum KindAttr {
-    View { span: Span, on: ViewOn, pipeline: Path },
+    View {
+        span: Span,
+        on: ViewOn,
+        pipeline: Path,
+    },
     TimeSeries {
         span: Span,
         time: Ident,
@@ -60,8 +64,15 @@ pub(crate) enum KindAttr {
         bucket_span_secs: Option<LitInt>,
         expire_after_secs: Option<LitInt>,
     },
-    Capped { span: Span, size: LitInt, max: Option<LitInt> },
-    Clustered { span: Span, expire_after_secs: Option<LitInt> },
+    Capped {
+        span: Span,
+        size: LitInt,
+        max: Option<LitInt>,
+    },
+    Clustered {
+        span: Span,
+        expire_after_secs: Option<LitInt>,
+    },
 }
 
 impl KindAttr {
@@ -231,9 +242,9 @@ pub(crate) fn parse_container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs
                 {
                     let kind = parse_kind(&meta)?;
                     if parsed.kind.is_some() {
-                        return Err(meta.error(
-                            "a collection has one kind: view, timeseries, capped or clustered, not several",
-                        ));
+                        return Err(
+                            meta.error("a collection has one kind: view, timeseries, capped or clustered, not several")
+                        );
                     }
                     parsed.kind = Some(kind);
                 } else {
@@ -480,7 +491,11 @@ fn parse_kind(meta: &ParseNestedMeta<'_>) -> syn::Result<KindAttr> {
         meta.parse_nested_meta(|option| {
             if option.path.is_ident("on") {
                 let value = option.value()?;
-                on = Some(if value.peek(LitStr) { ViewOn::Collection(value.parse()?) } else { ViewOn::Model(value.parse()?) });
+                on = Some(if value.peek(LitStr) {
+                    ViewOn::Collection(value.parse()?)
+                } else {
+                    ViewOn::Model(value.parse()?)
+                });
             } else if option.path.is_ident("pipeline") {
                 pipeline = Some(option.value()?.parse()?);
             } else {
@@ -488,9 +503,13 @@ fn parse_kind(meta: &ParseNestedMeta<'_>) -> syn::Result<KindAttr> {
             }
             Ok(())
         })?;
-        let on = on.ok_or_else(|| syn::Error::new(span, "a view needs what it reads: view(on = Model, pipeline = f)"))?;
+        let on =
+            on.ok_or_else(|| syn::Error::new(span, "a view needs what it reads: view(on = Model, pipeline = f)"))?;
         let pipeline = pipeline.ok_or_else(|| {
-            syn::Error::new(span, "a view needs a pipeline: view(on = Model, pipeline = f), with fn f() -> Vec<Document>")
+            syn::Error::new(
+                span,
+                "a view needs a pipeline: view(on = Model, pipeline = f), with fn f() -> Vec<Document>",
+            )
         })?;
         return Ok(KindAttr::View { span, on, pipeline });
     }
@@ -512,11 +531,23 @@ fn parse_kind(meta: &ParseNestedMeta<'_>) -> syn::Result<KindAttr> {
             }
             Ok(())
         })?;
-        let time = time.ok_or_else(|| syn::Error::new(span, "a time-series collection needs its time field: timeseries(time = field)"))?;
+        let time = time.ok_or_else(|| {
+            syn::Error::new(span, "a time-series collection needs its time field: timeseries(time = field)")
+        })?;
         if granularity.is_some() && bucket.is_some() {
-            return Err(syn::Error::new(span, "give a time series either a granularity or a bucket_span_secs, not both"));
+            return Err(syn::Error::new(
+                span,
+                "give a time series either a granularity or a bucket_span_secs, not both",
+            ));
         }
-        return Ok(KindAttr::TimeSeries { span, time, meta: meta_field, granularity, bucket_span_secs: bucket, expire_after_secs: expire });
+        return Ok(KindAttr::TimeSeries {
+            span,
+            time,
+            meta: meta_field,
+            granularity,
+            bucket_span_secs: bucket,
+            expire_after_secs: expire,
+        });
     }
     if meta.path.is_ident("capped") {
         let (mut size, mut max) = (None, None);
@@ -530,7 +561,9 @@ fn parse_kind(meta: &ParseNestedMeta<'_>) -> syn::Result<KindAttr> {
             }
             Ok(())
         })?;
-        let size = size.ok_or_else(|| syn::Error::new(span, "a capped collection needs its size in bytes: capped(size = 1048576)"))?;
+        let size = size.ok_or_else(|| {
+            syn::Error::new(span, "a capped collection needs its size in bytes: capped(size = 1048576)")
+        })?;
         return Ok(KindAttr::Capped { span, size, max });
     }
     let mut expire = None;

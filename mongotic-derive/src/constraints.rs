@@ -37,7 +37,11 @@ pub(crate) fn of(krate: &TokenStream, attrs: &[Attribute]) -> syn::Result<Constr
 
 /// The statement of one rule (or none when the schema cannot express it), consuming its
 /// arguments.
-fn rule_statement(krate: &TokenStream, rule: &ParseNestedMeta<'_>, required: &mut bool) -> syn::Result<Option<TokenStream>> {
+fn rule_statement(
+    krate: &TokenStream,
+    rule: &ParseNestedMeta<'_>,
+    required: &mut bool,
+) -> syn::Result<Option<TokenStream>> {
     let private = quote!(#krate::schema::__private);
     let name = rule.path.get_ident().map(ToString::to_string).unwrap_or_default();
     Ok(match name.as_str() {

@@ -570,7 +570,10 @@ fn schema_impl(
 fn check_view(container: &ContainerAttrs, fields: &[FieldInfo<'_>], behaviour: &Behaviour<'_, '_>) -> syn::Result<()> {
     let span = container.kind.as_ref().map_or_else(proc_macro2::Span::call_site, KindAttr::span);
     if let Some(index) = container.indexes.first() {
-        return Err(syn::Error::new(index.span, "a view has no indexes of its own: declare them on the model it reads"));
+        return Err(syn::Error::new(
+            index.span,
+            "a view has no indexes of its own: declare them on the model it reads",
+        ));
     }
     if let Some(field) = fields.iter().find(|field| field.attrs.index || field.attrs.unique || field.attrs.sparse) {
         return Err(syn::Error::new(
@@ -585,7 +588,11 @@ fn check_view(container: &ContainerAttrs, fields: &[FieldInfo<'_>], behaviour: &
         ));
     }
     let schema = &container.schema;
-    if schema.additional.is_some() || schema.level.is_some() || schema.action.is_some() || schema.validator == Some(true) {
+    if schema.additional.is_some()
+        || schema.level.is_some()
+        || schema.action.is_some()
+        || schema.validator == Some(true)
+    {
         return Err(syn::Error::new(span, "a view has no validator: declare it on the model it reads"));
     }
     Ok(())
@@ -594,10 +601,14 @@ fn check_view(container: &ContainerAttrs, fields: &[FieldInfo<'_>], behaviour: &
 /// The stored name of the field `ident` (a Rust name), for a kind's options.
 fn stored_name(fields: &[FieldInfo<'_>], ident: &Ident) -> syn::Result<String> {
     let wanted = ident.unraw().to_string();
-    fields.iter().find(|field| field.ident.unraw() == wanted && !field.attrs.skip && !field.attrs.flatten).map(|field| field.stored.clone()).ok_or_else(|| {
-        let known: Vec<String> = fields.iter().map(|field| field.ident.unraw().to_string()).collect();
-        syn::Error::new(ident.span(), format!("no stored field `{wanted}`; the fields are: {}", known.join(", ")))
-    })
+    fields
+        .iter()
+        .find(|field| field.ident.unraw() == wanted && !field.attrs.skip && !field.attrs.flatten)
+        .map(|field| field.stored.clone())
+        .ok_or_else(|| {
+            let known: Vec<String> = fields.iter().map(|field| field.ident.unraw().to_string()).collect();
+            syn::Error::new(ident.span(), format!("no stored field `{wanted}`; the fields are: {}", known.join(", ")))
+        })
 }
 
 fn option_u64(value: Option<&syn::LitInt>) -> TokenStream {
@@ -608,7 +619,11 @@ fn option_u64(value: Option<&syn::LitInt>) -> TokenStream {
 }
 
 /// The `CollectionKind` the model declares.
-fn collection_kind(krate: &TokenStream, container: &ContainerAttrs, fields: &[FieldInfo<'_>]) -> syn::Result<TokenStream> {
+fn collection_kind(
+    krate: &TokenStream,
+    container: &ContainerAttrs,
+    fields: &[FieldInfo<'_>],
+) -> syn::Result<TokenStream> {
     let kinds = quote!(#krate::schema);
     Ok(match &container.kind {
         None => quote!(#kinds::CollectionKind::Standard),

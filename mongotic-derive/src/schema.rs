@@ -35,7 +35,11 @@ fn probe(krate: &TokenStream, ty: &Type) -> TokenStream {
 }
 
 /// The statements that add one field to `object` (an `ObjectSchema`).
-fn field_statement(krate: &TokenStream, container: &ContainerAttrs, field: &SchemaField<'_>) -> syn::Result<TokenStream> {
+fn field_statement(
+    krate: &TokenStream,
+    container: &ContainerAttrs,
+    field: &SchemaField<'_>,
+) -> syn::Result<TokenStream> {
     let private = quote!(#krate::schema::__private);
     let ty = field.ty;
     let node = if field.id {
@@ -251,7 +255,9 @@ fn enum_body(krate: &TokenStream, container: &ContainerAttrs, data: &syn::DataEn
                 quote!(alternatives.variant(#private::tagged_any(#tag));)
             } else if let Some(content) = content {
                 match &variant.fields {
-                    Fields::Unit => quote!(alternatives.variant(#private::tagged(#tag, #name, ::core::option::Option::None));),
+                    Fields::Unit => {
+                        quote!(alternatives.variant(#private::tagged(#tag, #name, ::core::option::Option::None));)
+                    }
                     _ => quote! {
                         alternatives.variant(#private::adjacent(#tag, #name, #content, #content_schema));
                     },
@@ -264,7 +270,9 @@ fn enum_body(krate: &TokenStream, container: &ContainerAttrs, data: &syn::DataEn
                             "serde cannot store a tuple variant in an internally tagged enum",
                         ));
                     }
-                    Fields::Unit => quote!(alternatives.variant(#private::tagged(#tag, #name, ::core::option::Option::None));),
+                    Fields::Unit => {
+                        quote!(alternatives.variant(#private::tagged(#tag, #name, ::core::option::Option::None));)
+                    }
                     _ => quote! {
                         alternatives.variant(#private::tagged(#tag, #name, ::core::option::Option::Some(#content_schema)));
                     },
@@ -289,7 +297,9 @@ fn enum_body(krate: &TokenStream, container: &ContainerAttrs, data: &syn::DataEn
 /// replaces its type's.
 fn is_option(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) => path.qself.is_none() && path.path.segments.last().is_some_and(|last| last.ident == "Option"),
+        Type::Path(path) => {
+            path.qself.is_none() && path.path.segments.last().is_some_and(|last| last.ident == "Option")
+        }
         Type::Group(group) => is_option(&group.elem),
         Type::Paren(paren) => is_option(&paren.elem),
         _ => false,

@@ -808,7 +808,13 @@ impl Error {
         if code == DUPLICATE_KEY {
             Error::DuplicateKey { namespace: namespace.to_owned(), id, message }
         } else if code == DOCUMENT_VALIDATION_FAILURE {
-            Error::SchemaValidation { namespace: namespace.to_owned(), id, failures: Vec::new(), details: None, message }
+            Error::SchemaValidation {
+                namespace: namespace.to_owned(),
+                id,
+                failures: Vec::new(),
+                details: None,
+                message,
+            }
         } else {
             let code_name = code_name_or_known(code, &code_name);
             Error::Server { namespace: namespace.to_owned(), id, code, code_name, message }

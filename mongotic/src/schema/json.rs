@@ -211,7 +211,11 @@ impl<T: BsonSchema + ?Sized> BsonSchema for Arc<T> {
 
 fn array_of<T: BsonSchema>(generator: &mut SchemaGenerator) -> Document {
     let items = generator.schema_of::<T>();
-    if items.is_empty() { typed("array") } else { doc! { "bsonType": "array", "items": items } }
+    if items.is_empty() {
+        typed("array")
+    } else {
+        doc! { "bsonType": "array", "items": items }
+    }
 }
 
 macro_rules! sequence {
@@ -250,7 +254,11 @@ impl<T: BsonSchema, const N: usize> BsonSchema for [T; N] {
 
 fn map_of<V: BsonSchema>(generator: &mut SchemaGenerator) -> Document {
     let values = generator.schema_of::<V>();
-    if values.is_empty() { typed("object") } else { doc! { "bsonType": "object", "additionalProperties": values } }
+    if values.is_empty() {
+        typed("object")
+    } else {
+        doc! { "bsonType": "object", "additionalProperties": values }
+    }
 }
 
 impl<K, V: BsonSchema, S> BsonSchema for HashMap<K, V, S> {

@@ -47,12 +47,12 @@
 //! );
 //! ```
 
-mod json;
-mod kind;
-mod plan;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod json;
+mod kind;
+mod plan;
 mod sync;
 mod validator;
 mod view;

@@ -153,7 +153,7 @@ pub struct SchemaStep {
 ///     keys: mongotic::bson::doc! { "legacy": 1 },
 ///     dropped: false,
 /// };
-/// assert_eq!(index.to_string(), "app.users: legacy_1 {\"legacy\": 1} (kept)");
+/// assert_eq!(index.to_string(), "app.users: legacy_1 { \"legacy\": 1 } (kept)");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct UndeclaredIndex {
@@ -405,19 +405,25 @@ fn plan_target(
 ) -> Result<()> {
     let declared = declared(target)?;
     let namespace = target.namespace();
-    let step = |action, command| SchemaStep { action, namespace: namespace.clone(), database: target.database.clone(), command };
+    let step = |action, command| SchemaStep {
+        action,
+        namespace: namespace.clone(),
+        database: target.database.clone(),
+        command,
+    };
     let name = target.collection;
     if let CollectionKind::View(view) = &declared.kind {
         check_view_source(engine, target, view)?;
         let pipeline = view.pipeline_bson();
         let source = view.source_collection();
         match &state.info {
-            None => phases[1].push(step(
-                SchemaAction::CreateView,
-                doc! { "create": name, "viewOn": source, "pipeline": pipeline },
-            )),
+            None => phases[1]
+                .push(step(SchemaAction::CreateView, doc! { "create": name, "viewOn": source, "pipeline": pipeline })),
             Some(info) if info.get_str("type") != Ok("view") => {
-                return Err(refuse(target, "the models declare a view but the server has a collection here: drop it first"));
+                return Err(refuse(
+                    target,
+                    "the models declare a view but the server has a collection here: drop it first",
+                ));
             }
             Some(_) => {
                 let current = state.options();
@@ -448,7 +454,10 @@ fn plan_target(
             if info.get_str("type") == Ok("view") {
                 return Err(refuse(
                     target,
-                    format!("the server has a view here but the models declare {}: drop the view first", declared.kind.name()),
+                    format!(
+                        "the server has a view here but the models declare {}: drop the view first",
+                        declared.kind.name()
+                    ),
                 ));
             }
             let current = state.options();
@@ -648,9 +657,7 @@ enum IndexDifference {
 }
 
 fn compare_index(declared: &Document, existing: &Document) -> IndexDifference {
-    let text = declared
-        .get_document("key")
-        .is_ok_and(|keys| keys.values().any(|value| value.as_str() == Some("text")));
+    let text = declared.get_document("key").is_ok_and(|keys| keys.values().any(|value| value.as_str() == Some("text")));
     // The server stores a text index's keys in a form of its own (`_fts`, `_ftsx`).
     let same_keys = text || matches!((declared.get("key"), existing.get("key")), (Some(a), Some(b)) if same(a, b));
     let flag = |doc: &Document, key: &str| doc.get_bool(key).unwrap_or(false);
@@ -680,7 +687,12 @@ fn plan_indexes(
     undeclared: &mut Vec<UndeclaredIndex>,
 ) -> Result<()> {
     let namespace = target.namespace();
-    let step = |action, command| SchemaStep { action, namespace: namespace.clone(), database: target.database.clone(), command };
+    let step = |action, command| SchemaStep {
+        action,
+        namespace: namespace.clone(),
+        database: target.database.clone(),
+        command,
+    };
     let name = target.collection;
     let mut wanted: Vec<Document> = Vec::new();
     for index in target.metas.iter().flat_map(|meta| meta.indexes.iter()) {

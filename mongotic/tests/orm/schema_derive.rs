@@ -148,7 +148,10 @@ fn enums_follow_serdes_representations() {
             { "bsonType": "array", "items": { "bsonType": "string" } },
         ] }
     );
-    assert_eq!(schema_of::<Option<Tier>>(), doc! { "bsonType": ["string", "null"], "enum": ["free", "pro", "enterprise", null] });
+    assert_eq!(
+        schema_of::<Option<Tier>>(),
+        doc! { "bsonType": ["string", "null"], "enum": ["free", "pro", "enterprise", null] }
+    );
 }
 
 #[derive(Debug, Serialize, Deserialize, Embedded)]

@@ -215,7 +215,10 @@ fn everything() -> impl Strategy<Value = Everything> {
             text().prop_map(|iban| Payment::Transfer { iban })
         ],
         prop_oneof![Just(Signal::Ping), text().prop_map(Signal::Text)],
-        prop_oneof![any::<i64>().prop_map(Loose::Number), proptest::collection::vec(text(), 0..3).prop_map(Loose::Words)],
+        prop_oneof![
+            any::<i64>().prop_map(Loose::Number),
+            proptest::collection::vec(text(), 0..3).prop_map(Loose::Words)
+        ],
         text(),
     );
     let ruled = (
@@ -357,7 +360,8 @@ fn random_values_pass_the_generated_validator() -> TestResult {
     runtime.block_on(mongotic::schema::sync_schema::<Everything>(&ctx.engine, SyncOptions::new()))?;
     let collection = runtime.block_on(async {
         let options = mongotic_test_server::client_options_for(ctx.raw.topology, None).await.expect("a server");
-        mongotic::mongodb::Client::with_options(options).map(|client| client.database(ctx.raw.db.name()).collection::<Document>("everything"))
+        mongotic::mongodb::Client::with_options(options)
+            .map(|client| client.database(ctx.raw.db.name()).collection::<Document>("everything"))
     })?;
     let mut runner = TestRunner::new(Config { cases: 64, failure_persistence: None, ..Config::default() });
     runner.run(&(everything(), 0..BREAKS), |(value, which)| {
@@ -370,7 +374,8 @@ fn random_values_pass_the_generated_validator() -> TestResult {
             .block_on(async { collection.find_one(doc! { "_id": value.id }).await })
             .map_err(|err| TestCaseError::fail(err.to_string()))?
             .ok_or_else(|| TestCaseError::fail("stored"))?;
-        let back: Everything = mongotic::bson::from_document(read).map_err(|err| TestCaseError::fail(err.to_string()))?;
+        let back: Everything =
+            mongotic::bson::from_document(read).map_err(|err| TestCaseError::fail(err.to_string()))?;
         prop_assert_eq!(&back, &value);
 
         let mut broken = stored;
@@ -379,9 +384,9 @@ fn random_values_pass_the_generated_validator() -> TestResult {
         let result = runtime.block_on(async { collection.insert_one(broken.clone()).await });
         let code = match &result {
             Err(err) => match err.kind.as_ref() {
-                mongotic::mongodb::error::ErrorKind::Write(mongotic::mongodb::error::WriteFailure::WriteError(write)) => {
-                    Some(write.code)
-                }
+                mongotic::mongodb::error::ErrorKind::Write(mongotic::mongodb::error::WriteFailure::WriteError(
+                    write,
+                )) => Some(write.code),
                 _ => None,
             },
             Ok(_) => None,
