@@ -160,8 +160,10 @@ pub(crate) struct FieldAttrs {
 }
 
 /// `#[mongotic(schema(any))]`, `schema(bson_type = "date")` or `schema(with = path)` on a field.
+#[derive(Default)]
 pub(crate) enum FieldSchemaAttr {
     /// From the field's type.
+    #[default]
     Derived,
     /// Any value.
     Any,
@@ -171,11 +173,6 @@ pub(crate) enum FieldSchemaAttr {
     With(Path),
 }
 
-impl Default for FieldSchemaAttr {
-    fn default() -> Self {
-        FieldSchemaAttr::Derived
-    }
-}
 
 fn unknown(meta: &ParseNestedMeta<'_>, what: &str, expected: &str) -> syn::Error {
     let name = meta.path.get_ident().map_or_else(|| "?".to_owned(), Ident::to_string);
