@@ -173,7 +173,6 @@ pub(crate) enum FieldSchemaAttr {
     With(Path),
 }
 
-
 fn unknown(meta: &ParseNestedMeta<'_>, what: &str, expected: &str) -> syn::Error {
     let name = meta.path.get_ident().map_or_else(|| "?".to_owned(), Ident::to_string);
     meta.error(format!("unknown {what} `{name}`; expected one of: {expected}"))

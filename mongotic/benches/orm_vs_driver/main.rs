@@ -178,7 +178,11 @@ async fn change_every_score<M: mongotic::Writable>(session: &mut Session, score:
 }
 
 /// Changes the score of each of `tracked` and commits.
-async fn bump_and_commit<M: mongotic::Writable>(session: &mut Session, tracked: &[Tracked<M>], score: fn(&mut M) -> &mut f64) {
+async fn bump_and_commit<M: mongotic::Writable>(
+    session: &mut Session,
+    tracked: &[Tracked<M>],
+    score: fn(&mut M) -> &mut f64,
+) {
     for entity in tracked {
         *score(&mut entity.write()) += 1.0;
     }
