@@ -369,3 +369,39 @@ scenario!(a_changed_validator_is_applied_in_place, |ctx| {
     assert_eq!(plan.steps()[0].command.get_str("collMod")?, "customers");
     assert!(aw!(ctx.sync_schema::<Customer>(SyncOptions::new().dry_run(true)))?.is_empty());
 });
+
+scenario!(a_kinds_options_change_in_place, |ctx| {
+    aw!(ctx.command(doc! { "create": "recent_events", "capped": true, "size": 4096, "max": 10 }))?;
+    aw!(ctx.command(doc! { "create": "readings", "timeseries": { "timeField": "at", "metaField": "sensor" } }))?;
+    aw!(ctx.command(doc! { "create": "paid_orders", "viewOn": "shop_orders", "pipeline": [] }))?;
+    let dry = aw!(ctx.sync_schema::<(RecentEvent, Reading, ShopOrder, PaidOrder)>(SyncOptions::new().dry_run(true)))?;
+    let changes: Vec<(SchemaAction, &Document)> = dry
+        .steps()
+        .iter()
+        .map(|step| (step.action, &step.command))
+        .filter(|(action, _)| *action != SchemaAction::CreateIndexes)
+        .collect();
+    let capped = doc! { "collMod": "recent_events", "cappedSize": 65536, "cappedMax": 100 };
+    let series =
+        doc! { "collMod": "readings", "timeseries": { "granularity": "minutes" }, "expireAfterSeconds": 86400 };
+    let view = doc! { "collMod": "paid_orders", "viewOn": "shop_orders", "pipeline": paid_orders() };
+    assert!(changes.contains(&(SchemaAction::ModifyCollection, &capped)), "{dry}");
+    assert!(changes.contains(&(SchemaAction::ModifyCollection, &series)), "{dry}");
+    assert!(changes.contains(&(SchemaAction::ModifyView, &view)), "{dry}");
+
+    // MongoDB applies these `collMod`s; the test server accepts them but keeps listing the
+    // options as they were, so what is checked here is the plan.
+
+    // A finer granularity cannot be had in place.
+    aw!(ctx.command(doc! { "create": "hourly", "timeseries": { "timeField": "at", "granularity": "hours" } }))?;
+    let result = aw!(ctx.sync_schema::<Hourly>(SyncOptions::new().dry_run(true)));
+    assert!(matches!(&result, Err(Error::SchemaChange { reason, .. }) if reason.contains("coarser")), "{result:?}");
+});
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(collection = "hourly", timeseries(time = at, granularity = "seconds"))]
+pub struct Hourly {
+    #[serde(rename = "_id")]
+    pub id: Option<ObjectId>,
+    pub at: DateTime,
+}
