@@ -1,13 +1,16 @@
 //! Code generation for the derives.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, Path, Type, Visibility};
 
-use crate::attrs::{ContainerAttrs, FieldAttrs, IndexAttr, IndexDirection, IndexKeyName, parse_container, parse_field};
+use crate::attrs::{
+    ContainerAttrs, FieldAttrs, IndexAttr, IndexDirection, IndexKeyName, KindAttr, ViewOn, parse_container, parse_field,
+};
 use crate::naming::apply_rename_all;
+use crate::schema::{self, SchemaField};
 
 /// One struct field as the macros see it.
 struct FieldInfo<'a> {
@@ -88,6 +91,9 @@ pub(crate) fn embedded(input: &DeriveInput) -> syn::Result<TokenStream> {
     if container.hooks {
         return Err(syn::Error::new(input.ident.span(), "hooks run for models: an embedded struct has none"));
     }
+    if let Some(kind) = &container.kind {
+        return Err(syn::Error::new(kind.span(), "a collection kind belongs to a model: an embedded struct has none"));
+    }
     let fields = named_fields(input, &container, "Embedded")?;
     if let Some(field) =
         fields.iter().find(|field| field.attrs.version || field.attrs.created_at || field.attrs.updated_at)
@@ -103,7 +109,10 @@ pub(crate) fn embedded(input: &DeriveInput) -> syn::Result<TokenStream> {
     let owner = quote!(#name #type_generics);
     let consts = descriptors(&krate, &owner, &fields);
     let flattened = if input.generics.params.is_empty() { flattened_fields(&krate, input, &fields) } else { quote!() };
+    let schema_impl = schema_impl(&krate, input, &container, &fields, None)?;
     Ok(quote! {
+        #schema_impl
+
         #[automatically_derived]
         #[allow(non_upper_case_globals)]
         impl #impl_generics #name #type_generics #where_clause {
@@ -193,6 +202,21 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
     }
     let consts = descriptors(&krate, &owner, &fields);
     let behaviour = Behaviour::of(&container, &fields)?;
+    let is_view = matches!(container.kind, Some(KindAttr::View { .. }));
+    if is_view {
+        check_view(&container, &fields, &behaviour)?;
+    }
+    let kind = collection_kind(&krate, &container, &fields)?;
+    let validation = validation(&krate, &container)?;
+    let schema_impl = schema_impl(&krate, input, &container, &fields, Some(id_ident))?;
+    let writable = if is_view {
+        quote!()
+    } else {
+        quote! {
+            #[automatically_derived]
+            impl #krate::Writable for #name {}
+        }
+    };
     let behaviour_methods = behaviour.methods(&krate, &container, &fields);
     let prepares = container.hooks || behaviour.created_at.is_some() || behaviour.updated_at.is_some();
     let stored_name = |field: Option<&FieldInfo<'_>>| match field {
@@ -246,6 +270,10 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         #scope_markers
 
+        #schema_impl
+
+        #writable
+
         #(#flattens)*
 
         #[automatically_derived]
@@ -258,7 +286,8 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
                     .with_behaviour(#version_name, #updated_name, #prepares, #validates)
                     .with_shard_key(&[#(#shard_key),*])
                     .with_scopes(#soft_delete_name, #tenant_name)
-                    .with_created_at(#created_name);
+                    .with_created_at(#created_name)
+                    .with_schema(#krate::schema::__private::model_schema::<#name>, #validation, #kind);
                 &META
             }
 
@@ -561,4 +590,196 @@ fn model_index_decl(
         index.expire_after_secs.as_ref(),
         index.partial_filter.as_ref(),
     ))
+}
+
+/// The `BsonSchema` implementation of a model (`id` names its id field) or an embedded struct.
+fn schema_impl(
+    krate: &TokenStream,
+    input: &DeriveInput,
+    container: &ContainerAttrs,
+    fields: &[FieldInfo<'_>],
+    id: Option<&Ident>,
+) -> syn::Result<TokenStream> {
+    let fields: Vec<SchemaField<'_>> = fields
+        .iter()
+        .map(|field| SchemaField {
+            ty: field.ty,
+            stored: field.stored.clone(),
+            attrs: &field.attrs,
+            id: id.is_some_and(|id| id == field.ident),
+        })
+        .collect();
+    let name = input.ident.unraw().to_string();
+    let tag = container.serde.tag.as_deref().map(|tag| (tag, name.as_str()));
+    let body = schema::object_body(krate, container, &fields, tag)?;
+    Ok(schema::implementation(krate, input, body))
+}
+
+/// A view is read: it declares no indexes, versions, timestamps nor validator.
+fn check_view(container: &ContainerAttrs, fields: &[FieldInfo<'_>], behaviour: &Behaviour<'_, '_>) -> syn::Result<()> {
+    let span = container.kind.as_ref().map_or_else(proc_macro2::Span::call_site, KindAttr::span);
+    if let Some(index) = container.indexes.first() {
+        return Err(syn::Error::new(
+            index.span,
+            "a view has no indexes of its own: declare them on the model it reads",
+        ));
+    }
+    if let Some(field) = fields.iter().find(|field| field.attrs.index || field.attrs.unique || field.attrs.sparse) {
+        return Err(syn::Error::new(
+            field.ident.span(),
+            "a view has no indexes of its own: declare them on the model it reads",
+        ));
+    }
+    if let Some(field) = behaviour.version.or(behaviour.created_at).or(behaviour.updated_at) {
+        return Err(syn::Error::new(
+            field.ident.span(),
+            "a view is read-only: version and timestamp fields are set by writes, which a view has none of",
+        ));
+    }
+    let schema = &container.schema;
+    if schema.additional.is_some()
+        || schema.level.is_some()
+        || schema.action.is_some()
+        || schema.validator == Some(true)
+    {
+        return Err(syn::Error::new(span, "a view has no validator: declare it on the model it reads"));
+    }
+    Ok(())
+}
+
+/// The stored name of the field `ident` (a Rust name), for a kind's options.
+fn stored_name(fields: &[FieldInfo<'_>], ident: &Ident) -> syn::Result<String> {
+    let wanted = ident.unraw().to_string();
+    fields
+        .iter()
+        .find(|field| field.ident.unraw() == wanted && !field.attrs.skip && !field.attrs.flatten)
+        .map(|field| field.stored.clone())
+        .ok_or_else(|| {
+            let known: Vec<String> = fields.iter().map(|field| field.ident.unraw().to_string()).collect();
+            syn::Error::new(ident.span(), format!("no stored field `{wanted}`; the fields are: {}", known.join(", ")))
+        })
+}
+
+fn option_u64(value: Option<&syn::LitInt>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// The `CollectionKind` the model declares.
+fn collection_kind(
+    krate: &TokenStream,
+    container: &ContainerAttrs,
+    fields: &[FieldInfo<'_>],
+) -> syn::Result<TokenStream> {
+    let kinds = quote!(#krate::schema);
+    Ok(match &container.kind {
+        None => quote!(#kinds::CollectionKind::Standard),
+        Some(KindAttr::Capped { size, max, .. }) => {
+            let max = option_u64(max.as_ref());
+            quote!(#kinds::CollectionKind::Capped(#kinds::Capped { size: #size, max: #max }))
+        }
+        Some(KindAttr::Clustered { expire_after_secs, .. }) => {
+            let expire = option_u64(expire_after_secs.as_ref());
+            quote!(#kinds::CollectionKind::Clustered(#kinds::Clustered { expire_after_secs: #expire }))
+        }
+        Some(KindAttr::TimeSeries { time, meta, granularity, bucket_span_secs, expire_after_secs, .. }) => {
+            let time_stored = stored_name(fields, time)?;
+            let time_field = fields.iter().find(|field| field.ident.unraw() == time.unraw()).map(|field| field.ty);
+            let check = time_field.map(|ty| {
+                quote_spanned! {ty.span()=>
+                    const _: fn() = || {
+                        fn time_field<T: #krate::schema::TimeField>() {}
+                        time_field::<#ty>();
+                    };
+                }
+            });
+            let meta = match meta {
+                Some(meta) => {
+                    let stored = stored_name(fields, meta)?;
+                    quote!(::core::option::Option::Some(#stored))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            let granularity = match granularity.as_ref().map(syn::LitStr::value).as_deref() {
+                Some("seconds") => quote!(::core::option::Option::Some(#kinds::Granularity::Seconds)),
+                Some("minutes") => quote!(::core::option::Option::Some(#kinds::Granularity::Minutes)),
+                Some("hours") => quote!(::core::option::Option::Some(#kinds::Granularity::Hours)),
+                _ => quote!(::core::option::Option::None),
+            };
+            let bucket = option_u64(bucket_span_secs.as_ref());
+            let expire = option_u64(expire_after_secs.as_ref());
+            quote!({
+                #check
+                #kinds::CollectionKind::TimeSeries(#kinds::TimeSeries {
+                    time_field: #time_stored,
+                    meta_field: #meta,
+                    granularity: #granularity,
+                    bucket_span_secs: #bucket,
+                    expire_after_secs: #expire,
+                })
+            })
+        }
+        Some(KindAttr::View { on, pipeline, .. }) => {
+            let source = match on {
+                ViewOn::Collection(name) => quote!(#kinds::ViewSource::Collection(#name)),
+                ViewOn::Model(path) => quote!(#kinds::ViewSource::Model(<#path as #krate::Model>::meta)),
+            };
+            quote!(#kinds::CollectionKind::View(#kinds::View {
+                on: #source,
+                pipeline: #pipeline as fn() -> ::std::vec::Vec<#krate::bson::Document>,
+            }))
+        }
+    })
+}
+
+/// The validator settings: `None` for a view, a time series or `schema(validator = false)`.
+fn validation(krate: &TokenStream, container: &ContainerAttrs) -> syn::Result<TokenStream> {
+    let schema = &container.schema;
+    let none = quote!(::core::option::Option::None);
+    match &container.kind {
+        Some(KindAttr::View { .. }) => return Ok(none),
+        Some(KindAttr::TimeSeries { span, .. }) => {
+            if schema.level.is_some() || schema.action.is_some() || schema.validator == Some(true) {
+                return Err(syn::Error::new(
+                    *span,
+                    "MongoDB applies no validator to a time-series collection: remove the schema options",
+                ));
+            }
+            return Ok(none);
+        }
+        _ => {}
+    }
+    if schema.validator == Some(false) {
+        return Ok(none);
+    }
+    let level = match schema.level.as_ref().map(syn::LitStr::value).as_deref() {
+        Some("moderate") => quote!(Moderate),
+        Some("off") => quote!(Off),
+        _ => quote!(Strict),
+    };
+    let action = match schema.action.as_ref().map(syn::LitStr::value).as_deref() {
+        Some("warn") => quote!(Warn),
+        Some("errorAndLog") => quote!(ErrorAndLog),
+        _ => quote!(Error),
+    };
+    let paths = quote!(#krate::schema);
+    Ok(quote!(::core::option::Option::Some(#paths::Validation {
+        level: #paths::ValidationLevel::#level,
+        action: #paths::ValidationAction::#action,
+    })))
+}
+
+/// `#[derive(BsonSchema)]`.
+pub(crate) fn bson_schema(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let container = parse_container(&input.attrs)?;
+    if container.collection.is_some() || container.kind.is_some() {
+        return Err(syn::Error::new(
+            input.ident.span(),
+            "a collection is declared with #[derive(Model)], which implements BsonSchema itself",
+        ));
+    }
+    let krate = crate_path(&container);
+    schema::derive(input, &container, &krate)
 }

@@ -9,8 +9,10 @@ use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
 mod attrs;
+mod constraints;
 mod expand;
 mod naming;
+mod schema;
 
 /// Maps a struct to a MongoDB collection. See `mongotic::Model`.
 #[proc_macro_derive(Model, attributes(mongotic))]
@@ -24,4 +26,12 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_embedded(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::embedded(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// The `$jsonSchema` of a struct or an enum stored inside models. See
+/// `mongotic::schema::BsonSchema`.
+#[proc_macro_derive(BsonSchema, attributes(mongotic))]
+pub fn derive_bson_schema(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::bson_schema(&input).unwrap_or_else(syn::Error::into_compile_error).into()
 }

@@ -53,3 +53,57 @@ mod tests {
         assert_eq!(apply_rename_all("Title Case", "x"), None);
     }
 }
+
+/// The stored name of a PascalCase enum variant under a serde `rename_all` rule, or `None` for
+/// an unknown rule.
+pub(crate) fn apply_rename_all_variant(rule: &str, variant: &str) -> Option<String> {
+    let snake = || {
+        let mut out = String::new();
+        for (index, ch) in variant.char_indices() {
+            if index > 0 && ch.is_uppercase() {
+                out.push('_');
+            }
+            out.extend(ch.to_lowercase());
+        }
+        out
+    };
+    Some(match rule {
+        "lowercase" => variant.to_lowercase(),
+        "UPPERCASE" => variant.to_uppercase(),
+        "PascalCase" => variant.to_owned(),
+        "camelCase" => {
+            let mut chars = variant.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        }
+        "snake_case" => snake(),
+        "SCREAMING_SNAKE_CASE" => snake().to_uppercase(),
+        "kebab-case" => snake().replace('_', "-"),
+        "SCREAMING-KEBAB-CASE" => snake().to_uppercase().replace('_', "-"),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod variant_tests {
+    use super::apply_rename_all_variant;
+
+    #[test]
+    fn variant_conventions() {
+        let cases = [
+            ("lowercase", "inprogress"),
+            ("UPPERCASE", "INPROGRESS"),
+            ("PascalCase", "InProgress"),
+            ("camelCase", "inProgress"),
+            ("snake_case", "in_progress"),
+            ("SCREAMING_SNAKE_CASE", "IN_PROGRESS"),
+            ("kebab-case", "in-progress"),
+            ("SCREAMING-KEBAB-CASE", "IN-PROGRESS"),
+        ];
+        for (rule, expected) in cases {
+            assert_eq!(apply_rename_all_variant(rule, "InProgress").as_deref(), Some(expected), "{rule}");
+        }
+    }
+}

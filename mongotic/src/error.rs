@@ -36,6 +36,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The server's error code for a duplicate key.
 pub(crate) const DUPLICATE_KEY: i32 = 11000;
+/// The server's code for a document its collection's validator refused.
+pub(crate) const DOCUMENT_VALIDATION_FAILURE: i32 = 121;
 /// The server's code for a command that ran past its `maxTimeMS`.
 pub(crate) const MAX_TIME_MS_EXPIRED: i32 = 50;
 /// The server's code for an operation that ran past a time limit of another kind.
@@ -365,6 +367,35 @@ pub enum Error {
         invalid: Vec<crate::validation::Invalid>,
     },
 
+    /// The collection's validator refused a document (server error 121,
+    /// `DocumentValidationFailure`), such as the `$jsonSchema` that
+    /// [`sync_schema`](crate::schema::sync_schema) applies. In a flush the entity stays staged.
+    /// [`is_validation`](Error::is_validation) is `true` for it.
+    #[error("the validator of {namespace} refused the document{}: {}", fmt_id(.id), fmt_rules(.failures, .message))]
+    SchemaValidation {
+        /// `database.collection`.
+        namespace: String,
+        /// The `_id` of the refused document, when known.
+        id: Option<Box<Bson>>,
+        /// The rules it failed, from the server's `errInfo` (empty when the server gave none).
+        failures: Vec<crate::schema::RuleFailure>,
+        /// The server's `errInfo`, as it sent it.
+        details: Option<Box<bson::Document>>,
+        /// The server's message.
+        message: String,
+    },
+
+    /// [`sync_schema`](crate::schema::sync_schema) refused a change the server cannot make in
+    /// place (a collection's kind, a time series' fields, an index's options without leave to
+    /// drop it), or declarations that contradict each other. Nothing was sent.
+    #[error("cannot bring {namespace} in line with the models: {reason}")]
+    SchemaChange {
+        /// `database.collection`.
+        namespace: String,
+        /// What differs, and what to do about it.
+        reason: String,
+    },
+
     /// A lifecycle hook returned an error; nothing was sent.
     #[error("the {hook} hook of {model}{} failed: {source}", fmt_id(.id))]
     Hook {
@@ -531,6 +562,13 @@ fn code_name_or_known(code: i32, code_name: &str) -> String {
     known.to_owned()
 }
 
+fn fmt_rules(failures: &[crate::schema::RuleFailure], message: &str) -> String {
+    if failures.is_empty() {
+        return message.to_owned();
+    }
+    failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
 fn fmt_found(found: &Option<i64>) -> String {
     match found {
         Some(found) => format!(" but found {found}"),
@@ -605,6 +643,8 @@ impl Error {
             Error::Stale { .. } => "Stale",
             Error::VersionConflict { .. } => "VersionConflict",
             Error::Validation { .. } => "Validation",
+            Error::SchemaValidation { .. } => "SchemaValidation",
+            Error::SchemaChange { .. } => "SchemaChange",
             Error::Hook { .. } => "Hook",
             Error::TransactionsUnavailable { .. } => "TransactionsUnavailable",
             Error::TransactionAborted => "TransactionAborted",
@@ -662,8 +702,9 @@ impl Error {
         }
     }
 
-    /// `true` when values failed their checks ([`Error::Validation`]), directly or as the
-    /// cause of a failed flush.
+    /// `true` when values failed their checks ([`Error::Validation`], before anything was
+    /// sent) or the collection's validator refused a document ([`Error::SchemaValidation`]),
+    /// directly or as the cause of a failed flush.
     ///
     /// ```
     /// # use mongotic::Error;
@@ -672,7 +713,7 @@ impl Error {
     /// ```
     pub fn is_validation(&self) -> bool {
         match self {
-            Error::Validation { .. } => true,
+            Error::Validation { .. } | Error::SchemaValidation { .. } => true,
             Error::Flush(failure) => failure.cause.is_validation(),
             _ => false,
         }
@@ -777,6 +818,7 @@ impl Error {
     pub fn server_code(&self) -> Option<i32> {
         match self {
             Error::DuplicateKey { .. } => Some(DUPLICATE_KEY),
+            Error::SchemaValidation { .. } => Some(DOCUMENT_VALIDATION_FAILURE),
             Error::Server { code, .. } | Error::ChangeStreamHistoryLost { code, .. } => Some(*code),
             Error::Flush(failure) => failure.cause.server_code(),
             _ => None,
@@ -794,7 +836,8 @@ impl Error {
                 write.code,
                 write.code_name.clone().unwrap_or_default(),
                 write.message.clone(),
-            ),
+            )
+            .with_write_info(write.details.as_ref()),
             ErrorKind::Write(WriteFailure::WriteConcernError(wc)) => Error::Server {
                 namespace: namespace.to_owned(),
                 id: id.map(Box::new),
@@ -805,7 +848,9 @@ impl Error {
             // A batch of an `insert_many` or a client `bulkWrite` failed: the first write error
             // says why (the driver's own message lists every id of the operation).
             ErrorKind::InsertMany(_) | ErrorKind::BulkWrite(_) => match Self::first_write_error(&source) {
-                Some((code, code_name, message)) => Self::from_write_error(namespace, id, code, code_name, message),
+                Some((code, code_name, message, info)) => {
+                    Self::from_write_error(namespace, id, code, code_name, message).with_write_info(info.as_ref())
+                }
                 None => Error::Driver { source },
             },
             ErrorKind::Command(command) => {
@@ -849,31 +894,55 @@ impl Error {
         let id = id.map(Box::new);
         if code == DUPLICATE_KEY {
             Error::DuplicateKey { namespace: namespace.to_owned(), id, message }
+        } else if code == DOCUMENT_VALIDATION_FAILURE {
+            Error::SchemaValidation {
+                namespace: namespace.to_owned(),
+                id,
+                failures: Vec::new(),
+                details: None,
+                message,
+            }
         } else {
             let code_name = code_name_or_known(code, &code_name);
             Error::Server { namespace: namespace.to_owned(), id, code, code_name, message }
         }
     }
 
-    /// The code, name and message of the first write error (or else write concern error) of
-    /// a failed `insert_many` or client `bulkWrite`.
-    fn first_write_error(source: &mongodb::error::Error) -> Option<(i32, String, String)> {
+    /// What the server's `errInfo` of a write error (`info`) adds to this error: for a
+    /// document its validator refused, the rules it failed and the document's `_id` when
+    /// the error did not know it yet. Other errors are returned as they are.
+    pub(crate) fn with_write_info(mut self, info: Option<&bson::Document>) -> Self {
+        if let (Error::SchemaValidation { id, failures, details, .. }, Some(info)) = (&mut self, info) {
+            if id.is_none() {
+                *id = info.get("failingDocumentId").cloned().map(Box::new);
+            }
+            *failures = crate::schema::failures(info);
+            *details = Some(Box::new(info.clone()));
+        }
+        self
+    }
+
+    /// The code, name, message and `errInfo` of the first write error (or else write concern
+    /// error) of a failed `insert_many` or client `bulkWrite`.
+    fn first_write_error(source: &mongodb::error::Error) -> Option<(i32, String, String, Option<bson::Document>)> {
         match source.kind.as_ref() {
             ErrorKind::InsertMany(failure) => {
                 if let Some(first) =
                     failure.write_errors.as_ref().and_then(|errors| errors.iter().min_by_key(|e| e.index))
                 {
-                    return Some((first.code, first.code_name.clone().unwrap_or_default(), first.message.clone()));
+                    let name = first.code_name.clone().unwrap_or_default();
+                    return Some((first.code, name, first.message.clone(), first.details.clone()));
                 }
                 let concern = failure.write_concern_error.as_ref()?;
-                Some((concern.code, concern.code_name.clone(), concern.message.clone()))
+                Some((concern.code, concern.code_name.clone(), concern.message.clone(), None))
             }
             ErrorKind::BulkWrite(failure) => {
                 if let Some((_, first)) = failure.write_errors.iter().min_by_key(|(index, _)| **index) {
-                    return Some((first.code, first.code_name.clone().unwrap_or_default(), first.message.clone()));
+                    let name = first.code_name.clone().unwrap_or_default();
+                    return Some((first.code, name, first.message.clone(), first.details.clone()));
                 }
                 let concern = failure.write_concern_errors.first()?;
-                Some((concern.code, concern.code_name.clone(), concern.message.clone()))
+                Some((concern.code, concern.code_name.clone(), concern.message.clone(), None))
             }
             _ => None,
         }

@@ -43,7 +43,8 @@
 //! The layout follows the architecture: [`model`] (models and ids), [`expr`] (fields, filters,
 //! sort keys), [`statement`] (statements, projections, keyset pages), [`relation`] (typed
 //! references and batched loading), [`aggregate`] (grouped queries), [`session`] (unit of work,
-//! results), [`engine`] (connection and indexes) and [`error`].
+//! results), [`engine`] (connection and indexes), [`schema`] (validators, collection kinds,
+//! views and their sync with the server) and [`error`].
 
 #![warn(missing_docs)]
 
@@ -60,6 +61,7 @@ pub mod guide;
 pub mod model;
 pub mod options;
 pub mod relation;
+pub mod schema;
 pub mod session;
 pub mod statement;
 mod telemetry;
@@ -75,8 +77,9 @@ pub use error::{Error, FailedWrite, FlushError, Result, WriteKind};
 pub use expr::{ArrayField, Field, Filter, IntoSortKeys, SortKey, TextField, ValueOf, and_, not_, or_};
 pub use model::{
     Changes, Embedded, Embeds, Flattens, HookContext, HookError, Hooks, IdField, IndexDecl, IndexKey, IntoId, Model,
-    ModelId, ModelMeta, SoftDelete, SoftDeleteField, TenantScoped, TimestampField, VersionField,
+    ModelId, ModelMeta, SoftDelete, SoftDeleteField, TenantScoped, TimestampField, VersionField, Writable,
 };
+pub use schema::sync_schema;
 pub use session::RetryPolicy;
 pub use session::{
     EntityRef, Executable, Execution, IntoTracked, ScalarResult, SelectResult, Session, SessionFactory, Tracked,
@@ -125,6 +128,15 @@ pub use statement::{
 /// concurrency (see [`Session::flush`]); `created_at` and `updated_at` on
 /// [`TimestampField`]s the flush sets. `#[garde(...)]` rules are run before writing (see
 /// [`validation`]).
+///
+/// Schema attributes (see [`schema`]): `#[mongotic(schema(additional = false, level =
+/// "strict" | "moderate" | "off", action = "error" | "warn" | "errorAndLog", validator =
+/// false))]` for the validator; one collection kind, `timeseries(time = field, meta = field,
+/// granularity = "seconds" | "minutes" | "hours", bucket_span_secs = N, expire_after_secs =
+/// N)`, `capped(size = N, max = N)`, `clustered` or `clustered(expire_after_secs = N)`, or
+/// `view(on = Model | "collection", pipeline = path_to_fn)` for a read-only view; on a field,
+/// `schema(any)`, `schema(bson_type = "date")` or `schema(with = path_to_fn)` to replace the
+/// schema its type gives.
 pub use mongotic_derive::Model;
 
 /// `#[derive(Embedded)]`: field descriptors for a struct stored inside a model, so queries

@@ -191,13 +191,17 @@ fn people(n: usize) -> Vec<Person> {
 }
 
 /// Loads every `M` in `session`, changes each one's score and commits: the flush workloads.
-async fn change_every_score<M: Model>(session: &mut Session, score: fn(&mut M) -> &mut f64) {
+async fn change_every_score<M: mongotic::Writable>(session: &mut Session, score: fn(&mut M) -> &mut f64) {
     let tracked = session.scalars(select::<M>()).all().await.expect("load");
     bump_and_commit(session, &tracked, score).await;
 }
 
 /// Changes the score of each of `tracked` and commits.
-async fn bump_and_commit<M: Model>(session: &mut Session, tracked: &[Tracked<M>], score: fn(&mut M) -> &mut f64) {
+async fn bump_and_commit<M: mongotic::Writable>(
+    session: &mut Session,
+    tracked: &[Tracked<M>],
+    score: fn(&mut M) -> &mut f64,
+) {
     for entity in tracked {
         *score(&mut entity.write()) += 1.0;
     }

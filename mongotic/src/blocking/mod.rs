@@ -248,3 +248,25 @@ impl Engine {
 pub fn create_indexes<S: ModelSet>(engine: &Engine) -> Result<Vec<String>> {
     engine.runtime.block_on(crate::create_indexes::<S>(&engine.inner))
 }
+
+/// Brings the models' collections, validators and indexes in line with their declarations,
+/// or (a dry run) plans it; see [`crate::schema::sync_schema`].
+///
+/// ```no_run
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(database = "app", collection = "users")]
+/// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, #[mongotic(unique)] email: String }
+/// # fn demo(engine: mongotic::blocking::Engine) -> mongotic::Result<()> {
+/// use mongotic::schema::SyncOptions;
+/// let plan = mongotic::blocking::sync_schema::<User>(&engine, SyncOptions::new().dry_run(true))?;
+/// println!("{plan}");
+/// mongotic::blocking::sync_schema::<User>(&engine, SyncOptions::new())?;
+/// # Ok(()) }
+/// ```
+pub fn sync_schema<S: ModelSet>(
+    engine: &Engine,
+    options: crate::schema::SyncOptions,
+) -> Result<crate::schema::SchemaPlan> {
+    engine.runtime.block_on(crate::schema::sync_schema::<S>(&engine.inner, options))
+}

@@ -196,7 +196,7 @@ impl Session {
     /// session.delete(&user)?;
     /// # Ok(()) }
     /// ```
-    pub fn delete<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
+    pub fn delete<M: crate::Writable>(&mut self, entity: &Tracked<M>) -> Result<()> {
         self.inner.delete(entity)
     }
 
@@ -211,7 +211,7 @@ impl Session {
     /// session.merge(User { id: "507f1f77bcf86cd799439011".parse().ok(), name: "Ann".into(), age: None, active: true })?;
     /// # Ok(()) }
     /// ```
-    pub fn merge<M: Model>(&mut self, value: M) -> Result<Tracked<M>> {
+    pub fn merge<M: crate::Writable>(&mut self, value: M) -> Result<Tracked<M>> {
         self.inner.merge(value)
     }
 

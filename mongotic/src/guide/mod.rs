@@ -12,12 +12,14 @@
 //! 5. [`concurrency`]: version fields, validation, lifecycle hooks and timestamps.
 //! 6. [`relations`]: typed references and batched loading.
 //! 7. [`aggregation`]: grouped queries and hand-written pipelines.
-//! 8. [`change_streams`]: typed change events, and consumers that apply each one once.
-//! 9. [`observability`]: tracing spans, the dry run of a flush, and errors.
-//! 10. [`blocking`]: the blocking API, side by side with the async one.
-//! 11. [`example_service`]: an axum web service on mongotic.
-//! 12. [`performance`]: what mongotic costs next to the raw driver, and how it is measured.
-//! 13. [`testing`]: the test server, and running the tests against your own MongoDB.
+//! 8. [`schema`]: validators generated from the models, collection kinds, views, and
+//!    `sync_schema`.
+//! 9. [`change_streams`]: typed change events, and consumers that apply each one once.
+//! 10. [`observability`]: tracing spans, the dry run of a flush, and errors.
+//! 11. [`blocking`]: the blocking API, side by side with the async one.
+//! 12. [`example_service`]: an axum web service on mongotic.
+//! 13. [`performance`]: what mongotic costs next to the raw driver, and how it is measured.
+//! 14. [`testing`]: the test server, and running the tests against your own MongoDB.
 
 pub mod getting_started {
     #![doc = include_str!("getting_started.md")]
@@ -45,6 +47,10 @@ pub mod relations {
 
 pub mod aggregation {
     #![doc = include_str!("aggregation.md")]
+}
+
+pub mod schema {
+    #![doc = include_str!("schema.md")]
 }
 
 pub mod change_streams {

@@ -258,7 +258,7 @@ impl<'a> HookContext<'a> {
     ///     }
     /// }
     /// ```
-    pub fn add<N: crate::Model>(&mut self, value: N) -> Tracked<N> {
+    pub fn add<N: crate::Writable>(&mut self, value: N) -> Tracked<N> {
         let handle = Tracked::new(value);
         self.staged.push(handle.erased());
         handle

@@ -33,6 +33,7 @@ pub use index::{IndexDecl, IndexKey};
 pub use scope::{SoftDelete, SoftDeleteField, TenantScoped};
 
 use crate::expr::{Many, One, Shape};
+use crate::schema::{CollectionKind, Validation};
 use crate::validation::Violations;
 
 /// A Rust type stored as the documents of one MongoDB collection.
@@ -152,6 +153,14 @@ pub struct ModelMeta {
     pub soft_delete: Option<&'static str>,
     /// The stored name of the `#[mongotic(tenant)]` field, if the model has one.
     pub tenant: Option<&'static str>,
+    /// The model's generated `$jsonSchema` (see [`schema::json_schema`](crate::schema::json_schema)).
+    pub schema: fn() -> bson::Document,
+    /// How the validator is applied, or `None` when [`sync_schema`](crate::schema::sync_schema)
+    /// leaves the collection's validator alone (`#[mongotic(schema(validator = false))]`, a
+    /// view, a time series).
+    pub validation: Option<Validation>,
+    /// What the collection is: plain, capped, time series, clustered, or a view.
+    pub kind: CollectionKind,
     /// Hooks or timestamps change the value while a flush is planned.
     pub(crate) prepares: bool,
     /// Constraints or hand-written checks to run before writing.
@@ -178,6 +187,12 @@ impl ModelMeta {
             shard_key: &[],
             soft_delete: None,
             tenant: None,
+            schema: bson::Document::new,
+            validation: Some(Validation {
+                level: crate::schema::ValidationLevel::Strict,
+                action: crate::schema::ValidationAction::Error,
+            }),
+            kind: CollectionKind::Standard,
             prepares: false,
             validates: false,
         }
@@ -212,7 +227,58 @@ impl ModelMeta {
     pub const fn with_created_at(self, created_at: Option<&'static str>) -> Self {
         ModelMeta { created_at, ..self }
     }
+
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn with_schema(
+        self,
+        schema: fn() -> bson::Document,
+        validation: Option<Validation>,
+        kind: CollectionKind,
+    ) -> Self {
+        ModelMeta { schema, validation, kind, ..self }
+    }
+
+    /// `true` for a view: a read-only model.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "notes")]
+    /// # struct Note { #[serde(rename = "_id")] #[mongotic(id)] id: String }
+    /// assert!(!Note::meta().is_view());
+    /// ```
+    pub fn is_view(&self) -> bool {
+        matches!(self.kind, CollectionKind::View(_))
+    }
 }
+
+/// A model whose documents can be written: every model but a view.
+///
+/// `#[derive(Model)]` implements it for collections and not for views
+/// (`#[mongotic(view(..))]`), so writing a view does not compile: `Session::add`, `merge`
+/// and `delete`, `Tracked::write`, and the bulk [`insert`](crate::insert),
+/// [`update`](crate::update) and [`delete`](crate::delete) statements require it.
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(collection = "notes")]
+/// struct Note { #[serde(rename = "_id")] id: Option<ObjectId>, text: String }
+///
+/// fn stage<M: mongotic::Writable>(session: &mut Session, value: M) {
+///     session.add(value);
+/// }
+/// # let _ = stage::<Note>;
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be written: it is not `Writable` (a view is read-only)",
+    label = "not writable",
+    note = "a model declared with #[mongotic(view(..))] is queried only: write to the model it reads; \
+            in generic code, bound the model by `mongotic::Writable`"
+)]
+pub trait Writable: Model {}
 
 /// A struct stored inside a model's documents, with field descriptors of its own.
 ///

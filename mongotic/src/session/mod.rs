@@ -57,7 +57,7 @@ pub use retry::RetryPolicy;
 pub(crate) use tracked::ErasedEntity;
 pub use tracked::{EntityRef, ReadGuard, Tracked, WriteGuard};
 
-use crate::model::{IdKey, IntoId, ModelId};
+use crate::model::{IdKey, IntoId, ModelId, Writable};
 use crate::options::Options;
 use crate::statement::{ScalarProjection, Select};
 use crate::{Engine, Error, Model, Result};
@@ -257,14 +257,14 @@ pub struct Session {
 /// # Ok(()) }
 /// ```
 pub trait IntoTracked {
-    /// The model of the entity.
-    type Model: Model;
+    /// The model of the entity: one that can be written (not a view).
+    type Model: Writable;
 
     /// The handle for the entity.
     fn into_tracked(self) -> Tracked<Self::Model>;
 }
 
-impl<M: Model> IntoTracked for M {
+impl<M: Writable> IntoTracked for M {
     type Model = M;
 
     fn into_tracked(self) -> Tracked<M> {
@@ -272,7 +272,7 @@ impl<M: Model> IntoTracked for M {
     }
 }
 
-impl<M: Model> IntoTracked for Tracked<M> {
+impl<M: Writable> IntoTracked for Tracked<M> {
     type Model = M;
 
     fn into_tracked(self) -> Tracked<M> {
@@ -280,7 +280,7 @@ impl<M: Model> IntoTracked for Tracked<M> {
     }
 }
 
-impl<M: Model> IntoTracked for &Tracked<M> {
+impl<M: Writable> IntoTracked for &Tracked<M> {
     type Model = M;
 
     fn into_tracked(self) -> Tracked<M> {
@@ -455,7 +455,7 @@ impl Session {
     /// session.commit().await?;
     /// # Ok(()) }
     /// ```
-    pub fn delete<M: Model>(&mut self, entity: &Tracked<M>) -> Result<()> {
+    pub fn delete<M: Writable>(&mut self, entity: &Tracked<M>) -> Result<()> {
         let Some((key, entry)) = self.uow.key_of(entity.state()).and_then(|key| Some((key, self.uow.get(key)?))) else {
             return Err(detached(entity));
         };
@@ -493,7 +493,7 @@ impl Session {
     /// session.commit().await?; // replaceOne({_id}, doc, upsert: true)
     /// # Ok(()) }
     /// ```
-    pub fn merge<M: Model>(&mut self, value: M) -> Result<Tracked<M>> {
+    pub fn merge<M: Writable>(&mut self, value: M) -> Result<Tracked<M>> {
         let Some(id) = value.id().map(ModelId::to_bson) else {
             return Ok(self.add(value));
         };

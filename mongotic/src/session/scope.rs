@@ -42,7 +42,7 @@ impl Session {
     /// session.commit().await?; // each note's deleted_at is null again
     /// # Ok(()) }
     /// ```
-    pub fn restore<M: SoftDelete>(&mut self, entity: &Tracked<M>) -> Result<()> {
+    pub fn restore<M: SoftDelete + crate::Writable>(&mut self, entity: &Tracked<M>) -> Result<()> {
         let detached =
             || Error::Detached { model: M::meta().name, id: entity.erased().current_id().ok().flatten().map(Box::new) };
         let Some(key) = self.uow.key_of(entity.state()) else { return Err(detached()) };

@@ -644,7 +644,10 @@ impl<M: Model> Tracked<M> {
     /// user.write().age = Some(31);
     /// assert_eq!(user.read().age, Some(31));
     /// ```
-    pub fn write(&self) -> WriteGuard<'_, M> {
+    pub fn write(&self) -> WriteGuard<'_, M>
+    where
+        M: crate::Writable,
+    {
         let guard = self.cell.value.write().unwrap_or_else(PoisonError::into_inner);
         self.cell.state.begin_change(|| crate::encode::entity_to_raw(&*guard).ok());
         WriteGuard(guard)

@@ -14,7 +14,7 @@ use crate::model::ModelId;
 use crate::statement::{Upsert, UpsertKey, UpsertResult, upsert_statement};
 use crate::validation::{Invalid, Violations};
 use crate::wire::{value_at, values_key};
-use crate::{Error, Model, Result, Tracked};
+use crate::{Error, Model, Result, Tracked, Writable};
 
 impl<'s, M: Model> Executable<'s> for Upsert<M> {
     type Output = UpsertResult<M::Id>;
@@ -103,7 +103,7 @@ impl Session {
     /// println!("{:?}", ann.id()); // the stored _id, whether it was inserted or updated
     /// # Ok(()) }
     /// ```
-    pub fn upsert<M: Model>(&mut self, key: impl UpsertKey<M>, value: M) -> Result<Tracked<M>> {
+    pub fn upsert<M: Writable>(&mut self, key: impl UpsertKey<M>, value: M) -> Result<Tracked<M>> {
         let mut handles = self.upsert_all(key, [value])?;
         handles.pop().ok_or_else(|| Error::InvalidStatement { message: "an upsert of one value staged none".into() })
     }
@@ -123,7 +123,7 @@ impl Session {
     /// session.commit().await?;
     /// # Ok(()) }
     /// ```
-    pub fn upsert_all<M: Model>(
+    pub fn upsert_all<M: Writable>(
         &mut self,
         key: impl UpsertKey<M>,
         values: impl IntoIterator<Item = M>,

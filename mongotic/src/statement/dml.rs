@@ -67,7 +67,7 @@ pub struct Insert<M> {
 /// let stmt = insert::<User>().values([User { id: None, name: "Ann".into(), age: None, active: true }]);
 /// assert_eq!(stmt.len(), 1);
 /// ```
-pub fn insert<M: Model>() -> Insert<M> {
+pub fn insert<M: crate::Writable>() -> Insert<M> {
     Insert { values: Vec::new(), options: Options::default() }
 }
 
@@ -174,7 +174,7 @@ pub struct Update<M> {
 /// let stmt = update::<User>().filter(User::age.lt(18)).set(User::active, false);
 /// assert!(stmt.compile().is_ok());
 /// ```
-pub fn update<M: Model>() -> Update<M> {
+pub fn update<M: crate::Writable>() -> Update<M> {
     Update { filters: Vec::new(), changes: Vec::new(), options: Options::default(), _model: std::marker::PhantomData }
 }
 
@@ -361,7 +361,7 @@ pub struct Delete<M> {
 /// let stmt = delete::<User>().filter(User::active.eq(false));
 /// assert!(stmt.compile().is_ok());
 /// ```
-pub fn delete<M: Model>() -> Delete<M> {
+pub fn delete<M: crate::Writable>() -> Delete<M> {
     Delete { filters: Vec::new(), options: Options::default(), permanent: false, _model: std::marker::PhantomData }
 }
 

@@ -126,7 +126,7 @@ pub struct Upsert<M> {
 /// let stmt = upsert::<User>().on(User::email).values([User { id: None, email: "a@b.c".into(), name: "A".into() }]);
 /// assert_eq!(stmt.len(), 1);
 /// ```
-pub fn upsert<M: Model>() -> Upsert<M> {
+pub fn upsert<M: crate::Writable>() -> Upsert<M> {
     Upsert { values: Vec::new(), key: Vec::new(), insert_only: Vec::new(), options: Options::default() }
 }
 

@@ -106,7 +106,7 @@ struct Label {
 }
 
 /// What the program needs of a model: make values, change them, make new ids.
-trait Subject: Model + Clone + PartialEq {
+trait Subject: mongotic::Writable + Clone + PartialEq {
     /// The library generates the id at flush (so `add` leaves it unset).
     const GENERATED: bool;
 

@@ -212,7 +212,8 @@ async fn send_inserts(
                 first.code,
                 code_name,
                 first.message.clone(),
-            );
+            )
+            .with_write_info(first.details.as_ref());
             return Some(Failure::plain(error, Some(index)));
         }
     }
@@ -274,11 +275,13 @@ async fn run_write_command(
             .filter_map(Bson::as_document)
             .filter_map(|e| Some((usize::try_from(e.get_i32("index").ok()?).ok()?, e)))
             .min_by_key(|(index, _)| *index)?;
+        let error_document = error;
         let code = error.get_i32("code").unwrap_or_default();
         let code_name = error.get_str("codeName").unwrap_or_default().to_owned();
         let message = error.get_str("errmsg").unwrap_or_default().to_owned();
         let id = plan.writes.get(range.start + index).map(Write::id_bson);
-        Some((index, Error::from_write_error(name, id, code, code_name, message)))
+        let error = Error::from_write_error(name, id, code, code_name, message);
+        Some((index, error.with_write_info(error_info(error_document))))
     });
     let concern_error = reply.get_document("writeConcernError").ok().map(|concern| {
         let labels = reply.get_array("errorLabels").map(|labels| labels.iter().collect::<Vec<_>>()).unwrap_or_default();
@@ -293,6 +296,11 @@ async fn run_write_command(
         Failure { error, failed: None, retryable, transient: false }
     });
     Ok(Reply { n: count(&reply, "n"), write_error, concern_error })
+}
+
+/// The `errInfo` of a write error in a command's reply.
+fn error_info(error: &Document) -> Option<&Document> {
+    error.get_document("errInfo").ok()
 }
 
 /// A count field of a reply, whatever its numeric type.
@@ -488,7 +496,8 @@ async fn send_bulk_write(
             error.code,
             code_name,
             error.message.clone(),
-        );
+        )
+        .with_write_info(error.details.as_ref());
         result = Some(Failure::plain(error, Some(index)));
     }
     if let Some(concern) = failure.write_concern_errors.first() {
