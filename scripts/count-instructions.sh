@@ -20,7 +20,7 @@ out=${TMPDIR:-/tmp}/mongotic-callgrind
 mkdir -p "$out"
 
 if [ "$#" -eq 0 ]; then
-    set -- "add_all" "tracked entities" "untracked" "change 1 field" "get by id" "project 2"
+    set -- "add_all" "tracked entities" "untracked" "change 1 field" "get by id" "project 2" "upsert 10,000" "tenant-scoped"
 fi
 
 cd "$root"

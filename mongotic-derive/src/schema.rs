@@ -25,11 +25,15 @@ pub(crate) struct SchemaField<'a> {
 /// The schema node of a value of type `ty`: `(node, optional)`, from its `BsonSchema` when it
 /// has one, or any value (with a deprecation warning that says so) when it does not.
 fn probe(krate: &TokenStream, ty: &Type) -> TokenStream {
+    // Spanned at the type, so a missing impl points at the field; the generator is named at
+    // the call site, where `bson_schema` binds it (a model declared by a `macro_rules!` has
+    // its field types in another hygiene context).
+    let generator = syn::Ident::new("generator", proc_macro2::Span::call_site());
     quote_spanned! {ty.span()=>
         {
             #[allow(unused_imports)]
             use #krate::schema::__private::{ViaAnyValue as _, ViaBsonSchema as _};
-            (&#krate::schema::__private::Probe::<#ty>::new()).__mongotic_schema(generator)
+            (&#krate::schema::__private::Probe::<#ty>::new()).__mongotic_schema(#generator)
         }
     }
 }

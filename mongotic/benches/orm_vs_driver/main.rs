@@ -165,6 +165,39 @@ struct ShardedPerson {
     tags: Vec<String>,
 }
 
+/// `Person` known by e-mail, for the upsert workload (the collection has a unique index on
+/// `email`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "bench", collection = "people")]
+struct KeyedPerson {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    id: Option<ObjectId>,
+    name: String,
+    email: String,
+    age: i32,
+    city: String,
+    score: f64,
+    active: bool,
+    tags: Vec<String>,
+}
+
+/// `Person` with a tenant field, over the same documents (each stamped with one tenant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "bench", collection = "people")]
+struct TenantPerson {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    id: Option<ObjectId>,
+    name: String,
+    email: String,
+    age: i32,
+    city: String,
+    score: f64,
+    active: bool,
+    tags: Vec<String>,
+    #[mongotic(tenant)]
+    tenant: String,
+}
+
 #[derive(Debug, Deserialize)]
 struct NameAge {
     #[allow(dead_code)]
@@ -579,6 +612,93 @@ impl Workload for Projection {
     }
 }
 
+/// A bulk upsert on a natural key: 10,000 values on `email`, half of them stored already (with
+/// other scores), half new; the upsert statement (the "orm" column) against the driver's
+/// hand-written `update` command of 10,000 `upsert: true` statements with the same filters and
+/// updates (the "raw" column). Both unordered, one round trip.
+struct BulkUpsert;
+impl Workload for BulkUpsert {
+    const NAME: &'static str = "upsert 10,000 on email, half new (upsert statement / update with upsert)";
+    type State = Vec<KeyedPerson>;
+    async fn prepare(sides: &Sides) -> Vec<KeyedPerson> {
+        reset(sides, 5_000).await;
+        let index = mongotic::mongodb::IndexModel::builder()
+            .keys(doc! { "email": 1 })
+            .options(mongotic::mongodb::options::IndexOptions::builder().unique(true).build())
+            .build();
+        sides.collection.create_index(index).await.expect("unique email");
+        (0..10_000)
+            .map(|i| {
+                let p = person(i);
+                KeyedPerson {
+                    id: None,
+                    name: p.name,
+                    email: p.email,
+                    age: p.age,
+                    city: p.city,
+                    score: p.score + 1.0,
+                    active: p.active,
+                    tags: p.tags,
+                }
+            })
+            .collect()
+    }
+    async fn orm(sides: &Sides, values: Vec<KeyedPerson>) {
+        let mut session = sides.factory.session();
+        let done =
+            session.execute(upsert::<KeyedPerson>().on(KeyedPerson::email).values(values)).await.expect("upsert");
+        assert_eq!((done.inserted, done.matched), (5_000, 5_000));
+    }
+    async fn raw(sides: &Sides, values: Vec<KeyedPerson>) {
+        let updates: Vec<Document> = values
+            .iter()
+            .map(|p| {
+                doc! {
+                    "q": { "email": &p.email },
+                    "u": {
+                        "$set": {
+                            "name": &p.name, "age": p.age, "city": &p.city, "score": p.score,
+                            "active": p.active, "tags": &p.tags,
+                        },
+                        "$setOnInsert": { "_id": ObjectId::new() },
+                    },
+                    "upsert": true,
+                }
+            })
+            .collect();
+        let command = doc! { "update": &sides.namespace.coll, "updates": updates, "ordered": false };
+        let reply = sides.client.database(&sides.namespace.db).run_command(command).await.expect("update");
+        assert_eq!(reply.get_array("upserted").map(Vec::len).unwrap_or(0), 5_000);
+    }
+}
+
+/// What a tenant scope costs: 10,000 tracked entities of a tenant-scoped model read by a
+/// session bound to the tenant (the "orm" column: the filter carries the tenant, and each
+/// document is checked against it) and with `unscoped()` from an unbound session (the "raw"
+/// column); the same documents, all of the one tenant.
+struct TenantRead;
+impl Workload for TenantRead {
+    const NAME: &'static str = "read 10,000 tracked: tenant-scoped / unscoped";
+    type State = ();
+    async fn prepare(sides: &Sides) {
+        let stamped = sides.collection.count_documents(doc! { "tenant": "acme" }).await.expect("count");
+        if stamped != 10_000 {
+            reset(sides, 10_000).await;
+            sides.collection.update_many(doc! {}, doc! { "$set": { "tenant": "acme" } }).await.expect("stamp");
+        }
+    }
+    async fn orm(sides: &Sides, _: ()) {
+        let mut session = sides.factory.for_tenant("acme").session();
+        let all = session.scalars(select::<TenantPerson>()).all().await.expect("all");
+        assert_eq!(all.len(), 10_000);
+    }
+    async fn raw(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        let all = session.scalars(select::<TenantPerson>().unscoped()).all().await.expect("all");
+        assert_eq!(all.len(), 10_000);
+    }
+}
+
 async fn measure<W: Workload>(timed_sides: &Sides, counted_sides: &Sides, log: &CommandLog, runs: usize) -> Row {
     // One warm-up of each side, then alternate so drift hits both alike.
     let state = W::prepare(timed_sides).await;
@@ -744,6 +864,12 @@ fn main() {
         if wanted(Projection::NAME) {
             profile::<Projection>(&runtime, &sides, runs);
         }
+        if wanted(BulkUpsert::NAME) {
+            profile::<BulkUpsert>(&runtime, &sides, runs);
+        }
+        if wanted(TenantRead::NAME) {
+            profile::<TenantRead>(&runtime, &sides, runs);
+        }
         runtime.block_on(async { drop(sides) });
         return;
     }
@@ -797,6 +923,12 @@ fn main() {
         }
         if wanted(Projection::NAME) {
             rows.push(measure::<Projection>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(BulkUpsert::NAME) {
+            rows.push(measure::<BulkUpsert>(&timed_sides, &counted_sides, &log, runs).await);
+        }
+        if wanted(TenantRead::NAME) {
+            rows.push(measure::<TenantRead>(&timed_sides, &counted_sides, &log, runs).await);
         }
         print_rows(&rows);
         if only.is_empty() || only == "memory" {

@@ -354,6 +354,7 @@ macro_rules! plain_results {
 }
 
 plain_results!(
+    [Id] crate::UpsertResult<Id>,
     [V] Vec<V>,
     [V] Option<V>,
     [] u64,

@@ -24,7 +24,8 @@ use crate::{Model, Result, Tracked};
 #[derive(Clone, Debug)]
 pub struct SessionFactory {
     engine: Engine,
-    options: crate::options::Options,
+    /// The async factory, which holds everything a session starts with.
+    inner: crate::SessionFactory,
 }
 
 /// A [`SessionFactory`] for `engine`.
@@ -39,7 +40,7 @@ pub struct SessionFactory {
 /// # Ok(()) }
 /// ```
 pub fn sessionmaker(engine: &Engine) -> SessionFactory {
-    SessionFactory { engine: engine.clone(), options: crate::options::Options::default() }
+    SessionFactory { engine: engine.clone(), inner: crate::sessionmaker(engine.as_async()) }
 }
 
 impl SessionFactory {
@@ -55,9 +56,19 @@ impl SessionFactory {
     /// # Ok(()) }
     /// ```
     pub fn session(&self) -> Session {
-        let mut session = Session::bind(&self.engine);
-        session.set_options(self.options.clone());
-        session
+        Session { inner: self.inner.session(), runtime: self.engine.runtime().clone() }
+    }
+
+    /// See [`crate::SessionFactory::for_tenant`].
+    ///
+    /// ```no_run
+    /// # fn demo(engine: mongotic::blocking::Engine) {
+    /// let acme = mongotic::blocking::sessionmaker(&engine).for_tenant("acme");
+    /// assert_eq!(acme.session().tenant(), Some(&"acme".into()));
+    /// # }
+    /// ```
+    pub fn for_tenant(&self, tenant: impl Into<bson::Bson>) -> SessionFactory {
+        SessionFactory { engine: self.engine.clone(), inner: self.inner.for_tenant(tenant) }
     }
 
     /// See [`crate::SessionFactory::with_options`].
@@ -70,7 +81,7 @@ impl SessionFactory {
     /// # }
     /// ```
     pub fn with_options(&self, options: crate::options::Options) -> SessionFactory {
-        SessionFactory { engine: self.engine.clone(), options }
+        SessionFactory { engine: self.engine.clone(), inner: self.inner.with_options(options) }
     }
 
     /// See [`crate::SessionFactory::options`].
@@ -81,7 +92,7 @@ impl SessionFactory {
     /// # }
     /// ```
     pub fn options(&self) -> &crate::options::Options {
-        &self.options
+        self.inner.options()
     }
 
     /// The engine sessions are bound to.
@@ -213,6 +224,81 @@ impl Session {
     /// ```
     pub fn merge<M: crate::Writable>(&mut self, value: M) -> Result<Tracked<M>> {
         self.inner.merge(value)
+    }
+
+    /// See [`crate::Session::upsert`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String, name: String }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// let ann = session.upsert(User::email, User { id: None, email: "ann@example.com".into(), name: "Ann".into() })?;
+    /// session.commit()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn upsert<M: crate::Writable>(&mut self, key: impl crate::UpsertKey<M>, value: M) -> Result<Tracked<M>> {
+        self.inner.upsert(key, value)
+    }
+
+    /// See [`crate::Session::upsert_all`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String, name: String }
+    /// # fn demo(mut session: mongotic::blocking::Session, imported: Vec<User>) -> mongotic::Result<()> {
+    /// let users = session.upsert_all(User::email, imported)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn upsert_all<M: crate::Writable>(
+        &mut self,
+        key: impl crate::UpsertKey<M>,
+        values: impl IntoIterator<Item = M>,
+    ) -> Result<Vec<Tracked<M>>> {
+        self.inner.upsert_all(key, values)
+    }
+
+    /// See [`crate::Session::restore`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "notes")]
+    /// # struct Note { #[serde(rename = "_id")] id: i64, #[serde(default)] #[mongotic(soft_delete)] deleted_at: Option<mongotic::bson::DateTime> }
+    /// # fn demo(mut session: mongotic::blocking::Session) -> mongotic::Result<()> {
+    /// for note in session.scalars(select::<Note>().only_deleted()).all()? {
+    ///     session.restore(&note)?;
+    /// }
+    /// session.commit()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn restore<M: crate::SoftDelete + crate::Writable>(&mut self, entity: &Tracked<M>) -> Result<()> {
+        self.inner.restore(entity)
+    }
+
+    /// See [`crate::Session::tenant`].
+    ///
+    /// ```no_run
+    /// # fn demo(session: mongotic::blocking::Session) {
+    /// println!("{:?}", session.tenant());
+    /// # }
+    /// ```
+    pub fn tenant(&self) -> Option<&bson::Bson> {
+        self.inner.tenant()
+    }
+
+    /// See [`crate::Session::set_tenant`].
+    ///
+    /// ```no_run
+    /// # fn demo(mut session: mongotic::blocking::Session) {
+    /// session.set_tenant(Some("acme".into()));
+    /// # }
+    /// ```
+    pub fn set_tenant(&mut self, tenant: Option<bson::Bson>) {
+        self.inner.set_tenant(tenant);
     }
 
     /// See [`crate::Session::expunge`].

@@ -29,6 +29,11 @@ use bson::DateTime;
 /// assert_soft::<Note>();
 /// let everything = select::<Note>().with_deleted();
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no soft-delete field",
+    label = "only a model with a `#[mongotic(soft_delete)]` field can be restored or read with its deleted documents",
+    note = "mark an `Option<DateTime>` field of `{Self}` with `#[mongotic(soft_delete)]`, or drop the call"
+)]
 pub trait SoftDelete: crate::Model {}
 
 /// A model with a `#[mongotic(tenant)]` field: a session bound to a tenant
@@ -53,6 +58,11 @@ pub trait SoftDelete: crate::Model {}
 /// assert_scoped::<Invoice>();
 /// let across_tenants = select::<Invoice>().unscoped();
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no tenant field, so there is no tenant scope to leave",
+    label = "`unscoped()` exists only for models with a `#[mongotic(tenant)]` field",
+    note = "drop the call: statements of `{Self}` already read every document"
+)]
 pub trait TenantScoped: crate::Model {}
 
 /// The type of a `#[mongotic(soft_delete)]` field: `Option<DateTime>`, `None` while the
@@ -64,6 +74,10 @@ pub trait TenantScoped: crate::Model {}
 /// SoftDeleteField::set(&mut deleted_at, Some(mongotic::bson::DateTime::now()));
 /// assert!(deleted_at.is_some());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a `#[mongotic(soft_delete)]` field must be an `Option<DateTime>`, not `{Self}`",
+    label = "the field holds when the document was deleted, `None` while it is live"
+)]
 pub trait SoftDeleteField {
     /// Sets when the document was deleted (`None` restores it).
     fn set(field: &mut Self, at: Option<DateTime>);

@@ -13,15 +13,17 @@
 //!   sending it again reports the duplicate key, which is the truth;
 //! - not stored: the insert did not land, and it is sent again.
 //!
-//! Field updates, replacements and deletes need no read: sent again they do no harm (a delete
-//! that was in doubt may match nothing the second time, and that is not a conflict). Only a
-//! delete in doubt that was taken back (`add` of the handle, `rollback`) is read: if it landed,
-//! the entity no longer exists on the server, and the session must not pretend it does.
+//! Deletes need no read: sent again they do no harm (a delete that was in doubt may match
+//! nothing the second time, and that is not a conflict). Only a delete in doubt that was taken
+//! back (`add` of the handle, `rollback`) is read: if it landed, the entity no longer exists on
+//! the server, and the session must not pretend it does.
 //!
-//! Updates and replacements of versioned entities are the exception: sent again after they
-//! landed, they would match nothing (the version moved on) and read as a conflict. They are
-//! read first: a document that holds the version and the content the write stored is proof
-//! that it landed, and the entity records it (changes made since are diffed from it).
+//! Updates and replacements are read too. Of a versioned entity, sent again after they landed
+//! they would match nothing (the version moved on) and read as a conflict; of any entity, the
+//! value may change back before the next flush, whose diff against the old baseline would then
+//! write nothing while the server holds what the lost write stored. A document that holds what
+//! the write stored (and its version) is proof that it landed, and the entity records it:
+//! changes made since, a change back included, are diffed from it.
 
 use bson::{Bson, RawDocumentBuf};
 use mongodb::Namespace;
@@ -56,7 +58,7 @@ pub(crate) async fn reconcile(engine: &Engine, uow: &mut UnitOfWork, txn: &mut T
     let mut doubts: Vec<(Namespace, Vec<Doubt>)> = Vec::new();
     for (key, entry) in uow.entries() {
         let state = entry.entity.state();
-        let versioned = matches!(state.sync().intent(), Intent::Versioned { .. });
+        let versioned = matches!(state.sync().intent(), Intent::Versioned { .. } | Intent::Update { .. });
         if !versioned && !matches!(entry.status, Status::New | Status::Uncertain) {
             continue;
         }
@@ -72,7 +74,7 @@ pub(crate) async fn reconcile(engine: &Engine, uow: &mut UnitOfWork, txn: &mut T
             // A versioned update or replacement: sent again, it would match nothing if it
             // landed (the version moved on). A `merge` may have created the document, so the
             // id is the write's, not the one the server was known to have.
-            Intent::Versioned { id, .. } => id.to_bson(),
+            Intent::Versioned { id, .. } | Intent::Update { id, .. } => id.to_bson(),
             Intent::None => continue,
         };
         let namespace = engine.namespace(entry.entity.meta())?;
@@ -105,7 +107,9 @@ fn key_in_doubt(entity: &dyn ErasedEntity, intent: &Intent) -> Option<RawDocumen
         return None;
     }
     match intent {
-        Intent::Insert { sent: Some(sent), .. } | Intent::Versioned { sent, .. } => write_key(meta, None, sent, false),
+        Intent::Insert { sent: Some(sent), .. } | Intent::Versioned { sent, .. } | Intent::Update { sent, .. } => {
+            write_key(meta, None, sent, false)
+        }
         _ => match &entity.state().sync().baseline {
             Baseline::Taken(baseline) => write_key(meta, None, baseline, false),
             Baseline::Current | Baseline::Unknown => write_key(meta, None, &entity.to_raw().ok()?, false),
@@ -168,6 +172,29 @@ pub(crate) fn resolve(uow: &mut UnitOfWork, key: usize, intent: Intent, stored: 
                 // staged, and now expects the new version).
                 if status == Status::Merged {
                     uow.restage(key, Status::Persistent);
+                }
+            }
+        }
+        Intent::Update { id, sent, removed, seen } => {
+            let landed = stored.as_ref().is_some_and(|stored| {
+                contains_all(stored, &sent)
+                    && match &removed {
+                        // A field update: what it removed is gone too.
+                        Some(removed) => removed.iter().all(|path| crate::wire::value_at(stored, path).is_none()),
+                        // A replacement: the document is `sent`, nothing more.
+                        None => contains_all(&sent, stored),
+                    }
+            });
+            if landed {
+                // It landed: the server has `sent`, the baseline of any change since.
+                let marked = entity.meta().soft_delete.is_some_and(|field| {
+                    !matches!(crate::wire::value_at(&sent, field), None | Some(bson::RawBsonRef::Null))
+                });
+                state.synced(seen, sent, Some(id));
+                if status == Status::Deleted && marked {
+                    // A soft delete that landed: the document stays, marked, and the session
+                    // lets the entity go, as it does once a soft delete is acknowledged.
+                    uow.remove(key);
                 }
             }
         }

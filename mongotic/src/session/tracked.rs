@@ -175,6 +175,15 @@ pub(crate) enum Intent {
     /// it landed (the version moved), so the next flush reads the document first: holding
     /// `written` and `sent`, it landed.
     Versioned { id: ServerId, written: i64, sent: RawDocumentBuf, seen: u64 },
+    /// A field update or replacement of an unversioned entity, whose document becomes `sent`,
+    /// serialized when the change counter was `seen`, that was sent and whose reply was lost.
+    /// Sent again it does no harm, but it may not be sent again: the value may change back
+    /// meanwhile, and a diff against the old baseline would then find nothing to write while
+    /// the server holds `sent`. So it is read first, as a versioned write is: a document
+    /// holding `sent` (and, for a field update, none of the fields it removed: `removed`; for a
+    /// replacement, nothing else: `removed` is `None`) is proof that it landed, and becomes the
+    /// baseline.
+    Update { id: ServerId, sent: RawDocumentBuf, removed: Option<Vec<String>>, seen: u64 },
 }
 
 impl Intent {

@@ -8,9 +8,11 @@ use bson::RawDocumentBuf;
 
 use super::Session;
 use super::execute::Executable;
+use super::scope::Scope;
 use super::tracked::CellError;
 use super::unit_of_work::{Status, UpsertOn};
 use crate::model::ModelId;
+use crate::options::Options;
 use crate::statement::{Upsert, UpsertKey, UpsertResult, upsert_statement};
 use crate::validation::{Invalid, Violations};
 use crate::wire::{value_at, values_key};
@@ -173,26 +175,25 @@ impl Session {
     }
 
     /// The entities of `M` the session tracks that an upsert on `paths` would match, by the
-    /// values of their key (as they are in memory): stored ones in the session's scope, and
-    /// those staged to be written.
+    /// values of their key, as they are in memory: stored ones that are in the session's scope
+    /// as they are in memory (a restored soft delete is live again), and those staged to be
+    /// written.
     fn tracked_by_key<M: Model>(
         &self,
         paths: &[std::borrow::Cow<'static, str>],
     ) -> Result<HashMap<Vec<u8>, Tracked<M>>> {
+        let scope = Scope::of(M::meta(), self.uow.tenant(), &self.effective_options(&Options::default())?)?;
         let mut tracked = HashMap::new();
         for (_, entry) in self.uow.entries() {
-            if entry.entity.model_type() != TypeId::of::<M>() {
-                continue;
-            }
-            let candidate = match entry.status {
-                Status::New | Status::Merged | Status::Upsert => true,
-                Status::Persistent => self.admits::<M>(entry.entity.as_ref())?,
-                Status::Deleted | Status::Uncertain => false,
-            };
-            if !candidate {
+            if entry.entity.model_type() != TypeId::of::<M>()
+                || matches!(entry.status, Status::Deleted | Status::Uncertain)
+            {
                 continue;
             }
             let Ok(current) = entry.entity.to_raw() else { continue };
+            if entry.status == Status::Persistent && !scope.admits(&current) {
+                continue;
+            }
             if let Some(handle) = Tracked::<M>::from_erased(entry.entity.clone()) {
                 tracked.insert(values_key(paths, &current), handle);
             }

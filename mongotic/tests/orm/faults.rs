@@ -1,10 +1,12 @@
 //! A seeded, randomized fault test: whatever fails while a session flushes, the flush never
 //! loses a write, never writes one twice and never wedges.
 //!
-//! A program keeps a model of what it means the database to hold: for each of three
-//! collections (generated `ObjectId`s, client-chosen `i64`s, client-chosen strings), the
-//! value of every entity it wants stored. Each round it stages a random mix of adds, field
-//! changes, merges, deletes, add-then-deletes and undeletes, arms at most one fault, and
+//! A program keeps a model of what it means the database to hold: for each of four
+//! collections (generated `ObjectId`s, client-chosen `i64`s, client-chosen strings, and
+//! generated ids with a unique natural key and a soft-delete field), the value of every entity
+//! it wants stored, and the documents it soft-deleted. Each round it stages a random mix of
+//! adds, field changes, merges, upserts on the natural key, deletes, add-then-deletes and
+//! undeletes (restores, for soft deletes), arms at most one fault, and
 //! flushes until a flush succeeds (disarming the fault after the first failure, and
 //! sometimes going on staging work between attempts, as a real program would). Then it reads
 //! every collection in full, directly from the server, and compares it with the model: every
@@ -105,10 +107,56 @@ struct Label {
     tag: Option<String>,
 }
 
+/// Generated ids, a natural key with a unique index (`code`) that the program upserts on, and
+/// a soft-delete field: a deleted card stays stored, marked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "faults", collection = "cards", index(keys(code = 1), unique))]
+struct Card {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    #[mongotic(id)]
+    id: Option<ObjectId>,
+    code: String,
+    text: String,
+    count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    #[serde(default)]
+    #[mongotic(soft_delete)]
+    deleted_at: Option<mongotic::bson::DateTime>,
+}
+
 /// What the program needs of a model: make values, change them, make new ids.
 trait Subject: mongotic::Writable + Clone + PartialEq {
     /// The library generates the id at flush (so `add` leaves it unset).
     const GENERATED: bool;
+
+    /// A delete marks the document, which stays stored (a soft-delete model).
+    const SOFT: bool = false;
+
+    /// The model has a natural key (`code`) to upsert on.
+    const NATURAL_KEY: bool = false;
+
+    /// Stages `value` as an upsert on the model's natural key (`None`: the model has none).
+    fn upsert(session: &mut Session, value: Self) -> Option<mongotic::Result<Tracked<Self>>> {
+        let _ = (session, value);
+        None
+    }
+
+    /// The value's natural key, for a model with one.
+    fn code(&self) -> Option<String> {
+        None
+    }
+
+    /// Gives the value the natural key `code`.
+    fn set_code(&mut self, code: String) {
+        let _ = code;
+    }
+
+    /// Brings back a handle deleted since the last successful flush, or before it.
+    fn undelete(session: &mut Session, handle: &Tracked<Self>) -> mongotic::Result<()> {
+        session.add(handle);
+        Ok(())
+    }
 
     /// A value with `id`, its fields from `what`; `None` only for a generated id.
     fn fresh(id: Option<Self::Id>, what: u64) -> Self;
@@ -194,6 +242,49 @@ impl Subject for Label {
     }
 }
 
+impl Subject for Card {
+    const GENERATED: bool = true;
+    const SOFT: bool = true;
+    const NATURAL_KEY: bool = true;
+
+    fn fresh(id: Option<ObjectId>, what: u64) -> Card {
+        Card {
+            id,
+            code: format!("c{what:x}"),
+            text: format!("c{}", what % 1000),
+            count: (what % 50) as i64,
+            tag: None,
+            deleted_at: None,
+        }
+    }
+
+    fn new_id(_: u64) -> ObjectId {
+        ObjectId::new()
+    }
+
+    fn fields(&mut self) -> (&mut String, &mut i64, &mut Option<String>) {
+        (&mut self.text, &mut self.count, &mut self.tag)
+    }
+
+    fn upsert(session: &mut Session, value: Card) -> Option<mongotic::Result<Tracked<Card>>> {
+        Some(session.upsert(Card::code, value))
+    }
+
+    fn code(&self) -> Option<String> {
+        Some(self.code.clone())
+    }
+
+    fn set_code(&mut self, code: String) {
+        self.code = code;
+    }
+
+    /// A soft-deleted card comes back by `restore` (once tracked again).
+    fn undelete(session: &mut Session, handle: &Tracked<Card>) -> mongotic::Result<()> {
+        session.add(handle);
+        session.restore(handle)
+    }
+}
+
 // --- Randomness: splitmix64, seeded, no crates --------------------------------------------
 
 struct Rng(u64);
@@ -246,8 +337,12 @@ enum Op {
     Merge,
     Delete,
     AddThenDelete,
-    /// `add` of a handle deleted since the last successful flush.
+    /// `add` of a handle deleted since the last successful flush (`restore` too, for a
+    /// soft delete).
     Undelete,
+    /// An upsert on the natural key: of a live entity's key (the same handle must come back)
+    /// or of a new one (models without a natural key add instead).
+    Upsert,
 }
 
 /// The work of a round.
@@ -259,12 +354,13 @@ const ROUND_MIX: &[(Op, u64)] = &[
     (Op::Delete, 20),
     (Op::AddThenDelete, 5),
     (Op::Undelete, 5),
+    (Op::Upsert, 10),
 ];
 
 /// The work between a failed flush and the next attempt: mostly second thoughts about what
 /// is staged, some of which the failed flush may have written or not.
 const MEANWHILE_MIX: &[(Op, u64)] =
-    &[(Op::Add, 10), (Op::Change, 25), (Op::Merge, 15), (Op::Delete, 20), (Op::Undelete, 30)];
+    &[(Op::Add, 10), (Op::Change, 25), (Op::Merge, 15), (Op::Delete, 20), (Op::Undelete, 25), (Op::Upsert, 5)];
 
 impl Op {
     fn draw(rng: &mut Rng, mix: &[(Op, u64)]) -> Op {
@@ -310,12 +406,15 @@ struct Shelf<M: Subject> {
     deleted: Vec<Entity<M>>,
     /// Ids whose documents are deleted (and flushed): `merge` may bring one back.
     retired: Vec<M::Id>,
+    /// Of a soft-delete model, the entities deleted and flushed: their documents stay
+    /// stored, marked deleted, with these values otherwise.
+    binned: Vec<Entity<M>>,
     serial: u64,
 }
 
 impl<M: Subject> Shelf<M> {
     fn new() -> Shelf<M> {
-        Shelf { live: Vec::new(), deleted: Vec::new(), retired: Vec::new(), serial: 0 }
+        Shelf { live: Vec::new(), deleted: Vec::new(), retired: Vec::new(), binned: Vec::new(), serial: 0 }
     }
 
     fn name() -> &'static str {
@@ -333,6 +432,7 @@ impl<M: Subject> Shelf<M> {
         self.live.retain(|entity| entity.key().as_ref() != Some(&key));
         self.deleted.retain(|entity| entity.key().as_ref() != Some(&key));
         self.retired.retain(|retired| id_key(&retired.to_bson()) != key);
+        self.binned.retain(|entity| entity.key().as_ref() != Some(&key));
     }
 
     /// Stages one piece of work, drawn from `mix`. Returns what it did, for the round's log.
@@ -384,14 +484,55 @@ impl<M: Subject> Shelf<M> {
                 Some(at) => {
                     // `add` of a deleted handle cancels its delete (or inserts it again).
                     let entity = self.deleted.swap_remove(at);
-                    session.add(&entity.handle);
+                    M::undelete(session, &entity.handle)?;
                     let line = format!("{name}: undelete {:?}", entity.id());
                     self.live.push(entity);
                     line
                 }
                 None => self.add(session, rng),
             },
+            Op::Upsert => self.upsert(session, rng)?,
         })
+    }
+
+    /// An upsert on the natural key of a live entity (which must be the handle returned) or on
+    /// a new key.
+    fn upsert(&mut self, session: &mut Session, rng: &mut Rng) -> mongotic::Result<String> {
+        if !M::NATURAL_KEY {
+            return Ok(self.add(session, rng));
+        }
+        let mut value = M::fresh(None, rng.next());
+        let existing = if rng.chance(50) { rng.index(self.live.len()) } else { None };
+        if let Some(at) = existing {
+            let Some(code) = self.live[at].value.code() else { return Ok(self.add(session, rng)) };
+            value.set_code(code);
+        } else {
+            self.serial += 1;
+            value.set_code(format!("code-{}", self.serial));
+        }
+        let Some(staged) = M::upsert(session, value.clone()) else { return Ok(self.add(session, rng)) };
+        let handle = staged?;
+        match existing {
+            Some(at) => {
+                let entity = &mut self.live[at];
+                assert!(
+                    entity.handle.ptr_eq(&handle),
+                    "{}: an upsert on the key of a tracked entity gave another handle",
+                    Self::name()
+                );
+                // The tracked entity takes the value, and keeps its id.
+                if let Some(id) = entity.value.id().cloned() {
+                    value.set_id(id);
+                }
+                entity.value = value;
+                Ok(format!("{}: upsert on the key of {:?}", Self::name(), entity.id()))
+            }
+            None => {
+                let line = format!("{}: upsert on a new key {:?}", Self::name(), value.code());
+                self.live.push(Entity { handle, value });
+                Ok(line)
+            }
+        }
     }
 
     fn add(&mut self, session: &mut Session, rng: &mut Rng) -> String {
@@ -435,8 +576,15 @@ impl<M: Subject> Shelf<M> {
                 entity.value.set_id(id);
             }
         }
-        let done: Vec<M::Id> = self.deleted.drain(..).filter_map(|entity| entity.id()).collect();
-        self.retired.extend(done);
+        for entity in self.deleted.drain(..) {
+            if let Some(id) = entity.id() {
+                self.retired.push(id);
+                // A soft delete of a document that was stored leaves it stored, marked.
+                if M::SOFT && entity.handle.is_persistent() {
+                    self.binned.push(entity);
+                }
+            }
+        }
     }
 
     /// Compares the whole collection with the program's intent.
@@ -467,6 +615,22 @@ impl<M: Subject> Shelf<M> {
             let in_memory = mongotic::bson::to_document(&*entity.handle.read())?;
             if in_memory != expected {
                 findings.lost.push(format!("{name}: {key} in memory {in_memory}, the program set {expected}"));
+            }
+        }
+        for entity in &self.binned {
+            let Some(key) = entity.key() else { continue };
+            let mut expected = mongotic::bson::to_document(&entity.value)?;
+            expected.remove("deleted_at");
+            match by_id.remove(&key).as_deref() {
+                Some([found]) => {
+                    let mut rest = found.clone();
+                    let marked = matches!(rest.remove("deleted_at"), Some(Bson::DateTime(_)));
+                    if !marked || rest != expected {
+                        findings.lost.push(format!("{name}: {key} soft-deleted as {expected}, stored {found}"));
+                    }
+                }
+                None | Some([]) => findings.lost.push(format!("{name}: {key} soft-deleted, but removed")),
+                Some(found) => findings.unexpected.push(format!("{name}: {key} stored twice: {found:?}")),
             }
         }
         for (key, documents) in by_id {
@@ -505,14 +669,16 @@ struct Program {
     memos: Shelf<Memo>,
     tickets: Shelf<Ticket>,
     labels: Shelf<Label>,
+    cards: Shelf<Card>,
 }
 
 impl Program {
     fn act(&mut self, rng: &mut Rng, mix: &[(Op, u64)]) -> mongotic::Result<String> {
-        match rng.below(3) {
+        match rng.below(4) {
             0 => self.memos.act(&mut self.session, rng, mix),
             1 => self.tickets.act(&mut self.session, rng, mix),
-            _ => self.labels.act(&mut self.session, rng, mix),
+            2 => self.labels.act(&mut self.session, rng, mix),
+            _ => self.cards.act(&mut self.session, rng, mix),
         }
     }
 
@@ -520,6 +686,7 @@ impl Program {
         self.memos.settle();
         self.tickets.settle();
         self.labels.settle();
+        self.cards.settle();
     }
 
     async fn check(&self, db: &Database) -> Result<Findings, Box<dyn std::error::Error>> {
@@ -527,9 +694,11 @@ impl Program {
         self.memos.check(db, &mut findings).await?;
         self.tickets.check(db, &mut findings).await?;
         self.labels.check(db, &mut findings).await?;
+        self.cards.check(db, &mut findings).await?;
         findings.unsettled.extend(Shelf::<Memo>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Ticket>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Label>::unsettled(&self.session));
+        findings.unsettled.extend(Shelf::<Card>::unsettled(&self.session));
         Ok(findings)
     }
 
@@ -539,6 +708,7 @@ impl Program {
         self.memos.reload(&mut session, &mut findings).await?;
         self.tickets.reload(&mut session, &mut findings).await?;
         self.labels.reload(&mut session, &mut findings).await?;
+        self.cards.reload(&mut session, &mut findings).await?;
         self.session = session;
         Ok(findings)
     }
@@ -688,9 +858,12 @@ impl Rig {
         let direct = Client::with_uri_str(server.uri()).await?;
         // Made before any kill can land: a SIGKILL while the server creates a collection's
         // storage can leave it unable to restart (a SecantusDB problem, not mongotic's).
-        for collection in [Memo::meta().collection, Ticket::meta().collection, Label::meta().collection] {
+        for collection in
+            [Memo::meta().collection, Ticket::meta().collection, Label::meta().collection, Card::meta().collection]
+        {
             direct.database(DATABASE).create_collection(collection).await?;
         }
+        create_indexes::<Card>(&engine).await?;
         Ok(Rig { engine, direct, app_name, proxy, server })
     }
 
@@ -856,6 +1029,7 @@ async fn run(config: Config, stream: u64) -> TestResult {
         memos: Shelf::new(),
         tickets: Shelf::new(),
         labels: Shelf::new(),
+        cards: Shelf::new(),
     };
     let mut counters = Counters::default();
     let mut failure: Option<String> = None;

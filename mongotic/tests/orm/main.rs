@@ -28,11 +28,13 @@ mod round_trips;
 mod schema_derive;
 mod schema_props;
 mod schema_sync;
+mod scopes;
 mod seed;
 mod shards;
 mod telemetry;
 mod transactions;
 mod unit_of_work;
+mod upserts;
 mod watch;
 
 fn main() -> std::process::ExitCode {

@@ -85,12 +85,15 @@ pub enum Path {
     Update,
     /// `session.execute(delete(..))`
     Delete,
-    /// `session.flush()` / `commit()` of staged inserts, changes and deletes
+    /// `session.execute(upsert(..))`
+    Upsert,
+    /// `session.flush()` / `commit()` of staged inserts, changes, deletes, a `merge` and an
+    /// `upsert`
     Flush,
 }
 
 impl Path {
-    pub const ALL: [Path; 24] = [
+    pub const ALL: [Path; 25] = [
         Path::ScalarsAll,
         Path::ScalarsFirst,
         Path::ScalarsOne,
@@ -114,6 +117,7 @@ impl Path {
         Path::Insert,
         Path::Update,
         Path::Delete,
+        Path::Upsert,
         Path::Flush,
     ];
 
@@ -152,6 +156,7 @@ impl Path {
             Path::Insert => &["Executable for Insert"],
             Path::Update => &["Executable for Update"],
             Path::Delete => &["Executable for Delete"],
+            Path::Upsert => &["Executable for Upsert"],
             Path::Flush => &["Session::flush", "Session::commit"],
         }
     }
@@ -163,7 +168,7 @@ impl Path {
             Path::Distinct => &["distinct"],
             Path::GroupBy | Path::Totals | Path::Pipeline => &["aggregate"],
             Path::Insert => &["insert"],
-            Path::Update => &["update"],
+            Path::Update | Path::Upsert => &["update"],
             Path::Delete => &["delete"],
             Path::Flush => &["insert", "update", "delete", "bulkWrite"],
             _ => &["find"],
@@ -172,7 +177,7 @@ impl Path {
 
     /// `true` for the rows that write.
     pub fn writes(self) -> bool {
-        matches!(self, Path::Insert | Path::Update | Path::Delete | Path::Flush)
+        matches!(self, Path::Insert | Path::Update | Path::Delete | Path::Upsert | Path::Flush)
     }
 }
 
@@ -262,6 +267,17 @@ pub async fn run(path: Path, session: &mut Session, statement: &Options) -> mong
             let stmt = delete::<Book>().filter(Book::pages.gte(400)).with_options(statement.clone());
             session.execute(stmt).await?.rowcount as usize
         }
+        Path::Upsert => {
+            let stmt = upsert::<Book>()
+                .on(Book::title)
+                .values([
+                    Book { id: 101, title: "book 3".into(), pages: 33, author: Ref::new(0_i64) },
+                    Book { id: 102, title: "book 102".into(), pages: 2, author: Ref::new(0_i64) },
+                ])
+                .with_options(statement.clone());
+            let done = session.execute(stmt).await?;
+            (done.inserted + done.matched) as usize
+        }
         Path::Flush => {
             let mut written = 0;
             for book in session.scalars(select::<Book>().filter(Book::pages.lt(200))).all().await? {
@@ -273,8 +289,11 @@ pub async fn run(path: Path, session: &mut Session, statement: &Options) -> mong
                 written += 1;
             }
             session.add(Book { id: 200, title: "added".into(), pages: 7, author: Ref::new(1_i64) });
+            session.merge(Book { id: 3, title: "book 3".into(), pages: 303, author: Ref::new(0_i64) })?;
+            session
+                .upsert(Book::title, Book { id: 201, title: "book 2".into(), pages: 202, author: Ref::new(2_i64) })?;
             session.commit().await?;
-            written + 1
+            written + 3
         }
     })
 }

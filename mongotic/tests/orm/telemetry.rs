@@ -81,6 +81,11 @@ impl Subscriber for Capture {
 }
 
 impl Capture {
+    /// Every span, in the order they opened.
+    pub fn spans(&self) -> Vec<Captured> {
+        self.spans.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The events of `target`, in order.
     pub fn events_of(&self, target: &str) -> Vec<Captured> {
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());

@@ -18,7 +18,7 @@ use mongodb::options::TransactionOptions;
 
 use super::outcome::{Failure, Fate};
 use super::plan::{Plan, build_plan};
-use super::record::{abandon, mark_intents, record};
+use super::record::{abandon, doubt, mark_intents, record};
 use super::report::Report;
 use super::send::send;
 use crate::error::{Error, WriteKind};
@@ -63,7 +63,9 @@ pub(crate) async fn flush_atomically(
             let _ = client_session.abort_transaction().await;
             txn.absorb(&client_session);
             let Some(failure) = outcome.failure else {
-                abandon(uow, &plan);
+                if !landed_maybe {
+                    abandon(uow, &plan);
+                }
                 let report = Report::new(uow, &plan, &outcome).aborted();
                 forget_vanished(engine, uow, &plan, &outcome.fates).await;
                 return Err(report.stale_error().unwrap_or(Error::TransactionAborted));
@@ -114,15 +116,30 @@ pub(crate) async fn flush_atomically(
             }
             Err(failure) => failure,
         };
-        if !failure.is_transient() || !attempts.wait().await {
-            let transient = failure.is_transient();
-            let failure = Failure::transient(failure.into_error(), transient);
+        if landed_maybe {
+            // The commit may have landed: what it wrote is read back before anything else.
+            for write in &plan.writes {
+                doubt(uow, write);
+            }
+        }
+        let transient = failure.is_transient();
+        let failure = Failure::transient(failure.into_error(), transient);
+        if !transient || !attempts.wait().await {
             return Err(give_up(engine, uow, txn, &plan, failure, landed_maybe).await);
         }
         if landed_maybe {
-            // Settled by reading before the next attempt (an error leaves the intents for the
-            // attempt after).
-            let _ = reconcile(engine, uow, txn).await;
+            // Nothing is sent again before a read settles what the commit wrote: sent blindly,
+            // a write that landed may match nothing (a soft delete's filter wants the document
+            // live) or land twice. What the read proves landed drops out of the next plan.
+            loop {
+                if reconcile(engine, uow, txn).await.is_ok() {
+                    break;
+                }
+                if !attempts.wait().await {
+                    return Err(give_up(engine, uow, txn, &plan, failure, landed_maybe).await);
+                }
+            }
+            landed_maybe = false;
         } else {
             abandon(uow, &plan);
         }

@@ -117,6 +117,11 @@ async fn flush_in(session: &mut Session, options: &Options, span: &Span) -> Resu
         if plan.writes.is_empty() {
             return Ok(());
         }
+        if plan.writes_time_series() {
+            return Err(Error::TransactionsUnavailable {
+                reason: "MongoDB does not write time series collections in transactions: flush them outside one",
+            });
+        }
         // The commit is the transaction's, not this flush's.
         record_plan(span, engine, &plan, false);
         return atomic::flush_in_open(engine, uow, txn, options, plan).await;
@@ -130,7 +135,7 @@ async fn flush_in(session: &mut Session, options: &Options, span: &Span) -> Resu
     if plan.writes.is_empty() {
         return Ok(());
     }
-    match engine.use_transactions().await {
+    match plan.in_transaction(engine).await {
         Ok(transaction) => {
             record_plan(span, engine, &plan, transaction);
             if transaction {

@@ -91,6 +91,33 @@ impl Write {
             || matches!((&self.body, self.kind), (Body::Document(_), WriteKind::Insert) | (Body::Delete, _))
     }
 
+    /// The intent of a field update or replacement of an unversioned persistent entity whose
+    /// outcome turned out unknown (see [`Intent::Update`]); `None` for the other writes (they
+    /// carry their intent from before they were sent, or are sent again as they are).
+    pub(crate) fn doubt(&self) -> Option<Intent> {
+        if self.version.is_some() || self.upsert {
+            return None;
+        }
+        match &self.body {
+            Body::Update { update, snapshot: sent } => {
+                let removed = match update.get_document("$unset") {
+                    Ok(unset) => unset.iter().filter_map(Result::ok).map(|(path, _)| path.to_owned()).collect(),
+                    _ => Vec::new(),
+                };
+                Some(Intent::Update {
+                    id: self.id.clone(),
+                    sent: sent.clone(),
+                    removed: Some(removed),
+                    seen: self.seen,
+                })
+            }
+            Body::Document(sent) if self.kind == WriteKind::Replace => {
+                Some(Intent::Update { id: self.id.clone(), sent: sent.clone(), removed: None, seen: self.seen })
+            }
+            _ => None,
+        }
+    }
+
     /// The intent recorded on the entity before this write is sent.
     pub(crate) fn intent(&self) -> Intent {
         match (&self.body, self.kind) {
@@ -131,6 +158,27 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// `true` when the plan writes to a time series collection, which MongoDB does not write
+    /// in a transaction: such a flush goes without one.
+    pub(crate) fn writes_time_series(&self) -> bool {
+        self.metas.iter().any(|meta| matches!(meta.kind, crate::schema::CollectionKind::TimeSeries(_)))
+    }
+
+    /// Whether a flush of this plan outside an explicit transaction uses one of its own, on
+    /// `engine`: as the engine's transaction mode says, except for a plan that writes a time
+    /// series collection (with `TransactionMode::Always`, that is an error).
+    pub(crate) async fn in_transaction(&self, engine: &Engine) -> Result<bool> {
+        if self.writes_time_series() {
+            return match engine.transaction_mode() {
+                crate::TransactionMode::Always => Err(Error::TransactionsUnavailable {
+                    reason: "MongoDB does not write time series collections in transactions",
+                }),
+                _ => Ok(false),
+            };
+        }
+        engine.use_transactions().await
+    }
+
     /// The keys of the writes `indices` (see [`Write::key`]), for a read of their documents.
     pub(crate) fn keys(&self, indices: &[usize]) -> Vec<Option<RawDocumentBuf>> {
         indices.iter().map(|index| self.writes[*index].key.as_deref().cloned()).collect()
@@ -283,7 +331,7 @@ impl Planner {
         let namespace = self.namespace(engine, &*entity)?;
         let name = self.plan.names[namespace].clone();
         let state = entity.state();
-        let seen = state.changes();
+        let mut seen = state.changes();
         let fail = |err: CellError| err.into_error(&name, entity.current_id().ok().flatten());
         let version_field = entity.meta().version;
 
@@ -314,6 +362,9 @@ impl Planner {
             let stored = stored_document(&*entity).map_err(fail)?;
             if meta.soft_delete.is_some_and(|field| matches!(value_at(&stored, field), None | Some(RawBsonRef::Null))) {
                 entity.set_deleted(Some(self.prep.now())).map_err(fail)?;
+                // Marking it is a change: it is written as one.
+                seen = state.changes();
+                write.seen = seen;
                 status = Status::Persistent;
                 write.detach = true;
             }

@@ -146,15 +146,21 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub async fn preview_flush(&mut self) -> Result<FlushPreview> {
-        let transaction = self.txn.is_explicit() || self.engine.use_transactions().await?;
         let reads_first = self.uow.entries().any(|(_, entry)| entry.entity.state().in_doubt());
         let plan = build_plan(&self.engine, &mut self.uow)?;
-        let options = self.effective_options(&Options::default())?;
-        let commands = preview_commands(&self.engine, &options, &plan, transaction);
+        let previewed = self.preview_plan(&plan).await;
         // Nothing was sent: the versions set for the writes go back, as after a flush that
         // did not start.
         abandon(&self.uow, &plan);
-        Ok(FlushPreview { commands: commands?, transaction, reads_first })
+        let (commands, transaction) = previewed?;
+        Ok(FlushPreview { commands, transaction, reads_first })
+    }
+
+    /// The commands a flush of `plan` would send, and whether in a transaction.
+    async fn preview_plan(&self, plan: &Plan) -> Result<(Vec<Document>, bool)> {
+        let transaction = self.txn.is_explicit() || plan.in_transaction(&self.engine).await?;
+        let options = self.effective_options(&Options::default())?;
+        Ok((preview_commands(&self.engine, &options, plan, transaction)?, transaction))
     }
 }
 

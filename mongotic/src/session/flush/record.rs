@@ -7,8 +7,9 @@
 //!   what it was for); an update or replacement stays staged for the user to resolve.
 //! - `Conflict` (a versioned write met another version), `Refused`, `NotSent`: stays staged as
 //!   it was, and a versioned entity shows its stored version again.
-//! - `Unknown`: stays staged, and the entity keeps the intent recorded before sending, so the
-//!   next flush reads the server (inserts) or sends again harmlessly (the rest).
+//! - `Unknown`: stays staged, and the entity keeps the intent recorded before sending (or, for
+//!   a field update or replacement, gets one now), so the next flush reads the server first
+//!   (inserts, updates, replacements) or sends again harmlessly (deletes, upserts).
 //!
 //! Inside an explicit transaction nothing is durable until the commit: every entity's state is
 //! saved in the transaction's journal before it changes, and intents are kept until the commit
@@ -19,7 +20,7 @@ use std::collections::HashMap;
 use bson::{Bson, RawDocumentBuf};
 
 use super::outcome::{Fate, Outcome};
-use super::plan::{Body, Plan, restore_version};
+use super::plan::{Body, Plan, Write, restore_version};
 use crate::model::IdKey;
 use crate::session::tracked::{Intent, ServerId};
 use crate::session::transaction::Transaction;
@@ -31,6 +32,16 @@ pub(crate) fn mark_intents(uow: &UnitOfWork, plan: &Plan) {
         if let Some(entry) = uow.get(write.entry) {
             entry.entity.state().set_intent(write.intent());
         }
+    }
+}
+
+/// Records on the entity of `write`, whose outcome is unknown, that the next flush must read its
+/// document first when it is a field update or replacement (see [`Intent::Update`]).
+pub(crate) fn doubt(uow: &UnitOfWork, write: &Write) {
+    if let Some(intent) = write.doubt()
+        && let Some(entry) = uow.get(write.entry)
+    {
+        entry.entity.state().set_intent(intent);
     }
 }
 
@@ -68,6 +79,7 @@ pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, ou
             (Fate::Done, _) | (Fate::Stale, Body::Delete) => true,
             (Fate::Unknown, _) => {
                 restore_version(uow, &write);
+                doubt(uow, &write);
                 continue;
             }
             (Fate::Stale | Fate::Conflict { .. } | Fate::Refused | Fate::NotSent, _) => false,
