@@ -21,7 +21,7 @@
 //! | [`read_preference`](Options::read_preference) | which members may serve a read (with tags and maximum staleness) | reads |
 //! | [`read_concern`](Options::read_concern) | what a read may see (`majority`, `local`, `snapshot`…) | reads |
 //! | [`write_concern`](Options::write_concern) | how a write is acknowledged | bulk statements, flushes (their commands, or their transaction's commit) |
-//! | [`max_time`](Options::max_time) | the server's `maxTimeMS` for each command | every command |
+//! | [`max_time`](Options::max_time) | the server's time limit for a command (`maxTimeMS`) | reads (finds, counts, distinct, aggregations) and a transaction's commit (`maxCommitTimeMS`); write commands do not carry it: bound them with `timeout` |
 //! | [`timeout`](Options::timeout) | the client's limit on the whole call, retries included | every call; bounds a flush's and a commit's retry loops |
 //! | [`hint`](Options::hint) | the index the server must use | selects and their terminal methods, counts, aggregations, bulk updates and deletes |
 //! | [`collation`](Options::collation) | how strings compare (case-insensitively, say) | selects, counts, distinct, aggregations, bulk updates and deletes |
@@ -217,8 +217,10 @@ fields! {
     /// let options = Options::new().write_concern(WriteConcern::majority());
     /// ```
     write_concern / get_write_concern: WriteConcern;
-    /// The server's time limit for each command (`maxTimeMS`): past it, the server stops the
-    /// command and answers `MaxTimeMSExpired`.
+    /// The server's time limit for a read (`maxTimeMS`) or a transaction's commit
+    /// (`maxCommitTimeMS`): past it, the server stops the command and answers
+    /// `MaxTimeMSExpired`. Write commands do not carry it; [`timeout`](Options::timeout) bounds
+    /// them.
     ///
     /// ```
     /// use std::time::Duration;

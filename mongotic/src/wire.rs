@@ -46,10 +46,14 @@ pub(crate) fn nesting_within_limit(document: &[u8]) -> bool {
     const ON_STACK: usize = 8;
     let mut near = [0usize; ON_STACK];
     let mut far: Vec<usize> = Vec::new();
-    let Some(last) = document.len().checked_sub(1) else { return true };
-    if document.len() < 5 {
+    // Each level below the first takes at least six bytes of its own before its content (the
+    // element's type, the key's NUL, the length), so a document shorter than this cannot
+    // reach past the limit, however its framing lies: most documents stop here.
+    const SHORTEST_TOO_DEEP: usize = 4 + 6 * MAX_DEPTH;
+    if document.len() < SHORTEST_TOO_DEEP {
         return true;
     }
+    let Some(last) = document.len().checked_sub(1) else { return true };
     near[0] = last;
     let mut depth = 1;
     let mut end = last;
@@ -141,8 +145,6 @@ fn value_len(kind: u8, bytes: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// The elements of `document` (a whole document: int32 length, elements, NUL), in order.
-/// `None` as soon as the framing does not hold.
 /// The value at the dotted `path` of `doc`, if there is one.
 pub(crate) fn value_at<'a>(doc: &'a bson::RawDocument, path: &str) -> Option<bson::RawBsonRef<'a>> {
     let mut current = bson::RawBsonRef::Document(doc);
@@ -169,6 +171,27 @@ pub(crate) fn values_key<P: AsRef<str>>(paths: &[P], doc: &bson::RawDocument) ->
     key
 }
 
+/// The element at the dotted `path` of `document` (a whole document), read from its framing
+/// alone: no key is checked for UTF-8 and no value decoded, so it costs a scan of the keys on
+/// the way. `None` when there is no such element, or the framing breaks before it.
+pub(crate) fn element_at<'a>(document: &'a [u8], path: &str) -> Option<Element<'a>> {
+    let mut within = document;
+    let mut steps = path.split('.').peekable();
+    while let Some(step) = steps.next() {
+        let found = elements(within).map_while(|element| element).find(|element| element.key == step.as_bytes())?;
+        if steps.peek().is_none() {
+            return Some(found);
+        }
+        if found.kind != kind::DOCUMENT {
+            return None;
+        }
+        within = found.value;
+    }
+    None
+}
+
+/// The elements of `document` (a whole document: int32 length, elements, NUL), in order.
+/// `None` as soon as the framing does not hold.
 pub(crate) fn elements(document: &[u8]) -> Elements<'_> {
     let end = document.len().saturating_sub(1);
     let framed = document.len() >= 5
@@ -341,6 +364,16 @@ mod tests {
         deep_second.append("flat", 1);
         deep_second.append("deep", nested(MAX_DEPTH));
         assert!(!nesting_within_limit(deep_second.as_bytes()));
+        // The shortest document that is too deep (empty keys, an empty innermost document)
+        // is long enough to be walked, and refused.
+        let mut shortest = bson::RawDocumentBuf::new();
+        for _ in 0..MAX_DEPTH {
+            let mut outer = bson::RawDocumentBuf::new();
+            outer.append("", shortest);
+            shortest = outer;
+        }
+        assert_eq!(shortest.as_bytes().len(), 5 + 7 * MAX_DEPTH);
+        assert!(!nesting_within_limit(shortest.as_bytes()));
         // Broken framing is left to the decoder.
         assert!(nesting_within_limit(&[1, 2, 3]));
         assert!(nesting_within_limit(&[12, 0, 0, 0, 3, b'a', 0, 200, 0, 0, 0, 0]));
@@ -350,6 +383,26 @@ mod tests {
     use bson::spec::BinarySubtype;
 
     use super::*;
+
+    #[test]
+    fn an_element_is_found_by_its_dotted_path() {
+        let document = rawdoc! { "a": 1, "b": { "c": "x", "d": { "e": 2.5 } }, "f": [1, 2] };
+        let bytes = document.as_bytes();
+        let at = |path| element_at(bytes, path).map(|element| (element.kind, element.key.to_vec()));
+        assert_eq!(at("a"), Some((kind::INT32, b"a".to_vec())));
+        assert_eq!(at("b.c"), Some((kind::STRING, b"c".to_vec())));
+        assert_eq!(at("b.d.e"), Some((kind::DOUBLE, b"e".to_vec())));
+        assert_eq!(at("b"), Some((kind::DOCUMENT, b"b".to_vec())));
+        // Arrays are not walked by index, missing keys and paths through scalars are none.
+        assert_eq!(at("f.0"), None);
+        assert_eq!(at("z"), None);
+        assert_eq!(at("a.b"), None);
+        assert_eq!(at("b.x"), None);
+        // Its value is what bson reads there.
+        let value = element_at(bytes, "b.d.e").map(|element| element.value.to_vec());
+        assert_eq!(value, Some(2.5_f64.to_le_bytes().to_vec()));
+        assert_eq!(element_at(&[1, 2, 3], "a"), None);
+    }
 
     #[test]
     fn elements_of_every_type_are_framed_as_bson_reads_them() {

@@ -14,12 +14,13 @@
 //! 7. [`aggregation`]: grouped queries and hand-written pipelines.
 //! 8. [`schema`]: validators generated from the models, collection kinds, views, and
 //!    `sync_schema`.
-//! 9. [`change_streams`]: typed change events, and consumers that apply each one once.
-//! 10. [`observability`]: tracing spans, the dry run of a flush, and errors.
-//! 11. [`blocking`]: the blocking API, side by side with the async one.
-//! 12. [`example_service`]: an axum web service on mongotic.
-//! 13. [`performance`]: what mongotic costs next to the raw driver, and how it is measured.
-//! 14. [`testing`]: the test server, and running the tests against your own MongoDB.
+//! 9. [`scopes`]: upserts on a natural key, soft delete and tenants that hold on every path.
+//! 10. [`change_streams`]: typed change events, and consumers that apply each one once.
+//! 11. [`observability`]: tracing spans, the dry run of a flush, and errors.
+//! 12. [`blocking`]: the blocking API, side by side with the async one.
+//! 13. [`example_service`]: an axum web service on mongotic.
+//! 14. [`performance`]: what mongotic costs next to the raw driver, and how it is measured.
+//! 15. [`testing`]: the test server, and running the tests against your own MongoDB.
 
 pub mod getting_started {
     #![doc = include_str!("getting_started.md")]
@@ -51,6 +52,10 @@ pub mod aggregation {
 
 pub mod schema {
     #![doc = include_str!("schema.md")]
+}
+
+pub mod scopes {
+    #![doc = include_str!("scopes.md")]
 }
 
 pub mod change_streams {

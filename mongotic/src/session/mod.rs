@@ -8,11 +8,18 @@
 //! - `tracked`: the entity handles ([`Tracked`], [`EntityRef`]) and their tracking state;
 //! - `unit_of_work`: which entities the session tracks, in which state, and the identity map;
 //! - `diff`: the comparison of an entity with its baseline, producing `$set`/`$unset`;
-//! - `flush`: planning the writes, sending them, and recording what the server did;
+//! - `store`: by-id reads of stored documents, for the flush and for reconciliation;
+//! - `retry`: the one retry policy (bounded by time, backing off with jitter) of every loop;
+//! - `transaction`: the driver session, the explicit transaction's state and its journal;
+//! - `io`: the one layer every statement's command goes through (options, scopes, spans);
+//! - `scope`: the soft-delete and tenant scopes, applied to every command and write;
+//! - `flush`: one orchestrator over the transactional and the direct path, and the pieces
+//!   below them (planning, sending, recording what the server did);
 //! - `reconcile`: reading back writes whose outcome is unknown, instead of guessing;
-//! - `transaction`: atomic flushes, explicit transactions and their journal;
 //! - `query`: running selects and turning documents into entities or rows;
-//! - `execute`: what `Session::execute` accepts.
+//! - `execute`, `upsert`, `aggregate`, `relations`: what `Session::execute` accepts, staged
+//!   upserts, aggregations, relation loading;
+//! - `follow`: applying change events to the entities a session tracks.
 //!
 //! ```no_run
 //! # use mongotic::prelude::*;

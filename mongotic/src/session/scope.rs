@@ -17,7 +17,7 @@ use super::unit_of_work::Status;
 use crate::error::Error;
 use crate::model::ModelMeta;
 use crate::options::{Deleted, Options};
-use crate::wire::value_at;
+use crate::wire::{self, value_at};
 use crate::{Model, Result, SoftDelete, Tracked};
 
 impl Session {
@@ -271,13 +271,29 @@ pub(crate) fn write_key(
     stored: &RawDocument,
     live_only: bool,
 ) -> Option<RawDocumentBuf> {
-    let mut key = RawDocumentBuf::new();
+    // The shard key's values are copied as bytes (the stored document's framing is sound).
+    let mut bytes = Vec::with_capacity(64);
+    let at = wire::start(&mut bytes);
     for path in meta.shard_key.iter().filter(|path| **path != "_id" && Some(**path) != meta.tenant) {
-        match value_at(stored, path) {
-            Some(value) => key.append_ref(*path, value),
-            None => key.append(*path, bson::RawBson::Null),
+        match wire::element_at(stored.as_bytes(), path) {
+            Some(element) => wire::append(&mut bytes, element.kind, path.as_bytes(), element.value),
+            None => wire::append(&mut bytes, wire::kind::NULL, path.as_bytes(), &[]),
         }
     }
+    let mut key = match wire::end(&mut bytes, at).then(|| RawDocumentBuf::from_bytes(bytes)) {
+        Some(Ok(key)) => key,
+        // Not reached (a key is far below BSON's size limit); the checked way, all the same.
+        _ => {
+            let mut key = RawDocumentBuf::new();
+            for path in meta.shard_key.iter().filter(|path| **path != "_id" && Some(**path) != meta.tenant) {
+                match value_at(stored, path) {
+                    Some(value) => key.append_ref(*path, value),
+                    None => key.append(*path, bson::RawBson::Null),
+                }
+            }
+            key
+        }
+    };
     if let Some(field) = meta.tenant {
         match tenant.and_then(|tenant| bson::RawBson::try_from(tenant.clone()).ok()) {
             Some(tenant) => key.append(field, tenant),

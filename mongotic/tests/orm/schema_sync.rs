@@ -287,6 +287,46 @@ scenario!(time_series_inserts_and_queries, |ctx| {
     assert_eq!(count, 6);
 });
 
+/// MongoDB does not write time series collections in transactions: on a replica set a flush
+/// that writes one goes without a transaction of its own (and lands), while an engine that
+/// demands transactions, or an explicit transaction, refuses it before anything is sent.
+async fn a_time_series_flush_goes_without_a_transaction() -> TestResult {
+    let ctx = AsyncCtx::new().await;
+    ctx.sync_schema::<Reading>(SyncOptions::new()).await?;
+    let reading = |minute: i64| Reading {
+        id: None,
+        at: DateTime::from_millis(1_700_000_000_000 + minute * 60_000),
+        sensor: Sensor { site: "north".into(), number: 1 },
+        celsius: 20.0,
+    };
+
+    let mut session = ctx.session();
+    session.add(reading(0));
+    ctx.log().clear();
+    session.commit().await?;
+    let names = ctx.log().names();
+    assert!(names.iter().any(|name| name == "insert"), "{names:?}");
+    assert!(!names.iter().any(|name| name == "commitTransaction"), "no transaction: {names:?}");
+
+    let always = sessionmaker(&ctx.async_engine().with_transactions(mongotic::TransactionMode::Always));
+    let mut session = always.session();
+    session.add(reading(1));
+    ctx.log().clear();
+    let err = session.commit().await.expect_err("a transaction was demanded");
+    assert!(matches!(err, Error::TransactionsUnavailable { .. }), "{err}");
+    assert!(!ctx.log().names().iter().any(|name| name == "insert"), "{:?}", ctx.log().names());
+
+    let mut session = ctx.session();
+    session.begin().await?;
+    session.add(reading(2));
+    let err = session.flush().await.expect_err("in an explicit transaction");
+    assert!(matches!(err, Error::TransactionsUnavailable { .. }), "{err}");
+    session.rollback();
+    assert_eq!(ctx.count::<Reading>(doc! {}).await, 1, "only the flush without a transaction wrote");
+    Ok(())
+}
+test!(async a_time_series_flush_goes_without_a_transaction, needs = [ReplicaSet]);
+
 scenario!(a_view_model_reads_through_its_pipeline, |ctx| {
     aw!(ctx.sync_schema::<(ShopOrder, PaidOrder)>(SyncOptions::new()))?;
     let mut session = ctx.session();

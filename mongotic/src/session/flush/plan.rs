@@ -21,7 +21,7 @@ use crate::session::scope::{Scope, write_key};
 use crate::session::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId, stored_document};
 use crate::session::unit_of_work::{Status, UnitOfWork};
 use crate::statement::upsert_statement;
-use crate::wire::value_at;
+use crate::wire::{element_at, value_at};
 use crate::{Engine, Result};
 
 /// One write of a flush.
@@ -282,6 +282,24 @@ pub(crate) fn build_plan(engine: &Engine, uow: &mut UnitOfWork) -> Result<Plan> 
 
 /// Puts back the version of an entity whose planned write was not applied, so the value shows
 /// the version the server has.
+/// `true` when the update document `update` (`$set`/`$unset` by dotted path) writes one of
+/// `paths`, a part of one, or a document holding one.
+fn writes_any(update: &RawDocument, paths: &[&str]) -> bool {
+    let related = |written: &[u8], path: &[u8]| {
+        let (shorter, longer) = if written.len() <= path.len() { (written, path) } else { (path, written) };
+        longer.starts_with(shorter) && (longer.len() == shorter.len() || longer.get(shorter.len()) == Some(&b'.'))
+    };
+    crate::wire::elements(update.as_bytes()).any(|operator| {
+        // A framing that does not hold counts as writing everything.
+        let Some(operator) = operator else { return true };
+        operator.kind != crate::wire::kind::DOCUMENT
+            || crate::wire::elements(operator.value).any(|written| match written {
+                Some(written) => paths.iter().any(|path| related(written.key, path.as_bytes())),
+                None => true,
+            })
+    })
+}
+
 pub(crate) fn restore_version(uow: &UnitOfWork, write: &Write) {
     if let Some(check) = write.version
         && check.written != check.expected
@@ -491,7 +509,7 @@ impl Planner {
                 }
                 if !meta.shard_key.is_empty() || meta.tenant.is_some() || meta.soft_delete.is_some() {
                     let stored = stored_document(&*entity).map_err(fail)?;
-                    self.check_keys(meta, &stored, &current, &name, &stored_id)?;
+                    self.check_keys(meta, &stored, &current, &change, &name, &stored_id)?;
                     write.key = write_key(meta, self.tenant.as_ref(), &stored, true).map(Box::new);
                 }
                 write.expect_match = true;
@@ -522,13 +540,26 @@ impl Planner {
         meta: &ModelMeta,
         stored: &RawDocument,
         current: &RawDocument,
+        change: &Change,
         name: &str,
         id: &Bson,
     ) -> Result<()> {
-        let shard = |doc: &RawDocument| -> Vec<Option<bson::RawBson>> {
-            meta.shard_key.iter().map(|path| value_at(doc, path).map(|value| value.to_raw_bson())).collect()
+        // A field update that writes no path of the shard key leaves it as it is: only the
+        // paths it writes need looking at. A replacement is compared whole.
+        let untouched = match change {
+            Change::Update(update) => !writes_any(update, meta.shard_key),
+            Change::Replace | Change::None => false,
         };
-        if shard(stored) != shard(current) {
+        // Compared as bytes first (the common case: the same bytes, no allocation); values whose
+        // bytes differ are compared as values (`0.0` and `-0.0` are one key).
+        let same = |path: &str| {
+            let stored_element = element_at(stored.as_bytes(), path);
+            let current_element = element_at(current.as_bytes(), path);
+            stored_element.map(|element| (element.kind, element.value))
+                == current_element.map(|element| (element.kind, element.value))
+                || value_at(stored, path) == value_at(current, path)
+        };
+        if !untouched && !meta.shard_key.iter().all(|path| same(path)) {
             return Err(Error::ShardKeyChanged { namespace: name.to_owned(), id: Box::new(id.clone()) });
         }
         if let Some(field) = meta.tenant {
@@ -564,5 +595,24 @@ impl Planner {
             Baseline::Unknown | Baseline::Current => Change::Replace,
         };
         Ok((change != Change::None).then_some((current, change)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::rawdoc;
+
+    use super::writes_any;
+
+    #[test]
+    fn an_update_writes_a_path_when_it_sets_or_unsets_it_a_part_of_it_or_its_parent() {
+        let key = ["city", "address.zip"];
+        assert!(!writes_any(&rawdoc! { "$set": { "score": 1, "cityName": "x" } }, &key));
+        assert!(writes_any(&rawdoc! { "$set": { "city": "Lyon" } }, &key));
+        assert!(writes_any(&rawdoc! { "$unset": { "city": "" } }, &key));
+        assert!(writes_any(&rawdoc! { "$set": { "address": { "zip": "1" } } }, &key));
+        assert!(writes_any(&rawdoc! { "$set": { "address.zip.code": 1 } }, &key));
+        assert!(!writes_any(&rawdoc! { "$set": { "address.street": "x", "zipper": 1 } }, &key));
+        assert!(writes_any(&rawdoc! { "$set": 1 }, &key), "a malformed update writes everything");
     }
 }
