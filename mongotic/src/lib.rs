@@ -105,7 +105,9 @@ pub use statement::{
 /// names, or string paths; `id` for `_id`). Every write of a tracked entity (update,
 /// replacement, delete, merge, versioned writes) and every read a flush makes to settle or
 /// explain a write filters on the whole shard key with the values the server has, as a
-/// `mongos` needs to route it to one shard; a change to a shard key field is
+/// `mongos` needs to route it to one shard; an upsert's filter holds the value's shard key
+/// beside its natural key (a shard key with `_id` cannot route an upsert on another key, and
+/// is refused); a change to a shard key field is
 /// [`Error::ShardKeyChanged`] before anything is sent (delete the entity and add it anew
 /// instead); [`create_indexes`] creates the shard key's index (named `shard_key`). This is
 /// checked through command monitoring and [`Session::preview_flush`]: no sharded cluster runs

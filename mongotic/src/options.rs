@@ -27,7 +27,7 @@
 //! | [`collation`](Options::collation) | how strings compare (case-insensitively, say) | selects, counts, distinct, aggregations, bulk updates and deletes |
 //! | [`comment`](Options::comment) | a value the server logs and profiles with the command | every command |
 //! | [`allow_disk_use`](Options::allow_disk_use) | lets a large sort or group spill to disk | selects and aggregations |
-//! | [`batch_size`](Options::batch_size) | documents per cursor batch | selects and aggregations |
+//! | [`batch_size`](Options::batch_size) | documents per cursor batch | selects, aggregations and the reverse side's relation loads; reads of known ids (`get_many`, loading references) ask for all of them in one batch |
 //!
 //! A time limit that runs out is an error for which [`Error::is_timeout`](crate::Error::is_timeout)
 //! is true, whether the server ran out of `maxTimeMS` or the client's `timeout` passed. A flush

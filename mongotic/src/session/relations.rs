@@ -198,9 +198,11 @@ impl Session {
         for chunk in targets.chunks(IDS_PER_FIND) {
             let ids: Vec<Bson> = chunk.iter().map(|(_, id)| id.clone()).collect();
             let referring = Referring { path: path.clone(), _model: PhantomData };
-            // How many documents refer to these is unknown: let the first batch be as large
-            // as the server allows, so one `find` brings them all unless they pass 16 MB.
-            let stmt = by_field::<C, _>(path.clone(), ids, referring, options).yield_per(REFERRERS_PER_BATCH);
+            // How many documents refer to these is unknown: unless the options say how many a
+            // batch holds, let the first batch be as large as the server allows, so one `find`
+            // brings them all unless they pass 16 MB.
+            let per_batch = options.get_batch_size().or(self.options().get_batch_size()).unwrap_or(REFERRERS_PER_BATCH);
+            let stmt = by_field::<C, _>(path.clone(), ids, referring, options).yield_per(per_batch);
             for (referrer, references) in SelectResult::open(self, stmt).await?.all().await? {
                 let Some(referrer) = referrer.id().map(|id| IdKey::from_bson(&id.to_bson())) else { continue };
                 for reference in references {

@@ -87,10 +87,16 @@ impl<Id> Default for UpsertResult<Id> {
 /// Run it with [`Session::execute`](crate::Session::execute); the result counts what was
 /// inserted, matched and modified and lists the upserted ids. Two sessions upserting the same
 /// new key at once leave one document: the one whose insert loses the race on the key's
-/// unique index is sent again and updates the winner's document.
+/// unique index is sent again and updates the winner's document. A statement whose reply is
+/// lost (the connection drops) is an error and is not sent again by mongotic; it is idempotent
+/// on its key, so running it again is safe (what the lost attempt inserted then counts as
+/// matched).
 ///
 /// The filter of each statement is the key's values, with the session's scopes (its tenant,
-/// live documents of a soft-delete model); `$set` holds every other field of the value, and
+/// live documents of a soft-delete model) and the value's shard key fields, which a sharded
+/// cluster routes an upsert by (a shard key that holds `_id` cannot route an upsert on another
+/// key: that is [`Error::InvalidStatement`], before anything is sent); `$set` holds every other
+/// field of the value, and
 /// `$setOnInsert` the `_id`, the `created_at` timestamp and the fields named by
 /// [`on_insert`](Upsert::on_insert). A version field is moved on (`$inc`) whether the document
 /// was inserted or updated (a new document starts at version 1).
@@ -281,9 +287,31 @@ pub(crate) fn statement(
             filter.append_ref(element.key(), value);
         }
     }
+    // A sharded collection routes an upsert by the shard key, which its filter must hold
+    // whole: the value's shard key fields join the key's. A shard key with `_id` cannot be
+    // had unless the upsert is on it: the stored document's `_id` is what the upsert finds.
+    for path in meta.shard_key {
+        if filter.get(path).ok().flatten().is_some() {
+            continue;
+        }
+        if *path == "_id" {
+            return Err(Error::InvalidStatement {
+                message: format!(
+                    "an upsert of {} on a natural key cannot be routed: its shard key holds _id, which \
+                     only the stored document knows; upsert on a key that includes the id, or shard on fields of the key",
+                    meta.name
+                ),
+            });
+        }
+        match value_at(doc, path) {
+            Some(value) => filter.append_ref(*path, value),
+            None => filter.append(*path, RawBson::Null),
+        }
+    }
     let kept_by_filter = |name: &str| {
         key.iter().any(|path| path == name)
             || scope.get(name).ok().flatten().is_some()
+            || meta.shard_key.contains(&name)
             || Some(name) == meta.tenant
             || Some(name) == meta.soft_delete
     };

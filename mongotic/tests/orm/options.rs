@@ -27,6 +27,15 @@ struct Row {
     carried: fn(&Document) -> bool,
 }
 
+/// `true` when every statement of a write command (`updates` or `deletes`) passes `check`,
+/// and there is one.
+fn each_statement(command: &Document, check: impl Fn(&Document) -> bool) -> bool {
+    let statements = command.get_array("updates").or_else(|_| command.get_array("deletes"));
+    statements.is_ok_and(|statements| {
+        !statements.is_empty() && statements.iter().all(|statement| statement.as_document().is_some_and(&check))
+    })
+}
+
 fn level(command: &Document, field: &str) -> Option<String> {
     command.get_document(field).ok()?.get_str("level").ok().map(str::to_owned)
 }
@@ -58,16 +67,60 @@ fn rows() -> Vec<Row> {
         Row {
             name: "hint",
             options: || Options::new().hint(Hint::Name("_id_".into())),
-            commands: &["find", "count", "aggregate"],
-            except: &[],
-            carried: |command| command.get_str("hint") == Ok("_id_"),
+            commands: &["find", "count", "aggregate", "update", "delete"],
+            // The flush writes by `_id` (and an upsert by its key): the server picks the index.
+            except: &[Path::Flush, Path::Upsert],
+            carried: |command| {
+                command.get_str("hint") == Ok("_id_")
+                    || each_statement(command, |statement| statement.get_str("hint") == Ok("_id_"))
+            },
         },
         Row {
             name: "collation",
             options: || Options::new().collation(Collation::builder().locale("fr").build()),
-            commands: &["find", "count", "distinct", "aggregate"],
+            commands: &["find", "count", "distinct", "aggregate", "update", "delete"],
+            // The flush's and an upsert's filters compare ids and keys, not text.
+            except: &[Path::Flush, Path::Upsert],
+            carried: |command| {
+                let french =
+                    |doc: &Document| doc.get_document("collation").is_ok_and(|c| c.get_str("locale") == Ok("fr"));
+                french(command) || each_statement(command, french)
+            },
+        },
+        Row {
+            name: "batch_size",
+            options: || Options::new().batch_size(7_u32),
+            commands: &["find", "aggregate"],
+            // A count answers one document, a read by id asks for one, and a read of known ids
+            // (`get_many`, the references a select loads) asks for them all in one batch.
+            except: &[Path::ScalarsCount, Path::Get, Path::Refresh, Path::GetMany, Path::SelectLoad],
+            carried: |command| {
+                let seven = |doc: &Document| doc.get_i32("batchSize") == Ok(7) || doc.get_i64("batchSize") == Ok(7);
+                seven(command) || command.get_document("cursor").is_ok_and(seven)
+            },
+        },
+        Row {
+            name: "read_preference with tags and a maximum staleness",
+            options: || {
+                let tagged = mongotic::options::ReadPreferenceOptions::builder()
+                    .tag_sets(vec![[("dc".to_owned(), "east".to_owned())].into_iter().collect(), Default::default()])
+                    .max_staleness(Duration::from_secs(120))
+                    .build();
+                Options::new().read_preference(ReadPreference::Nearest { options: Some(tagged) })
+            },
+            commands: READS,
             except: &[],
-            carried: |command| command.get_document("collation").is_ok_and(|c| c.get_str("locale") == Ok("fr")),
+            carried: |command| {
+                command.get_document("$readPreference").is_ok_and(|preference| {
+                    preference.get_str("mode") == Ok("nearest")
+                        && preference.get_array("tagSets").is_ok_and(|tags| tags.len() == 2)
+                        && preference
+                            .get("maxStalenessSeconds")
+                            .and_then(Bson::as_i64)
+                            .or_else(|| preference.get_i32("maxStalenessSeconds").ok().map(i64::from))
+                            == Some(120)
+                })
+            },
         },
         Row {
             name: "read_concern",

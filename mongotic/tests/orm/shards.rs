@@ -3,8 +3,11 @@
 //! sharded cluster runs here: the commands are read through command monitoring and
 //! `preview_flush`, and they run unchanged on a replica set or a standalone server).
 
+use mongotic::WriteKind;
 use mongotic::bson::{Bson, Document, doc};
 use mongotic::prelude::*;
+
+use crate::common::TestResult;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "shards", collection = "orders")]
@@ -69,19 +72,132 @@ fn filters(name: &str, command: &Document) -> Vec<Document> {
     }
 }
 
-/// Asserts that every filter of the logged commands `names` has `region`, and counts them.
+/// Asserts that every filter of the logged commands `names` has `region` beside the id (or an
+/// upsert's key), and counts them.
 fn every_filter_has_the_shard_key(log: &mongotic_test_server::CommandLog, names: &[&str]) -> usize {
     let mut seen = 0;
     for name in names {
         for command in log.commands(name) {
             for filter in filters(name, &command) {
-                assert!(filter.contains_key("_id") && filter.contains_key("region"), "{name}: {filter} in {command}");
+                // By id, or (an upsert) by its natural key: with the shard key either way.
+                let by = filter.contains_key("_id") || filter.contains_key("email");
+                assert!(by && filter.contains_key("region"), "{name}: {filter} in {command}");
                 seen += 1;
             }
         }
     }
     seen
 }
+
+/// A customer known by e-mail, in a collection sharded on its region: upserted on its
+/// natural key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "shards", collection = "customers")]
+#[mongotic(shard_key(region))]
+pub struct Customer {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    pub id: Option<ObjectId>,
+    pub region: String,
+    pub email: String,
+    pub name: String,
+}
+
+/// Each kind of write of a tracked entity that a flush sends with a filter, one row each.
+/// `stage!` matches on every row without a wildcard, and `every_kind_of_write_has_a_row`
+/// checks the rows against the library's own `WriteKind`, so that a new kind of write cannot
+/// leave this test without failing it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TrackedWrite {
+    Update,
+    Replace,
+    Delete,
+    VersionedUpdate,
+    VersionedDelete,
+    MergeThatCreates,
+    Upsert,
+}
+
+impl TrackedWrite {
+    const ALL: [TrackedWrite; 7] = [
+        TrackedWrite::Update,
+        TrackedWrite::Replace,
+        TrackedWrite::Delete,
+        TrackedWrite::VersionedUpdate,
+        TrackedWrite::VersionedDelete,
+        TrackedWrite::MergeThatCreates,
+        TrackedWrite::Upsert,
+    ];
+
+    /// The kind of write the row's change is sent as.
+    fn kind(self) -> WriteKind {
+        match self {
+            TrackedWrite::Update | TrackedWrite::VersionedUpdate => WriteKind::Update,
+            TrackedWrite::Replace | TrackedWrite::MergeThatCreates => WriteKind::Replace,
+            TrackedWrite::Delete | TrackedWrite::VersionedDelete => WriteKind::Delete,
+            TrackedWrite::Upsert => WriteKind::Upsert,
+        }
+    }
+}
+
+/// The entities the rows change, stored before.
+struct Stored {
+    orders: Vec<Tracked<Order>>,
+    invoices: Vec<Tracked<Invoice>>,
+}
+
+/// Stages the row's change in `session` (no I/O), on the stored entities: a macro, so that
+/// it serves the async and the blocking session alike.
+macro_rules! stage {
+    ($write:expr, $session:expr, $stored:expr, $base:expr) => {{
+        let (session, stored, base) = (&mut $session, &$stored, $base);
+        match $write {
+            TrackedWrite::Update => stored.orders[0].write().total += 1,
+            TrackedWrite::Delete => session.delete(&stored.orders[1])?,
+            TrackedWrite::Replace => {
+                let id = stored.orders[2].read().id;
+                session.merge(Order { id, region: "r2".into(), total: 99 })?;
+            }
+            TrackedWrite::VersionedUpdate => stored.invoices[0].write().total += 1,
+            TrackedWrite::VersionedDelete => session.delete(&stored.invoices[1])?,
+            TrackedWrite::MergeThatCreates => {
+                session.merge(Invoice { id: base + 50, region: "r9".into(), total: 5, version: 0 })?;
+            }
+            TrackedWrite::Upsert => {
+                let email = format!("c{base}@example.com");
+                session.upsert(Customer::email, Customer { id: None, region: "r4".into(), email, name: "C".into() })?;
+            }
+        }
+    }};
+}
+
+/// The `WriteKind` variants of the library's source.
+fn write_kinds() -> Vec<String> {
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/error.rs")).unwrap_or_default();
+    let Some((_, body)) = source.split_once("pub enum WriteKind {") else { return Vec::new() };
+    let body = body.split('}').next().unwrap_or_default();
+    body.lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with("//") && line.ends_with(','))
+        .map(|line| line.trim_end_matches(',').to_owned())
+        .collect()
+}
+
+fn every_kind_of_write_has_a_row() -> TestResult {
+    let kinds = write_kinds();
+    assert!(kinds.contains(&"Update".to_owned()), "read WriteKind's variants from the source: {kinds:?}");
+    for kind in kinds {
+        // An insert has no filter: the document itself holds the shard key.
+        if kind == "Insert" {
+            continue;
+        }
+        assert!(
+            TrackedWrite::ALL.iter().any(|write| format!("{:?}", write.kind()) == kind),
+            "no row of TrackedWrite sends a WriteKind::{kind}: add one, and stage it in `stage!`"
+        );
+    }
+    Ok(())
+}
+test!(every_kind_of_write_has_a_row, needs = []);
 
 scenario!(every_write_of_a_tracked_entity_filters_on_the_shard_key, |ctx| {
     let engine = ctx.engine.clone();
@@ -93,14 +209,11 @@ scenario!(every_write_of_a_tracked_entity_filters_on_the_shard_key, |ctx| {
         let invoices =
             session.add_all((0..3).map(|i| Invoice { id: base + i, region: format!("r{i}"), total: 1, version: 0 }));
         aw!(session.commit())?;
+        let stored = Stored { orders, invoices };
         ctx.log().clear();
-        orders[0].write().total += 1; // an update
-        session.delete(&orders[1])?; // a delete
-        let replaced = orders[2].read().id;
-        session.merge(Order { id: replaced, region: "r2".into(), total: 99 })?; // a replacement
-        invoices[0].write().total += 1; // a versioned update
-        session.delete(&invoices[1])?; // a versioned delete
-        session.merge(Invoice { id: base + 50, region: "r9".into(), total: 5, version: 0 })?; // a merge that creates
+        for write in TrackedWrite::ALL {
+            stage!(write, session, stored, base);
+        }
         let preview = aw!(session.preview_flush())?;
         for command in preview.commands() {
             let name = command.keys().next().cloned().unwrap_or_default();
@@ -110,9 +223,20 @@ scenario!(every_write_of_a_tracked_entity_filters_on_the_shard_key, |ctx| {
         }
         aw!(session.commit())?;
         let seen = every_filter_has_the_shard_key(ctx.log(), &["update", "delete", "bulkWrite"]);
-        assert_eq!(seen, 6, "{:?}", ctx.log().names());
+        assert_eq!(seen, TrackedWrite::ALL.len(), "one filter per row: {:?}", ctx.log().names());
         assert_eq!(aw!(ctx.count::<Order>(doc! { "_id": base + 2, "total": 99 })), 1);
+        assert_eq!(aw!(ctx.count::<Customer>(doc! { "email": format!("c{base}@example.com"), "region": "r4" })), 1);
     }
+});
+
+scenario!(an_upsert_a_shard_key_with_the_id_cannot_route_is_refused_before_io, |ctx| {
+    let mut session = ctx.session();
+    ctx.log().clear();
+    let err =
+        aw!(session.execute(upsert::<Order>().on(Order::region).value(Order { id: 1, region: "eu".into(), total: 1 })))
+            .expect_err("the shard key holds _id");
+    assert!(matches!(err, mongotic::Error::InvalidStatement { .. }), "{err}");
+    assert!(ctx.log().is_empty(), "{:?}", ctx.log().names());
 });
 
 scenario!(a_change_to_the_shard_key_is_refused_before_anything_is_sent, |ctx| {
