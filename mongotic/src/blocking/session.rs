@@ -261,6 +261,22 @@ impl Session {
         self.inner.upsert_all(key, values)
     }
 
+    /// See [`crate::Session::upsert_with`].
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String, signed_up_by: String }
+    /// # fn demo(mut session: mongotic::blocking::Session, imported: Vec<User>) -> mongotic::Result<()> {
+    /// session.upsert_with(upsert::<User>().on(User::email).on_insert(User::signed_up_by).values(imported))?;
+    /// session.commit()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn upsert_with<M: crate::Writable>(&mut self, stmt: crate::Upsert<M>) -> Result<Vec<Tracked<M>>> {
+        self.inner.upsert_with(stmt)
+    }
+
     /// See [`crate::Session::restore`].
     ///
     /// ```no_run

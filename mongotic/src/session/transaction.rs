@@ -36,7 +36,11 @@ use crate::{Engine, Result, TransactionMode};
 
 /// The server's code for a commit that ran out of time: its result is unknown, but retrying
 /// it cannot help.
-const MAX_TIME_MS_EXPIRED: i32 = 50;
+const MAX_TIME_MS_EXPIRED: i32 = crate::error::MAX_TIME_MS_EXPIRED;
+
+/// The server's code for a transaction it does not know: aborted, or (after a restart that
+/// lost its record) committed and forgotten.
+const NO_SUCH_TRANSACTION: i32 = 251;
 
 /// A session's driver session, its explicit transaction, and the journal that undoes it.
 #[derive(Default)]
@@ -282,7 +286,11 @@ impl CommitFailure {
 /// Commits, retrying at once while the result is unknown and the policy has time left (as the
 /// convenient transaction API does; the server deduplicates a commit). `landed_maybe` is set
 /// when an attempt's result was unknown: then even a later "no such transaction" does not
-/// prove the transaction did not commit (a server that restarted may have forgotten it).
+/// prove the transaction did not commit (a server that restarted may have forgotten it). The
+/// driver retries a commit once by itself when the reply is lost, so a first "no such
+/// transaction" may already be the answer to such a retry: it sets `landed_maybe` too, and the
+/// writes are read back before they are sent again (if they did not land, that read costs one
+/// round trip on a failure path).
 pub(crate) async fn commit_with_retry(
     session: &mut ClientSession,
     attempts: &Attempts,
@@ -299,6 +307,10 @@ pub(crate) async fn commit_with_retry(
             return Err(CommitFailure::Unknown(Error::from_driver_command(err)));
         }
         if err.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+            let unknown = matches!(err.kind.as_ref(), mongodb::error::ErrorKind::Command(command) if command.code == NO_SUCH_TRANSACTION);
+            if unknown {
+                *landed_maybe = true;
+            }
             return Err(CommitFailure::Transient(Error::from_driver_command(err)));
         }
         return Err(CommitFailure::Failed(Error::from_driver_command(err)));

@@ -26,8 +26,13 @@ use crate::model::IdKey;
 
 static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The stored paths of the natural key an entity staged with `Session::upsert` is matched on.
-pub(crate) type UpsertOn = Arc<[Cow<'static, str>]>;
+/// How an entity staged with `Session::upsert` is written: the stored paths of the natural key
+/// it is matched on, and the fields written only when its document is new (`$setOnInsert`).
+#[derive(Clone, Debug)]
+pub(crate) struct UpsertOn {
+    pub(crate) key: Arc<[Cow<'static, str>]>,
+    pub(crate) insert_only: Arc<[Cow<'static, str>]>,
+}
 
 /// Where an entity stands in the unit of work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

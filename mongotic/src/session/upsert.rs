@@ -130,7 +130,43 @@ impl Session {
         key: impl UpsertKey<M>,
         values: impl IntoIterator<Item = M>,
     ) -> Result<Vec<Tracked<M>>> {
-        let paths: UpsertOn = key.paths().into();
+        let on = UpsertOn { key: key.paths().into(), insert_only: Vec::new().into() };
+        self.stage_upserts(on, values)
+    }
+
+    /// Stages the values of an [`Upsert`] statement as [`upsert_all`](Session::upsert_all)
+    /// does, on its key and with the fields it writes only on insert: a document that is new
+    /// gets the value's, one that exists keeps its own. An entity the session tracks with the
+    /// same key takes the value but keeps its own insert-only fields (and `created_at`). No I/O;
+    /// the statement's options are not used (the flush's are).
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users", index(keys(email = 1), unique))]
+    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String, name: String, signed_up_by: String }
+    /// # async fn demo(mut session: Session, imported: Vec<User>) -> mongotic::Result<()> {
+    /// let users = session.upsert_with(upsert::<User>().on(User::email).on_insert(User::signed_up_by).values(imported))?;
+    /// session.commit().await?; // known users keep how they signed up; new ones get "import"
+    /// # Ok(()) }
+    /// ```
+    pub fn upsert_with<M: Writable>(&mut self, stmt: Upsert<M>) -> Result<Vec<Tracked<M>>> {
+        if stmt.key.is_empty() {
+            return Err(Error::InvalidStatement {
+                message: format!("an upsert of {} names no key: call .on(field)", M::meta().name),
+            });
+        }
+        let on = UpsertOn { key: stmt.key.into(), insert_only: stmt.insert_only.into() };
+        self.stage_upserts(on, stmt.values)
+    }
+
+    /// What `upsert_all` and `upsert_with` do.
+    fn stage_upserts<M: Writable>(
+        &mut self,
+        on: UpsertOn,
+        values: impl IntoIterator<Item = M>,
+    ) -> Result<Vec<Tracked<M>>> {
+        let paths = on.key.clone();
         let namespace = self.engine.namespace(M::meta())?.to_string();
         let mut tracked = self.tracked_by_key::<M>(&paths)?;
         let mut handles = Vec::new();
@@ -144,9 +180,13 @@ impl Session {
             }
             let key = values_key(&paths, &raw);
             if let Some(handle) = tracked.get(&key) {
-                // One key, one entity: the tracked one takes the value, and keeps its id.
+                // One key, one entity: the tracked one takes the value, and keeps its id (and,
+                // once stored, what only an insert writes).
                 if let Some(id) = handle.id() {
                     value.set_id(id);
+                }
+                if handle.state().is_persistent() {
+                    value = keep_insert_only(value, &handle.erased().to_raw().ok(), &on, &namespace)?;
                 }
                 match handle.cell.try_write() {
                     Ok(mut slot) => {
@@ -160,14 +200,14 @@ impl Session {
                 if let Some(slot) = self.uow.key_of(handle.state())
                     && self.uow.get(slot).is_some_and(|entry| entry.status == Status::Upsert)
                 {
-                    self.uow.stage_upsert(slot, paths.clone());
+                    self.uow.stage_upsert(slot, on.clone());
                 }
                 handles.push(handle.clone());
                 continue;
             }
             let handle = Tracked::new(value);
             let slot = self.uow.track(handle.erased(), Status::Upsert, None);
-            self.uow.stage_upsert(slot, paths.clone());
+            self.uow.stage_upsert(slot, on.clone());
             tracked.insert(key, handle.clone());
             handles.push(handle);
         }
@@ -200,4 +240,32 @@ impl Session {
         }
         Ok(tracked)
     }
+}
+
+/// `value` with the fields an upsert writes only on insert (and `created_at`) taken from
+/// `stored`, the entity's current document: an entity that exists keeps them.
+fn keep_insert_only<M: Model>(value: M, stored: &Option<RawDocumentBuf>, on: &UpsertOn, namespace: &str) -> Result<M> {
+    let meta = M::meta();
+    let kept = |name: &str| on.insert_only.iter().any(|path| path == name) || Some(name) == meta.created_at;
+    let Some(stored) = stored else { return Ok(value) };
+    if on.insert_only.is_empty() && meta.created_at.is_none() {
+        return Ok(value);
+    }
+    let raw = crate::encode::entity_to_raw(&value).map_err(|err| Error::serialize(namespace, err))?;
+    let mut merged = RawDocumentBuf::new();
+    for element in raw.iter_elements() {
+        let element = element.map_err(|err| Error::InvalidStatement { message: err.to_string() })?;
+        let name = element.key();
+        let source = if kept(name) { value_at(stored, name) } else { None };
+        match source {
+            Some(stored_value) => merged.append_ref(name, stored_value),
+            None => merged
+                .append_ref(name, element.value().map_err(|err| Error::InvalidStatement { message: err.to_string() })?),
+        }
+    }
+    bson::from_slice(merged.as_bytes()).map_err(|source| Error::Deserialize {
+        namespace: namespace.to_owned(),
+        id: None,
+        source,
+    })
 }

@@ -153,6 +153,39 @@ scenario!(a_staged_upsert_takes_the_stored_id_and_is_the_tracked_handle, |ctx| {
     );
 });
 
+scenario!(a_staged_upsert_writes_its_insert_only_fields_only_on_insert, |ctx| {
+    aw!(ctx.create_indexes::<Member>())?;
+    aw!(ctx.insert::<Member>(vec![
+        doc! { "_id": ObjectId::new(), "email": "ann@example.com", "name": "Ann", "joined_by": "seed" },
+        doc! { "_id": ObjectId::new(), "email": "bob@example.com", "name": "Bob", "joined_by": "seed" },
+    ]));
+    let mut session = ctx.session();
+    // Bob is loaded: the entity takes the value but keeps what only an insert writes.
+    let bob = aw!(session.scalars(select::<Member>().filter(Member::email.eq("bob@example.com"))).one())?;
+    let handles = session.upsert_with(upsert::<Member>().on(Member::email).on_insert(Member::joined_by).values([
+        member("ann@example.com", "Ann Lee", "import"),
+        member("bob@example.com", "Robert", "import"),
+        member("cy@example.com", "Cy", "import"),
+    ]))?;
+    assert_eq!(handles.len(), 3);
+    assert!(handles[1].ptr_eq(&bob));
+    assert_eq!((bob.read().name.as_str(), bob.read().joined_by.as_str()), ("Robert", "seed"));
+    aw!(session.commit())?;
+    assert_eq!(
+        by_email(aw!(ctx.find_all::<Member>())),
+        [
+            ("ann@example.com".into(), "Ann Lee".into(), "seed".into()),
+            ("bob@example.com".into(), "Robert".into(), "seed".into()),
+            ("cy@example.com".into(), "Cy".into(), "import".into()),
+        ]
+    );
+    // The handles hold the stored documents: Ann's `joined_by` is the stored one.
+    assert_eq!(handles[0].read().joined_by, "seed");
+    assert_eq!(handles[2].read().joined_by, "import");
+    let err = session.upsert_with(upsert::<Member>().values([member("d@example.com", "D", "x")])).expect_err("no key");
+    assert!(matches!(err, mongotic::Error::InvalidStatement { .. }), "{err}");
+});
+
 scenario!(a_staged_upsert_that_is_rolled_back_leaves_nothing, |ctx| {
     let mut session = ctx.session();
     let dan = session.upsert(Member::email, member("dan@example.com", "Dan", "import"))?;

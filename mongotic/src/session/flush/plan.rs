@@ -404,7 +404,7 @@ impl Planner {
                 let value = entity.to_raw().map_err(fail)?;
                 self.prep.validate(&*entity, Some(&id), &name)?;
                 let scope = Scope::of(meta, self.tenant.as_ref(), &Options::default())?.equalities();
-                let (filter, update) = upsert_statement(meta, &value, &on, &[], &scope)?;
+                let (filter, update) = upsert_statement(meta, &value, &on.key, &on.insert_only, &scope)?;
                 write.body = Body::Upsert { filter, update };
                 write.upsert = true;
                 (write.kind, write.id) = (WriteKind::Upsert, ServerId::new(id));
