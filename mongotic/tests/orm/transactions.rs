@@ -172,6 +172,18 @@ async fn transaction_body_is_run_again_on_transient_errors() -> TestResult {
     Ok(())
 }
 
+/// A note that a delete only marks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "myapp", collection = "notes")]
+pub struct Note {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    pub body: String,
+    #[serde(default)]
+    #[mongotic(soft_delete)]
+    pub deleted_at: Option<mongotic::bson::DateTime>,
+}
+
 test!(async a_commit_that_may_have_landed_is_read_back_before_it_is_sent_again, needs = [ReplicaSet, FailPoints, OwnServer]);
 /// A commit that landed but whose reply was lost, and whose retry then hears "no such
 /// transaction" (as from a server that restarted and forgot it): the flush must not send the
@@ -190,8 +202,13 @@ async fn a_commit_that_may_have_landed_is_read_back_before_it_is_sent_again() ->
     options.app_name = direct.app_name;
     let engine = Engine::from_options(options)?.with_database(ctx.raw.db.name());
 
+    ctx.insert::<Note>(vec![doc! { "_id": 1_i64, "body": "n1" }]).await;
     let mut session = sessionmaker(&engine).session();
+    let note = session.get::<Note>(1).await?.ok_or("note 1")?;
     let comments = session.add_all((1..=3).map(|id| Comment { id, body: format!("c{id}") }));
+    // A soft delete in the same transaction: sent again blindly after it landed, its filter
+    // (the note still live) would match nothing, a stale write forever.
+    session.delete(&note)?;
     // The first commit lands but its reply is lost; the driver's retry of it is then told
     // the transaction does not exist (a transient error, which alone would mean "not
     // committed").
@@ -205,5 +222,8 @@ async fn a_commit_that_may_have_landed_is_read_back_before_it_is_sent_again() ->
     assert!(comments.iter().all(Tracked::is_persistent));
     assert_eq!(ctx.count::<Comment>(doc! {}).await, 3, "each stored once");
     assert!(session.new().is_empty());
+    assert_eq!(ctx.count::<Note>(doc! { "_id": 1_i64, "deleted_at": { "$type": "date" } }).await, 1, "marked deleted");
+    assert!(!session.contains(&note), "the soft-deleted note is let go");
+    assert!(session.deleted().is_empty());
     Ok(())
 }
