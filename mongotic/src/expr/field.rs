@@ -4,13 +4,11 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::Neg;
 
 use bson::Bson;
 
 use super::filter::{Filter, Test, Value};
 use super::pattern;
-use super::sort::SortKey;
 use super::value::{ArrayField, TextField, ValueOf};
 use crate::model::Embeds;
 
@@ -349,34 +347,9 @@ impl<M, V, S: Shape> Field<M, V, S> {
         self.test(Test::Ops(vec![("$exists", Value::Bson(Bson::Boolean(exists)))]))
     }
 
-    /// Sort by this field, smallest first.
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # use mongotic::bson::doc;
-    /// # #[derive(Debug, Serialize, Deserialize, Model)]
-    /// # #[mongotic(collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
-    /// let stmt = select::<User>().order_by(User::name.asc());
-    /// assert_eq!(stmt.compile().unwrap().sort, Some(doc! { "name": 1 }));
-    /// ```
-    pub fn asc(&self) -> SortKey<M> {
-        SortKey::new(self.path.clone(), 1)
-    }
-
-    /// Sort by this field, largest first. `-User::age` is the same.
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # use mongotic::bson::doc;
-    /// # #[derive(Debug, Serialize, Deserialize, Model)]
-    /// # #[mongotic(collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
-    /// let stmt = select::<User>().order_by(User::age.desc());
-    /// assert_eq!(stmt.compile().unwrap().sort, Some(doc! { "age": -1 }));
-    /// ```
-    pub fn desc(&self) -> SortKey<M> {
-        SortKey::new(self.path.clone(), -1)
+    /// The stored path, shared (no copy for a declared field's static path).
+    pub(crate) fn shared_path(&self) -> Cow<'static, str> {
+        self.path.clone()
     }
 }
 
@@ -536,15 +509,6 @@ impl<M, V: ArrayField, S: Shape> Field<M, V, S> {
     /// ```
     pub fn has_size(&self, len: u32) -> Filter<M> {
         self.test(Test::Ops(vec![("$size", Value::Bson(Bson::Int64(i64::from(len))))]))
-    }
-}
-
-impl<M, V, S: Shape> Neg for Field<M, V, S> {
-    type Output = SortKey<M>;
-
-    /// Descending order: `.order_by(-User::age)`.
-    fn neg(self) -> SortKey<M> {
-        self.desc()
     }
 }
 

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::Neg;
 
 use super::field::{Field, Shape};
 
@@ -69,6 +70,49 @@ pub trait IntoSortKeys<M> {
 impl<M> IntoSortKeys<M> for SortKey<M> {
     fn push_keys(self, keys: &mut Vec<SortKey<M>>) {
         keys.push(self);
+    }
+}
+
+// The sort orders of a field live here, beside `SortKey`: the field module knows nothing of
+// sorting, so the two do not import each other.
+impl<M, V, S: Shape> Field<M, V, S> {
+    /// Sort by this field, smallest first.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let stmt = select::<User>().order_by(User::name.asc());
+    /// assert_eq!(stmt.compile().unwrap().sort, Some(doc! { "name": 1 }));
+    /// ```
+    pub fn asc(&self) -> SortKey<M> {
+        SortKey::new(self.shared_path(), 1)
+    }
+
+    /// Sort by this field, largest first. `-User::age` is the same.
+    ///
+    /// ```
+    /// # use mongotic::prelude::*;
+    /// # use mongotic::bson::doc;
+    /// # #[derive(Debug, Serialize, Deserialize, Model)]
+    /// # #[mongotic(collection = "users")]
+    /// # struct User { #[serde(rename = "_id")] #[mongotic(id)] id: i64, name: String, email: Option<String>, age: Option<i32>, tags: Vec<String> }
+    /// let stmt = select::<User>().order_by(User::age.desc());
+    /// assert_eq!(stmt.compile().unwrap().sort, Some(doc! { "age": -1 }));
+    /// ```
+    pub fn desc(&self) -> SortKey<M> {
+        SortKey::new(self.shared_path(), -1)
+    }
+}
+
+impl<M, V, S: Shape> Neg for Field<M, V, S> {
+    type Output = SortKey<M>;
+
+    /// Descending order: `.order_by(-User::age)`.
+    fn neg(self) -> SortKey<M> {
+        self.desc()
     }
 }
 

@@ -71,63 +71,7 @@ pub fn insert<M: crate::Writable>() -> Insert<M> {
     Insert { values: Vec::new(), options: Options::default() }
 }
 
-impl<M: Model> Insert<M> {
-    /// Adds documents to insert.
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
-    /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
-    /// let stmt = insert::<User>().values(vec![User { id: None, name: "Ann".into(), age: None, active: true }]);
-    /// assert!(!stmt.is_empty());
-    /// ```
-    pub fn values(mut self, values: impl IntoIterator<Item = M>) -> Self {
-        self.values.extend(values);
-        self
-    }
-
-    /// Adds one document to insert.
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
-    /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
-    /// let stmt = insert::<User>().value(User { id: None, name: "Ann".into() });
-    /// assert_eq!(stmt.len(), 1);
-    /// ```
-    pub fn value(mut self, value: M) -> Self {
-        self.values.push(value);
-        self
-    }
-
-    /// The number of documents to insert.
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
-    /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
-    /// assert_eq!(insert::<User>().len(), 0);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// `true` when there is nothing to insert (running it does no I/O).
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # #[derive(Debug, Clone, Serialize, Deserialize, Model)]
-    /// # #[mongotic(database = "app", collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String, age: Option<i32>, active: bool }
-    /// assert!(insert::<User>().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-}
+value_list_methods!(Insert, "insert::<User>()", "insert");
 
 impl<M: Model> fmt::Debug for Insert<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -14,6 +14,70 @@
 //! assert_eq!(changes, mongotic::bson::doc! { "$set": { "age": 31 } });
 //! ```
 
+/// The methods of a statement that holds a list of values (`values`, `value`, `len`,
+/// `is_empty`), for `$ty<M>` started by `$start` (a doc example's expression).
+macro_rules! value_list_methods {
+    ($ty:ident, $start:literal, $what:literal) => {
+        impl<M: $crate::Model> $ty<M> {
+            #[doc = concat!("Adds values to ", $what, ".")]
+            ///
+            /// ```
+            /// # use mongotic::prelude::*;
+            /// # #[derive(Debug, Serialize, Deserialize, Model)]
+            /// # #[mongotic(collection = "users")]
+            /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+            #[doc = concat!("let stmt = ", $start, ".values(vec![User { id: None, name: \"Ann\".into() }]);")]
+            /// assert!(!stmt.is_empty());
+            /// ```
+            pub fn values(mut self, values: impl IntoIterator<Item = M>) -> Self {
+                self.values.extend(values);
+                self
+            }
+
+            #[doc = concat!("Adds one value to ", $what, ".")]
+            ///
+            /// ```
+            /// # use mongotic::prelude::*;
+            /// # #[derive(Debug, Serialize, Deserialize, Model)]
+            /// # #[mongotic(collection = "users")]
+            /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+            #[doc = concat!("let stmt = ", $start, ".value(User { id: None, name: \"Ann\".into() });")]
+            /// assert_eq!(stmt.len(), 1);
+            /// ```
+            pub fn value(mut self, value: M) -> Self {
+                self.values.push(value);
+                self
+            }
+
+            #[doc = concat!("The number of values to ", $what, ".")]
+            ///
+            /// ```
+            /// # use mongotic::prelude::*;
+            /// # #[derive(Debug, Serialize, Deserialize, Model)]
+            /// # #[mongotic(collection = "users")]
+            /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+            #[doc = concat!("assert_eq!(", $start, ".len(), 0);")]
+            /// ```
+            pub fn len(&self) -> usize {
+                self.values.len()
+            }
+
+            #[doc = concat!("`true` when there is nothing to ", $what, " (running it does no I/O).")]
+            ///
+            /// ```
+            /// # use mongotic::prelude::*;
+            /// # #[derive(Debug, Serialize, Deserialize, Model)]
+            /// # #[mongotic(collection = "users")]
+            /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, name: String }
+            #[doc = concat!("assert!(", $start, ".is_empty());")]
+            /// ```
+            pub fn is_empty(&self) -> bool {
+                self.values.is_empty()
+            }
+        }
+    };
+}
+
 mod dml;
 mod keyset;
 mod projection;

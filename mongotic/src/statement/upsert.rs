@@ -36,7 +36,7 @@ pub trait UpsertKey<M> {
 
 impl<M, V> UpsertKey<M> for Field<M, V, One> {
     fn paths(&self) -> Vec<Cow<'static, str>> {
-        vec![Cow::Owned(self.path().to_owned())]
+        vec![self.shared_path()]
     }
 }
 
@@ -45,7 +45,7 @@ macro_rules! tuple_keys {
         impl<M, $($v),+> UpsertKey<M> for ($(Field<M, $v, One>,)+) {
             fn paths(&self) -> Vec<Cow<'static, str>> {
                 let ($($f,)+) = self;
-                vec![$(Cow::Owned($f.path().to_owned())),+]
+                vec![$($f.shared_path()),+]
             }
         }
     };
@@ -136,6 +136,8 @@ pub fn upsert<M: crate::Writable>() -> Upsert<M> {
     Upsert { values: Vec::new(), key: Vec::new(), insert_only: Vec::new(), options: Options::default() }
 }
 
+value_list_methods!(Upsert, "upsert::<User>().on(User::name)", "upsert");
+
 impl<M: Model> Upsert<M> {
     /// Matches values on `key`: a field, or a tuple of fields for a compound key. Required.
     ///
@@ -162,64 +164,8 @@ impl<M: Model> Upsert<M> {
     /// let stmt = upsert::<User>().on(User::email).on_insert(User::invited_by);
     /// ```
     pub fn on_insert<V>(mut self, field: Field<M, V, One>) -> Self {
-        self.insert_only.push(Cow::Owned(field.path().to_owned()));
+        self.insert_only.push(field.shared_path());
         self
-    }
-
-    /// Adds values to upsert.
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # #[derive(Debug, Serialize, Deserialize, Model)]
-    /// # #[mongotic(collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String }
-    /// let stmt = upsert::<User>().on(User::email).values(vec![User { id: None, email: "a@b.c".into() }]);
-    /// assert!(!stmt.is_empty());
-    /// ```
-    pub fn values(mut self, values: impl IntoIterator<Item = M>) -> Self {
-        self.values.extend(values);
-        self
-    }
-
-    /// Adds one value to upsert.
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # #[derive(Debug, Serialize, Deserialize, Model)]
-    /// # #[mongotic(collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String }
-    /// let stmt = upsert::<User>().on(User::email).value(User { id: None, email: "a@b.c".into() });
-    /// assert_eq!(stmt.len(), 1);
-    /// ```
-    pub fn value(mut self, value: M) -> Self {
-        self.values.push(value);
-        self
-    }
-
-    /// The number of values.
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # #[derive(Debug, Serialize, Deserialize, Model)]
-    /// # #[mongotic(collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String }
-    /// assert_eq!(upsert::<User>().len(), 0);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// `true` when there is no value.
-    ///
-    /// ```
-    /// # use mongotic::prelude::*;
-    /// # #[derive(Debug, Serialize, Deserialize, Model)]
-    /// # #[mongotic(collection = "users")]
-    /// # struct User { #[serde(rename = "_id")] id: Option<ObjectId>, email: String }
-    /// assert!(upsert::<User>().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 
     /// The filter and the update of each value, as sent without scopes (a session adds its

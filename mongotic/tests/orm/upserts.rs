@@ -24,6 +24,14 @@ fn member(email: &str, name: &str, joined_by: &str) -> Member {
     Member { id: None, email: email.into(), name: name.into(), joined_by: joined_by.into() }
 }
 
+/// Ann and Bob as stored before a test, joined by "seed", under the ids given.
+fn ann_and_bob(ann: ObjectId, bob: ObjectId) -> Vec<Document> {
+    vec![
+        doc! { "_id": ann, "email": "ann@example.com", "name": "Ann", "joined_by": "seed" },
+        doc! { "_id": bob, "email": "bob@example.com", "name": "Bob", "joined_by": "seed" },
+    ]
+}
+
 /// The stored members, by e-mail, without their ids.
 fn by_email(docs: Vec<Document>) -> Vec<(String, String, String)> {
     let mut rows: Vec<(String, String, String)> = docs
@@ -41,10 +49,7 @@ scenario!(the_statement_inserts_new_keys_and_updates_known_ones_in_one_round_tri
     aw!(ctx.create_indexes::<Member>())?;
     let ann_id = ObjectId::new();
     let bob_id = ObjectId::new();
-    aw!(ctx.insert::<Member>(vec![
-        doc! { "_id": ann_id, "email": "ann@example.com", "name": "Ann", "joined_by": "seed" },
-        doc! { "_id": bob_id, "email": "bob@example.com", "name": "Bob", "joined_by": "seed" },
-    ]));
+    aw!(ctx.insert::<Member>(ann_and_bob(ann_id, bob_id)));
 
     let mut session = ctx.session();
     let stmt = upsert::<Member>().on(Member::email).on_insert(Member::joined_by).values([
@@ -102,10 +107,7 @@ scenario!(a_staged_upsert_takes_the_stored_id_and_is_the_tracked_handle, |ctx| {
     aw!(ctx.create_indexes::<Member>())?;
     let ann_id = ObjectId::new();
     let bob_id = ObjectId::new();
-    aw!(ctx.insert::<Member>(vec![
-        doc! { "_id": ann_id, "email": "ann@example.com", "name": "Ann", "joined_by": "seed" },
-        doc! { "_id": bob_id, "email": "bob@example.com", "name": "Bob", "joined_by": "seed" },
-    ]));
+    aw!(ctx.insert::<Member>(ann_and_bob(ann_id, bob_id)));
 
     let mut session = ctx.session();
     // Ann is loaded: upserting her key updates the same entity.
@@ -155,10 +157,7 @@ scenario!(a_staged_upsert_takes_the_stored_id_and_is_the_tracked_handle, |ctx| {
 
 scenario!(a_staged_upsert_writes_its_insert_only_fields_only_on_insert, |ctx| {
     aw!(ctx.create_indexes::<Member>())?;
-    aw!(ctx.insert::<Member>(vec![
-        doc! { "_id": ObjectId::new(), "email": "ann@example.com", "name": "Ann", "joined_by": "seed" },
-        doc! { "_id": ObjectId::new(), "email": "bob@example.com", "name": "Bob", "joined_by": "seed" },
-    ]));
+    aw!(ctx.insert::<Member>(ann_and_bob(ObjectId::new(), ObjectId::new())));
     let mut session = ctx.session();
     // Bob is loaded: the entity takes the value but keeps what only an insert writes.
     let bob = aw!(session.scalars(select::<Member>().filter(Member::email.eq("bob@example.com"))).one())?;
