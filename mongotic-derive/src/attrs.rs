@@ -8,7 +8,7 @@ use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, LitInt, LitStr, Path,
 use crate::naming::apply_rename_all;
 
 const CONTAINER_OPTIONS: &str =
-    "database, collection, index, shard_key, hooks, crate, schema, view, timeseries, capped, clustered";
+    "database, collection, variant_of, index, shard_key, hooks, crate, schema, view, timeseries, capped, clustered";
 const INDEX_OPTIONS: &str = "keys, name, unique, sparse, expire_after_secs, partial_filter";
 const FIELD_OPTIONS: &str = "id, index, unique, sparse, version, created_at, updated_at, soft_delete, tenant, schema";
 const SCHEMA_OPTIONS: &str = "additional, level, action, validator";
@@ -38,6 +38,9 @@ pub(crate) struct ContainerAttrs {
     pub(crate) kind: Option<KindAttr>,
     /// serde's options that change the stored shape of the type.
     pub(crate) serde: SerdeContainer,
+    /// `variant_of = Enum`: the struct is a variant of the polymorphic model `Enum`, and its
+    /// model a read-only view of that variant.
+    pub(crate) variant_of: Option<Path>,
 }
 
 /// `#[mongotic(schema(additional = false, level = "moderate", action = "warn", validator = false))]`.
@@ -228,6 +231,8 @@ pub(crate) fn parse_container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs
                     parsed.database = Some(meta.value()?.parse()?);
                 } else if meta.path.is_ident("collection") {
                     parsed.collection = Some(meta.value()?.parse()?);
+                } else if meta.path.is_ident("variant_of") {
+                    parsed.variant_of = Some(meta.value()?.parse()?);
                 } else if meta.path.is_ident("crate") {
                     let path: LitStr = meta.value()?.parse()?;
                     parsed.krate = Some(path.parse()?);

@@ -13,7 +13,7 @@ use crate::naming::apply_rename_all;
 use crate::schema::{self, SchemaField};
 
 /// One struct field as the macros see it.
-struct FieldInfo<'a> {
+pub(crate) struct FieldInfo<'a> {
     ident: &'a Ident,
     ty: &'a Type,
     vis: &'a Visibility,
@@ -60,7 +60,7 @@ fn named_fields<'a>(
         .collect()
 }
 
-fn crate_path(container: &ContainerAttrs) -> TokenStream {
+pub(crate) fn crate_path(container: &ContainerAttrs) -> TokenStream {
     match &container.krate {
         Some(path) => quote!(#path),
         None => quote!(::mongotic),
@@ -170,6 +170,9 @@ fn flattened_fields(krate: &TokenStream, input: &DeriveInput, fields: &[FieldInf
 
 pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
     let container = parse_container(&input.attrs)?;
+    if let Data::Enum(data) = &input.data {
+        return crate::polymorphic::model(input, &container, data);
+    }
     if !input.generics.params.is_empty() {
         return Err(syn::Error::new(
             input.generics.span(),
@@ -181,24 +184,36 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
     let name = &input.ident;
     let owner = quote!(#name);
 
-    let Some(collection) = &container.collection else {
-        return Err(syn::Error::new(
-            name.span(),
-            "#[derive(Model)] needs a collection: add #[mongotic(collection = \"...\")] to the struct",
-        ));
+    let variant_of = container.variant_of.as_ref();
+    if let Some(of) = variant_of {
+        check_variant(&container, of)?;
+    }
+    let collection = match (&container.collection, variant_of) {
+        (Some(collection), _) => quote!(#collection),
+        (None, Some(of)) => quote!(<#of as #krate::Polymorphic>::COLLECTION),
+        (None, None) => {
+            return Err(syn::Error::new(
+                name.span(),
+                "#[derive(Model)] needs a collection: add #[mongotic(collection = \"...\")] to the struct",
+            ));
+        }
     };
+    // The tag field and the tag of a variant's documents, as a pair of constants.
+    let variant =
+        variant_of.map(|of| quote!((<#of as #krate::Polymorphic>::TAG_FIELD, <#name as #krate::Variant>::TAG)));
     let id_field = find_id_field(name, &fields)?;
     let id_ident = id_field.ident;
     let id_type = id_field.ty;
 
-    let database = match &container.database {
-        Some(database) => quote!(::core::option::Option::Some(#database)),
-        None => quote!(::core::option::Option::None),
+    let database = match (&container.database, variant_of) {
+        (Some(database), _) => quote!(::core::option::Option::Some(#database)),
+        (None, Some(of)) => quote!(<#of as #krate::Polymorphic>::DATABASE),
+        (None, None) => quote!(::core::option::Option::None),
     };
     let type_name = name.unraw().to_string();
-    let mut indexes = field_indexes(&krate, &fields);
+    let mut indexes = field_indexes(&krate, &fields, variant.as_ref());
     for index in &container.indexes {
-        indexes.push(model_index(&krate, index, &fields)?);
+        indexes.push(model_index(&krate, index, &fields, variant.as_ref())?);
     }
     let consts = descriptors(&krate, &owner, &fields);
     let behaviour = Behaviour::of(&container, &fields)?;
@@ -209,7 +224,7 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
     let kind = collection_kind(&krate, &container, &fields)?;
     let validation = validation(&krate, &container)?;
     let schema_impl = schema_impl(&krate, input, &container, &fields, Some(id_ident))?;
-    let writable = if is_view {
+    let writable = if is_view || variant_of.is_some() {
         quote!()
     } else {
         quote! {
@@ -259,6 +274,38 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
     };
 
+    let meta_value = quote! {
+        #krate::ModelMeta::new(#type_name, #database, #collection, INDEXES)
+            .with_behaviour(#version_name, #updated_name, #prepares, #validates)
+            .with_shard_key(&[#(#shard_key),*])
+            .with_scopes(#soft_delete_name, #tenant_name)
+            .with_created_at(#created_name)
+            .with_schema(#krate::schema::__private::model_schema::<#name>, #validation, #kind)
+    };
+    // A variant's meta is a constant, so that the enum's can be built from it at compile time.
+    let (meta_static, variant_view) = match &variant {
+        Some(tag) => (
+            quote!(static META: #krate::ModelMeta = <#name as #krate::model::variant::__private::VariantView>::META;),
+            quote! {
+                #[automatically_derived]
+                impl #krate::model::variant::__private::VariantView for #name {
+                    const META: #krate::ModelMeta = {
+                        const INDEXES: &[#krate::IndexDecl] = &[#(#indexes),*];
+                        let (field, tag) = #tag;
+                        #krate::model::variant::__private::view_meta(#meta_value, field, tag)
+                    };
+                }
+            },
+        ),
+        None => (
+            quote! {
+                static INDEXES: &[#krate::IndexDecl] = &[#(#indexes),*];
+                static META: #krate::ModelMeta = #meta_value;
+            },
+            quote!(),
+        ),
+    };
+
     Ok(quote! {
         #[automatically_derived]
         #[allow(non_upper_case_globals)]
@@ -276,18 +323,14 @@ pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         #(#flattens)*
 
+        #variant_view
+
         #[automatically_derived]
         impl #krate::Model for #name {
             type Id = <#id_type as #krate::IdField>::Id;
 
             fn meta() -> &'static #krate::ModelMeta {
-                static INDEXES: &[#krate::IndexDecl] = &[#(#indexes),*];
-                static META: #krate::ModelMeta = #krate::ModelMeta::new(#type_name, #database, #collection, INDEXES)
-                    .with_behaviour(#version_name, #updated_name, #prepares, #validates)
-                    .with_shard_key(&[#(#shard_key),*])
-                    .with_scopes(#soft_delete_name, #tenant_name)
-                    .with_created_at(#created_name)
-                    .with_schema(#krate::schema::__private::model_schema::<#name>, #validation, #kind);
+                #meta_static
                 &META
             }
 
@@ -490,6 +533,7 @@ fn index_decl(
     sparse: bool,
     expire_after_secs: Option<&syn::LitInt>,
     partial_filter: Option<&Path>,
+    variant: Option<&TokenStream>,
 ) -> TokenStream {
     let keys = keys.iter().map(|(path, direction)| {
         let direction = match direction {
@@ -509,9 +553,20 @@ fn index_decl(
         Some(secs) => quote!(::core::option::Option::Some(#secs)),
         None => quote!(::core::option::Option::None),
     };
-    let partial = match partial_filter {
+    let declared = match partial_filter {
         Some(path) => quote!(::core::option::Option::Some(#path as fn() -> #krate::bson::Document)),
         None => quote!(::core::option::Option::None),
+    };
+    // A variant's index covers the documents of its variant only.
+    let partial = match variant {
+        Some(tag) => quote!(::core::option::Option::Some({
+            fn partial() -> #krate::bson::Document {
+                let (field, tag) = #tag;
+                #krate::model::variant::__private::partial_to_tag(field, tag, #declared)
+            }
+            partial as fn() -> #krate::bson::Document
+        })),
+        None => declared,
     };
     quote! {
         #krate::IndexDecl {
@@ -526,13 +581,13 @@ fn index_decl(
 }
 
 /// Single-field indexes from `#[mongotic(index)]`, `unique` and `sparse`.
-fn field_indexes(krate: &TokenStream, fields: &[FieldInfo<'_>]) -> Vec<TokenStream> {
+fn field_indexes(krate: &TokenStream, fields: &[FieldInfo<'_>], variant: Option<&TokenStream>) -> Vec<TokenStream> {
     fields
         .iter()
         .filter(|field| field.attrs.index || field.attrs.unique || field.attrs.sparse)
         .map(|field| {
             let keys = [(field.stored.clone(), IndexDirection::Ascending)];
-            index_decl(krate, &keys, None, field.attrs.unique, field.attrs.sparse, None, None)
+            index_decl(krate, &keys, None, field.attrs.unique, field.attrs.sparse, None, None, variant)
         })
         .collect()
 }
@@ -567,19 +622,25 @@ fn stored_path(key: &IndexKeyName, fields: &[FieldInfo<'_>], what: &str) -> syn:
 }
 
 /// A struct-level `index(...)`, with its keys resolved to stored names.
-fn model_index(krate: &TokenStream, index: &IndexAttr, fields: &[FieldInfo<'_>]) -> syn::Result<TokenStream> {
+fn model_index(
+    krate: &TokenStream,
+    index: &IndexAttr,
+    fields: &[FieldInfo<'_>],
+    variant: Option<&TokenStream>,
+) -> syn::Result<TokenStream> {
     let mut keys = Vec::new();
     for (key, direction) in &index.keys {
         let path = stored_path(key, fields, "index")?;
         keys.push((path, *direction));
     }
-    model_index_decl(krate, index, keys)
+    model_index_decl(krate, index, keys, variant)
 }
 
 fn model_index_decl(
     krate: &TokenStream,
     index: &IndexAttr,
     keys: Vec<(String, IndexDirection)>,
+    variant: Option<&TokenStream>,
 ) -> syn::Result<TokenStream> {
     Ok(index_decl(
         krate,
@@ -589,6 +650,7 @@ fn model_index_decl(
         index.sparse,
         index.expire_after_secs.as_ref(),
         index.partial_filter.as_ref(),
+        variant,
     ))
 }
 
@@ -613,6 +675,24 @@ fn schema_impl(
     let tag = container.serde.tag.as_deref().map(|tag| (tag, name.as_str()));
     let body = schema::object_body(krate, container, &fields, tag)?;
     Ok(schema::implementation(krate, input, body))
+}
+
+/// A variant's struct takes its collection from the enum, and reads the documents serde's
+/// internally tagged form writes (its fields beside the tag).
+fn check_variant(container: &ContainerAttrs, of: &Path) -> syn::Result<()> {
+    let refuse = |message: &str| Err(syn::Error::new(of.span(), message));
+    if container.collection.is_some() || container.database.is_some() {
+        return refuse("a variant is stored in its enum's collection: remove `collection`/`database`, or `variant_of`");
+    }
+    if container.kind.is_some() {
+        return refuse("a variant's collection is its enum's: declare its kind on the enum");
+    }
+    if container.serde.deny_unknown_fields {
+        return refuse(
+            "a variant's documents carry the enum's tag field: remove #[serde(deny_unknown_fields)] from the variant",
+        );
+    }
+    Ok(())
 }
 
 /// A view is read: it declares no indexes, versions, timestamps nor validator.
@@ -668,7 +748,7 @@ fn option_u64(value: Option<&syn::LitInt>) -> TokenStream {
 }
 
 /// The `CollectionKind` the model declares.
-fn collection_kind(
+pub(crate) fn collection_kind(
     krate: &TokenStream,
     container: &ContainerAttrs,
     fields: &[FieldInfo<'_>],
@@ -735,7 +815,7 @@ fn collection_kind(
 }
 
 /// The validator settings: `None` for a view, a time series or `schema(validator = false)`.
-fn validation(krate: &TokenStream, container: &ContainerAttrs) -> syn::Result<TokenStream> {
+pub(crate) fn validation(krate: &TokenStream, container: &ContainerAttrs) -> syn::Result<TokenStream> {
     let schema = &container.schema;
     let none = quote!(::core::option::Option::None);
     match &container.kind {

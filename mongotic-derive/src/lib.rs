@@ -12,6 +12,7 @@ mod attrs;
 mod constraints;
 mod expand;
 mod naming;
+mod polymorphic;
 mod schema;
 
 /// Maps a struct to a MongoDB collection. See `mongotic::Model`.

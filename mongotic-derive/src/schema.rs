@@ -211,7 +211,11 @@ fn parse_fields<'a>(
 
 /// The schema of an enum, per serde's representation of it: externally tagged (the default),
 /// internally tagged (`tag`), adjacently tagged (`tag` and `content`) or untagged.
-fn enum_body(krate: &TokenStream, container: &ContainerAttrs, data: &syn::DataEnum) -> syn::Result<TokenStream> {
+pub(crate) fn enum_body(
+    krate: &TokenStream,
+    container: &ContainerAttrs,
+    data: &syn::DataEnum,
+) -> syn::Result<TokenStream> {
     let private = quote!(#krate::schema::__private);
     let mut statements = Vec::new();
     let tag = container.serde.tag.as_deref();

@@ -171,6 +171,40 @@ pub enum Error {
         message: String,
     },
 
+    /// A stored document of a polymorphic (enum) model carries a tag no variant of the model
+    /// declares, or no tag at all, and the model has no catch-all variant
+    /// (`#[serde(untagged)] Other(mongotic::UnknownVariant<Id>)`) to keep it in. Written by a
+    /// newer release of the program, or by other code: nothing is dropped or rewritten.
+    ///
+    /// ```
+    /// # use mongotic::Error;
+    /// let err = Error::UnknownVariant {
+    ///     model: "Event",
+    ///     field: "kind",
+    ///     tag: Some("purchase".into()),
+    ///     namespace: "app.events".into(),
+    ///     id: None,
+    /// };
+    /// assert!(err.to_string().contains("purchase"));
+    /// ```
+    #[error(
+        "document{} in {namespace} has {}, which no variant of {model} declares",
+        fmt_id(.id),
+        match .tag { Some(tag) => format!("{field} `{tag}`"), None => format!("no string `{field}` tag") }
+    )]
+    UnknownVariant {
+        /// The enum model.
+        model: &'static str,
+        /// The stored name of the tag field.
+        field: &'static str,
+        /// The tag the document carries, or `None` when it has none (or not a string).
+        tag: Option<String>,
+        /// `database.collection`.
+        namespace: String,
+        /// The `_id` of the stored document.
+        id: Option<Box<Bson>>,
+    },
+
     /// A stored document does not deserialize into the model.
     #[error("document{} in {namespace} does not match the model: {source}", fmt_id(.id))]
     Deserialize {
@@ -584,6 +618,34 @@ fn fmt_on(namespace: &str) -> String {
     if namespace.is_empty() { String::new() } else { format!(" on {namespace}") }
 }
 
+/// The `_id` of a stored document, for an error about it.
+fn raw_id(raw: &bson::RawDocument) -> Option<Box<Bson>> {
+    raw.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok()).map(Box::new)
+}
+
+/// Why a stored document does not decode into a model: what
+/// [`Model::__decode`](crate::Model::__decode) reports. Not part of the API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Undecodable {
+    /// serde refused the document.
+    Invalid(bson::de::Error),
+    /// The document's tag names no variant of a polymorphic model (see
+    /// [`Error::UnknownVariant`]).
+    UnknownTag {
+        /// The stored name of the tag field.
+        field: &'static str,
+        /// The tag, when the document has a string one.
+        tag: Option<String>,
+    },
+}
+
+impl From<bson::de::Error> for Undecodable {
+    fn from(source: bson::de::Error) -> Self {
+        Undecodable::Invalid(source)
+    }
+}
+
 fn fmt_id(id: &Option<Box<Bson>>) -> String {
     match id {
         Some(id) => format!(" (_id {id})"),
@@ -626,6 +688,7 @@ impl Error {
             Error::MultipleResultsFound { .. } => "MultipleResultsFound",
             Error::DuplicateKey { .. } => "DuplicateKey",
             Error::Deserialize { .. } => "Deserialize",
+            Error::UnknownVariant { .. } => "UnknownVariant",
             Error::Serialize { .. } => "Serialize",
             Error::InvalidValue { .. } => "InvalidValue",
             Error::InvalidStatement { .. } => "InvalidStatement",
@@ -957,10 +1020,20 @@ impl Error {
         }
     }
 
+    /// The error for a stored document `raw` of `namespace` that does not decode into the
+    /// model named `model`.
+    pub(crate) fn undecodable(model: &'static str, namespace: &str, raw: &bson::RawDocument, why: Undecodable) -> Self {
+        match why {
+            Undecodable::Invalid(source) => Error::deserialize(namespace, raw, source),
+            Undecodable::UnknownTag { field, tag } => {
+                Error::UnknownVariant { model, field, tag, namespace: namespace.to_owned(), id: raw_id(raw) }
+            }
+        }
+    }
+
     /// A deserialization error for the stored document `raw` of `namespace`.
     pub(crate) fn deserialize(namespace: &str, raw: &bson::RawDocument, source: bson::de::Error) -> Self {
-        let id = raw.get("_id").ok().flatten().and_then(|id| Bson::try_from(id.to_raw_bson()).ok()).map(Box::new);
-        Error::Deserialize { namespace: namespace.to_owned(), id, source }
+        Error::Deserialize { namespace: namespace.to_owned(), id: raw_id(raw), source }
     }
 
     /// A serialization error for `namespace` (or a field path).

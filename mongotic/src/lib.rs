@@ -77,7 +77,8 @@ pub use error::{Error, FailedWrite, FlushError, Result, WriteKind};
 pub use expr::{ArrayField, Field, Filter, IntoSortKeys, SortKey, TextField, ValueOf, and_, not_, or_};
 pub use model::{
     Changes, Embedded, Embeds, Flattens, HookContext, HookError, Hooks, IdField, IndexDecl, IndexKey, IntoId, Model,
-    ModelId, ModelMeta, SoftDelete, SoftDeleteField, TenantScoped, TimestampField, VersionField, Writable,
+    ModelId, ModelMeta, Polymorphic, SoftDelete, SoftDeleteField, TenantScoped, TimestampField, UnknownVariant,
+    Variant, VersionField, Writable,
 };
 pub use schema::sync_schema;
 pub use session::RetryPolicy;

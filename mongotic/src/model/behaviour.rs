@@ -292,6 +292,13 @@ pub struct Changes<M> {
 }
 
 impl<M> Changes<M> {
+    /// The same changes, as seen by the model `N` that stores the same document (a variant
+    /// of a polymorphic model, whose hooks the enum's delegate to). Used by the derive.
+    #[doc(hidden)]
+    pub fn __as<N>(&self) -> Changes<N> {
+        Changes { paths: self.paths.clone(), everything: self.everything, _model: PhantomData }
+    }
+
     /// Changes of the given stored paths (dotted for embedded fields); for tests of hooks.
     ///
     /// ```

@@ -72,7 +72,7 @@ impl IndexKey {
 /// assert_eq!(models.len(), 3);
 /// assert_eq!(models[1].keys, mongotic::bson::doc! { "name": 1, "age": -1 });
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct IndexDecl {
     /// The keys, in order: stored field path and kind.
     pub keys: &'static [(&'static str, IndexKey)],

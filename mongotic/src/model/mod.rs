@@ -19,6 +19,7 @@ mod behaviour;
 mod id;
 mod index;
 mod scope;
+pub mod variant;
 
 use std::fmt::Debug;
 
@@ -31,7 +32,9 @@ pub(crate) use id::IdKey;
 pub use id::{IdField, IntoId, ModelId};
 pub use index::{IndexDecl, IndexKey};
 pub use scope::{SoftDelete, SoftDeleteField, TenantScoped};
+pub use variant::{Polymorphic, UnknownVariant, Variant};
 
+use crate::error::Undecodable;
 use crate::expr::{Many, One, Shape};
 use crate::schema::{CollectionKind, Validation};
 use crate::validation::Violations;
@@ -117,6 +120,13 @@ pub trait Model: Hooks + Serialize + DeserializeOwned + Debug + Send + Sync + 's
     /// Checks one value a bulk `update` sets on the field stored as `path`. Used by `update`.
     #[doc(hidden)]
     fn __validate_field(_path: &str, _value: &Bson, _report: &mut Violations) {}
+
+    /// Decodes a stored document. Every read goes through it; an enum model reads its tag
+    /// from the raw bytes and decodes the matching variant directly.
+    #[doc(hidden)]
+    fn __decode(raw: &bson::RawDocument) -> Result<Self, Undecodable> {
+        Ok(bson::from_slice(raw.as_bytes())?)
+    }
 }
 
 /// What the derive records about a model: its name, database, collection and indexes.
@@ -161,6 +171,9 @@ pub struct ModelMeta {
     pub validation: Option<Validation>,
     /// What the collection is: plain, capped, time series, clustered, or a view.
     pub kind: CollectionKind,
+    /// For a polymorphic model and the views of its variants: the tag field, and (for a
+    /// variant's view) the tag every read filters on.
+    pub discriminator: Option<Discriminator>,
     /// Hooks or timestamps change the value while a flush is planned.
     pub(crate) prepares: bool,
     /// Constraints or hand-written checks to run before writing.
@@ -193,6 +206,7 @@ impl ModelMeta {
                 action: crate::schema::ValidationAction::Error,
             }),
             kind: CollectionKind::Standard,
+            discriminator: None,
             prepares: false,
             validates: false,
         }
@@ -239,6 +253,12 @@ impl ModelMeta {
         ModelMeta { schema, validation, kind, ..self }
     }
 
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn with_discriminator(self, field: &'static str, tag: Option<&'static str>) -> Self {
+        ModelMeta { discriminator: Some(Discriminator { field, tag }), ..self }
+    }
+
     /// `true` for a view: a read-only model.
     ///
     /// ```
@@ -251,6 +271,30 @@ impl ModelMeta {
     pub fn is_view(&self) -> bool {
         matches!(self.kind, CollectionKind::View(_))
     }
+}
+
+/// How the documents of a [`Polymorphic`] model tell their variant.
+///
+/// ```
+/// # use mongotic::prelude::*;
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[serde(tag = "type")]
+/// # #[mongotic(collection = "payments")]
+/// # enum Payment { Card(Card) }
+/// # #[derive(Debug, Serialize, Deserialize, Model)]
+/// # #[mongotic(variant_of = Payment)]
+/// # struct Card { #[serde(rename = "_id")] id: i64 }
+/// let enum_side = Payment::meta().discriminator.unwrap();
+/// assert_eq!((enum_side.field, enum_side.tag), ("type", None));
+/// let view = Card::meta().discriminator.unwrap();
+/// assert_eq!((view.field, view.tag), ("type", Some("Card")));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Discriminator {
+    /// The stored name of the tag field.
+    pub field: &'static str,
+    /// The tag a variant's view reads (`None` on the enum, which reads every variant).
+    pub tag: Option<&'static str>,
 }
 
 /// A model whose documents can be written: every model but a view.

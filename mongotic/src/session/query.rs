@@ -63,8 +63,7 @@ impl<'a> Loader<'a> {
         let namespace = self.namespace;
         let mut loaded = None;
         let entity = self.uow.find_or_load(TypeId::of::<M>(), id, || {
-            let mut value: M =
-                bson::from_slice(raw.as_bytes()).map_err(|source| Error::deserialize(namespace, raw, source))?;
+            let mut value = M::__decode(raw).map_err(|why| Error::undecodable(M::meta().name, namespace, raw, why))?;
             value.after_load();
             let handle = Tracked::with_state(value, 0, server_id);
             let erased = handle.erased();

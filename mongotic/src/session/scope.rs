@@ -15,7 +15,7 @@ use super::Session;
 use super::tracked::{ErasedEntity, stored_document};
 use super::unit_of_work::Status;
 use crate::error::Error;
-use crate::model::ModelMeta;
+use crate::model::{Discriminator, ModelMeta};
 use crate::options::{Deleted, Options};
 use crate::wire::{self, value_at};
 use crate::{Model, Result, SoftDelete, Tracked};
@@ -116,6 +116,11 @@ impl Scope {
                 }
                 Deleted::Included => kinds.push("with_deleted"),
             }
+        }
+        // A variant's view reads its own tag: not a scope a statement may leave, but the
+        // definition of the model, so `unscoped()` keeps it.
+        if let Some(Discriminator { field, tag: Some(tag) }) = meta.discriminator {
+            filter.insert(field, tag);
         }
         let kind = match kinds.as_slice() {
             [] => "",

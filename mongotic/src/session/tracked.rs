@@ -15,6 +15,7 @@ use bson::oid::ObjectId;
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::Model;
+use crate::error::Undecodable;
 use crate::model::{HookContext, HookError, HookEvent, IdKey, ModelId, ModelMeta};
 use crate::validation::Violations;
 
@@ -430,6 +431,12 @@ pub(crate) enum CellError {
     Busy,
     Serialize(bson::ser::Error),
     Deserialize(bson::de::Error),
+    /// A polymorphic model's document carries a tag no variant declares.
+    UnknownTag {
+        model: &'static str,
+        field: &'static str,
+        tag: Option<String>,
+    },
     /// The id is not set and the id type cannot be generated.
     MissingId,
 }
@@ -443,6 +450,9 @@ impl CellError {
             CellError::Busy => Error::EntityBusy { namespace: namespace.to_owned(), id },
             CellError::Serialize(source) => Error::serialize(namespace, source),
             CellError::Deserialize(source) => Error::Deserialize { namespace: namespace.to_owned(), id, source },
+            CellError::UnknownTag { model, field, tag } => {
+                Error::UnknownVariant { model, field, tag, namespace: namespace.to_owned(), id }
+            }
             CellError::MissingId => Error::MissingId { namespace: namespace.to_owned() },
         }
     }
@@ -548,7 +558,10 @@ impl<M: Model> ErasedEntity for EntityCell<M> {
     }
 
     fn load(&self, raw: &RawDocument) -> Result<(), CellError> {
-        let mut value: M = bson::from_slice(raw.as_bytes()).map_err(CellError::Deserialize)?;
+        let mut value = M::__decode(raw).map_err(|why| match why {
+            Undecodable::Invalid(source) => CellError::Deserialize(source),
+            Undecodable::UnknownTag { field, tag } => CellError::UnknownTag { model: M::meta().name, field, tag },
+        })?;
         value.after_load();
         *self.try_write()? = value;
         Ok(())

@@ -263,9 +263,5 @@ fn keep_insert_only<M: Model>(value: M, stored: &Option<RawDocumentBuf>, on: &Up
                 .append_ref(name, element.value().map_err(|err| Error::InvalidStatement { message: err.to_string() })?),
         }
     }
-    bson::from_slice(merged.as_bytes()).map_err(|source| Error::Deserialize {
-        namespace: namespace.to_owned(),
-        id: None,
-        source,
-    })
+    M::__decode(&merged).map_err(|why| Error::undecodable(M::meta().name, namespace, &merged, why))
 }

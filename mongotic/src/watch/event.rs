@@ -8,6 +8,7 @@ use mongodb::change_stream::event::ResumeToken;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::Undecodable;
 use crate::expr::{Field, One, Shape};
 use crate::{Error, Model, Result};
 
@@ -608,7 +609,16 @@ pub(crate) fn decode<M: Model>(raw: RawDocumentBuf, namespace: &str) -> Result<E
     let document = |key: &str| -> Result<Option<M>> {
         match raw.get(key) {
             Ok(Some(RawBsonRef::Document(doc))) => {
-                let mut value: M = bson::from_slice(doc.as_bytes()).map_err(undecodable)?;
+                // An event keeps its token whatever went wrong, so an unknown variant is
+                // reported as an undecodable event that names the tag.
+                let mut value = M::__decode(doc).map_err(|why| match why {
+                    Undecodable::Invalid(source) => undecodable(source),
+                    Undecodable::UnknownTag { field, tag } => undecodable(serde::de::Error::custom(format!(
+                        "no variant of {} is tagged {field} {}",
+                        M::meta().name,
+                        tag.map_or_else(|| "(missing)".to_owned(), |tag| format!("`{tag}`"))
+                    ))),
+                })?;
                 value.after_load();
                 Ok(Some(value))
             }

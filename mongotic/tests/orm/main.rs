@@ -35,6 +35,7 @@ mod telemetry;
 mod transactions;
 mod unit_of_work;
 mod upserts;
+mod variants;
 mod watch;
 
 fn main() -> std::process::ExitCode {

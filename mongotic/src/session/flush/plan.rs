@@ -590,6 +590,16 @@ impl Planner {
             });
         }
         let change = match &entity.state().sync().baseline {
+            // A polymorphic entity that changed variant is written as one replacement: the
+            // old variant's fields go with its tag.
+            Baseline::Taken(baseline)
+                if entity
+                    .meta()
+                    .discriminator
+                    .is_some_and(|tag| value_at(baseline, tag.field) != value_at(&current, tag.field)) =>
+            {
+                Change::Replace
+            }
             Baseline::Taken(baseline) => diff(baseline, &current),
             // Changed without a known baseline: write the whole document.
             Baseline::Unknown | Baseline::Current => Change::Replace,

@@ -1,0 +1,294 @@
+//! `#[derive(Model)]` on an enum: a polymorphic model whose newtype variants each hold a
+//! struct declared `#[mongotic(variant_of = Enum)]`, stored in serde's internally tagged form.
+//!
+//! The enum's model delegates everything per value (id, version, timestamps, hooks,
+//! validation) to the variant it holds, and builds its meta at compile time from the
+//! variants' metas: the roles they agree on, and their indexes (each partial to its tag).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{DataEnum, DeriveInput, Fields, Ident, Type};
+
+use crate::attrs::{ContainerAttrs, KindAttr, parse_variant};
+use crate::expand::{FieldInfo, collection_kind, crate_path, validation};
+use crate::naming::apply_rename_all_variant;
+use crate::schema;
+
+/// One variant of the enum as the derive sees it.
+struct VariantInfo<'a> {
+    ident: &'a Ident,
+    ty: &'a Type,
+    /// The tag it is stored under; `None` for the catch-all (`#[serde(untagged)]`).
+    tag: Option<String>,
+}
+
+pub(crate) fn model(input: &DeriveInput, container: &ContainerAttrs, data: &DataEnum) -> syn::Result<TokenStream> {
+    let name = &input.ident;
+    let refuse = |message: &str| Err(syn::Error::new(name.span(), message));
+    if !input.generics.params.is_empty() {
+        return refuse("#[derive(Model)] does not support generic enums: a collection stores concrete types");
+    }
+    let Some(collection) = &container.collection else {
+        return refuse("#[derive(Model)] needs a collection: add #[mongotic(collection = \"...\")] to the enum");
+    };
+    let Some(tag_field) = container.serde.tag.as_deref() else {
+        return refuse(
+            "an enum model is stored internally tagged: add #[serde(tag = \"kind\")] (any field name) to the enum",
+        );
+    };
+    if container.serde.content.is_some() || container.serde.untagged {
+        return refuse("an enum model is stored internally tagged: use #[serde(tag = \"..\")] alone");
+    }
+    if let Some(KindAttr::View { span, .. } | KindAttr::TimeSeries { span, .. }) = &container.kind {
+        return Err(syn::Error::new(*span, "an enum model is a plain, capped or clustered collection"));
+    }
+    if let Some(index) = container.indexes.first() {
+        return Err(syn::Error::new(index.span, "declare indexes on the variants: each is partial to its tag"));
+    }
+    if let Some((span, _)) = &container.shard_key {
+        return Err(syn::Error::new(*span, "declare the shard key on every variant (the same fields)"));
+    }
+    let variants = variants(container, data)?;
+    let krate = crate_path(container);
+    let private = quote!(#krate::model::variant::__private);
+    let type_name = name.unraw().to_string();
+    let database = match &container.database {
+        Some(database) => quote!(::core::option::Option::Some(#database)),
+        None => quote!(::core::option::Option::None),
+    };
+    let tagged: Vec<&VariantInfo<'_>> = variants.iter().filter(|variant| variant.tag.is_some()).collect();
+    let catch_all = variants.iter().find(|variant| variant.tag.is_none());
+    let Some(first) = tagged.first() else {
+        return refuse("an enum model needs at least one tagged variant");
+    };
+    let first_ty = first.ty;
+    let tags: Vec<&String> = tagged.iter().filter_map(|variant| variant.tag.as_ref()).collect();
+    let types: Vec<&Type> = tagged.iter().map(|variant| variant.ty).collect();
+    let idents: Vec<&Ident> = tagged.iter().map(|variant| variant.ident).collect();
+    let view_metas = quote!([#(&<#types as #private::VariantView>::META),*]);
+    let index_parts = quote!([#(<#types as #private::VariantView>::META.indexes),*]);
+    let hooks = container.hooks;
+    let kind = collection_kind(&krate, container, &[] as &[FieldInfo<'_>])?;
+    let validation = validation(&krate, container)?;
+    let schema_impl = schema::implementation(&krate, input, schema::enum_body(&krate, container, data)?);
+
+    // Per-value delegation: `match self { Self::A(v) => f(v), .., Self::Other(v) => other }`.
+    let each = |call: TokenStream, other: TokenStream| {
+        let catch = catch_all.map(|variant| {
+            let ident = variant.ident;
+            quote!(Self::#ident(value) => #other,)
+        });
+        quote! {
+            match self {
+                #(Self::#idents(value) => #call,)*
+                #catch
+            }
+        }
+    };
+    let id = each(quote!(#krate::Model::id(value)), quote!(::core::option::Option::Some(value.id())));
+    let set_id = each(quote!(#krate::Model::set_id(value, id)), quote!(value.set_id(id)));
+    let version = each(quote!(#krate::Model::__version(value)), quote!(::core::option::Option::None));
+    let set_version = each(quote!(#krate::Model::__set_version(value, version)), quote!(()));
+    let stamp = each(quote!(#krate::Model::__stamp(value, inserting, now)), quote!(()));
+    let set_deleted = each(quote!(#krate::Model::__set_deleted(value, at)), quote!(()));
+    let set_tenant = each(quote!(#krate::Model::__set_tenant(value, tenant)), quote!(::core::result::Result::Ok(())));
+    let validate = each(quote!(#krate::Model::__validate(value, report)), quote!(()));
+    let hooks_impl = if hooks {
+        quote!()
+    } else {
+        let ok = quote!(::core::result::Result::Ok(()));
+        let insert = each(quote!(#krate::Hooks::before_insert(value, ctx)), ok.clone());
+        let update = each(quote!(#krate::Hooks::before_update(value, &changes.__as(), ctx)), ok.clone());
+        let delete = each(quote!(#krate::Hooks::before_delete(value, ctx)), ok);
+        let load = each(quote!(#krate::Hooks::after_load(value)), quote!(()));
+        let check = each(quote!(#krate::Hooks::validate(value, report)), quote!(()));
+        quote! {
+            #[automatically_derived]
+            impl #krate::Hooks for #name {
+                fn before_insert(&mut self, ctx: &mut #krate::HookContext<'_>) -> ::core::result::Result<(), #krate::HookError> {
+                    #insert
+                }
+                fn before_update(
+                    &mut self,
+                    changes: &#krate::Changes<Self>,
+                    ctx: &mut #krate::HookContext<'_>,
+                ) -> ::core::result::Result<(), #krate::HookError> {
+                    #update
+                }
+                fn before_delete(&self, ctx: &mut #krate::HookContext<'_>) -> ::core::result::Result<(), #krate::HookError> {
+                    #delete
+                }
+                fn after_load(&mut self) {
+                    #load
+                }
+                fn validate(&self, report: &mut #krate::validation::Violations) {
+                    #check
+                }
+            }
+        }
+    };
+    let unknown = match catch_all {
+        Some(variant) => {
+            let ident = variant.ident;
+            quote!(::core::result::Result::Ok(Self::#ident(#krate::UnknownVariant::from_raw(raw)?)))
+        }
+        None => quote!(::core::result::Result::Err(#krate::error::Undecodable::UnknownTag {
+            field: #tag_field,
+            tag: tag.map(::std::borrow::ToOwned::to_owned),
+        })),
+    };
+
+    Ok(quote! {
+        #[automatically_derived]
+        impl #name {
+            /// Query descriptor of the `_id` every variant shares.
+            pub const ID: #krate::Field<#name, <#first_ty as #krate::Model>::Id> = #krate::Field::new("_id");
+            /// Query descriptor of the tag field (`Enum::TAG.eq("..")`, or `.in_([..])` for
+            /// several variants).
+            pub const TAG: #krate::Field<#name, ::std::string::String> = #krate::Field::new(#tag_field);
+        }
+
+        #hooks_impl
+
+        #schema_impl
+
+        #[automatically_derived]
+        impl #krate::Writable for #name {}
+
+        #[automatically_derived]
+        impl #krate::Polymorphic for #name {
+            const TAG_FIELD: &'static str = #tag_field;
+            const TAGS: &'static [&'static str] = &[#(#tags),*];
+            const COLLECTION: &'static str = #collection;
+            const DATABASE: ::core::option::Option<&'static str> = #database;
+        }
+
+        #(
+            #[automatically_derived]
+            impl #krate::Variant for #types {
+                type Of = #name;
+                const TAG: &'static str = #tags;
+
+                fn into_enum(self) -> #name {
+                    #name::#idents(self)
+                }
+            }
+
+            #[automatically_derived]
+            impl ::core::convert::From<#types> for #name {
+                fn from(value: #types) -> Self {
+                    #name::#idents(value)
+                }
+            }
+
+            // Every variant has the enum's id type.
+            const _: () = #private::same_id::<#types, <#first_ty as #krate::Model>::Id>();
+        )*
+
+        #[automatically_derived]
+        impl #krate::Model for #name {
+            type Id = <#first_ty as #krate::Model>::Id;
+
+            fn meta() -> &'static #krate::ModelMeta {
+                const COUNT: usize = #private::count_indexes(&#index_parts);
+                static INDEXES: [#krate::IndexDecl; COUNT] = #private::concat_indexes::<COUNT>(&#index_parts);
+                static META: #krate::ModelMeta = #private::enum_meta(
+                    #krate::ModelMeta::new(#type_name, #database, #collection, &INDEXES)
+                        .with_schema(#krate::schema::__private::model_schema::<#name>, #validation, #kind),
+                    #tag_field,
+                    &#view_metas,
+                    #hooks,
+                );
+                &META
+            }
+
+            fn id(&self) -> ::core::option::Option<&Self::Id> {
+                #id
+            }
+
+            fn set_id(&mut self, id: Self::Id) {
+                #set_id
+            }
+
+            fn __version(&self) -> ::core::option::Option<i64> {
+                #version
+            }
+
+            fn __set_version(&mut self, version: i64) {
+                #set_version
+            }
+
+            fn __stamp(&mut self, inserting: bool, now: #krate::bson::DateTime) {
+                #stamp
+            }
+
+            fn __set_deleted(&mut self, at: ::core::option::Option<#krate::bson::DateTime>) {
+                #set_deleted
+            }
+
+            fn __set_tenant(&mut self, tenant: &#krate::bson::Bson) -> ::core::result::Result<(), #krate::bson::de::Error> {
+                #set_tenant
+            }
+
+            fn __validate(&self, report: &mut #krate::validation::Violations) {
+                #validate
+            }
+
+            fn __validate_field(path: &str, value: &#krate::bson::Bson, report: &mut #krate::validation::Violations) {
+                #(<#types as #krate::Model>::__validate_field(path, value, report);)*
+            }
+
+            // The tag is read from the raw bytes and the matching variant decoded directly:
+            // serde's internally tagged path would buffer the whole document first.
+            fn __decode(raw: &#krate::bson::RawDocument) -> ::core::result::Result<Self, #krate::error::Undecodable> {
+                let tag = #krate::model::variant::tag_of(raw, #tag_field);
+                match tag {
+                    #(::core::option::Option::Some(#tags) => ::core::result::Result::Ok(
+                        Self::#idents(<#types as #krate::Model>::__decode(raw)?)
+                    ),)*
+                    _ => #unknown,
+                }
+            }
+        }
+    })
+}
+
+/// The variants, each a newtype over a struct; the last may be the catch-all.
+fn variants<'a>(container: &ContainerAttrs, data: &'a DataEnum) -> syn::Result<Vec<VariantInfo<'a>>> {
+    let mut found = Vec::new();
+    let count = data.variants.len();
+    for (position, variant) in data.variants.iter().enumerate() {
+        let attrs = parse_variant(&variant.attrs)?;
+        let error = |message: &str| Err(syn::Error::new(variant.span(), message));
+        if attrs.skip || attrs.other {
+            return error(
+                "every variant of an enum model is stored: remove `skip`/`other` (a catch-all is `#[serde(untagged)] Other(mongotic::UnknownVariant<Id>)`)",
+            );
+        }
+        let ty = match &variant.fields {
+            Fields::Unnamed(fields) if fields.unnamed.len() == 1 => &fields.unnamed[0].ty,
+            _ => {
+                return error(
+                    "each variant of an enum model holds one struct, `Click(Click)`, declared with #[mongotic(variant_of = ..)]",
+                );
+            }
+        };
+        let tag = if attrs.untagged {
+            if position + 1 != count {
+                return error("the catch-all (`#[serde(untagged)]`) variant comes last");
+            }
+            None
+        } else {
+            let rust_name = variant.ident.unraw().to_string();
+            Some(match (&attrs.rename, &container.rename_all) {
+                (Some(rename), _) => rename.clone(),
+                (None, Some(rule)) => apply_rename_all_variant(rule, &rust_name).unwrap_or(rust_name),
+                (None, None) => rust_name,
+            })
+        };
+        found.push(VariantInfo { ident: &variant.ident, ty, tag });
+    }
+    Ok(found)
+}
