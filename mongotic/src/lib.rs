@@ -92,7 +92,7 @@ pub use statement::{
     update, upsert,
 };
 
-/// `#[derive(Model)]`: maps a struct to a collection. See [`Model`](trait@Model) for an example.
+/// `#[derive(Model)]`: maps a struct (or an enum of structs) to a collection. See [`Model`](trait@Model) for an example.
 ///
 /// Struct attributes: `#[mongotic(collection = "...")]` (required), `database = "..."`,
 /// `index(keys(field = 1, other = -1), name = "...", unique, sparse, expire_after_secs = N,
@@ -140,6 +140,36 @@ pub use statement::{
 /// `view(on = Model | "collection", pipeline = path_to_fn)` for a read-only view; on a field,
 /// `schema(any)`, `schema(bson_type = "date")` or `schema(with = path_to_fn)` to replace the
 /// schema its type gives.
+///
+/// On an enum of newtype variants, internally tagged (`#[serde(tag = "kind")]`), the derive
+/// makes a polymorphic model: several types in one collection. Each variant's struct derives
+/// `Model` with `#[mongotic(variant_of = Enum)]` instead of a collection, which makes it a
+/// read-only view of its variant; see [`Polymorphic`] and the
+/// [polymorphic models chapter](crate::guide::polymorphic).
+///
+/// ```
+/// use mongotic::prelude::*;
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[serde(tag = "method", rename_all = "snake_case")]
+/// #[mongotic(collection = "payments")]
+/// enum Payment {
+///     Card(CardPayment),
+///     Transfer(TransferPayment),
+/// }
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(variant_of = Payment)]
+/// struct CardPayment { #[serde(rename = "_id")] id: i64, last4: String }
+///
+/// #[derive(Debug, Serialize, Deserialize, Model)]
+/// #[mongotic(variant_of = Payment)]
+/// struct TransferPayment { #[serde(rename = "_id")] id: i64, iban: String }
+///
+/// let cards = select::<CardPayment>().filter(CardPayment::last4.eq("4242"));
+/// # let _ = cards;
+/// assert_eq!(TransferPayment::meta().collection, "payments");
+/// ```
 pub use mongotic_derive::Model;
 
 /// `#[derive(Embedded)]`: field descriptors for a struct stored inside a model, so queries

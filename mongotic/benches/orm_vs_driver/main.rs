@@ -181,6 +181,87 @@ struct KeyedPerson {
     tags: Vec<String>,
 }
 
+/// Three kinds of event in one collection, as a polymorphic model: the enum both sides
+/// decode (the driver through serde's internally tagged path, mongotic by reading the tag
+/// from the raw bytes and decoding the variant directly).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[mongotic(database = "bench", collection = "events")]
+enum Event {
+    Click(Click),
+    PageView(PageView),
+    Purchase(Purchase),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(variant_of = Event)]
+struct Click {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    user: String,
+    url: String,
+    x: i32,
+    y: i32,
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(variant_of = Event)]
+struct PageView {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    user: String,
+    path: String,
+    millis: i64,
+    referrer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(variant_of = Event)]
+struct Purchase {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    user: String,
+    order: String,
+    total: f64,
+    items: i32,
+    paid: bool,
+}
+
+/// `n` events, the three variants in turn.
+fn events(n: usize) -> Vec<Event> {
+    (0..n)
+        .map(|i| {
+            let user = format!("user{}", i % 97);
+            match i % 3 {
+                0 => Event::Click(Click {
+                    id: ObjectId::new(),
+                    user,
+                    url: format!("/page/{}", i % 50),
+                    x: (i % 1_280) as i32,
+                    y: (i % 720) as i32,
+                    tags: vec!["ui".into(), format!("t{}", i % 7)],
+                }),
+                1 => Event::PageView(PageView {
+                    id: ObjectId::new(),
+                    user,
+                    path: format!("/page/{}", i % 50),
+                    millis: (i % 2_000) as i64,
+                    referrer: (i % 2 == 0).then(|| "https://example.com".to_owned()),
+                }),
+                _ => Event::Purchase(Purchase {
+                    id: ObjectId::new(),
+                    user,
+                    order: format!("order-{i}"),
+                    total: (i % 500) as f64 * 1.25,
+                    items: (i % 9) as i32 + 1,
+                    paid: i % 5 != 0,
+                }),
+            }
+        })
+        .collect()
+}
+
 /// `Person` with a tenant field, over the same documents (each stamped with one tenant).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[mongotic(database = "bench", collection = "people")]
@@ -699,6 +780,63 @@ impl Workload for TenantRead {
     }
 }
 
+/// A polymorphic model: 10,000 documents of a three-variant enum read as tracked entities,
+/// against the driver decoding the same documents into the same serde enum.
+struct PolymorphicRead;
+impl Workload for PolymorphicRead {
+    const NAME: &'static str = "read 10,000 of a 3-variant enum (tracked / typed find into the serde enum)";
+    type State = ();
+    async fn prepare(sides: &Sides) {
+        let collection = event_collection(sides);
+        if collection.estimated_document_count().await.expect("count") != 10_000 {
+            collection.drop().await.expect("drop");
+            collection.insert_many(events(10_000)).await.expect("seed");
+        }
+    }
+    async fn orm(sides: &Sides, _: ()) {
+        let mut session = sides.factory.session();
+        let all = session.scalars(select::<Event>()).all().await.expect("all");
+        assert_eq!(all.len(), 10_000);
+    }
+    async fn raw(sides: &Sides, _: ()) {
+        let all: Vec<Event> =
+            event_collection(sides).find(doc! {}).await.expect("find").try_collect().await.expect("collect");
+        assert_eq!(all.len(), 10_000);
+    }
+}
+
+/// `decode`: the two ways to decode a document of an enum model, in memory (no server): the
+/// tag read from the raw bytes and the variant decoded directly (what mongotic does), and
+/// serde's internally tagged path (what the driver does), which buffers the document first.
+fn enum_decoding() {
+    let raw: Vec<bson::RawDocumentBuf> =
+        events(10_000).iter().map(|event| bson::to_raw_document_buf(event).expect("encode")).collect();
+    let time = |decode: &dyn Fn(&bson::RawDocument) -> Event| {
+        let mut best = Duration::MAX;
+        for _ in 0..11 {
+            let started = Instant::now();
+            for doc in &raw {
+                std::hint::black_box(decode(doc));
+            }
+            best = best.min(started.elapsed());
+        }
+        best
+    };
+    let direct = time(&|doc| <Event as Model>::__decode(doc).expect("decode"));
+    let serde = time(&|doc| bson::from_slice::<Event>(doc.as_bytes()).expect("decode"));
+    println!(
+        "\ndecode 10,000 documents of a 3-variant enum, best of 11: tag from the raw bytes {:.2} ms, \
+         serde's internally tagged path {:.2} ms ({:.2}x)",
+        direct.as_secs_f64() * 1e3,
+        serde.as_secs_f64() * 1e3,
+        direct.as_secs_f64() / serde.as_secs_f64()
+    );
+}
+
+fn event_collection(sides: &Sides) -> Collection<Event> {
+    sides.client.database(&sides.namespace.db).collection("events")
+}
+
 async fn measure<W: Workload>(timed_sides: &Sides, counted_sides: &Sides, log: &CommandLog, runs: usize) -> Row {
     // One warm-up of each side, then alternate so drift hits both alike.
     let state = W::prepare(timed_sides).await;
@@ -870,6 +1008,9 @@ fn main() {
         if wanted(TenantRead::NAME) {
             profile::<TenantRead>(&runtime, &sides, runs);
         }
+        if wanted(PolymorphicRead::NAME) {
+            profile::<PolymorphicRead>(&runtime, &sides, runs);
+        }
         runtime.block_on(async { drop(sides) });
         return;
     }
@@ -930,7 +1071,13 @@ fn main() {
         if wanted(TenantRead::NAME) {
             rows.push(measure::<TenantRead>(&timed_sides, &counted_sides, &log, runs).await);
         }
+        if wanted(PolymorphicRead::NAME) {
+            rows.push(measure::<PolymorphicRead>(&timed_sides, &counted_sides, &log, runs).await);
+        }
         print_rows(&rows);
+        if only.is_empty() || only == "decode" {
+            enum_decoding();
+        }
         if only.is_empty() || only == "memory" {
             memory(&timed_sides).await;
         }

@@ -15,12 +15,13 @@
 //! 8. [`schema`]: validators generated from the models, collection kinds, views, and
 //!    `sync_schema`.
 //! 9. [`scopes`]: upserts on a natural key, soft delete and tenants that hold on every path.
-//! 10. [`change_streams`]: typed change events, and consumers that apply each one once.
-//! 11. [`observability`]: tracing spans, the dry run of a flush, and errors.
-//! 12. [`blocking`]: the blocking API, side by side with the async one.
-//! 13. [`example_service`]: an axum web service on mongotic.
-//! 14. [`performance`]: what mongotic costs next to the raw driver, and how it is measured.
-//! 15. [`testing`]: the test server, and running the tests against your own MongoDB.
+//! 10. [`polymorphic`]: enum models, several types in one collection, and their views.
+//! 11. [`change_streams`]: typed change events, and consumers that apply each one once.
+//! 12. [`observability`]: tracing spans, the dry run of a flush, and errors.
+//! 13. [`blocking`]: the blocking API, side by side with the async one.
+//! 14. [`example_service`]: an axum web service on mongotic.
+//! 15. [`performance`]: what mongotic costs next to the raw driver, and how it is measured.
+//! 16. [`testing`]: the test server, and running the tests against your own MongoDB.
 
 pub mod getting_started {
     #![doc = include_str!("getting_started.md")]
@@ -56,6 +57,10 @@ pub mod schema {
 
 pub mod scopes {
     #![doc = include_str!("scopes.md")]
+}
+
+pub mod polymorphic {
+    #![doc = include_str!("polymorphic.md")]
 }
 
 pub mod change_streams {

@@ -320,6 +320,7 @@ pub struct Discriminator {
     message = "`{Self}` cannot be written: it is not `Writable` (a view is read-only)",
     label = "not writable",
     note = "a model declared with #[mongotic(view(..))] is queried only: write to the model it reads; \
+            a variant's view (#[mongotic(variant_of = Enum)]) is written through its enum, `Enum::from(value)`; \
             in generic code, bound the model by `mongotic::Writable`"
 )]
 pub trait Writable: Model {}

@@ -125,6 +125,77 @@ struct Card {
     deleted_at: Option<mongotic::bson::DateTime>,
 }
 
+/// A polymorphic model with generated ids: circles and squares in one collection, and a
+/// change of variant among the program's changes (written as one replacement).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[serde(tag = "shape")]
+#[mongotic(database = "faults", collection = "shapes")]
+enum Shape {
+    Circle(Circle),
+    Square(Square),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(variant_of = Shape)]
+struct Circle {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    id: Option<ObjectId>,
+    text: String,
+    count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    radius: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(variant_of = Shape)]
+struct Square {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    id: Option<ObjectId>,
+    text: String,
+    count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    side: i64,
+}
+
+/// A polymorphic model with client-chosen ids and a version field shared by its variants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[mongotic(database = "faults", collection = "signals")]
+enum Signal {
+    Beep(Beep),
+    Flash(Flash),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(variant_of = Signal)]
+struct Beep {
+    #[serde(rename = "_id")]
+    id: i64,
+    text: String,
+    count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    #[mongotic(version)]
+    version: i64,
+    hertz: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(variant_of = Signal)]
+struct Flash {
+    #[serde(rename = "_id")]
+    id: i64,
+    text: String,
+    count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    #[mongotic(version)]
+    version: i64,
+    colour: String,
+}
+
 /// What the program needs of a model: make values, change them, make new ids.
 trait Subject: mongotic::Writable + Clone + PartialEq {
     /// The library generates the id at flush (so `add` leaves it unset).
@@ -174,8 +245,19 @@ trait Subject: mongotic::Writable + Clone + PartialEq {
         let _ = other;
     }
 
+    /// Turns the value into another variant of its enum, keeping the shared fields;
+    /// `false` for a model that is not an enum.
+    fn switch_variant(&mut self, what: u64) -> bool {
+        let _ = what;
+        false
+    }
+
     /// Changes one field, chosen by `what`: the same `what` changes equal values equally.
+    /// A polymorphic model may change variant instead.
     fn change(&mut self, what: u64) {
+        if what % 7 == 6 && self.switch_variant(what) {
+            return;
+        }
         let (text, count, tag) = self.fields();
         match what % 4 {
             0 => *count += 1 + (what >> 8) as i64 % 5,
@@ -239,6 +321,91 @@ impl Subject for Label {
 
     fn fields(&mut self) -> (&mut String, &mut i64, &mut Option<String>) {
         (&mut self.text, &mut self.count, &mut self.tag)
+    }
+}
+
+impl Subject for Shape {
+    const GENERATED: bool = true;
+
+    fn fresh(id: Option<ObjectId>, what: u64) -> Shape {
+        let (text, count) = (format!("s{}", what % 1000), (what % 50) as i64);
+        if what.is_multiple_of(2) {
+            Shape::Circle(Circle { id, text, count, tag: None, radius: (what % 9) as i64 })
+        } else {
+            Shape::Square(Square { id, text, count, tag: None, side: (what % 9) as i64 })
+        }
+    }
+
+    fn new_id(_: u64) -> ObjectId {
+        ObjectId::new()
+    }
+
+    fn fields(&mut self) -> (&mut String, &mut i64, &mut Option<String>) {
+        match self {
+            Shape::Circle(c) => (&mut c.text, &mut c.count, &mut c.tag),
+            Shape::Square(s) => (&mut s.text, &mut s.count, &mut s.tag),
+        }
+    }
+
+    fn switch_variant(&mut self, what: u64) -> bool {
+        let size = ((what >> 8) % 9) as i64;
+        *self = match self.clone() {
+            Shape::Circle(Circle { id, text, count, tag, .. }) => {
+                Shape::Square(Square { id, text, count, tag, side: size })
+            }
+            Shape::Square(Square { id, text, count, tag, .. }) => {
+                Shape::Circle(Circle { id, text, count, tag, radius: size })
+            }
+        };
+        true
+    }
+}
+
+impl Subject for Signal {
+    const GENERATED: bool = false;
+
+    fn fresh(id: Option<i64>, what: u64) -> Signal {
+        let id = id.expect("a signal's id is chosen by the program");
+        let (text, count) = (format!("g{}", what % 1000), (what % 50) as i64);
+        if what.is_multiple_of(2) {
+            Signal::Beep(Beep { id, text, count, tag: None, version: 0, hertz: (what % 900) as i64 })
+        } else {
+            Signal::Flash(Flash { id, text, count, tag: None, version: 0, colour: format!("c{}", what % 5) })
+        }
+    }
+
+    fn take_version(&mut self, other: &Self) {
+        let version = match other {
+            Signal::Beep(b) => b.version,
+            Signal::Flash(f) => f.version,
+        };
+        match self {
+            Signal::Beep(b) => b.version = version,
+            Signal::Flash(f) => f.version = version,
+        }
+    }
+
+    fn new_id(serial: u64) -> i64 {
+        serial as i64
+    }
+
+    fn fields(&mut self) -> (&mut String, &mut i64, &mut Option<String>) {
+        match self {
+            Signal::Beep(b) => (&mut b.text, &mut b.count, &mut b.tag),
+            Signal::Flash(f) => (&mut f.text, &mut f.count, &mut f.tag),
+        }
+    }
+
+    fn switch_variant(&mut self, what: u64) -> bool {
+        *self = match self.clone() {
+            Signal::Beep(Beep { id, text, count, tag, version, .. }) => {
+                Signal::Flash(Flash { id, text, count, tag, version, colour: format!("c{}", (what >> 8) % 5) })
+            }
+            Signal::Flash(Flash { id, text, count, tag, version, .. }) => {
+                Signal::Beep(Beep { id, text, count, tag, version, hertz: ((what >> 8) % 900) as i64 })
+            }
+        };
+        true
     }
 }
 
@@ -670,14 +837,18 @@ struct Program {
     tickets: Shelf<Ticket>,
     labels: Shelf<Label>,
     cards: Shelf<Card>,
+    shapes: Shelf<Shape>,
+    signals: Shelf<Signal>,
 }
 
 impl Program {
     fn act(&mut self, rng: &mut Rng, mix: &[(Op, u64)]) -> mongotic::Result<String> {
-        match rng.below(4) {
+        match rng.below(6) {
             0 => self.memos.act(&mut self.session, rng, mix),
             1 => self.tickets.act(&mut self.session, rng, mix),
             2 => self.labels.act(&mut self.session, rng, mix),
+            3 => self.shapes.act(&mut self.session, rng, mix),
+            4 => self.signals.act(&mut self.session, rng, mix),
             _ => self.cards.act(&mut self.session, rng, mix),
         }
     }
@@ -687,6 +858,8 @@ impl Program {
         self.tickets.settle();
         self.labels.settle();
         self.cards.settle();
+        self.shapes.settle();
+        self.signals.settle();
     }
 
     async fn check(&self, db: &Database) -> Result<Findings, Box<dyn std::error::Error>> {
@@ -695,10 +868,14 @@ impl Program {
         self.tickets.check(db, &mut findings).await?;
         self.labels.check(db, &mut findings).await?;
         self.cards.check(db, &mut findings).await?;
+        self.shapes.check(db, &mut findings).await?;
+        self.signals.check(db, &mut findings).await?;
         findings.unsettled.extend(Shelf::<Memo>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Ticket>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Label>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Card>::unsettled(&self.session));
+        findings.unsettled.extend(Shelf::<Shape>::unsettled(&self.session));
+        findings.unsettled.extend(Shelf::<Signal>::unsettled(&self.session));
         Ok(findings)
     }
 
@@ -709,6 +886,8 @@ impl Program {
         self.tickets.reload(&mut session, &mut findings).await?;
         self.labels.reload(&mut session, &mut findings).await?;
         self.cards.reload(&mut session, &mut findings).await?;
+        self.shapes.reload(&mut session, &mut findings).await?;
+        self.signals.reload(&mut session, &mut findings).await?;
         self.session = session;
         Ok(findings)
     }
@@ -858,9 +1037,14 @@ impl Rig {
         let direct = Client::with_uri_str(server.uri()).await?;
         // Made before any kill can land: a SIGKILL while the server creates a collection's
         // storage can leave it unable to restart (a SecantusDB problem, not mongotic's).
-        for collection in
-            [Memo::meta().collection, Ticket::meta().collection, Label::meta().collection, Card::meta().collection]
-        {
+        for collection in [
+            Memo::meta().collection,
+            Ticket::meta().collection,
+            Label::meta().collection,
+            Card::meta().collection,
+            Shape::meta().collection,
+            Signal::meta().collection,
+        ] {
             direct.database(DATABASE).create_collection(collection).await?;
         }
         create_indexes::<Card>(&engine).await?;
@@ -1030,6 +1214,8 @@ async fn run(config: Config, stream: u64) -> TestResult {
         tickets: Shelf::new(),
         labels: Shelf::new(),
         cards: Shelf::new(),
+        shapes: Shelf::new(),
+        signals: Shelf::new(),
     };
     let mut counters = Counters::default();
     let mut failure: Option<String> = None;

@@ -369,3 +369,27 @@ scenario!(references_to_an_enum_model_load_in_one_batch, |ctx| {
     assert_eq!(event_ids(&loaded), [1, 4, 6]);
     assert!(loaded.iter().any(|event| matches!(&*event.read(), Event::Purchase(p) if p.total == 70)));
 });
+
+scenario!(the_enum_validator_admits_every_variant_and_refuses_a_broken_one, |ctx| {
+    use mongotic::schema::SyncOptions;
+    let plan = aw!(ctx.sync_schema::<Event>(SyncOptions::new()))?;
+    assert!(!plan.is_empty(), "the collection, its validator and the partial index");
+    let mut session = ctx.session();
+    session.add(click(1, "ann", "/a"));
+    session.add(view(2, "ann", "/a", 10));
+    session.add(purchase(3, "ann", "o-1", 10));
+    aw!(session.commit())?;
+    assert_eq!(aw!(ctx.count::<Event>(doc! {})), 3);
+    // A page view without its `millis` is not a page view: the server refuses it.
+    let broken = ctx.command(doc! {
+        "insert": "events",
+        "documents": [{ "_id": 4_i64, "kind": "page_view", "user": "bob", "path": "/", "rev": 0_i64 }],
+    });
+    let reply = aw!(broken);
+    let refused = match &reply {
+        Err(_) => true,
+        Ok(reply) => reply.get_array("writeErrors").is_ok_and(|errors| !errors.is_empty()),
+    };
+    assert!(refused, "{reply:?}");
+    assert_eq!(aw!(ctx.count::<Event>(doc! {})), 3);
+});
