@@ -170,9 +170,6 @@ fn flattened_fields(krate: &TokenStream, input: &DeriveInput, fields: &[FieldInf
 
 pub(crate) fn model(input: &DeriveInput) -> syn::Result<TokenStream> {
     let container = parse_container(&input.attrs)?;
-    if let Data::Enum(data) = &input.data {
-        return crate::polymorphic::model(input, &container, data);
-    }
     if !input.generics.params.is_empty() {
         return Err(syn::Error::new(
             input.generics.span(),
@@ -525,6 +522,14 @@ fn find_id_field<'f, 'a>(name: &Ident, fields: &'f [FieldInfo<'a>]) -> syn::Resu
     Ok(field)
 }
 
+/// Which documents an index covers: the filter it declares, and for a variant of a
+/// polymorphic model, its tag (the pair of constants `(field, tag)`).
+#[derive(Clone, Copy)]
+struct Partial<'a> {
+    declared: Option<&'a Path>,
+    variant: Option<&'a TokenStream>,
+}
+
 fn index_decl(
     krate: &TokenStream,
     keys: &[(String, IndexDirection)],
@@ -532,9 +537,9 @@ fn index_decl(
     unique: bool,
     sparse: bool,
     expire_after_secs: Option<&syn::LitInt>,
-    partial_filter: Option<&Path>,
-    variant: Option<&TokenStream>,
+    partial: Partial<'_>,
 ) -> TokenStream {
+    let Partial { declared: partial_filter, variant } = partial;
     let keys = keys.iter().map(|(path, direction)| {
         let direction = match direction {
             IndexDirection::Ascending => format_ident!("Ascending"),
@@ -587,7 +592,8 @@ fn field_indexes(krate: &TokenStream, fields: &[FieldInfo<'_>], variant: Option<
         .filter(|field| field.attrs.index || field.attrs.unique || field.attrs.sparse)
         .map(|field| {
             let keys = [(field.stored.clone(), IndexDirection::Ascending)];
-            index_decl(krate, &keys, None, field.attrs.unique, field.attrs.sparse, None, None, variant)
+            let partial = Partial { declared: None, variant };
+            index_decl(krate, &keys, None, field.attrs.unique, field.attrs.sparse, None, partial)
         })
         .collect()
 }
@@ -649,8 +655,7 @@ fn model_index_decl(
         index.unique,
         index.sparse,
         index.expire_after_secs.as_ref(),
-        index.partial_filter.as_ref(),
-        variant,
+        Partial { declared: index.partial_filter.as_ref(), variant },
     ))
 }
 

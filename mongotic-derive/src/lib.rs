@@ -15,11 +15,16 @@ mod naming;
 mod polymorphic;
 mod schema;
 
-/// Maps a struct to a MongoDB collection. See `mongotic::Model`.
+/// Maps a struct, or an enum of structs (a polymorphic model), to a MongoDB collection. See
+/// `mongotic::Model`.
 #[proc_macro_derive(Model, attributes(mongotic))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::model(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+    let expanded = match &input.data {
+        syn::Data::Enum(data) => polymorphic::model(&input, data),
+        _ => expand::model(&input),
+    };
+    expanded.unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Field descriptors for a struct embedded in a model's documents. See `mongotic::Embedded`.

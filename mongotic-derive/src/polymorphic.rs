@@ -11,7 +11,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{DataEnum, DeriveInput, Fields, Ident, Type};
 
-use crate::attrs::{ContainerAttrs, KindAttr, parse_variant};
+use crate::attrs::{ContainerAttrs, KindAttr, parse_container, parse_variant};
 use crate::expand::{FieldInfo, collection_kind, crate_path, validation};
 use crate::naming::apply_rename_all_variant;
 use crate::schema;
@@ -24,7 +24,8 @@ struct VariantInfo<'a> {
     tag: Option<String>,
 }
 
-pub(crate) fn model(input: &DeriveInput, container: &ContainerAttrs, data: &DataEnum) -> syn::Result<TokenStream> {
+pub(crate) fn model(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> {
+    let container = &parse_container(&input.attrs)?;
     let name = &input.ident;
     let refuse = |message: &str| Err(syn::Error::new(name.span(), message));
     if !input.generics.params.is_empty() {

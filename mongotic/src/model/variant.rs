@@ -188,7 +188,7 @@ impl<I: ModelId> UnknownVariant<I> {
     /// Keeps a stored document that no variant declares.
     #[doc(hidden)]
     pub fn from_raw(raw: &RawDocument) -> Result<Self, bson::de::Error> {
-        let document = Document::try_from(raw).map_err(|err| <bson::de::Error as serde::de::Error>::custom(err))?;
+        let document = Document::try_from(raw).map_err(<bson::de::Error as serde::de::Error>::custom)?;
         Self::from_document(document)
     }
 
@@ -267,18 +267,6 @@ pub mod __private {
             index += 1;
         }
         first
-    }
-
-    /// `true` when any variant has the flag (hooks that prepare, checks that validate).
-    pub const fn any(flags: &[bool]) -> bool {
-        let mut index = 0;
-        while index < flags.len() {
-            if flags[index] {
-                return true;
-            }
-            index += 1;
-        }
-        false
     }
 
     /// The indexes of all variants, in one array (`N` is their number).
