@@ -27,11 +27,16 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
     expanded.unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
-/// Field descriptors for a struct embedded in a model's documents. See `mongotic::Embedded`.
+/// Field descriptors for a struct embedded in a model's documents, or for an internally tagged
+/// enum of such structs. See `mongotic::Embedded`.
 #[proc_macro_derive(Embedded, attributes(mongotic))]
 pub fn derive_embedded(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::embedded(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+    let expanded = match &input.data {
+        syn::Data::Enum(data) => polymorphic::embedded(&input, data),
+        _ => expand::embedded(&input),
+    };
+    expanded.unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// The `$jsonSchema` of a struct or an enum stored inside models. See

@@ -54,6 +54,17 @@ mod tests {
     }
 }
 
+/// The name serde stores a variant under (its tag): its own `rename`, else the enum's
+/// `rename_all` rule applied to its Rust name, else that name.
+pub(crate) fn variant_name(ident: &syn::Ident, rename: Option<&String>, rename_all: Option<&String>) -> String {
+    let rust_name = syn::ext::IdentExt::unraw(ident).to_string();
+    match (rename, rename_all) {
+        (Some(rename), _) => rename.clone(),
+        (None, Some(rule)) => apply_rename_all_variant(rule, &rust_name).unwrap_or(rust_name),
+        (None, None) => rust_name,
+    }
+}
+
 /// The stored name of a PascalCase enum variant under a serde `rename_all` rule, or `None` for
 /// an unknown rule.
 pub(crate) fn apply_rename_all_variant(rule: &str, variant: &str) -> Option<String> {

@@ -13,7 +13,7 @@ use syn::{DataEnum, DeriveInput, Fields, Ident, Type};
 
 use crate::attrs::{ContainerAttrs, KindAttr, parse_container, parse_variant};
 use crate::expand::{FieldInfo, collection_kind, crate_path, validation};
-use crate::naming::apply_rename_all_variant;
+use crate::naming::variant_name;
 use crate::schema;
 
 /// One variant of the enum as the derive sees it.
@@ -158,6 +158,15 @@ pub(crate) fn model(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenSt
         #[automatically_derived]
         impl #krate::Writable for #name {}
 
+        // The enum has a scope when its variants have it (they agree on their roles, checked
+        // at compile time). The derive cannot see another type's attributes, so the marks
+        // follow the first variant; `for<'a>` keeps the bound from being checked as a
+        // trivially false one when that variant has no such scope.
+        #[automatically_derived]
+        impl #krate::SoftDelete for #name where for<'__mongotic> #first_ty: #krate::SoftDelete {}
+        #[automatically_derived]
+        impl #krate::TenantScoped for #name where for<'__mongotic> #first_ty: #krate::TenantScoped {}
+
         #[automatically_derived]
         impl #krate::Polymorphic for #name {
             const TAG_FIELD: &'static str = #tag_field;
@@ -282,14 +291,117 @@ fn variants<'a>(container: &ContainerAttrs, data: &'a DataEnum) -> syn::Result<V
             }
             None
         } else {
-            let rust_name = variant.ident.unraw().to_string();
-            Some(match (&attrs.rename, &container.rename_all) {
-                (Some(rename), _) => rename.clone(),
-                (None, Some(rule)) => apply_rename_all_variant(rule, &rust_name).unwrap_or(rust_name),
-                (None, None) => rust_name,
-            })
+            Some(variant_name(&variant.ident, attrs.rename.as_ref(), container.rename_all.as_ref()))
         };
         found.push(VariantInfo { ident: &variant.ident, ty, tag });
     }
     Ok(found)
+}
+
+/// `#[derive(Embedded)]` on an enum: a value inside a model's documents that is one of several
+/// embedded structs, stored internally tagged. The derive gives the enum its `TAG` descriptor
+/// and, for each struct variant `V` and each field type holding the enum (the enum, `Option`,
+/// `Box`, `Vec`, `Option<Vec>`), `Embeds<V>` (so `dot` reaches `V`'s fields) and
+/// `HoldsVariant<V>` (so `is::<V>()` filters on its tag).
+pub(crate) fn embedded(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> {
+    let container = &parse_container(&input.attrs)?;
+    let name = &input.ident;
+    let refuse = |message: &str| Err(syn::Error::new(name.span(), message));
+    if !input.generics.params.is_empty() {
+        return refuse("#[derive(Embedded)] does not support generic enums");
+    }
+    if container.collection.is_some() || container.database.is_some() || container.kind.is_some() {
+        return refuse("an embedded enum has no collection: use #[derive(Model)] for a collection of variants");
+    }
+    if container.hooks || !container.indexes.is_empty() || container.shard_key.is_some() {
+        return refuse("hooks, indexes and shard keys belong to the model that stores this enum");
+    }
+    let Some(tag_field) = container.serde.tag.as_deref() else {
+        return refuse(
+            "an embedded enum is queried by its tag: store it internally tagged, #[serde(tag = \"kind\")] (any field name)",
+        );
+    };
+    if container.serde.content.is_some() || container.serde.untagged {
+        return refuse("an embedded enum is stored internally tagged: use #[serde(tag = \"..\")] alone");
+    }
+    let mut holders = Vec::new();
+    for variant in &data.variants {
+        let attrs = parse_variant(&variant.attrs)?;
+        let error = |message: &str| Err(syn::Error::new(variant.span(), message));
+        if attrs.skip || attrs.untagged {
+            return error("every variant of an embedded enum is stored under its tag: remove `skip`/`untagged`");
+        }
+        if attrs.other {
+            return error(
+                "`#[serde(other)]` would read an unknown variant as a unit and drop its fields when the document is \
+                 written back: remove it (an unknown tag is then an error naming it)",
+            );
+        }
+        let tag = variant_name(&variant.ident, attrs.rename.as_ref(), container.rename_all.as_ref());
+        match &variant.fields {
+            Fields::Unit => {}
+            Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
+                let ty = &fields.unnamed[0].ty;
+                let spelled = quote!(#ty).to_string();
+                if holders.iter().any(|(other, _): &(&Type, String)| quote!(#other).to_string() == spelled) {
+                    return error("two variants hold the same struct: `is::<..>()` could not tell them apart");
+                }
+                holders.push((ty, tag));
+            }
+            _ => {
+                return error(
+                    "each variant of an embedded enum holds one struct deriving Embedded, `Card(Card)`, or nothing: \
+                     its fields then have descriptors",
+                );
+            }
+        }
+    }
+    let krate = crate_path(container);
+    let schema_impl = schema::implementation(&krate, input, schema::enum_body(&krate, container, data)?);
+    let wrappers = [
+        (quote!(#name), quote!(One)),
+        (quote!(::core::option::Option<#name>), quote!(One)),
+        (quote!(::std::boxed::Box<#name>), quote!(One)),
+        (quote!(::std::vec::Vec<#name>), quote!(Many)),
+        (quote!(::core::option::Option<::std::vec::Vec<#name>>), quote!(Many)),
+    ];
+    let variant_types: Vec<&Type> = holders.iter().map(|(ty, _)| *ty).collect();
+    let impls = holders.iter().flat_map(|(variant, tag)| {
+        let krate = &krate;
+        wrappers.iter().map(move |(wrapper, shape)| {
+            quote! {
+                #[automatically_derived]
+                impl #krate::Embeds<#variant> for #wrapper {
+                    type Shape = #krate::expr::#shape;
+                }
+
+                #[automatically_derived]
+                impl #krate::HoldsVariant<#variant> for #wrapper {
+                    const TAG_FIELD: &'static str = #tag_field;
+                    const TAG: &'static str = #tag;
+                }
+            }
+        })
+    });
+    Ok(quote! {
+        #[automatically_derived]
+        impl #name {
+            /// Query descriptor of the tag field, reached through the field holding the enum:
+            /// `Model::field.dot(Enum::TAG).eq("..")`.
+            pub const TAG: #krate::Field<#name, ::std::string::String> = #krate::Field::new(#tag_field);
+        }
+
+        #[automatically_derived]
+        impl #krate::Embedded for #name {}
+
+        #schema_impl
+
+        #(#impls)*
+
+        // A variant's struct has field descriptors of its own (and serde can tag it).
+        const _: fn() = || {
+            fn embedded<T: #krate::Embedded>() {}
+            #(embedded::<#variant_types>();)*
+        };
+    })
 }

@@ -10,7 +10,7 @@ use syn::{Data, DeriveInput, Fields, GenericParam, Type};
 
 use crate::attrs::{ContainerAttrs, FieldAttrs, FieldSchemaAttr, parse_field, parse_variant};
 use crate::constraints;
-use crate::naming::{apply_rename_all, apply_rename_all_variant};
+use crate::naming::{apply_rename_all, variant_name};
 
 /// One field as the schema sees it.
 pub(crate) struct SchemaField<'a> {
@@ -225,12 +225,7 @@ pub(crate) fn enum_body(
         if attrs.skip {
             continue;
         }
-        let rust_name = variant.ident.unraw().to_string();
-        let name = match (&attrs.rename, &container.rename_all) {
-            (Some(rename), _) => rename.clone(),
-            (None, Some(rule)) => apply_rename_all_variant(rule, &rust_name).unwrap_or(rust_name),
-            (None, None) => rust_name,
-        };
+        let name = variant_name(&variant.ident, attrs.rename.as_ref(), container.rename_all.as_ref());
         let field_rule = attrs.rename_all.as_deref().or(container.serde.rename_all_fields.as_deref());
         // The variant's content alone, as an untagged enum stores it.
         let content_schema = match &variant.fields {

@@ -76,9 +76,9 @@ pub use engine::{Engine, ModelSet, TransactionMode, create_engine, create_indexe
 pub use error::{Error, FailedWrite, FlushError, Result, WriteKind};
 pub use expr::{ArrayField, Field, Filter, IntoSortKeys, SortKey, TextField, ValueOf, and_, not_, or_};
 pub use model::{
-    Changes, Embedded, Embeds, Flattens, HookContext, HookError, Hooks, IdField, IndexDecl, IndexKey, IntoId, Model,
-    ModelId, ModelMeta, Polymorphic, SoftDelete, SoftDeleteField, TenantScoped, TimestampField, UnknownVariant,
-    Variant, VersionField, Writable,
+    Changes, Embedded, Embeds, Flattens, HoldsVariant, HookContext, HookError, Hooks, IdField, IndexDecl, IndexKey,
+    IntoId, Model, ModelId, ModelMeta, Polymorphic, SoftDelete, SoftDeleteField, TenantScoped, TimestampField,
+    UnknownVariant, Variant, VersionField, Writable,
 };
 pub use schema::sync_schema;
 pub use session::RetryPolicy;
@@ -175,7 +175,10 @@ pub use mongotic_derive::Model;
 /// `#[derive(Embedded)]`: field descriptors for a struct stored inside a model, so queries
 /// can reach its fields with [`Field::dot`]. See [`Embedded`](trait@Embedded). It also derives
 /// a trait `<Name>Fields` that gives the models flattening the struct (`#[serde(flatten)]`)
-/// descriptors of its fields at the top level; see [`Flattens`].
+/// descriptors of its fields at the top level; see [`Flattens`]. On an internally tagged enum
+/// whose variants hold such structs (or nothing), it gives the enum a `TAG` descriptor, lets
+/// `dot` reach the variants' fields and [`Field::is`] filter on the variant; see
+/// [`Embedded`](trait@Embedded) for an example.
 pub use mongotic_derive::Embedded;
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.

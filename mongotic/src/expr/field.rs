@@ -10,7 +10,7 @@ use bson::Bson;
 use super::filter::{Filter, Test, Value};
 use super::pattern;
 use super::value::{ArrayField, TextField, ValueOf};
-use crate::model::Embeds;
+use crate::model::{Embeds, HoldsVariant};
 
 /// A field of model (or embedded struct) `M` whose Rust type is `V`.
 ///
@@ -151,6 +151,43 @@ impl<M, V, S: Shape> Field<M, V, S> {
         V: Embeds<E>,
     {
         Field { path: Cow::Owned(format!("{}.{}", self.path, inner.path)), _types: PhantomData }
+    }
+
+    /// The embedded enum at this path holds the variant struct `E`: a filter on the enum's tag,
+    /// `{"path.tag": {$eq: "E's tag"}}`. Through a `Vec` it matches when any element is that
+    /// variant, as MongoDB does; `Option` and `Box` are looked through. Compiles only for a field
+    /// whose enum (deriving [`Embedded`](macro@crate::Embedded)) has a variant holding `E`.
+    ///
+    /// ```
+    /// use mongotic::prelude::*;
+    /// use mongotic::bson::doc;
+    ///
+    /// #[derive(Debug, Serialize, Deserialize, Embedded)]
+    /// struct Circle { radius: f64 }
+    ///
+    /// #[derive(Debug, Serialize, Deserialize, Embedded)]
+    /// struct Square { side: f64 }
+    ///
+    /// #[derive(Debug, Serialize, Deserialize, Embedded)]
+    /// #[serde(tag = "kind", rename_all = "lowercase")]
+    /// enum Shape { Circle(Circle), Square(Square) }
+    ///
+    /// #[derive(Debug, Serialize, Deserialize, Model)]
+    /// #[mongotic(collection = "drawings")]
+    /// struct Drawing {
+    ///     #[serde(rename = "_id")] #[mongotic(id)] id: i64,
+    ///     shapes: Vec<Shape>,
+    /// }
+    ///
+    /// let has_a_circle = Drawing::shapes.is::<Circle>();
+    /// assert_eq!(has_a_circle.to_document().unwrap(), doc! { "shapes.kind": { "$eq": "circle" } });
+    /// ```
+    pub fn is<E>(&self) -> Filter<M>
+    where
+        V: HoldsVariant<E>,
+    {
+        let path = format!("{}.{}", self.path, V::TAG_FIELD);
+        Filter::field(Cow::Owned(path), Test::Ops(vec![("$eq", Value::Bson(Bson::String(V::TAG.to_owned())))]))
     }
 
     /// The same path with the shape [`One`], for the statements that take one value per

@@ -16,6 +16,7 @@
 //! ```
 
 mod behaviour;
+mod embedded;
 mod id;
 mod index;
 mod scope;
@@ -28,6 +29,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use behaviour::{Changes, HookContext, HookError, Hooks, TimestampField, VersionField};
 pub(crate) use behaviour::{HookEvent, Staged};
+pub use embedded::{Embedded, Embeds, Flattens, HoldsVariant};
 pub(crate) use id::IdKey;
 pub use id::{IdField, IntoId, ModelId};
 pub use index::{IndexDecl, IndexKey};
@@ -35,7 +37,6 @@ pub use scope::{SoftDelete, SoftDeleteField, TenantScoped};
 pub use variant::{Polymorphic, UnknownVariant, Variant};
 
 use crate::error::Undecodable;
-use crate::expr::{Many, One, Shape};
 use crate::schema::{CollectionKind, Validation};
 use crate::validation::Violations;
 
@@ -324,91 +325,3 @@ pub struct Discriminator {
             in generic code, bound the model by `mongotic::Writable`"
 )]
 pub trait Writable: Model {}
-
-/// A struct stored inside a model's documents, with field descriptors of its own.
-///
-/// Implemented by `#[derive(Embedded)]`; it lets [`Field::dot`](crate::Field::dot) reach the
-/// nested fields in queries.
-///
-/// ```
-/// use mongotic::prelude::*;
-///
-/// #[derive(Debug, Clone, Serialize, Deserialize, Embedded)]
-/// struct Address { city: String, zip: String }
-///
-/// assert_eq!(Address::city.path(), "city");
-/// ```
-pub trait Embedded {}
-
-/// Marks a model that flattens the struct `B` into its documents (`#[serde(flatten)] base: B`);
-/// implemented by `#[derive(Model)]`. With it, `B`'s derived `BFields` trait gives the model
-/// descriptors for `B`'s fields, stored at the top level (the Rust form of model inheritance).
-///
-/// ```
-/// use mongotic::prelude::*;
-///
-/// #[derive(Debug, Serialize, Deserialize, Embedded)]
-/// struct Person { name: String, email: String }
-///
-/// #[derive(Debug, Serialize, Deserialize, Model)]
-/// #[mongotic(collection = "admins")]
-/// struct Admin {
-///     #[serde(rename = "_id")]
-///     id: i64,
-///     #[serde(flatten)]
-///     person: Person,
-///     role: String,
-/// }
-///
-/// // `PersonFields` is derived with `Person`; in scope here, it gives `Admin::name`.
-/// assert_eq!(Admin::name.path(), "name");
-/// assert_eq!(Admin::role.path(), "role");
-/// let filter = Admin::name.eq("Ann") & Admin::role.eq("owner");
-/// # let _ = filter;
-/// ```
-pub trait Flattens<B> {}
-
-/// A field type that holds an embedded struct `E`: `E` itself, `Option<E>`, `Box<E>` or a
-/// `Vec<E>` (where a nested path matches any element, as in MongoDB).
-///
-/// ```
-/// use mongotic::prelude::*;
-///
-/// #[derive(Debug, Serialize, Deserialize, Embedded)]
-/// struct Line { sku: String, qty: i32 }
-///
-/// #[derive(Debug, Serialize, Deserialize, Model)]
-/// #[mongotic(collection = "orders")]
-/// struct Order {
-///     #[serde(rename = "_id")] #[mongotic(id)] id: i64,
-///     lines: Vec<Line>,
-/// }
-///
-/// assert_eq!(Order::lines.dot(Line::sku).path(), "lines.sku");
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` does not hold the embedded struct `{E}`",
-    label = "`dot` needs a field whose type is `{E}`, `Option<{E}>`, `Box<{E}>` or `Vec<{E}>`",
-    note = "derive `Embedded` on `{E}` and use its field descriptors"
-)]
-pub trait Embeds<E> {
-    /// [`One`] for a single embedded struct, [`Many`]
-    /// through an array of them.
-    type Shape: Shape;
-}
-
-impl<E: Embedded> Embeds<E> for E {
-    type Shape = One;
-}
-impl<E: Embedded> Embeds<E> for Option<E> {
-    type Shape = One;
-}
-impl<E: Embedded> Embeds<E> for Box<E> {
-    type Shape = One;
-}
-impl<E: Embedded> Embeds<E> for Vec<E> {
-    type Shape = Many;
-}
-impl<E: Embedded> Embeds<E> for Option<Vec<E>> {
-    type Shape = Many;
-}

@@ -342,6 +342,11 @@ impl AsyncCtx {
         sessionmaker(&self.engine).session()
     }
 
+    /// A session bound to `tenant`.
+    pub fn tenant_session(&self, tenant: &str) -> Session {
+        sessionmaker(&self.engine).for_tenant(tenant).session()
+    }
+
     /// The async engine under test.
     pub fn async_engine(&self) -> Engine {
         self.engine.clone()
@@ -414,6 +419,11 @@ impl BlockingCtx {
 
     pub fn session(&self) -> blocking::Session {
         blocking::sessionmaker(&self.engine).session()
+    }
+
+    /// A session bound to `tenant`.
+    pub fn tenant_session(&self, tenant: &str) -> blocking::Session {
+        blocking::sessionmaker(&self.engine).for_tenant(tenant).session()
     }
 
     /// The async engine inside the blocking one.

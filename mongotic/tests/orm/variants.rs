@@ -393,3 +393,286 @@ scenario!(the_enum_validator_admits_every_variant_and_refuses_a_broken_one, |ctx
     assert!(refused, "{reply:?}");
     assert_eq!(aw!(ctx.count::<Event>(doc! {})), 3);
 });
+
+/// Tasks of two kinds, soft-deleted and scoped to a tenant: the enum has both scopes because
+/// its variants do, so `with_deleted`, `restore` and `unscoped` exist on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[serde(tag = "kind")]
+#[mongotic(collection = "tasks")]
+pub enum Task {
+    Chore(Chore),
+    Errand(Errand),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(variant_of = Task)]
+pub struct Chore {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    #[mongotic(tenant)]
+    pub team: String,
+    pub room: String,
+    #[serde(default)]
+    #[mongotic(soft_delete)]
+    pub deleted_at: Option<mongotic::bson::DateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(variant_of = Task)]
+pub struct Errand {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    #[mongotic(tenant)]
+    pub team: String,
+    pub place: String,
+    #[serde(default)]
+    #[mongotic(soft_delete)]
+    pub deleted_at: Option<mongotic::bson::DateTime>,
+}
+
+fn task_ids(tasks: &[Tracked<Task>]) -> Vec<i64> {
+    let mut ids: Vec<i64> = tasks.iter().filter_map(|task| task.read().id().copied()).collect();
+    ids.sort();
+    ids
+}
+
+scenario!(an_enum_keeps_the_soft_delete_and_tenant_scopes_of_its_variants, |ctx| {
+    fn assert_scopes<M: mongotic::SoftDelete + mongotic::TenantScoped>() {}
+    assert_scopes::<Task>();
+    aw!(ctx.insert::<Task>(vec![
+        doc! { "_id": 1_i64, "kind": "Chore", "team": "a", "room": "kitchen", "deleted_at": null },
+        doc! { "_id": 2_i64, "kind": "Errand", "team": "a", "place": "bank", "deleted_at": null },
+        doc! { "_id": 3_i64, "kind": "Chore", "team": "b", "room": "attic", "deleted_at": null },
+        doc! { "_id": 4_i64, "kind": "Errand", "team": "b", "place": "shop", "deleted_at": null },
+    ]));
+    let mut session = ctx.tenant_session("a");
+    let mine = aw!(session.scalars(select::<Task>()).all())?;
+    assert_eq!(task_ids(&mine), [1, 2], "only tenant a's tasks");
+    // An insert is stamped with the session's tenant, whatever the value says.
+    session.add(Task::from(Chore { id: 5, team: "b".into(), room: "hall".into(), deleted_at: None }));
+    // A delete marks the document; the enum delegates to the variant it holds.
+    let errand = aw!(session.get::<Task>(2_i64))?.ok_or("task 2")?;
+    session.delete(&errand)?;
+    aw!(session.commit())?;
+    let five = aw!(ctx.find_one::<Task>(doc! { "_id": 5_i64 })).ok_or("task 5")?;
+    assert_eq!(five.get_str("team").ok(), Some("a"), "{five}");
+    let two = aw!(ctx.find_one::<Task>(doc! { "_id": 2_i64 })).ok_or("task 2 was removed")?;
+    assert!(two.get_datetime("deleted_at").is_ok(), "{two}");
+
+    let mut session = ctx.tenant_session("a");
+    assert_eq!(task_ids(&aw!(session.scalars(select::<Task>()).all())?), [1, 5]);
+    assert_eq!(aw!(session.scalars(select::<Errand>()).count())?, 0, "a view hides deleted documents too");
+    let binned = aw!(session.scalars(select::<Task>().only_deleted()).all())?;
+    assert_eq!(task_ids(&binned), [2]);
+    session.restore(&binned[0])?;
+    aw!(session.commit())?;
+    assert_eq!(aw!(ctx.count::<Task>(doc! { "_id": 2_i64, "deleted_at": null })), 1);
+    let everyone = aw!(session.scalars(select::<Task>().unscoped()).all())?;
+    assert_eq!(task_ids(&everyone), [1, 2, 3, 4, 5]);
+});
+
+// ---- Embedded polymorphism: enum values inside a model's documents ----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+pub struct Card {
+    pub last4: String,
+    pub brand: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+pub struct Transfer {
+    pub iban: String,
+}
+
+/// How a checkout was paid: a card, a transfer, or cash (a unit variant, its tag alone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Payment {
+    Card(Card),
+    Transfer(Transfer),
+    Cash,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+pub struct Circle {
+    pub radius: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+pub struct Rect {
+    pub width: i64,
+    pub height: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+#[serde(tag = "shape")]
+pub enum Figure {
+    Circle(Circle),
+    Rect(Rect),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(collection = "checkouts")]
+pub struct Checkout {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    pub payment: Option<Payment>,
+    pub figures: Vec<Figure>,
+}
+
+fn card(last4: &str) -> Option<Payment> {
+    Some(Payment::Card(Card { last4: last4.into(), brand: "visa".into() }))
+}
+
+fn transfer(iban: &str) -> Option<Payment> {
+    Some(Payment::Transfer(Transfer { iban: iban.into() }))
+}
+
+fn circle(radius: i64) -> Figure {
+    Figure::Circle(Circle { radius })
+}
+
+fn rect(width: i64, height: i64) -> Figure {
+    Figure::Rect(Rect { width, height })
+}
+
+fn checkouts() -> Vec<Checkout> {
+    vec![
+        Checkout { id: 1, payment: card("4242"), figures: vec![circle(1)] },
+        Checkout { id: 2, payment: transfer("DE89"), figures: vec![rect(2, 3), circle(5)] },
+        Checkout { id: 3, payment: Some(Payment::Cash), figures: vec![] },
+        Checkout { id: 4, payment: None, figures: vec![rect(1, 1)] },
+    ]
+}
+
+fn checkout_ids(found: &[Tracked<Checkout>]) -> Vec<i64> {
+    let mut ids: Vec<i64> = found.iter().map(|checkout| checkout.read().id).collect();
+    ids.sort();
+    ids
+}
+
+/// The keys of a stored document, sorted: what a change left behind, whatever its order.
+fn keys_of(doc: &Document) -> Vec<String> {
+    let mut keys: Vec<String> = doc.keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+scenario!(embedded_enums_are_filtered_by_their_variant_and_by_variant_fields, |ctx| {
+    let mut session = ctx.session();
+    session.add_all(checkouts());
+    aw!(session.commit())?;
+    let one = aw!(ctx.find_one::<Checkout>(doc! { "_id": 1_i64 })).ok_or("checkout 1")?;
+    assert_eq!(
+        one.get_document("payment").ok(),
+        Some(&doc! { "method": "card", "last4": "4242", "brand": "visa" }),
+        "serde's internally tagged form: {one}"
+    );
+
+    let mut session = ctx.session();
+    let cases: Vec<(&str, Filter<Checkout>, Vec<i64>)> = vec![
+        ("is card", Checkout::payment.is::<Card>(), vec![1]),
+        ("is transfer", Checkout::payment.is::<Transfer>(), vec![2]),
+        ("a card field", Checkout::payment.dot(Card::last4).eq("4242"), vec![1]),
+        ("a transfer field", Checkout::payment.dot(Transfer::iban).starts_with("DE"), vec![2]),
+        ("the tag of a unit variant", Checkout::payment.dot(Payment::TAG).eq("cash"), vec![3]),
+        ("no payment", Checkout::payment.is_null(), vec![4]),
+        ("any element a circle", Checkout::figures.is::<Circle>(), vec![1, 2]),
+        ("any element a rect", Checkout::figures.is::<Rect>(), vec![2, 4]),
+        ("a field of an element's variant", Checkout::figures.dot(Circle::radius).gt(2), vec![2]),
+        ("tags in a set", Checkout::figures.dot(Figure::TAG).in_(["Rect"]), vec![2, 4]),
+    ];
+    for (case, filter, expected) in cases {
+        let found = aw!(session.scalars(select::<Checkout>().filter(filter)).all())?;
+        assert_eq!(checkout_ids(&found), expected, "{case}");
+    }
+    // A sort by a variant's field: documents without it sort first, as MongoDB orders missing.
+    let by_last4 = aw!(session
+        .scalars(
+            select::<Checkout>()
+                .filter(Checkout::payment.is::<Card>())
+                .order_by(Checkout::payment.dot(Card::last4).desc())
+        )
+        .all())?;
+    assert_eq!(checkout_ids(&by_last4), [1]);
+    // The values read back are the values written, variant for variant.
+    let all = aw!(session.scalars(select::<Checkout>().order_by(Checkout::id)).all())?;
+    let read: Vec<Checkout> = all.iter().map(|checkout| checkout.read().clone()).collect();
+    assert_eq!(read, checkouts());
+});
+
+scenario!(a_change_inside_an_embedded_enum_is_a_nested_set_and_a_change_of_its_variant_leaves_nothing_stale, |ctx| {
+    let mut session = ctx.session();
+    session.add_all(checkouts());
+    aw!(session.commit())?;
+
+    let mut session = ctx.session();
+    let first = aw!(session.get::<Checkout>(1_i64))?.ok_or("checkout 1")?;
+    let second = aw!(session.get::<Checkout>(2_i64))?.ok_or("checkout 2")?;
+    if let Some(Payment::Card(card)) = &mut first.write().payment {
+        card.last4 = "1111".into();
+    }
+    {
+        let mut second = second.write();
+        // The transfer becomes a card, and the first figure turns from a rect into a circle.
+        second.payment = card("9999");
+        second.figures[0] = circle(7);
+    }
+    ctx.log().clear();
+    aw!(session.commit())?;
+
+    let updates: Vec<Document> = ctx
+        .log()
+        .commands("update")
+        .iter()
+        .flat_map(|command| command.get_array("updates").cloned().unwrap_or_default())
+        .filter_map(|update| update.as_document().cloned())
+        .collect();
+    let of = |id: i64| {
+        updates
+            .iter()
+            .find(|update| update.get_document("q").is_ok_and(|q| q.get_i64("_id") == Ok(id)))
+            .and_then(|update| update.get_document("u").ok().cloned())
+            .ok_or(format!("no update of {id}: {updates:?}"))
+    };
+    // Within one variant: the changed field alone, by its dotted path.
+    assert_eq!(of(1)?, doc! { "$set": { "payment.last4": "1111" } });
+    // The stored documents are what the values serialize to: no field of the old variants.
+    let stored = aw!(ctx.find_one::<Checkout>(doc! { "_id": 2_i64 })).ok_or("checkout 2")?;
+    let payment = stored.get_document("payment").map_err(|_| format!("{stored}"))?;
+    assert_eq!(keys_of(payment), ["brand", "last4", "method"], "{stored}");
+    assert_eq!((payment.get_str("method").ok(), payment.get_str("last4").ok()), (Some("card"), Some("9999")));
+    let figures = stored.get_array("figures").map_err(|_| format!("{stored}"))?;
+    assert_eq!(
+        figures,
+        &vec![
+            Bson::from(doc! { "shape": "Circle", "radius": 7_i64 }),
+            Bson::from(doc! { "shape": "Circle", "radius": 5_i64 })
+        ]
+    );
+
+    let mut fresh = ctx.session();
+    let second = aw!(fresh.get::<Checkout>(2_i64))?.ok_or("checkout 2")?;
+    assert_eq!(*second.read(), Checkout { id: 2, payment: card("9999"), figures: vec![circle(7), circle(5)] });
+    assert_eq!(aw!(fresh.scalars(select::<Checkout>().filter(Checkout::payment.is::<Transfer>())).count())?, 0);
+});
+
+scenario!(an_unknown_tag_inside_a_document_is_a_typed_error_naming_the_document, |ctx| {
+    aw!(ctx.insert::<Checkout>(vec![
+        doc! { "_id": 1_i64, "payment": { "method": "cash" }, "figures": [] },
+        doc! { "_id": 2_i64, "payment": { "method": "crypto", "wallet": "0xab" }, "figures": [] },
+    ]));
+    let mut session = ctx.session();
+    let err = aw!(session.scalars(select::<Checkout>()).all()).expect_err("an unknown tag");
+    match err.cause() {
+        mongotic::Error::Deserialize { namespace, id, source } => {
+            assert!(namespace.ends_with(".checkouts"), "{namespace}");
+            assert_eq!(id.as_deref(), Some(&Bson::Int64(2)));
+            assert!(source.to_string().contains("crypto"), "{source}");
+        }
+        other => return Err(format!("not Deserialize: {other}").into()),
+    }
+    // Nothing was written; the known document still reads.
+    assert_eq!(aw!(ctx.count::<Checkout>(doc! { "payment.wallet": "0xab" })), 1);
+    assert!(aw!(session.get::<Checkout>(1_i64))?.is_some());
+});
