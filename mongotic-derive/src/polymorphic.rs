@@ -247,7 +247,11 @@ pub(crate) fn model(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenSt
             }
 
             fn __validate_field(path: &str, value: &#krate::bson::Bson, report: &mut #krate::validation::Violations) {
+                // Every variant may have a field of this name; a constraint they share is
+                // reported once.
+                let start = report.len();
                 #(<#types as #krate::Model>::__validate_field(path, value, report);)*
+                report.__dedup_from(start);
             }
 
             // The tag is read from the raw bytes and the matching variant decoded directly:

@@ -142,6 +142,20 @@ impl Violations {
     pub fn has(&self, path: &str) -> bool {
         self.entries.iter().any(|violation| violation.path == path)
     }
+
+    /// Drops the repeats among the entries from `start` on, keeping the first of each: an enum
+    /// model checks a field against every variant, and variants often share a constraint.
+    #[doc(hidden)]
+    pub fn __dedup_from(&mut self, start: usize) {
+        let mut index = start;
+        while index < self.entries.len() {
+            if self.entries[start..index].contains(&self.entries[index]) {
+                self.entries.remove(index);
+            } else {
+                index += 1;
+            }
+        }
+    }
 }
 
 impl<'a> IntoIterator for &'a Violations {

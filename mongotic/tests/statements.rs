@@ -226,3 +226,53 @@ fn unserializable_values_are_typed_errors() {
     assert!(matches!(result, Err(Error::InvalidValue { .. })), "{result:?}");
     assert!(User::big.eq(5_u64).to_document().is_ok());
 }
+
+/// An enum model checks a value a bulk update sets against every variant that has the field:
+/// a constraint the variants share is reported once, one only a variant has still counts.
+#[cfg(feature = "garde")]
+mod enum_field_checks {
+    use mongotic::bson::Bson;
+    use mongotic::prelude::*;
+    use mongotic::validation::Violations;
+
+    #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+    #[serde(tag = "kind")]
+    #[mongotic(collection = "pets")]
+    enum Pet {
+        Cat(Cat),
+        Dog(Dog),
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize, Model, garde::Validate)]
+    #[mongotic(variant_of = Pet)]
+    #[garde(allow_unvalidated)]
+    struct Cat {
+        #[serde(rename = "_id")]
+        id: i64,
+        #[garde(length(min = 1))]
+        name: String,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize, Model, garde::Validate)]
+    #[mongotic(variant_of = Pet)]
+    #[garde(allow_unvalidated)]
+    struct Dog {
+        #[serde(rename = "_id")]
+        id: i64,
+        #[garde(length(min = 1))]
+        name: String,
+        #[garde(range(min = 0))]
+        bark: i32,
+    }
+
+    #[test]
+    fn a_constraint_shared_by_variants_is_reported_once() {
+        let mut report = Violations::default();
+        <Pet as Model>::__validate_field("name", &Bson::String(String::new()), &mut report);
+        assert_eq!(report.len(), 1, "{report}");
+        <Pet as Model>::__validate_field("bark", &Bson::Int32(-1), &mut report);
+        assert_eq!(report.len(), 2, "{report}");
+        <Pet as Model>::__validate_field("name", &Bson::String("Rex".into()), &mut report);
+        assert_eq!(report.len(), 2, "a valid value adds nothing: {report}");
+    }
+}

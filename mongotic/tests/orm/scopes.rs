@@ -26,6 +26,104 @@ pub enum Seen {
     Count(u64),
 }
 
+/// The read rows of the path table over the models named `Book` and `Author` where it is
+/// used, as one `match` on every `Path` without a wildcard; the write rows run `writes` (a
+/// variant's view has none: it is read-only).
+macro_rules! read_rows {
+    ($path:expr, $session:expr, writes => $writes:expr) => {{
+        let books = || select::<Book>().filter(Book::pages.gte(0));
+        let one = || select::<Book>().filter(Book::title.eq("book 1"));
+        let ids = |found: Vec<Tracked<Book>>| Seen::Ids(found.iter().map(|book| book.read().id).collect());
+        let session: &mut Session = $session;
+        match $path {
+            Path::ScalarsAll => ids(session.scalars(books()).all().await?),
+            Path::ScalarsFirst => {
+                ids(session.scalars(books().order_by(-Book::id)).first().await?.into_iter().collect())
+            }
+            Path::ScalarsOne => ids(vec![session.scalars(one()).one().await?]),
+            Path::ScalarsOneOrNone => ids(session.scalars(one()).one_or_none().await?.into_iter().collect()),
+            Path::ScalarsCount => Seen::Count(session.scalars(books()).count().await?),
+            Path::ScalarsExists => {
+                let outside = session.scalars(select::<Book>().filter(Book::id.gte(OUTSIDE))).exists().await?;
+                Seen::Count(u64::from(!outside) * 7)
+            }
+            Path::ScalarsStream => {
+                use futures::TryStreamExt;
+                ids(session.scalars(books()).stream().try_collect().await?)
+            }
+            Path::Scalar => {
+                Seen::Ids(session.scalar(books().order_by(-Book::id).columns(Book::id)).await?.into_iter().collect())
+            }
+            Path::ExecuteSelect => {
+                let rows = session.execute(books().columns((Book::id, Book::pages))).all().await?;
+                Seen::Ids(rows.into_iter().map(|(id, _)| id).collect())
+            }
+            Path::SelectResult => {
+                let rows = session.execute(books().columns(Book::id)).await?.rows().await?;
+                Seen::Ids(rows.iter().map(|row| row.get::<i64>(0)).collect::<Result<_, _>>()?)
+            }
+            Path::Distinct => Seen::Ids(session.execute(books().distinct(Book::id)).await?),
+            Path::GroupBy => {
+                let groups = session.execute(books().group_by(Book::title).agg(mongotic::aggregate::count())).await?;
+                Seen::Count(groups.into_iter().map(|(_, count)| count).sum())
+            }
+            Path::Totals => Seen::Count(session.execute(books().aggregate(mongotic::aggregate::count())).await?),
+            Path::Pipeline => {
+                let stmt = mongotic::aggregate::pipeline::<Book, Document>([doc! { "$project": { "_id": 1 } }]);
+                let docs = session.execute(stmt).await?;
+                Seen::Ids(docs.iter().filter_map(|doc| doc.get_i64("_id").ok()).collect())
+            }
+            Path::Get => {
+                let mut found = Vec::new();
+                for id in [2, OUTSIDE + 2] {
+                    found.extend(session.get::<Book>(id).await?);
+                }
+                ids(found)
+            }
+            Path::GetMany => {
+                ids(session.get_many::<Book>([1, 2, OUTSIDE + 1, OUTSIDE + 2]).await?.into_iter().flatten().collect())
+            }
+            Path::Refresh => match session.get::<Book>(4_i64).await? {
+                Some(book) => {
+                    session.refresh(&book).await?;
+                    ids(vec![book])
+                }
+                None => Seen::Ids(Vec::new()),
+            },
+            Path::SelectLoad => {
+                let found = session.scalars(books().load(Book::author)).all().await?;
+                let mut seen = Vec::new();
+                for book in &found {
+                    // A reference to an author outside the scope is not loaded.
+                    if let Ok(author) = session.related(book, Book::author) {
+                        seen.push(author.read().id);
+                    }
+                }
+                Seen::Ids(seen)
+            }
+            Path::Load => {
+                let authors = session.scalars(select::<Author>()).all().await?;
+                session.load(&authors, Author::books).await?;
+                let mut seen: Vec<i64> = authors.iter().map(|author| author.read().id).collect();
+                for author in &authors {
+                    seen.extend(session.related(author, Author::books)?.iter().map(|book| book.read().id));
+                }
+                Seen::Ids(seen)
+            }
+            Path::Keyset => {
+                let page = books().order_by(Book::pages).keyset().limit(2);
+                let first = session.scalars(page.clone()).all().await?;
+                let mut found = first.clone();
+                if let Some(last) = first.last() {
+                    found.extend(session.scalars(page.after(last)?).all().await?);
+                }
+                ids(found)
+            }
+            Path::Insert | Path::Update | Path::Delete | Path::Upsert | Path::Flush => $writes,
+        }
+    }};
+}
+
 /// The models of one scope, their seed and a runner of every path over them.
 macro_rules! scoped {
     ($module:ident, $db:literal, field: { $($field:tt)* }, init: { $($init:tt)* }, outside: $outside:expr) => {
@@ -95,84 +193,7 @@ macro_rules! scoped {
 
             /// Runs the row `path` in `session`, which is in the scope.
             pub async fn run(path: Path, session: &mut Session) -> mongotic::Result<Seen> {
-                let books = || select::<Book>().filter(Book::pages.gte(0));
-                let one = || select::<Book>().filter(Book::title.eq("book 1"));
-                let ids = |found: Vec<Tracked<Book>>| Seen::Ids(found.iter().map(|book| book.read().id).collect());
-                Ok(match path {
-                    Path::ScalarsAll => ids(session.scalars(books()).all().await?),
-                    Path::ScalarsFirst => ids(session.scalars(books().order_by(-Book::id)).first().await?.into_iter().collect()),
-                    Path::ScalarsOne => ids(vec![session.scalars(one()).one().await?]),
-                    Path::ScalarsOneOrNone => ids(session.scalars(one()).one_or_none().await?.into_iter().collect()),
-                    Path::ScalarsCount => Seen::Count(session.scalars(books()).count().await?),
-                    Path::ScalarsExists => {
-                        let outside = session.scalars(select::<Book>().filter(Book::id.gte(OUTSIDE))).exists().await?;
-                        Seen::Count(u64::from(!outside) * 7)
-                    }
-                    Path::ScalarsStream => {
-                        use futures::TryStreamExt;
-                        ids(session.scalars(books()).stream().try_collect().await?)
-                    }
-                    Path::Scalar => Seen::Ids(session.scalar(books().order_by(-Book::id).columns(Book::id)).await?.into_iter().collect()),
-                    Path::ExecuteSelect => {
-                        let rows = session.execute(books().columns((Book::id, Book::pages))).all().await?;
-                        Seen::Ids(rows.into_iter().map(|(id, _)| id).collect())
-                    }
-                    Path::SelectResult => {
-                        let rows = session.execute(books().columns(Book::id)).await?.rows().await?;
-                        Seen::Ids(rows.iter().map(|row| row.get::<i64>(0)).collect::<Result<_, _>>()?)
-                    }
-                    Path::Distinct => Seen::Ids(session.execute(books().distinct(Book::id)).await?),
-                    Path::GroupBy => {
-                        let groups = session.execute(books().group_by(Book::title).agg(mongotic::aggregate::count())).await?;
-                        Seen::Count(groups.into_iter().map(|(_, count)| count).sum())
-                    }
-                    Path::Totals => Seen::Count(session.execute(books().aggregate(mongotic::aggregate::count())).await?),
-                    Path::Pipeline => {
-                        let stmt = mongotic::aggregate::pipeline::<Book, Document>([doc! { "$project": { "_id": 1 } }]);
-                        let docs = session.execute(stmt).await?;
-                        Seen::Ids(docs.iter().filter_map(|doc| doc.get_i64("_id").ok()).collect())
-                    }
-                    Path::Get => {
-                        let mut found = Vec::new();
-                        for id in [2, OUTSIDE + 2] {
-                            found.extend(session.get::<Book>(id).await?);
-                        }
-                        ids(found)
-                    }
-                    Path::GetMany => ids(session.get_many::<Book>([1, 2, OUTSIDE + 1, OUTSIDE + 2]).await?.into_iter().flatten().collect()),
-                    Path::Refresh => {
-                        let Some(book) = session.get::<Book>(4_i64).await? else { return Ok(Seen::Ids(Vec::new())) };
-                        session.refresh(&book).await?;
-                        ids(vec![book])
-                    }
-                    Path::SelectLoad => {
-                        let found = session.scalars(books().load(Book::author)).all().await?;
-                        let mut seen = Vec::new();
-                        for book in &found {
-                            // A reference to an author outside the scope is not loaded.
-                            if let Ok(author) = session.related(book, Book::author) {
-                                seen.push(author.read().id);
-                            }
-                        }
-                        Seen::Ids(seen)
-                    }
-                    Path::Load => {
-                        let authors = session.scalars(select::<Author>()).all().await?;
-                        session.load(&authors, Author::books).await?;
-                        let mut seen: Vec<i64> = authors.iter().map(|author| author.read().id).collect();
-                        for author in &authors {
-                            seen.extend(session.related(author, Author::books)?.iter().map(|book| book.read().id));
-                        }
-                        Seen::Ids(seen)
-                    }
-                    Path::Keyset => {
-                        let page = books().order_by(Book::pages).keyset().limit(2);
-                        let first = session.scalars(page.clone()).all().await?;
-                        let Some(last) = first.last() else { return Ok(Seen::Ids(Vec::new())) };
-                        let mut found = first.clone();
-                        found.extend(session.scalars(page.after(last)?).all().await?);
-                        ids(found)
-                    }
+                Ok(read_rows!(path, session, writes => match path {
                     Path::Insert => {
                         session.execute(insert::<Book>().values([book(100, "new", 1, 0)])).await?;
                         Seen::Ids(vec![100])
@@ -214,7 +235,8 @@ macro_rules! scoped {
                         seen.push(upserted.read().id);
                         Seen::Ids(seen)
                     }
-                })
+                    _ => unreachable!("{path:?} is a read row"),
+                }))
             }
         }
     };
@@ -243,6 +265,77 @@ scoped!(
     init: { tenant: "b".into() },
     outside: |outside| doc! { "tenant": if outside { "b" } else { "a" } }
 );
+
+/// A variant's view is a scope too: `select::<Book>()` of the enum `Item` reads the documents
+/// tagged "book" only. Outside it: pamphlets, with the same ids from 500, titles and pages.
+pub mod view {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+    #[mongotic(database = "scopes_view", collection = "authors")]
+    pub struct Author {
+        #[serde(rename = "_id")]
+        pub id: i64,
+        pub name: String,
+    }
+
+    #[allow(non_upper_case_globals)]
+    impl Author {
+        pub const books: Reverse<Book, Ref<Author>> = Book::author.reverse();
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+    #[serde(tag = "kind", rename_all = "lowercase")]
+    #[mongotic(database = "scopes_view", collection = "items")]
+    pub enum Item {
+        Book(Book),
+        Pamphlet(Pamphlet),
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+    #[mongotic(variant_of = Item)]
+    pub struct Book {
+        #[serde(rename = "_id")]
+        pub id: i64,
+        pub title: String,
+        pub pages: i32,
+        pub author: Ref<Author>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+    #[mongotic(variant_of = Item)]
+    pub struct Pamphlet {
+        #[serde(rename = "_id")]
+        pub id: i64,
+        pub title: String,
+        pub pages: i32,
+        pub author: Ref<Author>,
+    }
+
+    /// Authors 0..3; books 0..7 as in the other scopes (book 6 names a missing author 500),
+    /// and pamphlets from 500 with the same titles, pages and authors.
+    pub async fn seed(ctx: &AsyncCtx) {
+        ctx.insert::<Author>((0..3).map(|i: i64| doc! { "_id": i, "name": format!("author {i}") }).collect()).await;
+        for (offset, kind) in [(0, "book"), (OUTSIDE, "pamphlet")] {
+            let items = (0..7).map(|i: i64| {
+                doc! {
+                    "_id": offset + i,
+                    "kind": kind,
+                    "title": format!("book {i}"),
+                    "pages": (i * 100) as i32,
+                    "author": if i == 6 { OUTSIDE } else { i % 3 },
+                }
+            });
+            ctx.insert::<Item>(items.collect()).await;
+        }
+    }
+
+    /// Runs the row `path` through the view; `None` for a write row: a view is read-only, and
+    /// a write through it does not compile (`tests/ui/variant_view_is_read_only.rs`).
+    pub async fn run(path: Path, session: &mut Session) -> mongotic::Result<Option<Seen>> {
+        Ok(read_rows!(path, session, writes => return Ok(None)).into())
+    }
+}
 
 /// The documents outside the scope, as stored.
 async fn outside<M: Model>(ctx: &AsyncCtx) -> Vec<Document> {
@@ -315,6 +408,30 @@ async fn every_path_keeps_to_the_scope() -> TestResult {
     Ok(())
 }
 test!(async every_path_keeps_to_the_scope, needs = [ReplicaSet]);
+
+/// Every read row of the path table through a variant's view: it sees only that variant's
+/// documents (the tag filter is on every read path), and the other variant's stay as they were.
+async fn every_read_path_of_a_variant_view_keeps_to_its_tag() -> TestResult {
+    let mut read_rows = 0;
+    for path in Path::ALL {
+        let ctx = AsyncCtx::new().await;
+        view::seed(&ctx).await;
+        let before = outside::<view::Item>(&ctx).await;
+        let mut session = ctx.session();
+        let seen = view::run(path, &mut session).await.map_err(|err| format!("view: {path:?}: {err}"))?;
+        match seen {
+            Some(seen) => {
+                check_seen("variant view", path, &seen);
+                read_rows += 1;
+            }
+            None => assert!(path.writes(), "{path:?} is a read row and did not run"),
+        }
+        assert_eq!(before, outside::<view::Item>(&ctx).await, "view: {path:?} changed another variant's documents");
+    }
+    assert_eq!(read_rows, Path::ALL.iter().filter(|path| !path.writes()).count());
+    Ok(())
+}
+test!(async every_read_path_of_a_variant_view_keeps_to_its_tag, needs = [ReplicaSet]);
 
 /// The same rows on a standalone server, where flushes have no transaction.
 async fn every_path_keeps_to_the_scope_without_transactions() -> TestResult {

@@ -15,8 +15,11 @@ struct Click {
     url: String,
 }
 
-fn main() {
-    let mut session: Session = unimplemented!();
-    // The enum is the one writable copy of a document: a view is read-only.
+// The enum is the one writable copy of a document: a view is read-only.
+fn stage(session: &mut Session) {
     session.add(Click { id: 1, url: "/".into() });
+}
+
+fn main() {
+    let _ = stage;
 }
