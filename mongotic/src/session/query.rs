@@ -4,8 +4,10 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bson::oid::ObjectId;
 use bson::{RawDocument, RawDocumentBuf};
@@ -428,7 +430,24 @@ impl<'s, M: Model, P: Projection<M>> SelectResult<'s, M, P> {
                 .await
                 .map_err(|err| Error::from_driver(err, &self.namespace, None))
         };
-        match bounded(self.timeout, &self.namespace, next).instrument(self.span.span.clone()).await {
+        // Most calls take the next document of the batch in hand and are ready at once: only
+        // a call that waits for the server (a `getMore`) is worth a timer and a span of its own.
+        // The first poll runs in the statement's span all the same, since it may send one.
+        let span = &self.span.span;
+        let mut next = std::pin::pin!(next);
+        let first = std::future::poll_fn(|cx| {
+            Poll::Ready(if span.is_disabled() {
+                next.as_mut().poll(cx)
+            } else {
+                span.in_scope(|| next.as_mut().poll(cx))
+            })
+        })
+        .await;
+        let advanced = match first {
+            Poll::Ready(advanced) => advanced,
+            Poll::Pending => bounded(self.timeout, &self.namespace, next).instrument(span.clone()).await,
+        };
+        match advanced {
             Ok(more) => {
                 self.span.rows += u64::from(more);
                 Ok(more)

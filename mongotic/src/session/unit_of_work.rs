@@ -13,7 +13,6 @@
 
 use std::any::TypeId;
 use std::borrow::Cow;
-use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,7 +164,8 @@ pub(crate) struct UnitOfWork {
     slab: Slab,
     /// Per model (few per session, so a short list), the slots of its filed entities.
     identity: Vec<(TypeId, IdTable)>,
-    hasher: RandomState,
+    /// Seeded per process (ids can come from users: a fixed hash would let them collide).
+    hasher: foldhash::fast::RandomState,
     next_seq: u64,
     /// The tenant the session is bound to: its flushes stamp new entities of tenant-scoped
     /// models with it and filter their writes on it.
@@ -181,7 +181,7 @@ impl UnitOfWork {
             session_id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
             slab: Slab { slots: Vec::new(), free: Vec::new(), len: 0 },
             identity: Vec::new(),
-            hasher: RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             next_seq: 0,
             tenant: None,
             upserts: std::collections::HashMap::new(),

@@ -46,7 +46,7 @@ pub(crate) struct Write {
     pub(crate) version: Option<VersionCheck>,
     /// The fields beyond `_id` and the version the write's filter carries: the shard key,
     /// the tenant, a soft-delete field's `null` (see `scope::write_key`).
-    pub(crate) key: Option<Box<RawDocumentBuf>>,
+    pub(crate) key: Option<RawDocumentBuf>,
     /// Once the write lands, the session lets the entity go (a soft delete: its document
     /// stays, marked deleted).
     pub(crate) detach: bool,
@@ -181,7 +181,7 @@ impl Plan {
 
     /// The keys of the writes `indices` (see [`Write::key`]), for a read of their documents.
     pub(crate) fn keys(&self, indices: &[usize]) -> Vec<Option<RawDocumentBuf>> {
-        indices.iter().map(|index| self.writes[*index].key.as_deref().cloned()).collect()
+        indices.iter().map(|index| self.writes[*index].key.clone()).collect()
     }
 
     /// The error for the versioned write `index` that met a version it did not expect
@@ -284,17 +284,35 @@ pub(crate) fn build_plan(engine: &Engine, uow: &mut UnitOfWork) -> Result<Plan> 
 /// the version the server has.
 /// `true` when the update document `update` (`$set`/`$unset` by dotted path) writes one of
 /// `paths`, a part of one, or a document holding one.
+/// `true` when `update` writes a path the write's key is made of: the shard key, the tenant
+/// or the soft-delete field. One pass over the update.
+fn writes_key(update: &RawDocument, meta: &ModelMeta) -> bool {
+    writes_where(update, |written| {
+        meta.shard_key.iter().any(|path| related(written, path.as_bytes()))
+            || meta.tenant.is_some_and(|path| related(written, path.as_bytes()))
+            || meta.soft_delete.is_some_and(|path| related(written, path.as_bytes()))
+    })
+}
+
+/// `true` when `update` writes one of `paths`, a part of one or a document holding one.
 fn writes_any(update: &RawDocument, paths: &[&str]) -> bool {
-    let related = |written: &[u8], path: &[u8]| {
-        let (shorter, longer) = if written.len() <= path.len() { (written, path) } else { (path, written) };
-        longer.starts_with(shorter) && (longer.len() == shorter.len() || longer.get(shorter.len()) == Some(&b'.'))
-    };
+    writes_where(update, |written| paths.iter().any(|path| related(written, path.as_bytes())))
+}
+
+/// One path is the other, or lies within it.
+fn related(written: &[u8], path: &[u8]) -> bool {
+    let (shorter, longer) = if written.len() <= path.len() { (written, path) } else { (path, written) };
+    longer.starts_with(shorter) && (longer.len() == shorter.len() || longer.get(shorter.len()) == Some(&b'.'))
+}
+
+/// `true` when a path `update` writes (`$set`/`$unset` keys) passes `test`.
+fn writes_where(update: &RawDocument, test: impl Fn(&[u8]) -> bool) -> bool {
     crate::wire::elements(update.as_bytes()).any(|operator| {
         // A framing that does not hold counts as writing everything.
         let Some(operator) = operator else { return true };
         operator.kind != crate::wire::kind::DOCUMENT
             || crate::wire::elements(operator.value).any(|written| match written {
-                Some(written) => paths.iter().any(|path| related(written.key, path.as_bytes())),
+                Some(written) => test(written.key),
                 None => true,
             })
     })
@@ -425,7 +443,7 @@ impl Planner {
                 }
                 if state.is_persistent() {
                     let stored = stored_document(&*entity).map_err(fail)?;
-                    write.key = write_key(meta, self.tenant.as_ref(), &stored, false).map(Box::new);
+                    write.key = write_key(meta, self.tenant.as_ref(), &stored, false);
                 }
                 (write.kind, write.id) = (WriteKind::Delete, ServerId::new(id));
             }
@@ -447,7 +465,7 @@ impl Planner {
                 // A merge may create its document, or replace one marked deleted: its key is the
                 // one it gives the document.
                 if let Body::Document(doc) = &write.body {
-                    write.key = write_key(meta, self.tenant.as_ref(), doc, false).map(Box::new);
+                    write.key = write_key(meta, self.tenant.as_ref(), doc, false);
                 }
                 write.upsert = true;
                 (write.kind, write.id) = (WriteKind::Replace, ServerId::new(id));
@@ -508,9 +526,21 @@ impl Planner {
                     (current, change) = self.change(&*entity, &stored_id, &name)?.unwrap_or((current, change));
                 }
                 if !meta.shard_key.is_empty() || meta.tenant.is_some() || meta.soft_delete.is_some() {
-                    let stored = stored_document(&*entity).map_err(fail)?;
-                    self.check_keys(meta, &stored, &current, &change, &name, &stored_id)?;
-                    write.key = write_key(meta, self.tenant.as_ref(), &stored, true).map(Box::new);
+                    // A field update that writes none of the key's paths leaves them as stored:
+                    // the current document has the stored values, and no copy of the baseline
+                    // is needed (the common case: a change of other fields).
+                    let key_untouched = match &change {
+                        Change::Update(update) => !writes_key(update, meta),
+                        Change::Replace | Change::None => false,
+                    };
+                    if key_untouched {
+                        self.check_tenant(meta, &current, &current, &name, &stored_id)?;
+                        write.key = write_key(meta, self.tenant.as_ref(), &current, true);
+                    } else {
+                        let stored = stored_document(&*entity).map_err(fail)?;
+                        self.check_keys(meta, &stored, &current, &change, &name, &stored_id)?;
+                        write.key = write_key(meta, self.tenant.as_ref(), &stored, true);
+                    }
                 }
                 write.expect_match = true;
                 write.id = ServerId::new(stored_id);
@@ -562,6 +592,19 @@ impl Planner {
         if !untouched && !meta.shard_key.iter().all(|path| same(path)) {
             return Err(Error::ShardKeyChanged { namespace: name.to_owned(), id: Box::new(id.clone()) });
         }
+        self.check_tenant(meta, stored, current, name, id)
+    }
+
+    /// Refuses a write that moves a document to another tenant, or writes another tenant's
+    /// document (`stored` is what the server has, `current` what the write leaves).
+    fn check_tenant(
+        &self,
+        meta: &ModelMeta,
+        stored: &RawDocument,
+        current: &RawDocument,
+        name: &str,
+        id: &Bson,
+    ) -> Result<()> {
         if let Some(field) = meta.tenant {
             let tenant = |doc: &RawDocument| value_at(doc, field).map(|value| value.to_raw_bson());
             let owner = tenant(stored);
