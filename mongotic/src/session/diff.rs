@@ -54,9 +54,118 @@ pub(crate) fn diff(old: &RawDocument, new: &RawDocument) -> Change {
     if old.as_bytes() == new.as_bytes() {
         return Change::None;
     }
-    if let Some(change) = diff_in_step(old.as_bytes(), new.as_bytes()) {
+    if let Some(change) = diff_in_step(old.as_bytes(), new.as_bytes(), None) {
         return change;
     }
+    diff_general(old, new)
+}
+
+/// The most top-level fields a [`Watch`] looks out for.
+pub(crate) const MAX_WATCHED: usize = 4;
+
+/// Top-level fields [`diff_watching`] looks out for while it walks the documents side by side:
+/// a write's shard key, whose values the write's filter carries. What it saw costs nothing
+/// more than the comparison itself, where finding the fields again would walk the document.
+#[derive(Clone)]
+pub(crate) struct Watch {
+    keys: [&'static str; MAX_WATCHED],
+    count: usize,
+    /// The first bytes of the keys, as a set: most elements are passed over on one test.
+    first_bytes: [u64; 4],
+    /// Per key, its element in the new document: the BSON type (0 when the document has no
+    /// such field) and the value's byte range. Kept small: every change of a watched model
+    /// fills one.
+    found: [(u8, u32, u32); MAX_WATCHED],
+    /// A watched field's value differs between the documents.
+    pub(crate) changed: bool,
+    /// The walk went over every top-level element of both documents side by side: only then
+    /// do `found` and `changed` say anything.
+    pub(crate) complete: bool,
+    /// An element could not be noted (an offset beyond 32 bits, which BSON's int32 lengths
+    /// rule out): the walk is not complete.
+    lost: bool,
+}
+
+impl Watch {
+    /// Watches nothing.
+    pub(crate) fn none() -> Watch {
+        Watch {
+            keys: [""; MAX_WATCHED],
+            count: 0,
+            first_bytes: [0; 4],
+            found: [(0, 0, 0); MAX_WATCHED],
+            changed: false,
+            complete: false,
+            lost: false,
+        }
+    }
+
+    /// Watches the top-level fields `keys`; `None` when there are more than [`MAX_WATCHED`] or
+    /// one is a dotted path.
+    pub(crate) fn of<'a>(keys: impl Iterator<Item = &'a &'static str>) -> Option<Watch> {
+        let mut watch = Watch::none();
+        for key in keys {
+            if watch.count == MAX_WATCHED || key.contains('.') {
+                return None;
+            }
+            watch.keys[watch.count] = key;
+            watch.count += 1;
+            let first = usize::from(key.as_bytes().first().copied().unwrap_or(0));
+            watch.first_bytes[first / 64] |= 1 << (first % 64);
+        }
+        Some(watch)
+    }
+
+    /// The watched keys, in the order given.
+    pub(crate) fn keys(&self) -> &[&'static str] {
+        &self.keys[..self.count]
+    }
+
+    /// The element of the key at `index` in the new document: its BSON type and the value's
+    /// byte range; `None` when the document has no such field.
+    pub(crate) fn found(&self, index: usize) -> Option<(u8, std::ops::Range<usize>)> {
+        let (kind, start, end) = *self.found.get(index)?;
+        (kind != 0).then_some((kind, start as usize..end as usize))
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.found = [(0, 0, 0); MAX_WATCHED];
+        self.changed = false;
+        self.complete = false;
+        self.lost = false;
+    }
+
+    /// Notes the top-level element pair `old`/`new` (of the document starting at `base`).
+    #[inline]
+    fn see(&mut self, old: Element<'_>, new: Element<'_>, base: *const u8) {
+        let first = usize::from(new.key.first().copied().unwrap_or(0));
+        if self.first_bytes[first / 64] & (1 << (first % 64)) == 0 {
+            return;
+        }
+        for (index, key) in self.keys[..self.count].iter().enumerate() {
+            if new.key == key.as_bytes() {
+                let start = (new.value.as_ptr() as usize).wrapping_sub(base as usize);
+                // A document's offsets fit in 32 bits (BSON lengths are int32).
+                match (u32::try_from(start), u32::try_from(start + new.value.len())) {
+                    (Ok(from), Ok(to)) => self.found[index] = (new.kind, from, to),
+                    _ => self.lost = true,
+                }
+                self.changed |= !same_element(old, new);
+            }
+        }
+    }
+}
+
+/// [`diff`], noting the fields `watch` looks out for.
+pub(crate) fn diff_watching(old: &RawDocument, new: &RawDocument, watch: &mut Watch) -> Change {
+    watch.reset();
+    if old.as_bytes() == new.as_bytes() {
+        return Change::None;
+    }
+    if let Some(change) = diff_in_step(old.as_bytes(), new.as_bytes(), Some(&mut *watch)) {
+        return change;
+    }
+    watch.reset();
     diff_general(old, new)
 }
 
@@ -84,12 +193,16 @@ fn diff_general(old: &RawDocument, new: &RawDocument) -> Change {
 /// update is a `$set` of what changed. `None` when the keys do not line up, or a document's
 /// framing does not hold: the general comparison decides. Gives what the general comparison
 /// gives (the tests compare them).
-fn diff_in_step(old: &[u8], new: &[u8]) -> Option<Change> {
+fn diff_in_step(old: &[u8], new: &[u8], mut watch: Option<&mut Watch>) -> Option<Change> {
     let mut update = Vec::with_capacity(64);
     let top = wire::start(&mut update);
     let set = wire::begin(&mut update, kind::DOCUMENT, b"$set");
     let first_change = update.len();
-    if !diff_level_in_step(b"", 1, old, new, &mut update)? {
+    let lined_up = diff_level_in_step(b"", 1, old, new, &mut update, watch.as_deref_mut(), new.as_ptr())?;
+    if let Some(watch) = watch {
+        watch.complete = lined_up && watch.count > 0 && !watch.lost;
+    }
+    if !lined_up {
         return Some(Change::Replace);
     }
     if update.len() == first_change {
@@ -106,7 +219,17 @@ fn diff_in_step(old: &[u8], new: &[u8]) -> Option<Change> {
 /// dotted path (the caller writes the enclosing document whole), with nothing appended.
 /// `depth` counts the levels down to these documents: at MongoDB's limit of nesting the
 /// documents are not compared further, and are written whole.
-fn diff_level_in_step(prefix: &[u8], depth: usize, old: &[u8], new: &[u8], set: &mut Vec<u8>) -> Option<bool> {
+/// At the top, `watch` notes the fields it looks out for (`base`: where the new top-level
+/// document starts).
+fn diff_level_in_step(
+    prefix: &[u8],
+    depth: usize,
+    old: &[u8],
+    new: &[u8],
+    set: &mut Vec<u8>,
+    mut watch: Option<&mut Watch>,
+    base: *const u8,
+) -> Option<bool> {
     let top = prefix.is_empty();
     let mark = set.len();
     let mut old_elements = wire::elements(old);
@@ -117,6 +240,9 @@ fn diff_level_in_step(prefix: &[u8], depth: usize, old: &[u8], new: &[u8], set: 
             (Some(Some(old)), Some(Some(new))) if old.key == new.key => (old, new),
             _ => return None,
         };
+        if let Some(watch) = watch.as_deref_mut() {
+            watch.see(old, new, base);
+        }
         if same_element(old, new) || (top && new.key == b"_id") {
             continue;
         }
@@ -128,7 +254,7 @@ fn diff_level_in_step(prefix: &[u8], depth: usize, old: &[u8], new: &[u8], set: 
         }
         if old.kind == kind::DOCUMENT && new.kind == kind::DOCUMENT && depth < MAX_DEPTH {
             let path = [prefix, if top { b"" } else { b"." }, new.key].concat();
-            if !diff_level_in_step(&path, depth + 1, old.value, new.value, set)? {
+            if !diff_level_in_step(&path, depth + 1, old.value, new.value, set, None, base)? {
                 wire::append(set, new.kind, &path, new.value);
             }
         } else {
@@ -138,7 +264,9 @@ fn diff_level_in_step(prefix: &[u8], depth: usize, old: &[u8], new: &[u8], set: 
     Some(old_elements.is_complete() && new_elements.is_complete()).filter(|complete| *complete)
 }
 
-/// [`same_value`] on raw elements: identical, or numbers equal in value.
+/// [`same_value`] on raw elements: identical, or numbers equal in value. (Inlined: it runs
+/// per element of every comparison, and the identical case is two compares.)
+#[inline(always)]
 fn same_element(old: Element<'_>, new: Element<'_>) -> bool {
     if old.kind == new.kind && old.value == new.value {
         return true;
@@ -367,6 +495,35 @@ mod tests {
     }
 
     #[test]
+    fn a_watch_reports_the_fields_it_looks_out_for_where_the_walk_saw_them_all() {
+        let keys = ["city", "zone"];
+        let watch_of = |old: &RawDocumentBuf, new: &RawDocumentBuf| {
+            let mut watch = Watch::of(keys.iter()).expect("two top-level keys");
+            let change = diff_watching(old, new, &mut watch);
+            (change, watch)
+        };
+        let old = rawdoc! { "_id": 1, "city": "Lyon", "score": 1.0, "zone": 3_i32 };
+        // Another field changed: both keys found, unchanged, at their place in `new`.
+        let new = rawdoc! { "_id": 1, "city": "Lyon", "score": 2.0, "zone": 3_i64 };
+        let (change, watch) = watch_of(&old, &new);
+        assert!(matches!(change, Change::Update(_)));
+        assert!(watch.complete && !watch.changed, "3 and 3 are one value");
+        let (kind, range) = watch.found(0).expect("city");
+        assert_eq!((kind, &new.as_bytes()[range]), (wire::kind::STRING, &b"\x05\0\0\0Lyon\0"[..]));
+        assert_eq!(watch.found(1).map(|(kind, _)| kind), Some(wire::kind::INT64));
+        // The key itself changed.
+        let moved = rawdoc! { "_id": 1, "city": "Oslo", "score": 1.0, "zone": 3_i32 };
+        let (_, watch) = watch_of(&old, &moved);
+        assert!(watch.complete && watch.changed);
+        // A missing key is found as missing; a walk that could not go side by side says nothing.
+        let (_, watch) = watch_of(&rawdoc! { "_id": 1, "a": 1 }, &rawdoc! { "_id": 1, "a": 2 });
+        assert!(watch.complete && watch.found(0).is_none() && watch.found(1).is_none());
+        let (_, watch) = watch_of(&old, &rawdoc! { "_id": 1, "score": 1.0, "city": "Lyon", "zone": 3_i32 });
+        assert!(!watch.complete);
+        assert!(Watch::of(["a.b"].iter()).is_none(), "dotted paths are not watched");
+    }
+
+    #[test]
     fn in_step_comparison_agrees_with_the_general_one() {
         // Each case with whether its keys line up, so the in-step comparison must decide it.
         let cases = [
@@ -385,7 +542,7 @@ mod tests {
             (rawdoc! { "a": { "x": 1, "y": 2 } }, rawdoc! { "a": { "y": 2, "x": 3 } }, false),
         ];
         for (old, new, lined_up) in cases {
-            let in_step = diff_in_step(old.as_bytes(), new.as_bytes());
+            let in_step = diff_in_step(old.as_bytes(), new.as_bytes(), None);
             assert_eq!(in_step.is_some(), lined_up, "{old:?} -> {new:?}");
             if let Some(in_step) = &in_step {
                 assert_eq!(*in_step, general(&old, &new), "{old:?} -> {new:?}");
@@ -454,7 +611,7 @@ mod tests {
                 .collect();
             let old = bson::RawDocumentBuf::from_document(&old).expect("valid");
             let new = bson::RawDocumentBuf::from_document(&new).expect("valid");
-            let in_step = diff_in_step(old.as_bytes(), new.as_bytes());
+            let in_step = diff_in_step(old.as_bytes(), new.as_bytes(), None);
             prop_assert_eq!(in_step.is_some(), lined_up(&old, &new, true));
             if let Some(in_step) = in_step {
                 prop_assert_eq!(in_step, general(&old, &new));
@@ -469,7 +626,7 @@ mod tests {
         let (old, new) = (wire::nested_document(MAX_DEPTH + 50, 1), wire::nested_document(MAX_DEPTH + 50, 2));
         let std::thread::Result::Ok((in_step, general)) = std::thread::Builder::new()
             .stack_size(2 * 1024 * 1024)
-            .spawn(move || (diff_in_step(old.as_bytes(), new.as_bytes()), diff_general(&old, &new)))
+            .spawn(move || (diff_in_step(old.as_bytes(), new.as_bytes(), None), diff_general(&old, &new)))
             .expect("thread")
             .join()
         else {

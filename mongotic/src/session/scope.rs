@@ -12,6 +12,7 @@ use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, doc};
 use mongodb::options::UpdateModifications;
 
 use super::Session;
+use super::diff::Watch;
 use super::tracked::{ErasedEntity, stored_document};
 use super::unit_of_work::Status;
 use crate::error::Error;
@@ -315,4 +316,84 @@ pub(crate) fn write_key(
         key.append(field, bson::RawBson::Null);
     }
     (!key.is_empty()).then_some(key)
+}
+
+/// The fields of a flush's write key ([`write_key`]) that a comparison can watch for as it
+/// walks the documents: the shard key's top-level fields, for a model whose key has nothing
+/// else (no tenant, no soft-delete field). `None` for any other model.
+pub(crate) fn key_watch(meta: &ModelMeta) -> Option<Watch> {
+    if meta.tenant.is_some() || meta.soft_delete.is_some() || meta.shard_key.iter().all(|path| *path == "_id") {
+        return None;
+    }
+    Watch::of(meta.shard_key.iter().filter(|path| **path != "_id"))
+}
+
+/// A flush's write key ([`write_key`]), kept inline when it is small: one per write, and the
+/// usual key is a field or two (a flush of a thousand entities then allocates none).
+#[derive(Clone, Debug)]
+pub(crate) enum WriteKey {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Heap(RawDocumentBuf),
+}
+
+/// The largest key document kept inline, in bytes.
+const INLINE_KEY: usize = 62;
+
+impl WriteKey {
+    /// The key document's bytes (a whole BSON document).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            WriteKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            WriteKey::Heap(doc) => doc.as_bytes(),
+        }
+    }
+
+    /// The key as a document, for a read of the write's document.
+    pub(crate) fn to_document(&self) -> Option<RawDocumentBuf> {
+        match self {
+            WriteKey::Inline { .. } => RawDocumentBuf::from_bytes(self.as_bytes().to_vec()).ok(),
+            WriteKey::Heap(doc) => Some(doc.clone()),
+        }
+    }
+}
+
+impl From<RawDocumentBuf> for WriteKey {
+    fn from(doc: RawDocumentBuf) -> Self {
+        WriteKey::Heap(doc)
+    }
+}
+
+/// [`write_key`] of `doc` from what a comparison watching [`key_watch`]'s fields saw of it:
+/// the same document, without looking the fields up again.
+pub(crate) fn watched_key(doc: &RawDocument, watch: &Watch) -> Option<WriteKey> {
+    let value = |index: usize| watch.found(index).and_then(|(kind, range)| Some((kind, doc.as_bytes().get(range)?)));
+    // int32 length, per field: type, key, NUL, value; the final NUL.
+    let mut size = 5;
+    for (index, key) in watch.keys().iter().enumerate() {
+        size += 2 + key.len() + value(index).map_or(0, |(_, bytes)| bytes.len());
+    }
+    let mut bytes = [0_u8; INLINE_KEY];
+    let (Ok(len), Ok(declared)) = (u8::try_from(size), i32::try_from(size)) else { return None };
+    if size > INLINE_KEY {
+        return None;
+    }
+    bytes[..4].copy_from_slice(&declared.to_le_bytes());
+    let mut at = 4;
+    let mut fits = true;
+    let mut put = |part: &[u8]| match bytes.get_mut(at..at + part.len()) {
+        Some(slot) => {
+            slot.copy_from_slice(part);
+            at += part.len();
+        }
+        None => fits = false,
+    };
+    for (index, key) in watch.keys().iter().enumerate() {
+        let (kind, value) = value(index).unwrap_or((wire::kind::NULL, &[]));
+        put(&[kind]);
+        put(key.as_bytes());
+        put(&[0]);
+        put(value);
+    }
+    // The final NUL is the array's zero at `size - 1`.
+    fits.then_some(WriteKey::Inline { len, bytes })
 }

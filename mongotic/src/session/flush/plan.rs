@@ -16,8 +16,8 @@ use super::prepare::{Preparer, VersionCheck, stored_version};
 use crate::error::{Error, WriteKind};
 use crate::model::{HookEvent, IdKey, ModelMeta};
 use crate::options::Options;
-use crate::session::diff::{Change, changed_paths, diff, id_key};
-use crate::session::scope::{Scope, write_key};
+use crate::session::diff::{Change, Watch, changed_paths, diff, diff_watching, id_key};
+use crate::session::scope::{Scope, WriteKey, key_watch, watched_key, write_key};
 use crate::session::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId, stored_document};
 use crate::session::unit_of_work::{Status, UnitOfWork};
 use crate::statement::upsert_statement;
@@ -46,7 +46,7 @@ pub(crate) struct Write {
     pub(crate) version: Option<VersionCheck>,
     /// The fields beyond `_id` and the version the write's filter carries: the shard key,
     /// the tenant, a soft-delete field's `null` (see `scope::write_key`).
-    pub(crate) key: Option<RawDocumentBuf>,
+    pub(crate) key: Option<WriteKey>,
     /// Once the write lands, the session lets the entity go (a soft delete: its document
     /// stays, marked deleted).
     pub(crate) detach: bool,
@@ -181,7 +181,7 @@ impl Plan {
 
     /// The keys of the writes `indices` (see [`Write::key`]), for a read of their documents.
     pub(crate) fn keys(&self, indices: &[usize]) -> Vec<Option<RawDocumentBuf>> {
-        indices.iter().map(|index| self.writes[*index].key.clone()).collect()
+        indices.iter().map(|index| self.writes[*index].key.as_ref().and_then(WriteKey::to_document)).collect()
     }
 
     /// The error for the versioned write `index` that met a version it did not expect
@@ -247,7 +247,8 @@ pub(crate) fn build_plan(engine: &Engine, uow: &mut UnitOfWork) -> Result<Plan> 
     let mut order: Vec<usize> = uow.entries_in_order().into_iter().map(|(key, _)| key).collect();
     // Sized for every entry at once: a flush of many entities grows no vector of writes.
     let plan = Plan { writes: Vec::with_capacity(order.len()), ..Plan::default() };
-    let mut planner = Planner { plan, models: Vec::new(), to_file: Vec::new(), prep: Preparer::new(), tenant };
+    let mut planner =
+        Planner { plan, models: Vec::new(), watches: Vec::new(), to_file: Vec::new(), prep: Preparer::new(), tenant };
     let mut next = 0;
     while let Some(&key) = order.get(next) {
         next += 1;
@@ -337,6 +338,9 @@ struct Planner {
     /// The models of the plan's namespaces, in the same order: a flush touches few models, so
     /// a short list beats hashing per entity.
     models: Vec<*const ModelMeta>,
+    /// Per model, in the same order, the fields its writes' comparisons watch (see
+    /// `scope::key_watch`), made once per flush.
+    watches: Vec<Option<Watch>>,
     /// New entities to file in the identity map, filed together so each map grows once.
     to_file: Vec<(usize, usize, IdKey)>,
     prep: Preparer,
@@ -355,6 +359,7 @@ impl Planner {
         self.plan.model_types.push(entity.model_type());
         self.plan.metas.push(entity.meta());
         self.models.push(meta);
+        self.watches.push(key_watch(entity.meta()));
         Ok(self.models.len() - 1)
     }
 
@@ -443,7 +448,7 @@ impl Planner {
                 }
                 if state.is_persistent() {
                     let stored = stored_document(&*entity).map_err(fail)?;
-                    write.key = write_key(meta, self.tenant.as_ref(), &stored, false);
+                    write.key = write_key(meta, self.tenant.as_ref(), &stored, false).map(WriteKey::from);
                 }
                 (write.kind, write.id) = (WriteKind::Delete, ServerId::new(id));
             }
@@ -465,7 +470,7 @@ impl Planner {
                 // A merge may create its document, or replace one marked deleted: its key is the
                 // one it gives the document.
                 if let Body::Document(doc) = &write.body {
-                    write.key = write_key(meta, self.tenant.as_ref(), doc, false);
+                    write.key = write_key(meta, self.tenant.as_ref(), doc, false).map(WriteKey::from);
                 }
                 write.upsert = true;
                 (write.kind, write.id) = (WriteKind::Replace, ServerId::new(id));
@@ -498,7 +503,9 @@ impl Planner {
                     return Ok(None);
                 }
                 let Some(stored_id) = state.server_id() else { return Ok(None) };
-                let Some((mut current, mut change)) = self.change(&*entity, &stored_id, &name)? else {
+                // A shard key of top-level fields is seen by the comparison itself (see `key_watch`).
+                let mut watch = self.watches[namespace].clone();
+                let Some((mut current, mut change)) = self.change(&*entity, &stored_id, &name, watch.as_mut())? else {
                     state.unchanged(seen);
                     return Ok(None);
                 };
@@ -509,7 +516,7 @@ impl Planner {
                     };
                     let event = HookEvent::Update(Some(paths));
                     if self.prep.hooks(&*entity, seen, WriteKind::Update, event, &name)? {
-                        let Some(again) = self.change(&*entity, &stored_id, &name)? else {
+                        let Some(again) = self.change(&*entity, &stored_id, &name, watch.as_mut())? else {
                             // The hooks undid the change.
                             state.unchanged(seen);
                             return Ok(None);
@@ -523,23 +530,33 @@ impl Planner {
                 {
                     entity.set_version(expected + 1).map_err(fail)?;
                     write.version = Some(VersionCheck { field, expected, written: expected + 1 });
-                    (current, change) = self.change(&*entity, &stored_id, &name)?.unwrap_or((current, change));
+                    if let Some(again) = self.change(&*entity, &stored_id, &name, watch.as_mut())? {
+                        (current, change) = again;
+                    }
                 }
                 if !meta.shard_key.is_empty() || meta.tenant.is_some() || meta.soft_delete.is_some() {
-                    // A field update that writes none of the key's paths leaves them as stored:
-                    // the current document has the stored values, and no copy of the baseline
-                    // is needed (the common case: a change of other fields).
-                    let key_untouched = match &change {
-                        Change::Update(update) => !writes_key(update, meta),
-                        Change::Replace | Change::None => false,
-                    };
-                    if key_untouched {
+                    // The comparison saw the key's fields (the common case: a shard key of
+                    // top-level fields): the filter takes them from the current document, and a
+                    // change of one is refused.
+                    let watched = watch
+                        .as_ref()
+                        .filter(|watch| watch.complete)
+                        .and_then(|watch| Some((watch.changed, watched_key(&current, watch)?)));
+                    if let Some((changed, key)) = watched {
+                        if changed {
+                            return Err(Error::ShardKeyChanged { namespace: name, id: Box::new(stored_id) });
+                        }
+                        write.key = Some(key);
+                    } else if matches!(&change, Change::Update(update) if !writes_key(update, meta)) {
+                        // A field update that writes none of the key's paths leaves them as
+                        // stored: the current document has the stored values, and no copy of
+                        // the baseline is needed.
                         self.check_tenant(meta, &current, &current, &name, &stored_id)?;
-                        write.key = write_key(meta, self.tenant.as_ref(), &current, true);
+                        write.key = write_key(meta, self.tenant.as_ref(), &current, true).map(WriteKey::from);
                     } else {
                         let stored = stored_document(&*entity).map_err(fail)?;
                         self.check_keys(meta, &stored, &current, &change, &name, &stored_id)?;
-                        write.key = write_key(meta, self.tenant.as_ref(), &stored, true);
+                        write.key = write_key(meta, self.tenant.as_ref(), &stored, true).map(WriteKey::from);
                     }
                 }
                 write.expect_match = true;
@@ -623,7 +640,11 @@ impl Planner {
         entity: &dyn ErasedEntity,
         stored_id: &Bson,
         name: &str,
+        mut watch: Option<&mut Watch>,
     ) -> Result<Option<(RawDocumentBuf, Change)>> {
+        if let Some(watch) = watch.as_deref_mut() {
+            watch.reset();
+        }
         let current = entity.to_raw().map_err(|err| err.into_error(name, Some(stored_id.clone())))?;
         if id_key(&current) != Some(IdKey::from_bson(stored_id)) {
             return Err(Error::IdChanged {
@@ -643,7 +664,10 @@ impl Planner {
             {
                 Change::Replace
             }
-            Baseline::Taken(baseline) => diff(baseline, &current),
+            Baseline::Taken(baseline) => match watch {
+                Some(watch) => diff_watching(baseline, &current, watch),
+                None => diff(baseline, &current),
+            },
             // Changed without a known baseline: write the whole document.
             Baseline::Unknown | Baseline::Current => Change::Replace,
         };
