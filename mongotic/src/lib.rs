@@ -105,8 +105,9 @@ pub use statement::{
 /// `#[mongotic(shard_key(field, ...))]`: the collection is sharded on these fields (Rust field
 /// names, or string paths; `id` for `_id`). Every write of a tracked entity (update,
 /// replacement, delete, merge, versioned writes) and every read a flush makes to settle or
-/// explain a write filters on the whole shard key with the values the server has, as a
-/// `mongos` needs to route it to one shard; an upsert's filter holds the value's shard key
+/// explain a write filters on the whole shard key with the values the server has (a number
+/// stored as another numeric type than its field's may be sent as the field's type: filters
+/// and `mongos` compare numbers by value), as a `mongos` needs to route it to one shard; an upsert's filter holds the value's shard key
 /// beside its natural key (a shard key with `_id` cannot route an upsert on another key, and
 /// is refused); a change to a shard key field is
 /// [`Error::ShardKeyChanged`] before anything is sent (delete the entity and add it anew

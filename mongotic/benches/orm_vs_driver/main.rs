@@ -24,9 +24,16 @@
 //!   (`scripts/count-instructions.sh`).
 //! - `MONGOTIC_BENCH_WATCH=1`: events per second through a change stream consumer against a
 //!   raw driver watch loop (`watch.rs`).
+//!
+//! After the main table, a breakdown per workload and side: user and system CPU, minor page
+//! faults, allocations and bytes allocated, and the process's peak resident memory
+//! (`usage.rs`). `MONGOTIC_BENCH_SIDE=orm` (or `raw`) times one side only, so that it runs in
+//! a process of its own: `scripts/bench-sides-apart.sh` runs each side that way and prints
+//! both.
 
 mod latency;
 mod scaling;
+mod usage;
 mod watch;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -62,6 +69,7 @@ fn grown(delta: isize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         grown(layout.size() as isize);
+        usage::allocated(layout.size());
         unsafe { System.alloc(layout) }
     }
 
@@ -72,6 +80,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         grown(new_size as isize - layout.size() as isize);
+        usage::allocated(new_size.saturating_sub(layout.size()));
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -362,13 +371,26 @@ async fn sides(uri: &str, db: &str, log: Option<&CommandLog>) -> Sides {
 struct Sample {
     wall: Duration,
     cpu: Duration,
+    usage: usage::Usage,
 }
 
 async fn timed<F: Future<Output = ()>>(work: F) -> Sample {
+    let before = usage::Usage::now();
     let cpu = process_cpu_time();
     let start = Instant::now();
     work.await;
-    Sample { wall: start.elapsed(), cpu: process_cpu_time().saturating_sub(cpu) }
+    let (wall, cpu) = (start.elapsed(), process_cpu_time().saturating_sub(cpu));
+    Sample { wall, cpu, usage: usage::Usage::now().since(&before) }
+}
+
+/// Which sides this process times: both (the default), or one (`MONGOTIC_BENCH_SIDE=orm` or
+/// `raw`), so that a side runs in a process of its own.
+fn timed_sides() -> (bool, bool) {
+    match std::env::var("MONGOTIC_BENCH_SIDE").as_deref() {
+        Ok("orm") => (true, false),
+        Ok("raw") => (false, true),
+        _ => (true, true),
+    }
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -398,12 +420,18 @@ fn print_rows(rows: &[Row]) {
         let raw = median(row.raw.iter().map(|s| s.wall).collect());
         let orm_cpu = median(row.orm.iter().map(|s| s.cpu).collect());
         let raw_cpu = median(row.raw.iter().map(|s| s.cpu).collect());
+        // With one side timed (`MONGOTIC_BENCH_SIDE`), there is no ratio to give.
+        let ratio = if row.orm.is_empty() || row.raw.is_empty() {
+            "-".to_owned()
+        } else {
+            format!("{:.2}x", orm.as_secs_f64() / raw.as_secs_f64().max(1e-9))
+        };
         println!(
-            "| {} | {} | {} | {:.2}x | {} / {} | {} / {} |",
+            "| {} | {} | {} | {} | {} / {} | {} / {} |",
             row.name,
             ms(orm),
             ms(raw),
-            orm.as_secs_f64() / raw.as_secs_f64().max(1e-9),
+            ratio,
             row.orm_trips,
             row.raw_trips,
             ms(orm_cpu),
@@ -845,11 +873,16 @@ async fn measure<W: Workload>(timed_sides: &Sides, counted_sides: &Sides, log: &
     W::raw(timed_sides, state).await;
     let mut orm = Vec::new();
     let mut raw = Vec::new();
+    let (time_orm, time_raw) = self::timed_sides();
     for _ in 0..runs {
-        let state = W::prepare(timed_sides).await;
-        orm.push(timed(W::orm(timed_sides, state)).await);
-        let state = W::prepare(timed_sides).await;
-        raw.push(timed(W::raw(timed_sides, state)).await);
+        if time_orm {
+            let state = W::prepare(timed_sides).await;
+            orm.push(timed(W::orm(timed_sides, state)).await);
+        }
+        if time_raw {
+            let state = W::prepare(timed_sides).await;
+            raw.push(timed(W::raw(timed_sides, state)).await);
+        }
     }
     let state = W::prepare(counted_sides).await;
     log.clear();
@@ -1075,6 +1108,14 @@ fn main() {
             rows.push(measure::<PolymorphicRead>(&timed_sides, &counted_sides, &log, runs).await);
         }
         print_rows(&rows);
+        let usages: Vec<(&str, Vec<usage::Usage>, Vec<usage::Usage>)> = rows
+            .iter()
+            .map(|row| {
+                let of = |samples: &[Sample]| samples.iter().map(|sample| sample.usage).collect();
+                (row.name, of(&row.orm), of(&row.raw))
+            })
+            .collect();
+        usage::print_breakdown(usages.iter().map(|(name, orm, raw)| (*name, orm.as_slice(), raw.as_slice())));
         if only.is_empty() || only == "decode" {
             enum_decoding();
         }
