@@ -146,7 +146,8 @@ pub use statement::{
 /// makes a polymorphic model: several types in one collection. Each variant's struct derives
 /// `Model` with `#[mongotic(variant_of = Enum)]` instead of a collection, which makes it a
 /// read-only view of its variant; see [`Polymorphic`] and the
-/// [polymorphic models chapter](crate::guide::polymorphic).
+/// [polymorphic models chapter](crate::guide::polymorphic). An enum whose variants declare a
+/// soft-delete or tenant field is itself [`SoftDelete`] or [`TenantScoped`].
 ///
 /// ```
 /// use mongotic::prelude::*;
