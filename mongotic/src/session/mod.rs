@@ -751,9 +751,9 @@ impl Session {
     ///
     /// - **With transactions** (a replica set or sharded cluster, by default): the flush is one
     ///   transaction, inside the session's explicit one if [`begin`](Session::begin) opened
-    ///   it, or else of its own, retried whole on transient errors for up to
-    ///   [`RETRY_LIMIT`]. On failure nothing was written and
-    ///   everything stays staged.
+    ///   it, or else of its own, retried whole on transient errors within the engine's
+    ///   [`RetryPolicy`] (two minutes by default). On failure nothing was
+    ///   written and everything stays staged.
     /// - **Without** (a standalone server, or [`TransactionMode::Never`](crate::TransactionMode)):
     ///   on failure what the server acknowledged is recorded as persisted and the rest stays
     ///   staged. Inserts whose outcome is unknown (a lost reply, a write concern error) are read

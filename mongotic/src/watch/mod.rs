@@ -9,13 +9,13 @@
 //!   ([`Updated::updated`]), and the document when asked for ([`FullDocument`]); a delete the
 //!   `_id`. Pre-images ([`BeforeChange`]) where the collection keeps them
 //!   ([`enable_pre_and_post_images`]). An event whose document no longer deserializes into
-//!   the model is [`Error::UndecodableEvent`](crate::Error::UndecodableEvent), with its resume
+//!   the model is [`Error::UndecodableEvent`], with its resume
 //!   token, and the stream goes on after it.
 //! - [`Consumer`] runs a handler for each event (or batch) with a [`Session`](crate::Session)
 //!   in a transaction that also moves the consumer's checkpoint, so after any crash the effects
 //!   of every event are applied exactly once; it resumes from its checkpoint, keeps a quiet
 //!   stream's token fresh, reports a token the server no longer has
-//!   ([`Error::ChangeStreamHistoryLost`](crate::Error::ChangeStreamHistoryLost)), retries what
+//!   ([`Error::ChangeStreamHistoryLost`]), retries what
 //!   is worth retrying under the engine's [`RetryPolicy`](crate::RetryPolicy), and stops
 //!   cleanly ([`StopHandle`]). Its [`lag`](Consumer::lag) is on every batch's span too.
 //! - [`Session::apply`](crate::Session::apply) brings a tracked entity in step with an event,
@@ -119,7 +119,7 @@
 //!
 //! Run it again after a crash and it resumes from its checkpoint. If it was down for longer
 //! than the server keeps its oplog, the run ends with
-//! [`Error::ChangeStreamHistoryLost`](crate::Error::ChangeStreamHistoryLost): rebuild the
+//! [`Error::ChangeStreamHistoryLost`]: rebuild the
 //! totals from the orders (an aggregation), then [`Consumer::reset`] it to start from now.
 
 mod apply;
