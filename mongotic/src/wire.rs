@@ -176,7 +176,7 @@ pub(crate) fn values_key<P: AsRef<str>>(paths: &[P], doc: &bson::RawDocument) ->
 /// the way. `None` when there is no such element, or the framing breaks before it.
 pub(crate) fn element_at<'a>(document: &'a [u8], path: &str) -> Option<Element<'a>> {
     if !path.contains('.') {
-        return top_level(document, path.as_bytes());
+        return elements(document).map_while(|element| element).find(|element| element.key == path.as_bytes());
     }
     let mut within = document;
     let mut steps = path.split('.').peekable();
@@ -189,38 +189,6 @@ pub(crate) fn element_at<'a>(document: &'a [u8], path: &str) -> Option<Element<'
             return None;
         }
         within = found.value;
-    }
-    None
-}
-
-/// The top-level element `key` of `document`: [`elements`] and a search, in one loop that
-/// compares each key in place (a write's filter looks its shard key up this way per entity).
-fn top_level<'a>(document: &'a [u8], key: &[u8]) -> Option<Element<'a>> {
-    let end = document.len().checked_sub(1)?;
-    let framed = document.len() >= 5
-        && read_i32(document, 0).and_then(|len| usize::try_from(len).ok()) == Some(document.len())
-        && document.last() == Some(&0);
-    if !framed {
-        return None;
-    }
-    let body = document.get(..end)?;
-    let mut at = 4;
-    while at < end {
-        let kind = *body.get(at)?;
-        let key_start = at + 1;
-        let rest = body.get(key_start..)?;
-        // The key matches when its bytes are `key` followed by the NUL that ends it.
-        // (First byte, then length, then the rest: most keys differ in their first byte.)
-        let found = rest.first() == key.first()
-            && rest.get(key.len()) == Some(&0)
-            && rest.get(..key.len()).is_some_and(|candidate| candidate == key);
-        let key_len = if found { key.len() } else { rest.iter().position(|&byte| byte == 0)? };
-        let value_start = key_start + key_len + 1;
-        let value_end = value_start.checked_add(value_len(kind, body, value_start)?)?;
-        if found {
-            return Some(Element { kind, key: &rest[..key_len], value: body.get(value_start..value_end)? });
-        }
-        at = value_end;
     }
     None
 }

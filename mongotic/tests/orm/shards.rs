@@ -289,3 +289,61 @@ scenario!(create_indexes_creates_the_shard_key_index, |ctx| {
     let names = aw!(ctx.index_names::<Order>());
     assert!(names.contains(&"shard_key".to_owned()), "{names:?}");
 });
+
+/// A depot sharded on a nested field: its writes take the general path (the flush's
+/// comparison watches only top-level key fields), which must carry and guard the key as well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Embedded)]
+pub struct Site {
+    pub zone: i64,
+    pub street: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[mongotic(database = "shards", collection = "depots")]
+#[mongotic(shard_key("site.zone", id))]
+pub struct Depot {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    pub site: Site,
+    pub stock: i64,
+}
+
+/// The filter of the update statement of `id` in the log.
+fn update_filter_of(log: &mongotic_test_server::CommandLog, id: i64) -> Option<Document> {
+    log.commands("update")
+        .iter()
+        .flat_map(|command| command.get_array("updates").cloned().unwrap_or_default())
+        .filter_map(|update| update.as_document().and_then(|update| update.get_document("q").ok().cloned()))
+        .find(|filter| filter.get_i64("_id") == Ok(id))
+}
+
+scenario!(a_nested_or_retyped_shard_key_is_carried_and_guarded_on_the_general_path, |ctx| {
+    // Depot 2's zone is stored as an int32: the field reads it as an i64 of the same value.
+    aw!(ctx.insert::<Depot>(vec![
+        doc! { "_id": 1_i64, "site": { "zone": 7_i64, "street": "a" }, "stock": 1_i64 },
+        doc! { "_id": 2_i64, "site": { "zone": 8_i32, "street": "b" }, "stock": 1_i64 },
+    ]));
+    let mut session = ctx.session();
+    let one = aw!(session.get::<Depot>(1_i64))?.ok_or("depot 1")?;
+    let two = aw!(session.get::<Depot>(2_i64))?.ok_or("depot 2")?;
+    one.write().stock = 5;
+    two.write().stock = 6;
+    ctx.log().clear();
+    aw!(session.commit())?;
+    let first = update_filter_of(ctx.log(), 1).ok_or("no update of depot 1")?;
+    assert_eq!(first.get_i64("site.zone").ok(), Some(7), "{first}");
+    let second = update_filter_of(ctx.log(), 2).ok_or("no update of depot 2")?;
+    assert!(
+        matches!(second.get("site.zone"), Some(Bson::Int32(8) | Bson::Int64(8))),
+        "the key's value, whatever its numeric type: {second}"
+    );
+    assert_eq!(aw!(ctx.count::<Depot>(doc! { "stock": { "$gt": 1_i64 } })), 2, "both updates matched");
+
+    // A change of the nested key is refused before anything is sent.
+    one.write().site.zone = 9;
+    ctx.log().clear();
+    let err = aw!(session.commit()).expect_err("refused");
+    assert!(matches!(err, mongotic::Error::ShardKeyChanged { .. }), "{err}");
+    assert!(ctx.log().is_empty(), "{:?}", ctx.log().names());
+    assert_eq!(aw!(ctx.count::<Depot>(doc! { "site.zone": 7_i64 })), 1);
+});

@@ -113,6 +113,21 @@ fn read_filters(log: &mongotic_test_server::CommandLog) -> Vec<Document> {
     filters
 }
 
+/// The statement of the `update` commands in the log that targets the document `id`.
+fn update_statement_of(log: &mongotic_test_server::CommandLog, id: i64) -> Result<Document, String> {
+    let updates: Vec<Document> = log
+        .commands("update")
+        .iter()
+        .flat_map(|command| command.get_array("updates").cloned().unwrap_or_default())
+        .filter_map(|update| update.as_document().cloned())
+        .collect();
+    updates
+        .iter()
+        .find(|update| update.get_document("q").is_ok_and(|q| q.get_i64("_id") == Ok(id)))
+        .cloned()
+        .ok_or(format!("no update of {id}: {updates:?}"))
+}
+
 /// `true` when `filter` requires `kind` to be `tag` (directly or inside an `$and`).
 fn requires_tag(filter: &Document, tag: &str) -> bool {
     if filter.get_str("kind") == Ok(tag) {
@@ -162,20 +177,7 @@ scenario!(a_change_within_a_variant_is_a_set_and_a_change_of_variant_one_replace
     ctx.log().clear();
     aw!(session.commit())?;
 
-    let updates: Vec<Document> = ctx
-        .log()
-        .commands("update")
-        .iter()
-        .flat_map(|command| command.get_array("updates").cloned().unwrap_or_default())
-        .filter_map(|update| update.as_document().cloned())
-        .collect();
-    let of = |id: i64| {
-        updates
-            .iter()
-            .find(|update| update.get_document("q").is_ok_and(|q| q.get_i64("_id") == Ok(id)))
-            .cloned()
-            .ok_or(format!("no update of {id}: {updates:?}"))
-    };
+    let of = |id: i64| update_statement_of(ctx.log(), id);
     let within = of(1)?;
     let set = within.get_document("u").and_then(|u| u.get_document("$set")).map_err(|_| format!("{within:?}"))?;
     assert_eq!(set.get_str("url").ok(), Some("/changed"), "{within:?}");
@@ -621,19 +623,9 @@ scenario!(a_change_inside_an_embedded_enum_is_a_nested_set_and_a_change_of_its_v
     ctx.log().clear();
     aw!(session.commit())?;
 
-    let updates: Vec<Document> = ctx
-        .log()
-        .commands("update")
-        .iter()
-        .flat_map(|command| command.get_array("updates").cloned().unwrap_or_default())
-        .filter_map(|update| update.as_document().cloned())
-        .collect();
     let of = |id: i64| {
-        updates
-            .iter()
-            .find(|update| update.get_document("q").is_ok_and(|q| q.get_i64("_id") == Ok(id)))
-            .and_then(|update| update.get_document("u").ok().cloned())
-            .ok_or(format!("no update of {id}: {updates:?}"))
+        let statement = update_statement_of(ctx.log(), id)?;
+        statement.get_document("u").cloned().map_err(|_| format!("{statement:?}"))
     };
     // Within one variant: the changed field alone, by its dotted path.
     assert_eq!(of(1)?, doc! { "$set": { "payment.last4": "1111" } });
