@@ -285,6 +285,17 @@ impl Engine {
             .ok_or(Error::NoDatabase { model: meta.name })
     }
 
+    /// The database a collection lives in when `declared` names the one asked for (or none):
+    /// as for a model, the override wins, then the declared one, then the default.
+    pub(crate) fn resolve_database(&self, declared: Option<&str>) -> Result<String> {
+        self.database_override
+            .as_deref()
+            .or(declared)
+            .or(self.default_database.as_deref())
+            .map(str::to_owned)
+            .ok_or(Error::NoDatabase { model: "Document" })
+    }
+
     pub(crate) fn namespace(&self, meta: &ModelMeta) -> Result<Namespace> {
         Ok(Namespace::new(self.database_name(meta)?, meta.collection))
     }

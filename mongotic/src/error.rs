@@ -474,6 +474,23 @@ pub enum Error {
         id: Option<Box<Bson>>,
     },
 
+    /// One stored document was asked for in two shapes in one session: it is tracked as an
+    /// entity of the model `tracked_as` and was read or added as a document without a model
+    /// (see [`document`](crate::document)), or the other way round. A session holds one entity
+    /// per stored document, so two handles never write it against each other: expunge the one
+    /// tracked (after flushing its changes), or use a second session.
+    #[error(
+        "the document {id} of {namespace} is already tracked as {tracked_as} in this session: one document is one entity (expunge it first, or use another session)"
+    )]
+    TrackedInAnotherShape {
+        /// `database.collection`.
+        namespace: String,
+        /// The document's `_id`.
+        id: Box<Bson>,
+        /// What the session tracks it as: a model's name, or `Document`.
+        tracked_as: &'static str,
+    },
+
     /// `refresh` was asked to reload an entity that has never been written to the server.
     #[error("the {model} entity has never been flushed, so there is nothing to reload")]
     NotPersistent {
@@ -713,6 +730,7 @@ impl Error {
             Error::TransactionAborted => "TransactionAborted",
             Error::TransactionInProgress => "TransactionInProgress",
             Error::Detached { .. } => "Detached",
+            Error::TrackedInAnotherShape { .. } => "TrackedInAnotherShape",
             Error::NotPersistent { .. } => "NotPersistent",
             Error::EntityBusy { .. } => "EntityBusy",
             Error::Runtime { .. } => "Runtime",

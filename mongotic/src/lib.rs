@@ -53,6 +53,7 @@ extern crate self as mongotic;
 
 pub mod aggregate;
 pub mod blocking;
+pub mod document;
 mod encode;
 pub mod engine;
 pub mod error;

@@ -102,6 +102,11 @@ impl<M, V> Field<M, V> {
     pub const fn new(path: &'static str) -> Self {
         Field { path: Cow::Borrowed(path), _types: PhantomData }
     }
+
+    /// A descriptor for the stored field `path`, made at run time (an untyped path).
+    pub(crate) fn at(path: Cow<'static, str>) -> Self {
+        Field { path, _types: PhantomData }
+    }
 }
 
 impl<M, V, S: Shape> Field<M, V, S> {

@@ -106,6 +106,9 @@ impl Node {
     pub(crate) fn compile(&self) -> Result<Document> {
         match self {
             Node::Field { path, test } => {
+                if let Some(why) = super::refused_path(path) {
+                    return Err(Error::InvalidStatement { message: format!("{why}: {path:?}") });
+                }
                 let mut doc = Document::new();
                 doc.insert(path.as_ref(), test.compile(path)?);
                 Ok(doc)

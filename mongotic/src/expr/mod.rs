@@ -16,10 +16,13 @@ mod field;
 mod filter;
 mod pattern;
 mod sort;
+mod untyped;
 mod value;
 
 pub use field::{Field, Many, One, Shape};
 pub use filter::{Filter, and_, not_, or_};
 pub(crate) use filter::{Node, Test, Value, compile_all};
 pub use sort::{IntoSortKeys, SortKey};
+pub(crate) use untyped::refused_path;
+pub use untyped::{AnyValue, Untyped, path};
 pub use value::{ArrayField, TextField, ValueOf};

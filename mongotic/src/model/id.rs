@@ -239,6 +239,20 @@ impl IdKey {
         }
     }
 
+    /// The id as a value, for messages (an integer as `i64`).
+    pub(crate) fn to_bson(&self) -> Bson {
+        match self {
+            IdKey::ObjectId(bytes) => Bson::ObjectId(bson::oid::ObjectId::from_bytes(*bytes)),
+            IdKey::String(text) => Bson::String(text.to_string()),
+            IdKey::Int(value) => Bson::Int64(*value),
+            IdKey::Other(bytes) => bson::RawDocument::from_bytes(bytes)
+                .ok()
+                .and_then(|doc| doc.get("").ok().flatten())
+                .and_then(|raw| Bson::try_from(raw.to_raw_bson()).ok())
+                .unwrap_or(Bson::Null),
+        }
+    }
+
     pub(crate) fn from_bson(value: &Bson) -> IdKey {
         match value {
             Bson::ObjectId(oid) => IdKey::ObjectId(oid.bytes()),

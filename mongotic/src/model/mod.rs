@@ -179,6 +179,9 @@ pub struct ModelMeta {
     pub(crate) prepares: bool,
     /// Constraints or hand-written checks to run before writing.
     pub(crate) validates: bool,
+    /// The description of a namespace's documents without a model (see
+    /// [`document`](crate::document)), not of a model.
+    pub(crate) untyped: bool,
 }
 
 impl ModelMeta {
@@ -210,7 +213,21 @@ impl ModelMeta {
             discriminator: None,
             prepares: false,
             validates: false,
+            untyped: false,
         }
+    }
+
+    /// The description of the documents of `database.collection` without a model.
+    pub(crate) const fn untyped(database: &'static str, collection: &'static str) -> Self {
+        ModelMeta { validation: None, untyped: true, ..ModelMeta::new("Document", Some(database), collection, &[]) }
+    }
+
+    /// `true` when this describes the model-less documents of `namespace` (`db.coll`).
+    pub(crate) fn is_untyped_in(&self, namespace: &str) -> bool {
+        self.untyped
+            && self.database.is_some_and(|database| {
+                namespace.strip_prefix(database).and_then(|rest| rest.strip_prefix('.')) == Some(self.collection)
+            })
     }
 
     /// Used by the derive.

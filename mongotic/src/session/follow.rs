@@ -2,12 +2,10 @@
 //! tracks for an event's document, and applying the event's document or delete to it without
 //! a read.
 
-use std::any::TypeId;
-
 use super::Session;
 use super::store;
 use super::tracked::{Baseline, CellError};
-use super::unit_of_work::Status;
+use super::unit_of_work::{Space, Status};
 use crate::model::IdKey;
 use crate::{Error, Model, Result, Tracked};
 
@@ -21,7 +19,7 @@ impl Session {
         &self,
         id: &bson::Bson,
     ) -> Result<Option<Option<(Tracked<M>, Option<bson::RawDocumentBuf>)>>> {
-        let Some((_, entry)) = self.uow.lookup(TypeId::of::<M>(), &IdKey::from_bson(id)) else { return Ok(None) };
+        let Some((_, entry)) = self.uow.lookup(Space::of::<M>(), &IdKey::from_bson(id)) else { return Ok(None) };
         if entry.status != Status::Persistent || entry.entity.state().in_doubt() {
             return Ok(Some(None));
         }

@@ -50,25 +50,27 @@ mod store;
 mod tracked;
 mod transaction;
 mod unit_of_work;
+mod untyped;
 mod upsert;
 
-use std::any::TypeId;
 use std::fmt;
 
 pub use execute::{Executable, Execution};
 pub use flush::FlushPreview;
+pub(crate) use io::FindShape;
 pub(crate) use query::Loader;
 pub use query::{ScalarResult, SelectResult};
 pub(crate) use retry::Attempts;
 pub use retry::RetryPolicy;
-pub(crate) use tracked::ErasedEntity;
+pub(crate) use tracked::{CellError, CellState, ErasedEntity, ServerId};
 pub use tracked::{EntityRef, ReadGuard, Tracked, WriteGuard};
+pub(crate) use unit_of_work::Space;
 
 use crate::model::{IdKey, IntoId, ModelId, Writable};
 use crate::options::Options;
 use crate::statement::{ScalarProjection, Select};
 use crate::{Engine, Error, Model, Result};
-use tracked::{Baseline, CellError, Intent};
+use tracked::{Baseline, Intent};
 use transaction::Transaction;
 use unit_of_work::{Status, UnitOfWork};
 
@@ -400,21 +402,24 @@ impl Session {
     /// ```
     pub fn add<E: IntoTracked>(&mut self, entity: E) -> Tracked<E::Model> {
         let handle = entity.into_tracked();
-        if let Some(key) = self.uow.key_of(handle.state()) {
+        self.attach(handle.erased());
+        handle
+    }
+
+    /// Tracks `erased` (a typed entity or a document): what [`Session::add`] does.
+    pub(crate) fn attach(&mut self, erased: std::sync::Arc<dyn ErasedEntity>) {
+        let state = erased.state();
+        if let Some(key) = self.uow.key_of(state) {
             match self.uow.get(key).map(|entry| entry.status) {
                 // A delete that may have landed is taken back as an insert-if-missing: the
                 // next flush reads the server and re-inserts the entity if it is gone.
-                Some(Status::Deleted) if matches!(handle.state().intent(), Intent::Delete) => {
-                    self.uow.restage(key, Status::New)
-                }
-                Some(Status::Deleted) if handle.state().is_persistent() => self.uow.restage(key, Status::Persistent),
+                Some(Status::Deleted) if matches!(state.intent(), Intent::Delete) => self.uow.restage(key, Status::New),
+                Some(Status::Deleted) if state.is_persistent() => self.uow.restage(key, Status::Persistent),
                 Some(Status::Deleted | Status::Uncertain) => self.uow.restage(key, Status::New),
                 _ => {}
             }
-            return handle;
+            return;
         }
-        let erased = handle.erased();
-        let state = erased.state();
         state.set_expired(false);
         // A handle that was ever written keeps its baseline, so changes made while it was
         // detached are found by the next flush. A new one with an id is filed under it at
@@ -424,7 +429,6 @@ impl Session {
             None => (Status::New, erased.current_id().ok().flatten().map(|id| IdKey::from_bson(&id))),
         };
         self.uow.track(erased, status, identity);
-        handle
     }
 
     /// Stages several entities, in order; see [`add`](Session::add).
@@ -463,12 +467,18 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn delete<M: Writable>(&mut self, entity: &Tracked<M>) -> Result<()> {
-        let Some((key, entry)) = self.uow.key_of(entity.state()).and_then(|key| Some((key, self.uow.get(key)?))) else {
-            return Err(detached(entity));
+        if self.stage_delete(entity.state()) { Ok(()) } else { Err(detached(entity)) }
+    }
+
+    /// Stages the delete of the entity whose state is `state` (see [`Session::delete`]);
+    /// `false` when this session does not track it.
+    pub(crate) fn stage_delete(&mut self, state: &tracked::CellState) -> bool {
+        let Some((key, entry)) = self.uow.key_of(state).and_then(|key| Some((key, self.uow.get(key)?))) else {
+            return false;
         };
         match entry.status {
             // Never sent: dropping it is the whole delete.
-            Status::New | Status::Upsert if !entity.state().in_doubt() => {
+            Status::New | Status::Upsert if !state.in_doubt() => {
                 self.uow.remove(key);
             }
             Status::Deleted => {}
@@ -478,7 +488,7 @@ impl Session {
                 self.uow.restage(key, Status::Deleted)
             }
         }
-        Ok(())
+        true
     }
 
     /// Stages a full replacement of the entity's document (an upsert) when its id is set, or an
@@ -507,7 +517,7 @@ impl Session {
         let identity = IdKey::from_bson(&id);
         // Joins the entity the session has for this id, whatever its state (also one staged
         // for insert): one id, one entity, one write.
-        if let Some((key, entry)) = self.uow.lookup(TypeId::of::<M>(), &identity)
+        if let Some((key, entry)) = self.uow.lookup(Space::of::<M>(), &identity)
             && let Some(existing) = Tracked::<M>::from_erased(entry.entity.clone())
         {
             match existing.cell.try_write() {
@@ -653,7 +663,7 @@ impl Session {
     /// ```
     pub async fn get<M: Model>(&mut self, id: impl IntoId<M::Id>) -> Result<Option<Tracked<M>>> {
         let id = id.into_id()?.to_bson();
-        if let Some((_, entry)) = self.uow.lookup(TypeId::of::<M>(), &IdKey::from_bson(&id)) {
+        if let Some((_, entry)) = self.uow.lookup(Space::of::<M>(), &IdKey::from_bson(&id)) {
             // An entity whose insert is in doubt is looked up on the server: finding its
             // document settles the doubt (see `Loader`).
             let in_doubt = matches!(entry.status, Status::New | Status::Uncertain) && entry.entity.state().in_doubt();
@@ -1031,6 +1041,10 @@ fn discard_pending_changes<M: Model>(entity: &Tracked<M>) {
 
 fn detached<M: Model>(entity: &Tracked<M>) -> Error {
     Error::Detached { model: M::meta().name, id: entity.erased().current_id().ok().flatten().map(Box::new) }
+}
+
+fn detached_erased(entity: &dyn ErasedEntity) -> Error {
+    Error::Detached { model: entity.meta().name, id: entity.current_id().ok().flatten().map(Box::new) }
 }
 
 impl fmt::Debug for Session {

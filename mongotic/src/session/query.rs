@@ -1,7 +1,6 @@
 //! Running selects: opening the cursor, and turning each returned document into an entity
 //! (through the identity map) or a row.
 
-use std::any::TypeId;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -19,7 +18,7 @@ use super::io::{FindShape, Rows, bounded};
 use super::reconcile;
 use super::store::within_depth;
 use super::tracked::{ErasedEntity, ServerId, Tracked};
-use super::unit_of_work::{Status, UnitOfWork};
+use super::unit_of_work::{Space, Status, UnitOfWork};
 use crate::model::IdKey;
 use crate::options::Options;
 use crate::statement::{ColumnProjection, Projection, Row, ScalarProjection, Select};
@@ -63,8 +62,11 @@ impl<'a> Loader<'a> {
             });
         };
         let namespace = self.namespace;
+        if self.uow.has_documents() {
+            refuse_other_shape(self.uow, Space::of::<M>(), &id, namespace, |meta| meta.is_untyped_in(namespace))?;
+        }
         let mut loaded = None;
-        let entity = self.uow.find_or_load(TypeId::of::<M>(), id, || {
+        let entity = self.uow.find_or_load(Space::of::<M>(), id, || {
             let mut value = M::__decode(raw).map_err(|why| Error::undecodable(M::meta().name, namespace, raw, why))?;
             value.after_load();
             let handle = Tracked::with_state(value, 0, server_id);
@@ -81,6 +83,53 @@ impl<'a> Loader<'a> {
         Tracked::from_erased(entity).ok_or_else(|| Error::UnexpectedReply {
             message: format!("the identity map holds another model's entity for a document of {namespace}"),
         })
+    }
+
+    /// The entity filed in `space` for the stored document `raw`, or a new one that `make` builds
+    /// from it (given its server id): the untyped form of [`Loader::entity`], for documents
+    /// without a model. `in_namespace` tells which other spaces hold this collection's
+    /// documents: a document tracked there is [`Error::TrackedInAnotherShape`].
+    pub(crate) fn erased(
+        &mut self,
+        space: Space,
+        raw: &RawDocument,
+        in_namespace: impl Fn(&'static crate::model::ModelMeta) -> bool,
+        make: impl FnOnce(Option<ServerId>) -> Result<Arc<dyn ErasedEntity>>,
+    ) -> Result<Arc<dyn ErasedEntity>> {
+        let Some((id, server_id)) = document_id(raw) else {
+            return Err(Error::UnexpectedReply {
+                message: format!("a document of {} came back without an _id", self.namespace),
+            });
+        };
+        refuse_other_shape(self.uow, space, &id, self.namespace, in_namespace)?;
+        let mut fresh = false;
+        let entity = self.uow.find_or_load(space, id, || {
+            fresh = true;
+            make(server_id)
+        })?;
+        if !fresh && entity.state().in_doubt() {
+            self.settle_in_doubt(&entity, raw);
+        }
+        Ok(entity)
+    }
+}
+
+/// Fails when the document `id` of `namespace` is tracked in a space other than `space` (see
+/// [`UnitOfWork::other_shape`]).
+pub(crate) fn refuse_other_shape(
+    uow: &UnitOfWork,
+    space: Space,
+    id: &IdKey,
+    namespace: &str,
+    in_namespace: impl Fn(&'static crate::model::ModelMeta) -> bool,
+) -> Result<()> {
+    match uow.other_shape(space, id, in_namespace) {
+        None => Ok(()),
+        Some(tracked_as) => Err(Error::TrackedInAnotherShape {
+            namespace: namespace.to_owned(),
+            id: Box::new(id.to_bson()),
+            tracked_as,
+        }),
     }
 }
 

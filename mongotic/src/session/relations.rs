@@ -22,7 +22,7 @@ use bson::{Bson, Document, RawBsonRef, RawDocument};
 use super::Session;
 use super::query::{Loader, SelectResult};
 use super::tracked::Tracked;
-use super::unit_of_work::Status;
+use super::unit_of_work::{Space, Status};
 use crate::expr::{Node, SortKey, Test, Value};
 use crate::model::{IdKey, IntoId, ModelId};
 use crate::options::Options;
@@ -283,7 +283,7 @@ impl Session {
     /// A stored entity outside the session's scope (read with `with_deleted`, or under
     /// another tenant) is read again too: the server answers within the scope.
     fn needs_fetch<M: Model>(&self, id: &IdKey) -> bool {
-        match self.uow.lookup(TypeId::of::<M>(), id) {
+        match self.uow.lookup(Space::of::<M>(), id) {
             None => true,
             Some((_, entry)) => match entry.status {
                 Status::New | Status::Uncertain => entry.entity.state().in_doubt(),
@@ -296,7 +296,7 @@ impl Session {
     /// The handle of the entity of `M` with `id` that the session tracks, if any (an entity
     /// whose rolled-back insert may or may not have landed is not one).
     fn tracked<M: Model>(&self, id: &IdKey) -> Option<Tracked<M>> {
-        let (_, entry) = self.uow.lookup(TypeId::of::<M>(), id)?;
+        let (_, entry) = self.uow.lookup(Space::of::<M>(), id)?;
         match entry.status {
             Status::Uncertain => return None,
             Status::Persistent | Status::Deleted if !self.admits::<M>(entry.entity.as_ref()).unwrap_or(false) => {

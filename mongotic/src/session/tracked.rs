@@ -6,7 +6,7 @@
 //! flush. Keeping that state with the entity (not in the session) lets a handle move between
 //! sessions with its history.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use bson::oid::ObjectId;
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
+use super::unit_of_work::Space;
 use crate::Model;
 use crate::error::Undecodable;
 use crate::model::{HookContext, HookError, HookEvent, IdKey, ModelId, ModelMeta};
@@ -269,7 +270,7 @@ impl Drop for CellState {
 }
 
 impl CellState {
-    fn new(session: u64, server_id: Option<ServerId>) -> Self {
+    pub(crate) fn new(session: u64, server_id: Option<ServerId>) -> Self {
         CellState {
             session: AtomicU64::new(session),
             slot: AtomicUsize::new(0),
@@ -462,8 +463,9 @@ impl CellError {
 pub(crate) trait ErasedEntity: Send + Sync + 'static {
     fn state(&self) -> &CellState;
     fn meta(&self) -> &'static ModelMeta;
-    /// The `TypeId` of the model, for the identity map.
-    fn model_type(&self) -> TypeId;
+    /// The identity space the entity is filed in: its model's, or its namespace's for a
+    /// document without a model.
+    fn space(&self) -> Space;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// The current value as BSON.
     fn to_raw(&self) -> Result<RawDocumentBuf, CellError>;
@@ -529,8 +531,8 @@ impl<M: Model> ErasedEntity for EntityCell<M> {
         M::meta()
     }
 
-    fn model_type(&self) -> TypeId {
-        TypeId::of::<M>()
+    fn space(&self) -> Space {
+        Space::of::<M>()
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -818,7 +820,7 @@ impl<M: Model> Tracked<M> {
 /// let guard: mongotic::session::ReadGuard<'_, User> = user.read();
 /// assert_eq!(guard.name, "Ann");
 /// ```
-pub struct ReadGuard<'a, M>(RwLockReadGuard<'a, M>);
+pub struct ReadGuard<'a, M>(pub(crate) RwLockReadGuard<'a, M>);
 
 /// Exclusive access to an entity's value, from [`Tracked::write`]: change the value through
 /// it (`guard.age = Some(31)`); the next flush writes what changed. Drop it before the session
@@ -835,7 +837,7 @@ pub struct ReadGuard<'a, M>(RwLockReadGuard<'a, M>);
 /// drop(guard);
 /// assert_eq!(user.read().age, Some(31));
 /// ```
-pub struct WriteGuard<'a, M>(RwLockWriteGuard<'a, M>);
+pub struct WriteGuard<'a, M>(pub(crate) RwLockWriteGuard<'a, M>);
 
 impl<M> std::ops::Deref for ReadGuard<'_, M> {
     type Target = M;

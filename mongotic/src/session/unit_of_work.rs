@@ -2,8 +2,8 @@
 //!
 //! Entries live in a slab (a `Vec` with reusable slots); each entity records its slot, so
 //! finding the entry of a handle needs no hashing. The identity map files entities with a
-//! server identity under (model type, `_id`) so that a document loaded twice is one handle.
-//! It is one hash table per model holding a slot and half the id's hash (8 bytes): the id
+//! server identity under (space type, `_id`) so that a document loaded twice is one handle.
+//! It is one hash table per space holding a slot and half the id's hash (8 bytes): the id
 //! itself is kept once, in the entry. So a loaded document costs one hash of its `_id`; the
 //! table grows without hashing or reading an entry again, and a probe reads an entry only when
 //! the hashes match.
@@ -159,11 +159,34 @@ impl Slab {
     }
 }
 
+/// The identity space an entity is filed in: one per space type (a variant's view has its own,
+/// beside its enum's), and one per namespace for documents without a space, so one id names
+/// at most one entity in each.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Space {
+    Model(TypeId),
+    /// The documents of one namespace, named by the address of its interned description
+    /// (see `crate::document`), which lives as long as the process.
+    Documents(usize),
+}
+
+impl Space {
+    /// The space of space `M`.
+    pub(crate) fn of<M: 'static>() -> Space {
+        Space::Model(TypeId::of::<M>())
+    }
+
+    /// The space of the documents described by `meta`.
+    pub(crate) fn documents(meta: &'static crate::model::ModelMeta) -> Space {
+        Space::Documents(std::ptr::from_ref(meta) as usize)
+    }
+}
+
 pub(crate) struct UnitOfWork {
     session_id: u64,
     slab: Slab,
-    /// Per model (few per session, so a short list), the slots of its filed entities.
-    identity: Vec<(TypeId, IdTable)>,
+    /// Per space (few per session, so a short list), the slots of its filed entities.
+    identity: Vec<(Space, IdTable)>,
     /// Seeded per process (ids can come from users: a fixed hash would let them collide).
     hasher: foldhash::fast::RandomState,
     next_seq: u64,
@@ -173,6 +196,9 @@ pub(crate) struct UnitOfWork {
     /// The natural keys of the entries staged for upsert, by key. Kept until the entry goes
     /// (a transaction that rolls back an upsert's write stages it again, key and all).
     upserts: std::collections::HashMap<usize, UpsertOn>,
+    /// The session has tracked documents without a model: typed loads then check that the
+    /// document is not tracked as one already (see [`UnitOfWork::other_shape`]).
+    has_documents: bool,
 }
 
 impl UnitOfWork {
@@ -185,6 +211,7 @@ impl UnitOfWork {
             next_seq: 0,
             tenant: None,
             upserts: std::collections::HashMap::new(),
+            has_documents: false,
         }
     }
 
@@ -211,27 +238,27 @@ impl UnitOfWork {
         self.next_seq
     }
 
-    fn ids(&self, model: TypeId) -> Option<&IdTable> {
-        self.identity.iter().find(|(m, _)| *m == model).map(|(_, ids)| ids)
+    fn ids(&self, space: Space) -> Option<&IdTable> {
+        self.identity.iter().find(|(m, _)| *m == space).map(|(_, ids)| ids)
     }
 
-    fn ids_mut(identity: &mut Vec<(TypeId, IdTable)>, model: TypeId) -> &mut IdTable {
-        let index = match identity.iter().position(|(m, _)| *m == model) {
+    fn ids_mut(identity: &mut Vec<(Space, IdTable)>, space: Space) -> &mut IdTable {
+        let index = match identity.iter().position(|(m, _)| *m == space) {
             Some(index) => index,
             None => {
-                identity.push((model, IdTable::new()));
+                identity.push((space, IdTable::new()));
                 identity.len() - 1
             }
         };
         &mut identity[index].1
     }
 
-    /// Files the entry in `slot` (whose identity's tag is `tag`) in the table of `model`, in
+    /// Files the entry in `slot` (whose identity's tag is `tag`) in the table of `space`, in
     /// place of any other entry filed under the same id. Returns the slot it replaced.
-    fn file(&mut self, model: TypeId, slot: usize, tag: u32) -> Option<usize> {
+    fn file(&mut self, space: Space, slot: usize, tag: u32) -> Option<usize> {
         let filing = Filing::new(slot, tag)?;
         let slab = &self.slab;
-        let ids = Self::ids_mut(&mut self.identity, model);
+        let ids = Self::ids_mut(&mut self.identity, space);
         let id = slab.identity(slot)?;
         let same = |other: &Filing| other.slot() != slot && slab.is_filed_as(*other, tag, id);
         if let Some(filed) = ids.find_mut(spread(tag), same) {
@@ -241,10 +268,10 @@ impl UnitOfWork {
         None
     }
 
-    /// Takes the entry in `slot` out of the table of `model`, if it is there.
-    fn unfile(&mut self, model: TypeId, slot: usize) {
+    /// Takes the entry in `slot` out of the table of `space`, if it is there.
+    fn unfile(&mut self, space: Space, slot: usize) {
         let Some(tag) = self.slab.identity(slot).map(|id| self.tag(id)) else { return };
-        let ids = Self::ids_mut(&mut self.identity, model);
+        let ids = Self::ids_mut(&mut self.identity, space);
         if let Ok(filed) = ids.find_entry(spread(tag), |filing| filing.slot() == slot) {
             filed.remove();
         }
@@ -253,30 +280,30 @@ impl UnitOfWork {
     /// Starts tracking `entity` with `status`, filed under `identity` when given. Returns its
     /// key.
     pub(crate) fn track(&mut self, entity: Arc<dyn ErasedEntity>, status: Status, identity: Option<IdKey>) -> usize {
-        let model = entity.model_type();
+        let space = entity.space();
         let seq = self.next_seq();
         let tag = identity.as_ref().map(|id| self.tag(id));
         let slot = self.slab.insert(Entry { entity, status, seq, identity }, self.session_id);
         if let Some(tag) = tag
-            && let Some(previous) = self.file(model, slot, tag)
+            && let Some(previous) = self.file(space, slot, tag)
         {
             self.release_if_stale(previous);
         }
         slot
     }
 
-    /// The entity filed under `model` and `id`, or a new persistent one made by `load` and
+    /// The entity filed under `space` and `id`, or a new persistent one made by `load` and
     /// filed there: one hash of the id per loaded document.
     pub(crate) fn find_or_load<E>(
         &mut self,
-        model: TypeId,
+        space: Space,
         id: IdKey,
         load: impl FnOnce() -> Result<Arc<dyn ErasedEntity>, E>,
     ) -> Result<Arc<dyn ErasedEntity>, E> {
         let session_id = self.session_id;
         let tag = self.tag(&id);
         let slab = &self.slab;
-        let ids = Self::ids_mut(&mut self.identity, model);
+        let ids = Self::ids_mut(&mut self.identity, space);
         if let Ok(found) = ids.find_entry(spread(tag), |filing| slab.is_filed_as(*filing, tag, &id)) {
             if let Some(entry) = slab.get(found.get().slot(), session_id) {
                 return Ok(entry.entity.clone());
@@ -291,7 +318,7 @@ impl UnitOfWork {
         let slot = self.slab.insert(entry, session_id);
         // Not in the table (just looked): filed without looking again.
         if let Some(filing) = Filing::new(slot, tag) {
-            let ids = Self::ids_mut(&mut self.identity, model);
+            let ids = Self::ids_mut(&mut self.identity, space);
             ids.insert_unique(spread(tag), filing, |other| other.hash());
         }
         Ok(entity)
@@ -351,10 +378,42 @@ impl UnitOfWork {
         }
     }
 
-    /// The entry filed under `model` and `id`, if this session tracks one.
-    pub(crate) fn lookup(&self, model: TypeId, id: &IdKey) -> Option<(usize, &Entry)> {
+    /// Notes that the session tracks documents without a model (see `crate::document`).
+    pub(crate) fn note_documents(&mut self) {
+        self.has_documents = true;
+    }
+
+    /// `true` once the session has tracked documents without a model.
+    pub(crate) fn has_documents(&self) -> bool {
+        self.has_documents
+    }
+
+    /// The name of what the session tracks the document `id` as in a space other than `space`
+    /// whose documents `in_namespace` says live in the same collection: one stored document is
+    /// one writable entity, so a typed entity and a document without a model never both hold
+    /// it. A variant's view is read-only and shares its enum's documents by design: skipped.
+    pub(crate) fn other_shape(
+        &self,
+        space: Space,
+        id: &IdKey,
+        in_namespace: impl Fn(&'static crate::model::ModelMeta) -> bool,
+    ) -> Option<&'static str> {
         let tag = self.tag(id);
-        let slot = self.ids(model)?.find(spread(tag), |filing| self.slab.is_filed_as(*filing, tag, id))?.slot();
+        self.identity.iter().filter(|(other, _)| *other != space).find_map(|(_, ids)| {
+            let sample = ids.iter().find_map(|filing| self.get(filing.slot()))?;
+            let meta = sample.entity.meta();
+            if meta.discriminator.is_some_and(|tag| tag.tag.is_some()) || !in_namespace(meta) {
+                return None;
+            }
+            let slot = ids.find(spread(tag), |filing| self.slab.is_filed_as(*filing, tag, id))?.slot();
+            self.get(slot).map(|_| meta.name)
+        })
+    }
+
+    /// The entry filed under `space` and `id`, if this session tracks one.
+    pub(crate) fn lookup(&self, space: Space, id: &IdKey) -> Option<(usize, &Entry)> {
+        let tag = self.tag(id);
+        let slot = self.ids(space)?.find(spread(tag), |filing| self.slab.is_filed_as(*filing, tag, id))?.slot();
         self.get(slot).map(|entry| (slot, entry))
     }
 
@@ -364,33 +423,33 @@ impl UnitOfWork {
         self.slab.slots.reserve(missing);
     }
 
-    /// Makes room in the identity map of `model` for `additional` more ids, before filing
+    /// Makes room in the identity map of `space` for `additional` more ids, before filing
     /// many at once.
-    pub(crate) fn reserve_identities(&mut self, model: TypeId, additional: usize) {
+    pub(crate) fn reserve_identities(&mut self, space: Space, additional: usize) {
         if additional > 0 {
-            Self::ids_mut(&mut self.identity, model).reserve(additional, |filing| filing.hash());
+            Self::ids_mut(&mut self.identity, space).reserve(additional, |filing| filing.hash());
         }
     }
 
     /// Files the entry under `id` in the identity map (in place of what it was filed under).
     pub(crate) fn file_identity(&mut self, key: usize, id: IdKey) {
-        let Some(model) = self.get(key).map(|entry| entry.entity.model_type()) else { return };
-        self.unfile(model, key);
+        let Some(space) = self.get(key).map(|entry| entry.entity.space()) else { return };
+        self.unfile(space, key);
         let tag = self.tag(&id);
         if let Some(entry) = self.get_mut(key) {
             entry.identity = Some(id);
-            self.file(model, key, tag);
+            self.file(space, key, tag);
         }
     }
 
     /// Empties a slot whose entity another session has taken over.
     fn release_if_stale(&mut self, slot: usize) {
         let stale = match self.slab.slots.get(slot) {
-            Some(Some(entry)) if !owned(entry, self.session_id) => Some(entry.entity.model_type()),
+            Some(Some(entry)) if !owned(entry, self.session_id) => Some(entry.entity.space()),
             _ => None,
         };
-        if let Some(model) = stale {
-            self.unfile(model, slot);
+        if let Some(space) = stale {
+            self.unfile(space, slot);
             self.slab.take(slot);
             self.upserts.remove(&slot);
         }
@@ -401,8 +460,8 @@ impl UnitOfWork {
         if !self.upserts.is_empty() {
             self.upserts.remove(&key);
         }
-        let model = self.slab.slots.get(key)?.as_ref()?.entity.model_type();
-        self.unfile(model, key);
+        let space = self.slab.slots.get(key)?.as_ref()?.entity.space();
+        self.unfile(space, key);
         let entry = self.slab.take(key)?;
         if owned(&entry, self.session_id) {
             entry.entity.state().set_owner(0, 0);

@@ -1,7 +1,6 @@
 //! Upserts on a natural key: the bulk [`Upsert`] statement, and entities staged with
 //! [`Session::upsert`] for the flush to write.
 
-use std::any::TypeId;
 use std::collections::HashMap;
 
 use bson::RawDocumentBuf;
@@ -10,7 +9,7 @@ use super::Session;
 use super::execute::Executable;
 use super::scope::Scope;
 use super::tracked::CellError;
-use super::unit_of_work::{Status, UpsertOn};
+use super::unit_of_work::{Space, Status, UpsertOn};
 use crate::model::ModelId;
 use crate::options::Options;
 use crate::statement::{Upsert, UpsertKey, UpsertResult, upsert_statement};
@@ -225,9 +224,7 @@ impl Session {
         let scope = Scope::of(M::meta(), self.uow.tenant(), &self.effective_options(&Options::default())?)?;
         let mut tracked = HashMap::new();
         for (_, entry) in self.uow.entries() {
-            if entry.entity.model_type() != TypeId::of::<M>()
-                || matches!(entry.status, Status::Deleted | Status::Uncertain)
-            {
+            if entry.entity.space() != Space::of::<M>() || matches!(entry.status, Status::Deleted | Status::Uncertain) {
                 continue;
             }
             let Ok(current) = entry.entity.to_raw() else { continue };

@@ -10,6 +10,7 @@ mod common;
 
 mod aggregation;
 mod concurrency;
+mod documents;
 mod errors;
 mod faults;
 mod foundation;

@@ -6,8 +6,6 @@
 //! then inserts: a unique value freed by a delete or an update can be reused by an insert of
 //! the same flush), then by collection, then by staging order.
 
-use std::any::TypeId;
-
 use bson::oid::ObjectId;
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 use mongodb::Namespace;
@@ -19,7 +17,7 @@ use crate::options::Options;
 use crate::session::diff::{Change, Watch, changed_paths, diff, diff_watching, id_key};
 use crate::session::scope::{Scope, WriteKey, key_watch, watched_key, write_key};
 use crate::session::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId, stored_document};
-use crate::session::unit_of_work::{Status, UnitOfWork};
+use crate::session::unit_of_work::{Space, Status, UnitOfWork};
 use crate::statement::upsert_statement;
 use crate::wire::{element_at, value_at};
 use crate::{Engine, Result};
@@ -151,7 +149,7 @@ pub(crate) struct Plan {
     pub(crate) namespaces: Vec<Namespace>,
     pub(crate) names: Vec<String>,
     /// The model type of each namespace entry (the identity map is per model).
-    pub(crate) model_types: Vec<TypeId>,
+    pub(crate) spaces: Vec<Space>,
     /// The model of each namespace entry.
     pub(crate) metas: Vec<&'static ModelMeta>,
     pub(crate) writes: Vec<Write>,
@@ -206,7 +204,7 @@ pub(crate) fn test_plan(writes: usize) -> Plan {
     Plan {
         namespaces: vec![Namespace::new("db", "things")],
         names: vec!["db.things".into()],
-        model_types: vec![TypeId::of::<()>()],
+        spaces: vec![Space::of::<()>()],
         metas: Vec::new(),
         writes: (0..writes)
             .map(|i| Write {
@@ -270,7 +268,7 @@ pub(crate) fn build_plan(engine: &Engine, uow: &mut UnitOfWork) -> Result<Plan> 
         }
         return Err(Error::Validation { invalid: prep.invalid });
     }
-    for (namespace, model) in plan.model_types.iter().enumerate() {
+    for (namespace, model) in plan.spaces.iter().enumerate() {
         let additional = to_file.iter().filter(|(filed_in, _, _)| *filed_in == namespace).count();
         uow.reserve_identities(*model, additional);
     }
@@ -356,7 +354,7 @@ impl Planner {
         let namespace = engine.namespace(entity.meta())?;
         self.plan.names.push(namespace.to_string());
         self.plan.namespaces.push(namespace);
-        self.plan.model_types.push(entity.model_type());
+        self.plan.spaces.push(entity.space());
         self.plan.metas.push(entity.meta());
         self.models.push(meta);
         self.watches.push(key_watch(entity.meta()));

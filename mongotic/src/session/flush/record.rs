@@ -138,7 +138,7 @@ fn record_upsert(uow: &mut UnitOfWork, entry: usize, seen: u64, stored: &RawDocu
     let _ = entity.load(stored);
     state.synced(seen, stored.clone(), Some(ServerId::new(id.clone())));
     let identity = IdKey::from_bson(&id);
-    match uow.lookup(entity.model_type(), &identity) {
+    match uow.lookup(entity.space(), &identity) {
         Some((other, _)) if other != entry => {
             uow.remove(entry);
         }

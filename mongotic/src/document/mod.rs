@@ -1,0 +1,88 @@
+//! Documents without a model: a namespace and a `bson::Document`, tracked by the session like
+//! a typed entity.
+//!
+//! A model is the right shape for a collection whose documents have one Rust type. Some code
+//! works on documents that have no type (any more): a migration moving documents from an old
+//! shape to a new one, an admin tool, a front in another language over this core. For them,
+//! [`Session::documents`] opens a collection by name and returns [`TrackedDocument`] handles
+//! that go through everything a typed entity goes through:
+//!
+//! - the identity map (one handle per stored document and session),
+//! - change tracking: edits (through [`TrackedDocument::write`] or the path methods
+//!   [`set`](TrackedDocument::set) / [`unset`](TrackedDocument::unset)) are compared with the
+//!   stored document at the next flush and written as `$set`/`$unset` of the changed paths,
+//!   as a typed entity's field changes are,
+//! - the batched flush, transactions, the reconciliation of writes whose outcome is unknown,
+//!   options, telemetry.
+//!
+//! Queries take untyped [`path`](crate::expr::path)s: values are sent as operands (a user's
+//! string never becomes an operator) and a path that would be an operator (`$where`) is
+//! refused.
+//!
+//! **One document, one entity.** A session never tracks the same stored document both as a
+//! typed entity and as a document without a model: they would be two handles writing one
+//! document against each other. Reading or adding a document that the session tracks as a
+//! `User` (or the other way round) is [`Error::TrackedInAnotherShape`]; flush and
+//! [`expunge`](crate::Session::expunge) the one, or use a second session for the other shape.
+//!
+//! ```no_run
+//! use mongotic::prelude::*;
+//! use mongotic::bson::doc;
+//! use mongotic::expr::path;
+//!
+//! # async fn demo(mut session: Session) -> mongotic::Result<()> {
+//! let mut users = session.documents("users")?;
+//! let ann = users.add(doc! { "name": "Ann", "address": { "city": "Paris" } })?;
+//! users.flush().await?; // insert, with a generated _id
+//! ann.set("address.zip", "75001")?;
+//! ann.unset("name");
+//! users.flush().await?; // {$set: {"address.zip": "75001"}, $unset: {name: ""}}
+//! for user in users.find(path("address.city").eq("Paris")).all().await? {
+//!     println!("{:?}", user.get("address.zip"));
+//! }
+//! # Ok(()) }
+//! ```
+
+mod cell;
+mod collection;
+mod namespace;
+mod paths;
+
+pub use cell::TrackedDocument;
+pub use collection::{DocumentFind, Documents};
+
+use crate::{Result, Session};
+
+impl Session {
+    /// The documents of `collection` (in the engine's database, as a model without a
+    /// `database` would be), without a model. See [`document`](crate::document).
+    ///
+    /// Fails with [`Error::NoDatabase`](crate::Error::NoDatabase) when the engine has no
+    /// database for it.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let found = session.documents("users")?.get(7).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn documents(&mut self, collection: &str) -> Result<Documents<'_>> {
+        let database = self.engine().resolve_database(None)?;
+        Ok(Documents::new(self, namespace::meta(&database, collection)))
+    }
+
+    /// The documents of `database.collection`, without a model. An engine made
+    /// [`with_database`](crate::Engine::with_database) puts them in its database instead, as
+    /// it does for models.
+    ///
+    /// ```no_run
+    /// # use mongotic::prelude::*;
+    /// # async fn demo(mut session: Session) -> mongotic::Result<()> {
+    /// let audit = session.documents_in("ops", "audit")?.count(mongotic::expr::path("level").eq("warn")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn documents_in(&mut self, database: &str, collection: &str) -> Result<Documents<'_>> {
+        let database = self.engine().resolve_database(Some(database))?;
+        Ok(Documents::new(self, namespace::meta(&database, collection)))
+    }
+}

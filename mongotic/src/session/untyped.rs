@@ -1,0 +1,132 @@
+//! The session's untyped entry points: reads and writes of entities known only through
+//! [`ErasedEntity`], for the documents without a model of [`crate::document`] (and for any
+//! front that brings its own value type). They go through the same identity map, `Io` layer,
+//! flush and reconciliation as typed entities; only the decoding is the caller's.
+
+use std::sync::Arc;
+
+use bson::{Bson, Document, RawDocument};
+use tracing::Instrument;
+
+use super::io::{FindShape, bounded};
+use super::query::{Loader, refuse_other_shape};
+use super::store::within_depth;
+use super::tracked::{ErasedEntity, ServerId};
+use super::unit_of_work::{Space, Status};
+use super::{Session, detached_erased};
+use crate::model::{IdKey, ModelMeta};
+use crate::options::Options;
+use crate::{Error, Result};
+
+/// Builds the entity for a stored document the session does not track yet.
+pub(crate) type Make<'a> = dyn FnMut(&RawDocument, Option<ServerId>) -> Result<Arc<dyn ErasedEntity>> + Send + 'a;
+
+impl Session {
+    /// The documents of `meta`'s collection matching `filter`, as tracked entities of `space`
+    /// (the ones the session already tracks keep their state and pending changes).
+    pub(crate) async fn find_erased(
+        &mut self,
+        meta: &'static ModelMeta,
+        filter: Document,
+        shape: FindShape,
+        options: &Options,
+        make: &mut Make<'_>,
+    ) -> Result<Vec<Arc<dyn ErasedEntity>>> {
+        let space = Space::documents(meta);
+        self.uow.note_documents();
+        let io = self.io(meta, "find", options).await?;
+        let namespace = io.namespace().to_owned();
+        let limit = io.options().timeout;
+        let (mut rows, span) = io.find(filter, shape).await?;
+        let in_namespace = self.typed_in(meta)?;
+        let mut found = Vec::new();
+        loop {
+            let txn = &mut self.txn;
+            let more = bounded(limit, &namespace, async {
+                rows.advance(txn).await.map_err(|err| Error::from_driver(err, &namespace, None))
+            })
+            .instrument(span.clone())
+            .await?;
+            if !more {
+                break;
+            }
+            let raw = rows.current();
+            within_depth(&namespace, raw)?;
+            let mut loader = Loader::new(&mut self.uow, &namespace);
+            found.push(loader.erased(space, raw, &in_namespace, |server_id| make(raw, server_id))?);
+        }
+        span.record("db.response.returned_rows", found.len() as u64);
+        Ok(found)
+    }
+
+    /// The document of `meta`'s collection with `_id` `id`: the tracked entity when the session
+    /// has it (no I/O), else read with one `find`.
+    pub(crate) async fn get_erased(
+        &mut self,
+        meta: &'static ModelMeta,
+        id: &Bson,
+        make: &mut Make<'_>,
+    ) -> Result<Option<Arc<dyn ErasedEntity>>> {
+        let space = Space::documents(meta);
+        self.uow.note_documents();
+        if let Some((_, entry)) = self.uow.lookup(space, &IdKey::from_bson(id)) {
+            let in_doubt = matches!(entry.status, Status::New | Status::Uncertain) && entry.entity.state().in_doubt();
+            if !in_doubt {
+                return Ok(Some(entry.entity.clone()));
+            }
+        }
+        let io = self.io(meta, "find", &Options::default()).await?;
+        let namespace = io.namespace().to_owned();
+        let Some(raw) = io.find_by_id(id).await? else { return Ok(None) };
+        within_depth(&namespace, &raw)?;
+        let in_namespace = self.typed_in(meta)?;
+        let mut loader = Loader::new(&mut self.uow, &namespace);
+        loader.erased(space, &raw, &in_namespace, |server_id| make(&raw, server_id)).map(Some)
+    }
+
+    /// The number of documents of `meta`'s collection matching `filter`.
+    pub(crate) async fn count_erased(
+        &mut self,
+        meta: &'static ModelMeta,
+        filter: Document,
+        options: &Options,
+    ) -> Result<u64> {
+        self.io(meta, "count", options).await?.count(filter, None, None).await
+    }
+
+    /// Tracks a document entity, as [`Session::add`] does a typed one, after checking that
+    /// the session does not track its document as a typed entity.
+    pub(crate) fn attach_erased(&mut self, entity: Arc<dyn ErasedEntity>) -> Result<()> {
+        let meta = entity.meta();
+        self.uow.note_documents();
+        if self.uow.key_of(entity.state()).is_none()
+            && let Ok(Some(id)) = entity.current_id()
+        {
+            let namespace = self.engine.namespace(meta)?.to_string();
+            refuse_other_shape(&self.uow, entity.space(), &IdKey::from_bson(&id), &namespace, self.typed_in(meta)?)?;
+        }
+        self.attach(entity);
+        Ok(())
+    }
+
+    /// Stages the delete of a document entity (see [`Session::delete`]).
+    pub(crate) fn delete_erased(&mut self, entity: &dyn ErasedEntity) -> Result<()> {
+        if self.stage_delete(entity.state()) { Ok(()) } else { Err(detached_erased(entity)) }
+    }
+
+    /// Stops tracking a document entity (see [`Session::expunge`]).
+    pub(crate) fn expunge_erased(&mut self, entity: &dyn ErasedEntity) {
+        if let Some(key) = self.uow.key_of(entity.state()) {
+            self.uow.remove(key);
+        }
+    }
+
+    /// A test of "these are the typed models whose documents live where `meta`'s do".
+    fn typed_in(&self, meta: &'static ModelMeta) -> Result<impl Fn(&'static ModelMeta) -> bool + use<>> {
+        let target = self.engine.namespace(meta)?;
+        let engine = self.engine.clone();
+        Ok(move |other: &'static ModelMeta| {
+            !other.untyped && engine.namespace(other).is_ok_and(|namespace| namespace == target)
+        })
+    }
+}
