@@ -491,6 +491,32 @@ pub enum Error {
         tracked_as: &'static str,
     },
 
+    /// A migration step failed; what it did in its transaction was rolled back (a backfill
+    /// keeps the pages it recorded). See [`migrate`](crate::migrate).
+    #[error("migration step `{step}` failed: {source}")]
+    Migration {
+        /// The step's name.
+        step: String,
+        /// Why it failed.
+        source: Box<Error>,
+    },
+
+    /// Another runner held the migrations' lease for longer than
+    /// [`Migrations::wait`](crate::migrate::Migrations::wait).
+    #[error("another runner held the migrations' lease for {waited:?}: giving up")]
+    MigrationBusy {
+        /// How long this runner waited.
+        waited: std::time::Duration,
+    },
+
+    /// This runner's lease on the migrations was taken over by another runner (this one
+    /// stalled past its expiry): it stopped without committing the step under way.
+    #[error("the migrations' lease of runner {owner} was taken over by another runner: stopped")]
+    MigrationLeaseLost {
+        /// This runner's name in the lease.
+        owner: String,
+    },
+
     /// `refresh` was asked to reload an entity that has never been written to the server.
     #[error("the {model} entity has never been flushed, so there is nothing to reload")]
     NotPersistent {
@@ -731,6 +757,9 @@ impl Error {
             Error::TransactionInProgress => "TransactionInProgress",
             Error::Detached { .. } => "Detached",
             Error::TrackedInAnotherShape { .. } => "TrackedInAnotherShape",
+            Error::Migration { .. } => "Migration",
+            Error::MigrationBusy { .. } => "MigrationBusy",
+            Error::MigrationLeaseLost { .. } => "MigrationLeaseLost",
             Error::NotPersistent { .. } => "NotPersistent",
             Error::EntityBusy { .. } => "EntityBusy",
             Error::Runtime { .. } => "Runtime",

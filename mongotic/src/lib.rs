@@ -59,6 +59,7 @@ pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod guide;
+pub mod migrate;
 pub mod model;
 pub mod options;
 pub mod relation;

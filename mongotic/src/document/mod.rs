@@ -85,4 +85,19 @@ impl Session {
         let database = self.engine().resolve_database(Some(database))?;
         Ok(Documents::new(self, namespace::meta(&database, collection)))
     }
+
+    /// Updates every document of `collection` matching `filter` with `update` (operators or a
+    /// pipeline), in the session's transaction when it has one, without loading them. Returns
+    /// how many changed. Documents the session tracks are not refreshed: this is a bulk
+    /// statement, as [`update`](crate::update) is for models.
+    pub(crate) async fn update_documents(
+        &mut self,
+        collection: &str,
+        filter: crate::Filter<crate::expr::Untyped>,
+        update: mongodb::options::UpdateModifications,
+    ) -> Result<u64> {
+        let database = self.engine().resolve_database(None)?;
+        let filter = filter.to_document()?;
+        self.update_erased(namespace::meta(&database, collection), filter, update).await
+    }
 }

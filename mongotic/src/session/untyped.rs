@@ -94,6 +94,18 @@ impl Session {
         self.io(meta, "count", options).await?.count(filter, None, None).await
     }
 
+    /// Updates every document of `meta`'s collection matching `filter` with `update`, in the
+    /// session's transaction when it has one; returns how many documents changed.
+    pub(crate) async fn update_erased(
+        &mut self,
+        meta: &'static ModelMeta,
+        filter: Document,
+        update: mongodb::options::UpdateModifications,
+    ) -> Result<u64> {
+        let result = self.io(meta, "update", &Options::default()).await?.update_many(filter, update).await?;
+        Ok(result.modified_count)
+    }
+
     /// Tracks a document entity, as [`Session::add`] does a typed one, after checking that
     /// the session does not track its document as a typed entity.
     pub(crate) fn attach_erased(&mut self, entity: Arc<dyn ErasedEntity>) -> Result<()> {

@@ -15,6 +15,7 @@ mod errors;
 mod faults;
 mod foundation;
 mod lifecycle;
+mod migrations;
 mod options;
 mod pages;
 mod paths;

@@ -1,0 +1,151 @@
+//! The ledger collection: one lease document (who may run migrations now, and until when) and
+//! one entry per step (applied or under way, and for a backfill the last `_id` it finished).
+
+use std::time::Duration;
+
+use bson::{Bson, DateTime, Document, doc};
+
+use crate::document::TrackedDocument;
+use crate::{Engine, Error, Result, Session};
+
+/// The `_id` of the lease document.
+const LEASE: &str = "lease";
+
+/// The `_id` of a step's entry.
+pub(crate) fn entry_id(step: &str) -> String {
+    format!("step:{step}")
+}
+
+/// What the ledger says about one step.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum StepState {
+    NotStarted,
+    /// A backfill that finished the documents up to `position` (`_id`), `done` of them.
+    Running {
+        position: Option<Bson>,
+        done: u64,
+    },
+    Applied,
+}
+
+impl StepState {
+    pub(crate) fn of(entry: Option<&Document>) -> StepState {
+        let Some(entry) = entry else { return StepState::NotStarted };
+        match entry.get_str("state") {
+            Ok("applied") => StepState::Applied,
+            _ => StepState::Running {
+                position: entry.get("position").filter(|value| !matches!(value, Bson::Null)).cloned(),
+                done: entry.get_i64("done").map_or(0, |done| u64::try_from(done).unwrap_or(0)),
+            },
+        }
+    }
+}
+
+/// The ledger of one engine's migrations.
+pub(crate) struct Ledger {
+    pub(crate) collection: String,
+    /// This runner's name in the lease.
+    pub(crate) owner: String,
+    pub(crate) lease: Duration,
+}
+
+impl Ledger {
+    fn raw(&self, engine: &Engine) -> Result<mongodb::Collection<Document>> {
+        let database = engine.resolve_database(None)?;
+        Ok(engine.client().database(&database).collection(&self.collection))
+    }
+
+    fn expiry(&self) -> DateTime {
+        let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        DateTime::from_millis(DateTime::now().timestamp_millis().saturating_add(lease))
+    }
+
+    /// Takes the lease if it is free, expired or already this runner's; `false` when another
+    /// runner holds it. One atomic update: two runners cannot both take it, since the losing
+    /// upsert meets the unique `_id` of the winner's document.
+    pub(crate) async fn try_acquire(&self, engine: &Engine) -> Result<bool> {
+        let namespace = self.namespace(engine)?;
+        let filter = doc! { "_id": LEASE, "$or": [
+            { "owner": &self.owner },
+            { "expires": { "$lt": DateTime::now() } },
+        ] };
+        let update = doc! { "$set": { "owner": &self.owner, "expires": self.expiry() } };
+        match self.raw(engine)?.update_one(filter, update).upsert(true).await {
+            Ok(_) => Ok(true),
+            Err(err) if Error::from_driver(err.clone(), &namespace, None).is_duplicate_key() => Ok(false),
+            Err(err) => Err(Error::from_driver(err, &namespace, None)),
+        }
+    }
+
+    /// Extends this runner's lease, outside a transaction; [`Error::MigrationLeaseLost`] when
+    /// another runner took it over (this one stalled past its expiry).
+    pub(crate) async fn renew(&self, engine: &Engine) -> Result<()> {
+        let namespace = self.namespace(engine)?;
+        let filter = doc! { "_id": LEASE, "owner": &self.owner };
+        let update = doc! { "$set": { "expires": self.expiry() } };
+        let renewed = self
+            .raw(engine)?
+            .update_one(filter, update)
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace, None))?;
+        if renewed.matched_count == 1 { Ok(()) } else { Err(self.lost()) }
+    }
+
+    /// Extends the lease inside `session`'s unit of work (its transaction, when it has one):
+    /// the lease document is read there and must still be this runner's, and its new expiry
+    /// commits with the step's writes, so a runner that lost the lease cannot commit them.
+    pub(crate) async fn renew_in(&self, session: &mut Session) -> Result<()> {
+        let mut ledger = session.documents(&self.collection)?;
+        let lease = ledger.get(LEASE).await?;
+        match lease {
+            Some(lease) if lease.get("owner") == Some(Bson::String(self.owner.clone())) => {
+                lease.set("expires", self.expiry())?;
+                Ok(())
+            }
+            _ => Err(self.lost()),
+        }
+    }
+
+    /// Lets the lease go (when this runner holds it).
+    pub(crate) async fn release(&self, engine: &Engine) -> Result<()> {
+        let namespace = self.namespace(engine)?;
+        self.raw(engine)?
+            .delete_one(doc! { "_id": LEASE, "owner": &self.owner })
+            .await
+            .map_err(|err| Error::from_driver(err, &namespace, None))?;
+        Ok(())
+    }
+
+    /// The entries of every step, by step name.
+    pub(crate) async fn entries(&self, engine: &Engine) -> Result<Vec<Document>> {
+        use futures::TryStreamExt;
+        let namespace = self.namespace(engine)?;
+        let failed = |err| Error::from_driver(err, &namespace, None);
+        let cursor = self.raw(engine)?.find(doc! { "_id": { "$regex": "^step:" } }).await.map_err(failed)?;
+        cursor.try_collect().await.map_err(failed)
+    }
+
+    /// The entry of `step` in `session`'s unit of work, made (staged for insert) when missing.
+    pub(crate) async fn entry_in(&self, session: &mut Session, step: &str, index: usize) -> Result<TrackedDocument> {
+        let mut ledger = session.documents(&self.collection)?;
+        match ledger.get(entry_id(step)).await? {
+            Some(entry) => Ok(entry),
+            None => ledger.add(doc! {
+                "_id": entry_id(step),
+                "name": step,
+                "index": i64::try_from(index).unwrap_or(i64::MAX),
+                "state": "running",
+                "done": 0_i64,
+                "started_at": DateTime::now(),
+            }),
+        }
+    }
+
+    fn namespace(&self, engine: &Engine) -> Result<String> {
+        Ok(format!("{}.{}", engine.resolve_database(None)?, self.collection))
+    }
+
+    fn lost(&self) -> Error {
+        Error::MigrationLeaseLost { owner: self.owner.clone() }
+    }
+}

@@ -1,0 +1,328 @@
+//! Running the steps: the lease, the order, one unit of work per step or page, the report.
+
+use std::time::{Duration, Instant};
+
+use bson::oid::ObjectId;
+use bson::{Bson, DateTime};
+
+use super::ledger::{Ledger, StepState, entry_id};
+use super::{Migrations, Step, Update, Work};
+use crate::expr::{Test, Value, path};
+use crate::{Engine, Error, Result, Session};
+
+/// What [`Migrations::run`] did.
+///
+/// ```no_run
+/// # async fn demo(engine: mongotic::Engine, migrations: mongotic::migrate::Migrations) -> mongotic::Result<()> {
+/// let report = migrations.run(&engine).await?;
+/// println!("applied {:?}, {} documents backfilled", report.applied, report.documents);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Report {
+    /// The steps this run applied, in order.
+    pub applied: Vec<String>,
+    /// The steps the ledger already listed as applied.
+    pub already_applied: Vec<String>,
+    /// The documents this run's backfills visited and its updates changed.
+    pub documents: u64,
+}
+
+/// Where a step is, for a progress line: see [`Migrations::on_progress`].
+///
+/// ```
+/// let m = mongotic::migrate::Migrations::new().on_progress(|p: &mongotic::migrate::Progress| {
+///     eprintln!("{} {} documents{}", p.step, p.done, if p.finished { ", done" } else { "" });
+/// });
+/// # let _ = m;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// The step's name.
+    pub step: String,
+    /// Documents done so far (a backfill's, over every run of it).
+    pub done: u64,
+    /// The step is applied.
+    pub finished: bool,
+}
+
+impl Migrations {
+    /// The steps a run would apply now, in order (a dry run: nothing is written). A backfill
+    /// that stopped part way is listed (it resumes).
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: mongotic::Engine, migrations: mongotic::migrate::Migrations) -> mongotic::Result<()> {
+    /// for name in migrations.pending(&engine).await? {
+    ///     println!("would run {name}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn pending(&self, engine: &Engine) -> Result<Vec<String>> {
+        self.check_names()?;
+        let ledger = self.ledger_for(String::new());
+        let entries = ledger.entries(engine).await?;
+        Ok(self
+            .steps
+            .iter()
+            .filter(|step| state_of(&entries, &step.name) != StepState::Applied)
+            .map(|step| step.name.clone())
+            .collect())
+    }
+
+    /// Applies the steps the ledger does not list as applied, in order, holding the ledger's
+    /// lease (waiting for it while another runner holds it). Stops at the first step that
+    /// fails, with [`Error::Migration`] naming it: what it did in its transaction is rolled
+    /// back (a backfill keeps the pages it recorded), and the next run starts from there.
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: mongotic::Engine, migrations: mongotic::migrate::Migrations) -> mongotic::Result<()> {
+    /// let report = migrations.run(&engine).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run(&self, engine: &Engine) -> Result<Report> {
+        self.check_names()?;
+        let ledger = self.ledger_for(format!("{}-{}", std::process::id(), ObjectId::new()));
+        let started = Instant::now();
+        while !ledger.try_acquire(engine).await? {
+            if started.elapsed() >= self.wait {
+                return Err(Error::MigrationBusy { waited: started.elapsed() });
+            }
+            tokio::time::sleep(poll_interval(self.lease)).await;
+        }
+        let result = self.apply_all(engine, &ledger).await;
+        // The lease expires by itself if this fails: the result matters more.
+        let released = ledger.release(engine).await;
+        let report = result?;
+        released?;
+        Ok(report)
+    }
+
+    fn ledger_for(&self, owner: String) -> Ledger {
+        Ledger { collection: self.ledger.clone(), owner, lease: self.lease }
+    }
+
+    fn check_names(&self) -> Result<()> {
+        for (index, step) in self.steps.iter().enumerate() {
+            if step.name.is_empty() || self.steps[..index].iter().any(|earlier| earlier.name == step.name) {
+                return Err(Error::InvalidStatement {
+                    message: format!("migration step names must be unique and not empty: {:?}", step.name),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_all(&self, engine: &Engine, ledger: &Ledger) -> Result<Report> {
+        let in_transactions = engine.use_transactions().await?;
+        let entries = ledger.entries(engine).await?;
+        let mut report = Report::default();
+        for (index, step) in self.steps.iter().enumerate() {
+            let state = state_of(&entries, &step.name);
+            if state == StepState::Applied {
+                report.already_applied.push(step.name.clone());
+                continue;
+            }
+            let run = Run { engine, ledger, step, index, in_transactions };
+            let done = run.apply(state, self).await.map_err(|source| match source {
+                lost @ Error::MigrationLeaseLost { .. } => lost,
+                other => Error::Migration { step: step.name.clone(), source: Box::new(other) },
+            })?;
+            report.documents += done;
+            report.applied.push(step.name.clone());
+        }
+        Ok(report)
+    }
+
+    fn progress(&self, progress: Progress) {
+        if let Some(report) = &self.progress {
+            report(&progress);
+        }
+    }
+}
+
+fn state_of(entries: &[bson::Document], step: &str) -> StepState {
+    let id = entry_id(step);
+    StepState::of(entries.iter().find(|entry| entry.get_str("_id") == Ok(id.as_str())))
+}
+
+/// How often a runner waiting for the lease looks again.
+fn poll_interval(lease: Duration) -> Duration {
+    (lease / 10).clamp(Duration::from_millis(20), Duration::from_millis(500))
+}
+
+/// One step being applied.
+struct Run<'a> {
+    engine: &'a Engine,
+    ledger: &'a Ledger,
+    step: &'a Step,
+    index: usize,
+    in_transactions: bool,
+}
+
+impl Run<'_> {
+    /// A session for one unit of the step's work, in a transaction where there are, with the
+    /// lease checked and renewed in it.
+    async fn unit(&self) -> Result<Session> {
+        let mut session = Session::bind(self.engine);
+        if self.in_transactions {
+            session.begin().await?;
+        } else {
+            // No transaction to fence the writes: check the lease is still ours first.
+            self.ledger.renew(self.engine).await?;
+        }
+        self.ledger.renew_in(&mut session).await?;
+        Ok(session)
+    }
+
+    /// Records the step as applied in `session` and commits the unit.
+    async fn finish(&self, mut session: Session, done: u64) -> Result<()> {
+        let entry = self.ledger.entry_in(&mut session, &self.step.name, self.index).await?;
+        entry.set("state", "applied")?;
+        entry.set("done", i64::try_from(done).unwrap_or(i64::MAX))?;
+        entry.set("applied_at", DateTime::now())?;
+        session.commit().await
+    }
+
+    /// Applies the step from `state`; returns the documents a backfill did in this run.
+    async fn apply(&self, state: StepState, migrations: &Migrations) -> Result<u64> {
+        let done = match &self.step.work {
+            Work::Session(work) => {
+                let mut session = self.unit().await?;
+                if let Err(err) = work(&mut session).await {
+                    session.rollback();
+                    return Err(err);
+                }
+                self.finish(session, 0).await?;
+                0
+            }
+            Work::Update { collection, filter, update } => {
+                let mut session = self.unit().await?;
+                let update = match update {
+                    Update::Operators(operators) => mongodb::options::UpdateModifications::Document(operators.clone()),
+                    Update::Pipeline(stages) => mongodb::options::UpdateModifications::Pipeline(stages.clone()),
+                };
+                let changed = session.update_documents(collection, filter.clone(), update).await?;
+                self.finish(session, changed).await?;
+                changed
+            }
+            Work::Backfill { .. } => self.backfill(state, migrations).await?,
+        };
+        migrations.progress(Progress { step: self.step.name.clone(), done, finished: true });
+        Ok(done)
+    }
+
+    /// Walks the documents in keyset pages of `_id`, one unit of work per page, each
+    /// recording the position it reached.
+    async fn backfill(&self, state: StepState, migrations: &Migrations) -> Result<u64> {
+        let Work::Backfill { collection, filter, page, each } = &self.step.work else { return Ok(0) };
+        let (mut position, mut done) = match state {
+            StepState::Running { position, done } => (position, done),
+            _ => (None, 0),
+        };
+        let mut this_run = 0;
+        loop {
+            let mut session = self.unit().await?;
+            let mut documents = session.documents(collection)?;
+            let mut find = documents.find(filter.clone()).order_by(path("_id")).limit(u64::from(*page));
+            if let Some(after) = &position {
+                find = find.filter(after_id(after));
+            }
+            let found = find.all().await?;
+            for document in &found {
+                if let Err(err) = each(document) {
+                    session.rollback();
+                    return Err(err);
+                }
+            }
+            let finished = found.len() < *page as usize;
+            let reached = found.last().and_then(|document| document.id()).or(position.clone());
+            done += found.len() as u64;
+            this_run += found.len() as u64;
+            if finished {
+                self.finish(session, done).await?;
+                return Ok(this_run);
+            }
+            let entry = self.ledger.entry_in(&mut session, &self.step.name, self.index).await?;
+            entry.set("position", reached.clone().unwrap_or(Bson::Null))?;
+            entry.set("done", i64::try_from(done).unwrap_or(i64::MAX))?;
+            session.commit().await?;
+            migrations.progress(Progress { step: self.step.name.clone(), done, finished: false });
+            position = reached;
+        }
+    }
+}
+
+/// The documents after `_id` `after` in ascending `_id` order. `$gt` compares within one BSON
+/// type only, so the ids of the types that sort after `after`'s are added: a collection
+/// with ids of several types is walked whole.
+fn after_id(after: &Bson) -> crate::Filter<crate::expr::Untyped> {
+    let later: Vec<&str> = TYPE_ORDER
+        .iter()
+        .skip_while(|bracket| !bracket.contains(&type_alias(after)))
+        .skip(1)
+        .flat_map(|bracket| bracket.iter().copied())
+        .collect();
+    if later.is_empty() {
+        return path("_id").gt(after.clone());
+    }
+    let types = Bson::Array(later.into_iter().map(Bson::from).collect());
+    let of_later_types = crate::Filter::field("_id".into(), Test::Ops(vec![("$type", Value::Bson(types))]));
+    path("_id").gt(after.clone()) | of_later_types
+}
+
+/// The BSON types an `_id` can have, in MongoDB's sort order, grouped where it compares them
+/// as one (numbers; strings and symbols).
+const TYPE_ORDER: &[&[&str]] = &[
+    &["minKey"],
+    &["null"],
+    &["int", "long", "double", "decimal"],
+    &["symbol", "string"],
+    &["object"],
+    &["binData"],
+    &["objectId"],
+    &["bool"],
+    &["date"],
+    &["timestamp"],
+    &["maxKey"],
+];
+
+fn type_alias(value: &Bson) -> &'static str {
+    match value {
+        Bson::MinKey => "minKey",
+        Bson::Null | Bson::Undefined => "null",
+        Bson::Int32(_) => "int",
+        Bson::Int64(_) => "long",
+        Bson::Double(_) => "double",
+        Bson::Decimal128(_) => "decimal",
+        Bson::Symbol(_) => "symbol",
+        Bson::String(_) => "string",
+        Bson::Document(_) => "object",
+        Bson::Binary(_) => "binData",
+        Bson::ObjectId(_) => "objectId",
+        Bson::Boolean(_) => "bool",
+        Bson::DateTime(_) => "date",
+        Bson::Timestamp(_) => "timestamp",
+        Bson::MaxKey => "maxKey",
+        _ => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::*;
+
+    #[test]
+    fn the_position_after_an_id_takes_the_types_that_sort_later() {
+        let after = after_id(&Bson::Int32(5)).to_document().unwrap();
+        let later = after.get_array("$or").unwrap()[1].as_document().unwrap().clone();
+        let types = later.get_document("_id").unwrap().get_array("$type").unwrap().clone();
+        assert!(types.contains(&Bson::from("string")) && types.contains(&Bson::from("objectId")));
+        assert!(!types.contains(&Bson::from("long")), "numbers compare as one type");
+        let last = after_id(&Bson::MaxKey).to_document().unwrap();
+        assert_eq!(last, doc! { "_id": { "$gt": Bson::MaxKey } });
+    }
+}

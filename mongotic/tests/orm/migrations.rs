@@ -1,0 +1,283 @@
+//! Migrations: the worked example (rename a field, split one into two with a backfill), the
+//! ledger, runners started together, runners stopped mid-step and started again, and a
+//! property test over random step lists and stop points. Every check compares the whole
+//! collection with what the steps intend.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use mongotic::bson::{Bson, Document, doc};
+use mongotic::expr::path;
+use mongotic::migrate::Migrations;
+use mongotic_test_server::Topology;
+
+use crate::common::*;
+
+fn collection(ctx: &AsyncCtx, name: &str) -> mongodb::Collection<Document> {
+    ctx.engine.client().database(ctx.raw.db.name()).collection(name)
+}
+
+async fn all(ctx: &AsyncCtx, name: &str) -> Vec<Document> {
+    let cursor = collection(ctx, name).find(doc! {}).sort(doc! { "_id": 1 }).await.expect("find");
+    cursor.try_collect().await.expect("find")
+}
+
+async fn seed(ctx: &AsyncCtx, n: i64) {
+    let docs: Vec<Document> = (0..n)
+        .map(|i| doc! { "_id": i, "fullname": format!("First{i} Last{i}"), "mail": format!("u{i}@example.com") })
+        .collect();
+    if !docs.is_empty() {
+        collection(ctx, "people").insert_many(docs).await.expect("seed");
+    }
+}
+
+/// What the worked example turns document `i` into.
+fn migrated(i: i64, visits: i32) -> Document {
+    doc! { "_id": i, "email": format!("u{i}@example.com"), "first_name": format!("First{i}"), "last_name": format!("Last{i}"), "visits": visits }
+}
+
+/// The worked example: split `fullname` (a backfill, counting its visits per document, so a
+/// document changed twice shows), then rename `mail` (a pipeline-free update).
+fn worked_example(page: u32) -> Migrations {
+    Migrations::new()
+        .lease(Duration::from_millis(800))
+        .backfill("split-fullname", "people", path("fullname").exists(true), |person| {
+            let fullname = person.get("fullname").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let (first, last) = fullname.split_once(' ').unwrap_or((fullname.as_str(), ""));
+            person.set("first_name", first)?;
+            person.set("last_name", last)?;
+            let visits = person.get("visits").and_then(|v| v.as_i32()).unwrap_or(0);
+            person.set("visits", visits + 1)?;
+            person.unset("fullname");
+            Ok(())
+        })
+        .page_size(page)
+        .update("rename-mail", "people", path("mail").exists(true), doc! { "$rename": { "mail": "email" } })
+}
+
+fn fields_in_order(doc: &Document) -> Document {
+    let mut keys: Vec<&String> = doc.keys().collect();
+    keys.sort();
+    keys.into_iter().map(|key| (key.clone(), doc.get(key).cloned().unwrap_or(Bson::Null))).collect()
+}
+
+async fn assert_migrated(ctx: &AsyncCtx, n: i64) -> Result<(), String> {
+    let stored: Vec<Document> = all(ctx, "people").await.iter().map(fields_in_order).collect();
+    let expected: Vec<Document> = (0..n).map(|i| fields_in_order(&migrated(i, 1))).collect();
+    if stored != expected {
+        let wrong: Vec<_> = stored.iter().zip(&expected).filter(|(s, e)| s != e).take(3).collect();
+        return Err(format!("{} stored, {} expected; first differences: {wrong:?}", stored.len(), expected.len()));
+    }
+    let ledger = all(ctx, "mongotic_migrations").await;
+    let applied: Vec<&str> = ledger
+        .iter()
+        .filter(|entry| entry.get_str("state") == Ok("applied"))
+        .filter_map(|e| e.get_str("name").ok())
+        .collect();
+    assert_eq!(applied, ["rename-mail", "split-fullname"], "{ledger:?}");
+    assert!(!ledger.iter().any(|entry| entry.get_str("_id") == Ok("lease")), "the lease is let go of: {ledger:?}");
+    Ok(())
+}
+
+async fn the_worked_example_runs_once(topology: Topology) -> Result<(), String> {
+    let ctx = AsyncCtx::on(topology).await;
+    seed(&ctx, 1_234).await;
+    let seen = Arc::new(AtomicU64::new(0));
+    let progress = seen.clone();
+    let migrations = worked_example(500).on_progress(move |p| {
+        progress.fetch_max(p.done, Ordering::Relaxed);
+    });
+    assert_eq!(migrations.pending(&ctx.engine).await.map_err(|e| e.to_string())?, ["split-fullname", "rename-mail"]);
+    let report = migrations.run(&ctx.engine).await.map_err(|e| e.to_string())?;
+    assert_eq!(report.applied, ["split-fullname", "rename-mail"]);
+    assert_eq!(seen.load(Ordering::Relaxed), 1_234, "progress reached every document");
+    assert_migrated(&ctx, 1_234).await?;
+    assert!(migrations.pending(&ctx.engine).await.map_err(|e| e.to_string())?.is_empty());
+    let again = migrations.run(&ctx.engine).await.map_err(|e| e.to_string())?;
+    assert!(again.applied.is_empty() && again.already_applied.len() == 2, "{again:?}");
+    assert_migrated(&ctx, 1_234).await
+}
+
+async fn worked_example_on_replica_set() -> Result<(), String> {
+    the_worked_example_runs_once(Topology::ReplicaSet).await
+}
+async fn worked_example_on_standalone() -> Result<(), String> {
+    the_worked_example_runs_once(Topology::Standalone).await
+}
+test!(async worked_example_on_replica_set, needs = [ReplicaSet]);
+test!(async worked_example_on_standalone, needs = [Standalone]);
+
+/// A step that is not idempotent (`$inc`), so a second application shows.
+fn counting(migrations: Migrations, name: &str) -> Migrations {
+    let key = name.to_owned();
+    migrations.step(name, move |session| {
+        let key = key.clone();
+        Box::pin(async move {
+            let mut counters = session.documents("counters")?;
+            match counters.get(key.as_str()).await? {
+                Some(counter) => {
+                    let n = counter.get("n").and_then(|v| v.as_i32()).unwrap_or(0);
+                    counter.set("n", n + 1)?;
+                }
+                None => {
+                    counters.add(doc! { "_id": key.as_str(), "n": 1 })?;
+                }
+            }
+            Ok(())
+        })
+    })
+}
+
+async fn runners_started_together_apply_each_step_once(topology: Topology) -> Result<(), String> {
+    let ctx = AsyncCtx::on(topology).await;
+    seed(&ctx, 600).await;
+    let make = || counting(counting(worked_example(100), "count-a"), "count-b");
+    let (first, second, third) = (make(), make(), make());
+    let (a, b, c) = tokio::join!(first.run(&ctx.engine), second.run(&ctx.engine), third.run(&ctx.engine));
+    let reports = [a.map_err(|e| e.to_string())?, b.map_err(|e| e.to_string())?, c.map_err(|e| e.to_string())?];
+    let applied: usize = reports.iter().map(|report| report.applied.len()).sum();
+    assert_eq!(applied, 4, "each step applied by exactly one runner: {reports:?}");
+    assert_eq!(all(&ctx, "counters").await, vec![doc! { "_id": "count-a", "n": 1 }, doc! { "_id": "count-b", "n": 1 }]);
+    let stored: Vec<Document> = all(&ctx, "people").await.iter().map(fields_in_order).collect();
+    let expected: Vec<Document> = (0..600).map(|i| fields_in_order(&migrated(i, 1))).collect();
+    assert!(stored == expected, "every document migrated once");
+    Ok(())
+}
+
+async fn together_on_replica_set() -> Result<(), String> {
+    runners_started_together_apply_each_step_once(Topology::ReplicaSet).await
+}
+async fn together_on_standalone() -> Result<(), String> {
+    runners_started_together_apply_each_step_once(Topology::Standalone).await
+}
+test!(async(workers = 2) together_on_replica_set, needs = [ReplicaSet]);
+test!(async(workers = 2) together_on_standalone, needs = [Standalone]);
+
+/// Runs `migrations` and stops it (drops the run where it is, as a killed process would:
+/// no rollback, no release of the lease) once `stop_after` pages or steps have been reported.
+async fn run_and_stop(ctx: &AsyncCtx, migrations: Migrations, stop_after: u64) {
+    let reported = Arc::new(AtomicU64::new(0));
+    let counter = reported.clone();
+    let migrations = migrations.on_progress(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    let engine = ctx.engine.clone();
+    let run = async move { migrations.run(&engine).await };
+    let watch = async {
+        while reported.load(Ordering::Relaxed) < stop_after {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::select! {
+        _ = run => {}
+        _ = watch => {}
+    }
+}
+
+async fn a_runner_stopped_mid_backfill_is_resumed(topology: Topology) -> Result<(), String> {
+    let ctx = AsyncCtx::on(topology).await;
+    seed(&ctx, 1_000).await;
+    run_and_stop(&ctx, worked_example(100), 3).await;
+    let ledger = all(&ctx, "mongotic_migrations").await;
+    let lease_held = ledger.iter().any(|entry| entry.get_str("_id") == Ok("lease"));
+    assert!(lease_held, "a stopped runner keeps the lease until it expires: {ledger:?}");
+    let part = ledger.iter().find(|e| e.get_str("name") == Ok("split-fullname")).ok_or("no entry for the backfill")?;
+    let done = part.get_i64("done").unwrap_or(0);
+    assert!((300..1_000).contains(&done), "the backfill recorded its pages: {part:?}");
+    // Started again: it waits for the lease to expire and carries on from the position.
+    let report = worked_example(100).run(&ctx.engine).await.map_err(|e| e.to_string())?;
+    assert!(report.applied.contains(&"split-fullname".to_owned()), "{report:?}");
+    // The update step changes all 1,000; the backfill only what the first run left.
+    let backfilled = report.documents - 1_000;
+    assert_eq!(backfilled, 1_000 - done as u64, "the second run resumed rather than started over: {report:?}");
+    assert_migrated(&ctx, 1_000).await
+}
+
+async fn resumed_on_replica_set() -> Result<(), String> {
+    a_runner_stopped_mid_backfill_is_resumed(Topology::ReplicaSet).await
+}
+async fn resumed_on_standalone() -> Result<(), String> {
+    a_runner_stopped_mid_backfill_is_resumed(Topology::Standalone).await
+}
+test!(async resumed_on_replica_set, needs = [ReplicaSet]);
+test!(async resumed_on_standalone, needs = [Standalone]);
+
+/// Random step lists, stopped at random points, run again until done: every step applied
+/// once, every backfilled document changed once, the ledger complete.
+async fn random_step_lists_stopped_anywhere() -> Result<(), String> {
+    let mut seed_state: u64 = 0x5EED_2026;
+    let mut next = move |bound: u64| {
+        seed_state = seed_state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed_state >> 33) % bound
+    };
+    for case in 0..6 {
+        let ctx = AsyncCtx::new().await;
+        let documents = 50 + next(250) as i64;
+        seed(&ctx, documents).await;
+        let steps = 1 + next(3);
+        let page = 10 + next(60) as u32;
+        let make = |steps: u64| {
+            let mut migrations = worked_example(page);
+            for step in 0..steps {
+                migrations = counting(migrations, &format!("count-{step}"));
+            }
+            migrations
+        };
+        let mut stops = 0;
+        loop {
+            let stop_after = 1 + next(6);
+            run_and_stop(&ctx, make(steps), stop_after).await;
+            stops += 1;
+            let pending = make(steps).pending(&ctx.engine).await.map_err(|e| e.to_string())?;
+            if pending.is_empty() || stops > 20 {
+                break;
+            }
+        }
+        // Whatever is left, one run finishes.
+        make(steps).run(&ctx.engine).await.map_err(|e| format!("case {case}: {e}"))?;
+        let counters = all(&ctx, "counters").await;
+        let expected: Vec<Document> = (0..steps).map(|step| doc! { "_id": format!("count-{step}"), "n": 1 }).collect();
+        assert_eq!(counters, expected, "case {case}: every step applied once");
+        assert_migrated_with(&ctx, documents, steps as usize + 2).await.map_err(|e| format!("case {case}: {e}"))?;
+    }
+    Ok(())
+}
+test!(async random_step_lists_stopped_anywhere, needs = [ReplicaSet]);
+
+async fn assert_migrated_with(ctx: &AsyncCtx, n: i64, steps: usize) -> Result<(), String> {
+    let stored: Vec<Document> = all(ctx, "people").await.iter().map(fields_in_order).collect();
+    let expected: Vec<Document> = (0..n).map(|i| fields_in_order(&migrated(i, 1))).collect();
+    if stored != expected {
+        return Err(format!("{} stored, {} expected", stored.len(), expected.len()));
+    }
+    let ledger = all(ctx, "mongotic_migrations").await;
+    let applied = ledger.iter().filter(|entry| entry.get_str("state") == Ok("applied")).count();
+    if applied != steps {
+        return Err(format!("{applied} steps applied in the ledger, {steps} expected: {ledger:?}"));
+    }
+    Ok(())
+}
+
+async fn a_failing_step_stops_the_run_and_names_itself() -> Result<(), String> {
+    let ctx = AsyncCtx::new().await;
+    seed(&ctx, 10).await;
+    let failing = worked_example(4).step("boom", |session| {
+        Box::pin(async move {
+            session.documents("counters")?.add(doc! { "_id": "boom" })?;
+            Err(mongotic::Error::InvalidStatement { message: "boom".into() })
+        })
+    });
+    match failing.run(&ctx.engine).await {
+        Err(mongotic::Error::Migration { step, .. }) => assert_eq!(step, "boom"),
+        other => return Err(format!("expected Error::Migration, got {other:?}")),
+    }
+    assert!(all(&ctx, "counters").await.is_empty(), "the failed step's work was not written");
+    assert_eq!(failing.pending(&ctx.engine).await.map_err(|e| e.to_string())?, ["boom"]);
+    let duplicate =
+        Migrations::new().step("a", |_| Box::pin(async { Ok(()) })).step("a", |_| Box::pin(async { Ok(()) }));
+    assert!(matches!(duplicate.run(&ctx.engine).await, Err(mongotic::Error::InvalidStatement { .. })));
+    Ok(())
+}
+test!(async a_failing_step_stops_the_run_and_names_itself, needs = [ReplicaSet]);
