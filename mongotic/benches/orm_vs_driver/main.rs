@@ -13,7 +13,7 @@
 //!
 //! `MONGOTIC_BENCH_RUNS` sets the number of timed runs per side (default 11);
 //! `MONGOTIC_BENCH_ONLY=read` runs only the workloads whose name contains the text (handy
-//! under a profiler). Four other modes:
+//! under a profiler). Five other modes:
 //!
 //! - `MONGOTIC_BENCH_LATENCY_MS=1`: the server behind a proxy that holds every request that
 //!   long, and each workload done by mongotic, by the driver one call per document, and by the
@@ -22,6 +22,8 @@
 //!   memory per document (`scaling.rs`).
 //! - `MONGOTIC_BENCH_PROFILE=1`: each side run through its own function, for callgrind to count
 //!   (`scripts/count-instructions.sh`).
+//! - `MONGOTIC_BENCH_MIGRATE=1`: a backfill migration over 10,000 and 100,000 documents
+//!   against a hand-written driver loop doing the same updates in bulk (`migrate.rs`).
 //! - `MONGOTIC_BENCH_WATCH=1`: events per second through a change stream consumer against a
 //!   raw driver watch loop (`watch.rs`).
 //!
@@ -32,6 +34,7 @@
 //! both.
 
 mod latency;
+mod migrate;
 mod scaling;
 mod usage;
 mod watch;
@@ -995,6 +998,11 @@ fn main() {
     if let Some(delay) = std::env::var("MONGOTIC_BENCH_LATENCY_MS").ok().and_then(|ms| ms.parse::<f64>().ok()) {
         let runs = std::env::var("MONGOTIC_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
         latency::run(&runtime, Duration::from_secs_f64(delay / 1000.0), runs, &only);
+        return;
+    }
+    if std::env::var_os("MONGOTIC_BENCH_MIGRATE").is_some() {
+        let runs = std::env::var("MONGOTIC_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+        migrate::run(&runtime, runs);
         return;
     }
     if std::env::var_os("MONGOTIC_BENCH_WATCH").is_some() {

@@ -9,7 +9,7 @@ use bson::{Bson, Document, RawDocument, RawDocumentBuf};
 
 use super::paths;
 use crate::model::{HookContext, HookError, HookEvent, ModelMeta};
-use crate::session::{CellError, CellState, ErasedEntity, ReadGuard, ServerId, Space, WriteGuard};
+use crate::session::{Baseline, CellError, CellState, ErasedEntity, ReadGuard, ServerId, Space, WriteGuard};
 use crate::validation::Violations;
 use crate::{Error, Result};
 
@@ -46,6 +46,18 @@ pub(crate) struct DocumentCell {
 impl DocumentCell {
     pub(crate) fn new(meta: &'static ModelMeta, value: Document, server_id: Option<ServerId>) -> Arc<Self> {
         Arc::new(DocumentCell { state: CellState::new(0, server_id), meta, value: RwLock::new(value) })
+    }
+
+    /// A document read from the server as `raw`, which is kept as the baseline of its changes.
+    pub(crate) fn loaded(
+        meta: &'static ModelMeta,
+        value: Document,
+        raw: &RawDocument,
+        server_id: Option<ServerId>,
+    ) -> Arc<Self> {
+        let cell = Self::new(meta, value, server_id);
+        cell.state.sync().baseline = Baseline::Taken(raw.to_raw_document_buf());
+        cell
     }
 
     fn try_read(&self) -> Result<std::sync::RwLockReadGuard<'_, Document>, CellError> {

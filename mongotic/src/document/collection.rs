@@ -358,7 +358,10 @@ fn make(
         let value: Document = bson::from_slice(raw.as_bytes()).map_err(|source| {
             Error::deserialize(&format!("{}.{}", meta.database.unwrap_or_default(), meta.collection), raw, source)
         })?;
-        Ok(DocumentCell::new(meta, value, server_id) as Arc<dyn ErasedEntity>)
+        // The stored bytes are the baseline the flush compares with: kept now, they need not
+        // be made again from the value at its first change (documents are usually read to be
+        // changed).
+        Ok(DocumentCell::loaded(meta, value, raw, server_id) as Arc<dyn ErasedEntity>)
     }
 }
 

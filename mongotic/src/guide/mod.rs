@@ -17,11 +17,12 @@
 //! 9. [`scopes`]: upserts on a natural key, soft delete and tenants that hold on every path.
 //! 10. [`polymorphic`]: enum models, several types in one collection, and their views.
 //! 11. [`change_streams`]: typed change events, and consumers that apply each one once.
-//! 12. [`observability`]: tracing spans, the dry run of a flush, and errors.
-//! 13. [`blocking`]: the blocking API, side by side with the async one.
-//! 14. [`example_service`]: an axum web service on mongotic.
-//! 15. [`performance`]: what mongotic costs next to the raw driver, and how it is measured.
-//! 16. [`testing`]: the test server, and running the tests against your own MongoDB.
+//! 12. [`migrations`]: documents without a model, and migrations that run once.
+//! 13. [`observability`]: tracing spans, the dry run of a flush, and errors.
+//! 14. [`blocking`]: the blocking API, side by side with the async one.
+//! 15. [`example_service`]: an axum web service on mongotic.
+//! 16. [`performance`]: what mongotic costs next to the raw driver, and how it is measured.
+//! 17. [`testing`]: the test server, and running the tests against your own MongoDB.
 
 pub mod getting_started {
     #![doc = include_str!("getting_started.md")]
@@ -65,6 +66,10 @@ pub mod polymorphic {
 
 pub mod change_streams {
     #![doc = include_str!("change_streams.md")]
+}
+
+pub mod migrations {
+    #![doc = include_str!("migrations.md")]
 }
 
 pub mod observability {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use bson::{Bson, DateTime, Document, doc};
 
 use crate::document::TrackedDocument;
+use crate::expr::path;
 use crate::{Engine, Error, Result, Session};
 
 /// The `_id` of the lease document.
@@ -91,19 +92,33 @@ impl Ledger {
         if renewed.matched_count == 1 { Ok(()) } else { Err(self.lost()) }
     }
 
-    /// Extends the lease inside `session`'s unit of work (its transaction, when it has one):
-    /// the lease document is read there and must still be this runner's, and its new expiry
+    /// Extends the lease inside `session`'s unit of work (its transaction, when it has one)
+    /// and returns the entry of `step` there (staged for insert when missing). The lease
+    /// document is read in the unit and must still be this runner's, and its new expiry
     /// commits with the step's writes, so a runner that lost the lease cannot commit them.
-    pub(crate) async fn renew_in(&self, session: &mut Session) -> Result<()> {
+    /// Both documents come in one `find`.
+    pub(crate) async fn renew_in(&self, session: &mut Session, step: &str, index: usize) -> Result<TrackedDocument> {
+        let entry_id = entry_id(step);
         let mut ledger = session.documents(&self.collection)?;
-        let lease = ledger.get(LEASE).await?;
-        match lease {
+        let found = ledger.find(path("_id").in_([Bson::from(LEASE), Bson::from(entry_id.as_str())])).all().await?;
+        let is = |doc: &TrackedDocument, id: &str| doc.id() == Some(Bson::from(id));
+        match found.iter().find(|doc| is(doc, LEASE)) {
             Some(lease) if lease.get("owner") == Some(Bson::String(self.owner.clone())) => {
                 lease.set("expires", self.expiry())?;
-                Ok(())
             }
-            _ => Err(self.lost()),
+            _ => return Err(self.lost()),
         }
+        if let Some(entry) = found.into_iter().find(|doc| is(doc, &entry_id)) {
+            return Ok(entry);
+        }
+        ledger.add(doc! {
+            "_id": entry_id,
+            "name": step,
+            "index": i64::try_from(index).unwrap_or(i64::MAX),
+            "state": "running",
+            "done": 0_i64,
+            "started_at": DateTime::now(),
+        })
     }
 
     /// Lets the lease go (when this runner holds it).
@@ -123,22 +138,6 @@ impl Ledger {
         let failed = |err| Error::from_driver(err, &namespace, None);
         let cursor = self.raw(engine)?.find(doc! { "_id": { "$regex": "^step:" } }).await.map_err(failed)?;
         cursor.try_collect().await.map_err(failed)
-    }
-
-    /// The entry of `step` in `session`'s unit of work, made (staged for insert) when missing.
-    pub(crate) async fn entry_in(&self, session: &mut Session, step: &str, index: usize) -> Result<TrackedDocument> {
-        let mut ledger = session.documents(&self.collection)?;
-        match ledger.get(entry_id(step)).await? {
-            Some(entry) => Ok(entry),
-            None => ledger.add(doc! {
-                "_id": entry_id(step),
-                "name": step,
-                "index": i64::try_from(index).unwrap_or(i64::MAX),
-                "state": "running",
-                "done": 0_i64,
-                "started_at": DateTime::now(),
-            }),
-        }
     }
 
     fn namespace(&self, engine: &Engine) -> Result<String> {

@@ -162,8 +162,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// A session for one unit of the step's work, in a transaction where there are, with the
-    /// lease checked and renewed in it.
+    /// A session for one unit of the step's work, in a transaction where there are.
     async fn unit(&self) -> Result<Session> {
         let mut session = Session::bind(self.engine);
         if self.in_transactions {
@@ -172,17 +171,34 @@ impl Run<'_> {
             // No transaction to fence the writes: check the lease is still ours first.
             self.ledger.renew(self.engine).await?;
         }
-        self.ledger.renew_in(&mut session).await?;
         Ok(session)
     }
 
-    /// Records the step as applied in `session` and commits the unit.
-    async fn finish(&self, mut session: Session, done: u64) -> Result<()> {
-        let entry = self.ledger.entry_in(&mut session, &self.step.name, self.index).await?;
-        entry.set("state", "applied")?;
-        entry.set("done", i64::try_from(done).unwrap_or(i64::MAX))?;
-        entry.set("applied_at", DateTime::now())?;
+    /// Ends a unit: flushes the step's own writes, then checks and renews the lease and
+    /// updates the step's ledger entry (`record`) in the same unit, and commits. The step's
+    /// writes go first in a flush of their own, so each flush writes one collection (one
+    /// `update` command rather than a `bulkWrite` across two); in a transaction it is one
+    /// commit all the same.
+    async fn end_unit(
+        &self,
+        mut session: Session,
+        record: impl FnOnce(&crate::document::TrackedDocument) -> Result<()>,
+    ) -> Result<()> {
+        session.flush().await?;
+        let entry = self.ledger.renew_in(&mut session, &self.step.name, self.index).await?;
+        record(&entry)?;
         session.commit().await
+    }
+
+    /// Records the step as applied in `session` and commits the unit.
+    async fn finish(&self, session: Session, done: u64) -> Result<()> {
+        self.end_unit(session, |entry| {
+            entry.set("state", "applied")?;
+            entry.set("done", i64::try_from(done).unwrap_or(i64::MAX))?;
+            entry.set("applied_at", DateTime::now())?;
+            Ok(())
+        })
+        .await
     }
 
     /// Applies the step from `state`; returns the documents a backfill did in this run.
@@ -244,10 +260,13 @@ impl Run<'_> {
                 self.finish(session, done).await?;
                 return Ok(this_run);
             }
-            let entry = self.ledger.entry_in(&mut session, &self.step.name, self.index).await?;
-            entry.set("position", reached.clone().unwrap_or(Bson::Null))?;
-            entry.set("done", i64::try_from(done).unwrap_or(i64::MAX))?;
-            session.commit().await?;
+            let at = reached.clone().unwrap_or(Bson::Null);
+            self.end_unit(session, |entry| {
+                entry.set("position", at)?;
+                entry.set("done", i64::try_from(done).unwrap_or(i64::MAX))?;
+                Ok(())
+            })
+            .await?;
             migrations.progress(Progress { step: self.step.name.clone(), done, finished: false });
             position = reached;
         }

@@ -62,7 +62,7 @@ pub(crate) use query::Loader;
 pub use query::{ScalarResult, SelectResult};
 pub(crate) use retry::Attempts;
 pub use retry::RetryPolicy;
-pub(crate) use tracked::{CellError, CellState, ErasedEntity, ServerId};
+pub(crate) use tracked::{Baseline, CellError, CellState, ErasedEntity, ServerId};
 pub use tracked::{EntityRef, ReadGuard, Tracked, WriteGuard};
 pub(crate) use unit_of_work::Space;
 
@@ -70,7 +70,7 @@ use crate::model::{IdKey, IntoId, ModelId, Writable};
 use crate::options::Options;
 use crate::statement::{ScalarProjection, Select};
 use crate::{Engine, Error, Model, Result};
-use tracked::{Baseline, Intent};
+use tracked::Intent;
 use transaction::Transaction;
 use unit_of_work::{Status, UnitOfWork};
 

@@ -96,6 +96,10 @@ async fn untyped_queries_filter_sort_and_keep_values_as_operands() -> Result<(),
     let names: Vec<Option<Bson>> = paris.iter().map(|doc| doc.get("name")).collect();
     assert_eq!(names, [Some(Bson::from("Cy")), Some(Bson::from("Ann"))]);
     assert_eq!(users.count(path("age").gte(25)).await.map_err(|e| e.to_string())?, 2);
+    // Documents only read are not written.
+    ctx.log().clear();
+    users.flush().await.map_err(|e| e.to_string())?;
+    assert!(ctx.log().names().is_empty(), "an untouched document is not written: {:?}", ctx.log().names());
     // A user's document is compared as a value, never read as an operator.
     let sneaky = users.find(path("name").eq(doc! { "$ne": "" })).all().await.map_err(|e| e.to_string())?;
     assert!(sneaky.is_empty(), "{sneaky:?}");
