@@ -33,6 +33,7 @@
 //! }
 //! ```
 
+mod document;
 mod result;
 mod runtime;
 mod session;
@@ -42,6 +43,7 @@ use std::future::IntoFuture;
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
+pub use document::{DocumentFind, Documents};
 pub use result::{IntoBlocking, Iter, ScalarResult, SelectResult};
 pub use session::{Session, SessionFactory, sessionmaker};
 

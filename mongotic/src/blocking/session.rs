@@ -130,8 +130,8 @@ impl SessionFactory {
 /// # Ok(()) }
 /// ```
 pub struct Session {
-    inner: crate::Session,
-    runtime: Runtime,
+    pub(super) inner: crate::Session,
+    pub(super) runtime: Runtime,
 }
 
 impl Session {

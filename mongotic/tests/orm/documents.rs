@@ -185,3 +185,45 @@ async fn a_rolled_back_transaction_leaves_document_edits_unwritten() -> Result<(
     Ok(())
 }
 test!(async a_rolled_back_transaction_leaves_document_edits_unwritten, needs = [ReplicaSet]);
+
+/// The blocking mirror: the same documents, edits, queries and migrations without `.await`.
+fn the_blocking_api_tracks_documents_and_runs_migrations() -> Result<(), String> {
+    let ctx = BlockingCtx::new();
+    let mut session = ctx.session();
+    let mut users = session.documents("users").map_err(|e| e.to_string())?;
+    let ann = users.add(doc! { "_id": 1, "fullname": "Ann Lee" }).map_err(|e| e.to_string())?;
+    users.add(doc! { "_id": 2, "fullname": "Bob Ray" }).map_err(|e| e.to_string())?;
+    users.flush().map_err(|e| e.to_string())?;
+    ann.set("age", 30).map_err(|e| e.to_string())?;
+    users.flush().map_err(|e| e.to_string())?;
+    let found = users.find(path("age").eq(30)).all().map_err(|e| e.to_string())?;
+    assert!(found.len() == 1 && found[0].ptr_eq(&ann));
+    assert_eq!(users.count(path("fullname").exists(true)).map_err(|e| e.to_string())?, 2);
+
+    let migrations = mongotic::migrate::Migrations::new().backfill(
+        "split",
+        "users",
+        path("fullname").exists(true),
+        |user| {
+            let fullname = user.get("fullname").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let (first, last) = fullname.split_once(' ').unwrap_or((fullname.as_str(), ""));
+            user.set("first", first)?;
+            user.set("last", last)?;
+            user.unset("fullname");
+            Ok(())
+        },
+    );
+    assert_eq!(ctx.engine.pending_migrations(&migrations).map_err(|e| e.to_string())?, ["split"]);
+    let report = ctx.engine.migrate(&migrations).map_err(|e| e.to_string())?;
+    assert_eq!((report.applied.len(), report.documents), (1, 2));
+    let stored = ctx.find_all::<User>();
+    assert_eq!(
+        stored,
+        vec![
+            doc! { "_id": 1, "age": 30, "first": "Ann", "last": "Lee" },
+            doc! { "_id": 2, "first": "Bob", "last": "Ray" },
+        ]
+    );
+    Ok(())
+}
+test!(the_blocking_api_tracks_documents_and_runs_migrations, needs = [ReplicaSet]);
