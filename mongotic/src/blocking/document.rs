@@ -3,13 +3,13 @@
 
 use bson::{Bson, Document};
 
-use super::{Engine, Session};
 use super::runtime::Runtime;
+use super::{Engine, Session};
+use crate::Result;
 use crate::document::TrackedDocument;
 use crate::expr::{Filter, IntoSortKeys, Untyped};
 use crate::migrate::{Migrations, Report};
 use crate::options::Options;
-use crate::Result;
 
 impl Session {
     /// See [`crate::Session::documents`].

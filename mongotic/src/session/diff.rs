@@ -171,7 +171,119 @@ pub(crate) fn diff_watching(old: &RawDocument, new: &RawDocument, watch: &mut Wa
 
 /// The comparison for any two documents (keys added, removed or reordered, nested changes):
 /// `$set`/`$unset` by dotted path, or a whole replacement where a path cannot address a key.
+/// Read at the byte level, as the in-step comparison is; a document whose framing does not
+/// hold goes to [`diff_general_parsed`], which gives the same answer (the tests compare them).
 fn diff_general(old: &RawDocument, new: &RawDocument) -> Change {
+    let mut set = Vec::with_capacity(64);
+    let mut unset = Vec::with_capacity(16);
+    let (set_at, unset_at) = (wire::start(&mut set), wire::start(&mut unset));
+    match diff_level_general(b"", 1, old.as_bytes(), new.as_bytes(), &mut set, &mut unset) {
+        None => return diff_general_parsed(old, new),
+        Some(false) => return Change::Replace,
+        Some(true) => {}
+    }
+    let (has_set, has_unset) = (set.len() > 4, unset.len() > 4);
+    if !has_set && !has_unset {
+        return Change::None;
+    }
+    let mut update = Vec::with_capacity(set.len() + unset.len() + 32);
+    let top = wire::start(&mut update);
+    for (key, mut section, at, present) in
+        [(&b"$set"[..], set, set_at, has_set), (&b"$unset"[..], unset, unset_at, has_unset)]
+    {
+        if present {
+            if !wire::end(&mut section, at) {
+                return diff_general_parsed(old, new);
+            }
+            wire::append(&mut update, kind::DOCUMENT, key, &section);
+        }
+    }
+    if !wire::end(&mut update, top) {
+        return diff_general_parsed(old, new);
+    }
+    match RawDocumentBuf::from_bytes(update) {
+        Ok(update) => Change::Update(update),
+        Err(_) => diff_general_parsed(old, new),
+    }
+}
+
+/// One level of [`diff_general`]: appends to `set` and `unset` (elements only) the differences
+/// between `old` and `new`, both at `prefix`. `Some(false)` when a changed key cannot be
+/// addressed by a path (the caller writes this level whole), with nothing appended; `None` when
+/// a document's framing does not hold.
+fn diff_level_general(
+    prefix: &[u8],
+    depth: usize,
+    old: &[u8],
+    new: &[u8],
+    set: &mut Vec<u8>,
+    unset: &mut Vec<u8>,
+) -> Option<bool> {
+    let top = prefix.is_empty();
+    let (set_mark, unset_mark) = (set.len(), unset.len());
+    let mut old_elements = Vec::with_capacity(16);
+    let mut reading = wire::elements(old);
+    for element in reading.by_ref() {
+        old_elements.push(element?);
+    }
+    if !reading.is_complete() {
+        return None;
+    }
+    let mut seen = vec![false; old_elements.len()];
+    let refused = |set: &mut Vec<u8>, unset: &mut Vec<u8>| {
+        set.truncate(set_mark);
+        unset.truncate(unset_mark);
+        Some(false)
+    };
+    let mut reading = wire::elements(new);
+    for (position, new) in reading.by_ref().enumerate() {
+        let new = new?;
+        let found = match old_elements.get(position) {
+            Some(old) if old.key == new.key => Some(position),
+            _ => old_elements.iter().position(|old| old.key == new.key),
+        };
+        if let Some(index) = found {
+            seen[index] = true;
+        }
+        if top && new.key == b"_id" {
+            continue;
+        }
+        let old = found.map(|index| old_elements[index]);
+        if old.is_some_and(|old| same_element(old, new)) {
+            continue;
+        }
+        if !std::str::from_utf8(new.key).is_ok_and(addressable) {
+            return refused(set, unset);
+        }
+        match old {
+            Some(old) if old.kind == kind::DOCUMENT && new.kind == kind::DOCUMENT && depth < MAX_DEPTH => {
+                let path = [prefix, if top { b"" } else { b"." }, new.key].concat();
+                if !diff_level_general(&path, depth + 1, old.value, new.value, set, unset)? {
+                    wire::append(set, new.kind, &path, new.value);
+                }
+            }
+            _ => wire::append_path(set, new.kind, prefix, new.key, new.value),
+        }
+    }
+    if !reading.is_complete() {
+        return None;
+    }
+    for (old, seen) in old_elements.iter().zip(seen) {
+        if seen || (top && old.key == b"_id") {
+            continue;
+        }
+        if !std::str::from_utf8(old.key).is_ok_and(addressable) {
+            return refused(set, unset);
+        }
+        // `{path: ""}`: an empty string, as `$unset` takes.
+        wire::append_path(unset, kind::STRING, prefix, old.key, &[1, 0, 0, 0, 0]);
+    }
+    Some(true)
+}
+
+/// [`diff_general`] over parsed elements: the reference the byte-level comparison is tested
+/// against, and its fallback for documents whose framing does not hold.
+fn diff_general_parsed(old: &RawDocument, new: &RawDocument) -> Change {
     let mut set = RawDocumentBuf::new();
     let mut unset = RawDocumentBuf::new();
     if !diff_into("", 1, old, new, &mut set, &mut unset) {
@@ -616,6 +728,42 @@ mod tests {
             if let Some(in_step) = in_step {
                 prop_assert_eq!(in_step, general(&old, &new));
             }
+        }
+    }
+
+    proptest! {
+        /// Any two documents (keys added, removed, reordered, nested, unaddressable): the
+        /// byte-level general comparison gives what the comparison over parsed elements gives.
+        #[test]
+        fn the_byte_level_general_comparison_agrees_with_the_parsed_one(
+            old in proptest::collection::vec(("[a-c_.$]{0,2}", value()), 0..6),
+            new in proptest::collection::vec(("[a-c_.$]{0,2}", value()), 0..6),
+        ) {
+            let old: Document = old.into_iter().collect();
+            let new: Document = new.into_iter().collect();
+            let old = bson::RawDocumentBuf::from_document(&old).expect("valid");
+            let new = bson::RawDocumentBuf::from_document(&new).expect("valid");
+            prop_assert_eq!(diff_general(&old, &new), diff_general_parsed(&old, &new));
+            prop_assert_eq!(diff_general(&new, &old), diff_general_parsed(&new, &old));
+        }
+    }
+
+    #[test]
+    fn the_byte_level_general_comparison_agrees_on_the_cases() {
+        let cases = [
+            (
+                rawdoc! { "_id": 1, "fullname": "A B", "mail": "m" },
+                rawdoc! { "_id": 1, "mail": "m", "first": "A", "last": "B" },
+            ),
+            (rawdoc! { "a": { "x": 1, "y": 2 }, "b": 1 }, rawdoc! { "a": { "y": 2, "z": 3 } }),
+            (rawdoc! { "a": { "x.y": 1 }, "b": 1 }, rawdoc! { "a": { "z": 1 }, "c": 1 }),
+            (rawdoc! { "$a": 1, "b": 1 }, rawdoc! { "b": 2 }),
+            (rawdoc! { "n": 1_i32, "m": 2 }, rawdoc! { "m": 2, "n": 1.0 }),
+            (rawdoc! {}, rawdoc! { "a": [1, { "b": 2 }] }),
+        ];
+        for (old, new) in cases {
+            assert_eq!(diff_general(&old, &new), diff_general_parsed(&old, &new), "{old:?} -> {new:?}");
+            assert_eq!(diff_general(&new, &old), diff_general_parsed(&new, &old), "{new:?} -> {old:?}");
         }
     }
 

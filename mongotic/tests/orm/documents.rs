@@ -200,19 +200,15 @@ fn the_blocking_api_tracks_documents_and_runs_migrations() -> Result<(), String>
     assert!(found.len() == 1 && found[0].ptr_eq(&ann));
     assert_eq!(users.count(path("fullname").exists(true)).map_err(|e| e.to_string())?, 2);
 
-    let migrations = mongotic::migrate::Migrations::new().backfill(
-        "split",
-        "users",
-        path("fullname").exists(true),
-        |user| {
+    let migrations =
+        mongotic::migrate::Migrations::new().backfill("split", "users", path("fullname").exists(true), |user| {
             let fullname = user.get("fullname").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             let (first, last) = fullname.split_once(' ').unwrap_or((fullname.as_str(), ""));
             user.set("first", first)?;
             user.set("last", last)?;
             user.unset("fullname");
             Ok(())
-        },
-    );
+        });
     assert_eq!(ctx.engine.pending_migrations(&migrations).map_err(|e| e.to_string())?, ["split"]);
     let report = ctx.engine.migrate(&migrations).map_err(|e| e.to_string())?;
     assert_eq!((report.applied.len(), report.documents), (1, 2));
