@@ -19,7 +19,9 @@
 //! - `query`: running selects and turning documents into entities or rows;
 //! - `execute`, `upsert`, `aggregate`, `relations`: what `Session::execute` accepts, staged
 //!   upserts, aggregations, relation loading;
-//! - `follow`: applying change events to the entities a session tracks.
+//! - `follow`: applying change events to the entities a session tracks;
+//! - `untyped`: reads and writes of entities known only as erased entities, which documents
+//!   without a model ([`crate::document`]) stand on.
 //!
 //! ```no_run
 //! # use mongotic::prelude::*;

@@ -1,9 +1,10 @@
 //! A seeded, randomized fault test: whatever fails while a session flushes, the flush never
 //! loses a write, never writes one twice and never wedges.
 //!
-//! A program keeps a model of what it means the database to hold: for each of four
+//! A program keeps a model of what it means the database to hold: for each of its
 //! collections (generated `ObjectId`s, client-chosen `i64`s, client-chosen strings, and
-//! generated ids with a unique natural key and a soft-delete field), the value of every entity
+//! generated ids with a unique natural key and a soft-delete field; two enum models; and a
+//! collection of documents without a model, changed by path), the value of every entity
 //! it wants stored, and the documents it soft-deleted. Each round it stages a random mix of
 //! adds, field changes, merges, upserts on the natural key, deletes, add-then-deletes and
 //! undeletes (restores, for soft deletes), arms at most one fault, and
@@ -39,6 +40,7 @@ use futures::TryStreamExt;
 use mongotic::bson::{Bson, Document, doc};
 use mongotic::mongodb::options::ClientOptions;
 use mongotic::mongodb::{Client, Database};
+use mongotic::document::TrackedDocument;
 use mongotic::prelude::*;
 use mongotic::{Error, ModelId, TransactionMode};
 use mongotic_test_server::{DedicatedServer, FaultProxy, Topology};
@@ -830,6 +832,184 @@ impl<M: Subject> Shelf<M> {
     }
 }
 
+/// The collection of documents without a model, beside the typed ones.
+const NOTES: &str = "notes";
+
+/// One document without a model the program works with: its handle, and the document the
+/// program means to be stored (kept apart from the handle, as for typed entities).
+struct Note {
+    handle: TrackedDocument,
+    value: Document,
+}
+
+impl Note {
+    fn key(&self) -> Option<String> {
+        self.value.get("_id").or(self.handle.id().as_ref()).map(id_key)
+    }
+}
+
+/// The program's view of the notes: documents without a model (see `mongotic::document`),
+/// with generated `ObjectId`s or client-chosen strings, changed by path (a field, a nested
+/// field, a field removed or added back), deleted, added and deleted.
+struct Notes {
+    live: Vec<Note>,
+    deleted: Vec<Note>,
+    serial: u64,
+}
+
+impl Notes {
+    fn new() -> Notes {
+        Notes { live: Vec::new(), deleted: Vec::new(), serial: 0 }
+    }
+
+    /// Changes `doc` as `what` says: the same `what` changes equal documents equally.
+    fn change(doc: &mut Document, what: u64) {
+        let step = (what >> 8) as i64;
+        match what % 4 {
+            0 => {
+                let n = doc.get_i64("n").unwrap_or(0);
+                doc.insert("n", n + 1 + step % 5);
+            }
+            1 => {
+                doc.insert("text", format!("t{}", step % 1000));
+            }
+            2 => {
+                let mut meta = doc.get_document("meta").cloned().unwrap_or_default();
+                meta.insert("k", step % 97);
+                doc.insert("meta", meta);
+            }
+            _ if doc.contains_key("tag") => {
+                doc.remove("tag");
+            }
+            _ => {
+                doc.insert("tag", format!("g{}", step % 97));
+            }
+        }
+    }
+
+    fn act(&mut self, session: &mut Session, rng: &mut Rng, mix: &[(Op, u64)]) -> mongotic::Result<String> {
+        let op = if self.live.len() > CROWDED && rng.chance(60) { Op::Delete } else { Op::draw(rng, mix) };
+        Ok(match op {
+            Op::Add | Op::Merge | Op::Upsert | Op::Undelete => self.add(session, rng)?,
+            Op::Change => match rng.index(self.live.len()) {
+                Some(at) => {
+                    let what = rng.next();
+                    let note = &mut self.live[at];
+                    Self::change(&mut note.handle.write(), what);
+                    Self::change(&mut note.value, what);
+                    format!("{NOTES}: change {:?} ({what:#x})", note.key())
+                }
+                None => self.add(session, rng)?,
+            },
+            Op::ChangeBack => match rng.index(self.live.len()) {
+                Some(at) => {
+                    let note = &self.live[at];
+                    let n = note.handle.get("n");
+                    note.handle.set("n", 12_345_i64)?;
+                    match n {
+                        Some(n) => note.handle.set("n", n).map(drop)?,
+                        None => drop(note.handle.unset("n")),
+                    }
+                    format!("{NOTES}: change and change back {:?}", note.key())
+                }
+                None => self.add(session, rng)?,
+            },
+            Op::Delete => match rng.index(self.live.len()) {
+                Some(at) => {
+                    let note = self.live.swap_remove(at);
+                    session.documents(NOTES)?.delete(&note.handle)?;
+                    let line = format!("{NOTES}: delete {:?}", note.key());
+                    self.deleted.push(note);
+                    line
+                }
+                None => self.add(session, rng)?,
+            },
+            Op::AddThenDelete => {
+                let line = self.add(session, rng)?;
+                let note = self.live.pop().expect("just added");
+                session.documents(NOTES)?.delete(&note.handle)?;
+                self.deleted.push(note);
+                format!("{line}, then delete it")
+            }
+        })
+    }
+
+    fn add(&mut self, session: &mut Session, rng: &mut Rng) -> mongotic::Result<String> {
+        let what = rng.next();
+        let mut value = doc! { "text": format!("d{}", what % 1000), "n": (what % 50) as i64, "meta": { "k": 0_i64 } };
+        if rng.chance(50) {
+            self.serial += 1;
+            let mut with_id = doc! { "_id": format!("note-{}", self.serial) };
+            with_id.extend(value);
+            value = with_id;
+        }
+        let handle = session.documents(NOTES)?.add(value.clone())?;
+        let line = format!("{NOTES}: add {:?}", value.get("_id"));
+        self.live.push(Note { handle, value });
+        Ok(line)
+    }
+
+    fn settle(&mut self) {
+        for note in &mut self.live {
+            if !note.value.contains_key("_id")
+                && let Some(id) = note.handle.id()
+            {
+                note.value.insert("_id", id);
+            }
+        }
+        self.deleted.clear();
+    }
+
+    async fn check(&self, db: &Database, findings: &mut Findings) -> Result<(), Box<dyn std::error::Error>> {
+        let stored: Vec<Document> = db.collection::<Document>(NOTES).find(doc! {}).await?.try_collect().await?;
+        let mut by_id: HashMap<String, Vec<Document>> = HashMap::new();
+        for document in stored {
+            let key = document.get("_id").map(id_key).unwrap_or_else(|| "<no _id>".into());
+            by_id.entry(key).or_default().push(document);
+        }
+        for note in &self.live {
+            let Some(key) = note.key() else {
+                findings.lost.push(format!("{NOTES}: {:?} has no id after a successful flush", note.value));
+                continue;
+            };
+            // Documents compare by their fields, in any order.
+            match by_id.remove(&key).as_deref() {
+                None | Some([]) => findings.lost.push(format!("{NOTES}: {key} missing, expected {}", note.value)),
+                Some([found]) if *found == note.value => {}
+                Some(found) => findings.lost.push(format!("{NOTES}: {key} expected {}, stored {found:?}", note.value)),
+            }
+            let in_memory = note.handle.cloned();
+            if in_memory != note.value {
+                findings.lost.push(format!("{NOTES}: {key} in memory {in_memory}, the program set {}", note.value));
+            }
+        }
+        for (key, documents) in by_id {
+            for document in documents {
+                findings.unexpected.push(format!("{NOTES}: {key} stored but not intended: {document}"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn reload(&mut self, session: &mut Session, findings: &mut Findings) -> mongotic::Result<()> {
+        let loaded = session.documents(NOTES)?.find(mongotic::expr::path("_id").exists(true)).all().await?;
+        let mut by_key: HashMap<String, TrackedDocument> =
+            loaded.into_iter().filter_map(|handle| Some((id_key(&handle.id()?), handle))).collect();
+        for note in &mut self.live {
+            match note.key().and_then(|key| by_key.remove(&key)) {
+                Some(handle) => note.handle = handle,
+                None => findings.lost.push(format!("{NOTES}: {:?} not loaded by a new session", note.key())),
+            }
+        }
+        Ok(())
+    }
+
+    fn unsettled(session: &Session) -> Vec<String> {
+        let staged = session.new().into_iter().chain(session.dirty()).chain(session.deleted());
+        staged.filter(|entity| entity.collection() == NOTES).map(|entity| format!("{entity:?}")).collect()
+    }
+}
+
 /// The program: one session and its three collections.
 struct Program {
     session: Session,
@@ -839,11 +1019,13 @@ struct Program {
     cards: Shelf<Card>,
     shapes: Shelf<Shape>,
     signals: Shelf<Signal>,
+    notes: Notes,
 }
 
 impl Program {
     fn act(&mut self, rng: &mut Rng, mix: &[(Op, u64)]) -> mongotic::Result<String> {
-        match rng.below(6) {
+        match rng.below(7) {
+            6 => self.notes.act(&mut self.session, rng, mix),
             0 => self.memos.act(&mut self.session, rng, mix),
             1 => self.tickets.act(&mut self.session, rng, mix),
             2 => self.labels.act(&mut self.session, rng, mix),
@@ -860,6 +1042,7 @@ impl Program {
         self.cards.settle();
         self.shapes.settle();
         self.signals.settle();
+        self.notes.settle();
     }
 
     async fn check(&self, db: &Database) -> Result<Findings, Box<dyn std::error::Error>> {
@@ -870,12 +1053,14 @@ impl Program {
         self.cards.check(db, &mut findings).await?;
         self.shapes.check(db, &mut findings).await?;
         self.signals.check(db, &mut findings).await?;
+        self.notes.check(db, &mut findings).await?;
         findings.unsettled.extend(Shelf::<Memo>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Ticket>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Label>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Card>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Shape>::unsettled(&self.session));
         findings.unsettled.extend(Shelf::<Signal>::unsettled(&self.session));
+        findings.unsettled.extend(Notes::unsettled(&self.session));
         Ok(findings)
     }
 
@@ -888,6 +1073,7 @@ impl Program {
         self.cards.reload(&mut session, &mut findings).await?;
         self.shapes.reload(&mut session, &mut findings).await?;
         self.signals.reload(&mut session, &mut findings).await?;
+        self.notes.reload(&mut session, &mut findings).await?;
         self.session = session;
         Ok(findings)
     }
@@ -1216,6 +1402,7 @@ async fn run(config: Config, stream: u64) -> TestResult {
         cards: Shelf::new(),
         shapes: Shelf::new(),
         signals: Shelf::new(),
+        notes: Notes::new(),
     };
     let mut counters = Counters::default();
     let mut failure: Option<String> = None;
