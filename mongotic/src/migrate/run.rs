@@ -201,8 +201,30 @@ impl Run<'_> {
         .await
     }
 
-    /// Applies the step from `state`; returns the documents a backfill did in this run.
-    async fn apply(&self, state: StepState, migrations: &Migrations) -> Result<u64> {
+    /// Applies the step from `state`; returns the documents a backfill did in this run. A
+    /// transient error or a lost connection (a failover, a restarted server) is retried under
+    /// the engine's retry policy, from what the ledger then says: each unit is a transaction
+    /// (or, without transactions, follows the idempotence rule), and one whose commit may
+    /// have landed is read back from the ledger rather than guessed.
+    async fn apply(&self, mut state: StepState, migrations: &Migrations) -> Result<u64> {
+        let mut attempts = self.engine.retry_policy().start();
+        loop {
+            match self.apply_once(state, migrations).await {
+                Ok(done) => return Ok(done),
+                Err(err) if (err.is_transient() || err.is_connection()) && attempts.wait().await => {
+                    tracing::debug!(target: "mongotic::migrate", step = %self.step.name, error = %err, "retrying the step");
+                    let entries = self.ledger.entries(self.engine).await?;
+                    state = state_of(&entries, &self.step.name);
+                    if state == StepState::Applied {
+                        return Ok(0);
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn apply_once(&self, state: StepState, migrations: &Migrations) -> Result<u64> {
         let done = match &self.step.work {
             Work::Session(work) => {
                 let mut session = self.unit().await?;
@@ -254,19 +276,21 @@ impl Run<'_> {
             }
             let finished = found.len() < *page as usize;
             let reached = found.last().and_then(|document| document.id()).or(position.clone());
-            done += found.len() as u64;
-            this_run += found.len() as u64;
+            // Counted once the unit commits: a unit that fails is read back from the ledger.
+            let done_now = done + found.len() as u64;
             if finished {
-                self.finish(session, done).await?;
-                return Ok(this_run);
+                self.finish(session, done_now).await?;
+                return Ok(this_run + found.len() as u64);
             }
             let at = reached.clone().unwrap_or(Bson::Null);
             self.end_unit(session, |entry| {
                 entry.set("position", at)?;
-                entry.set("done", i64::try_from(done).unwrap_or(i64::MAX))?;
+                entry.set("done", i64::try_from(done_now).unwrap_or(i64::MAX))?;
                 Ok(())
             })
             .await?;
+            done = done_now;
+            this_run += found.len() as u64;
             migrations.progress(Progress { step: self.step.name.clone(), done, finished: false });
             position = reached;
         }

@@ -38,9 +38,9 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use mongotic::bson::{Bson, Document, doc};
+use mongotic::document::TrackedDocument;
 use mongotic::mongodb::options::ClientOptions;
 use mongotic::mongodb::{Client, Database};
-use mongotic::document::TrackedDocument;
 use mongotic::prelude::*;
 use mongotic::{Error, ModelId, TransactionMode};
 use mongotic_test_server::{DedicatedServer, FaultProxy, Topology};

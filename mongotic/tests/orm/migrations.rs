@@ -281,3 +281,57 @@ async fn a_failing_step_stops_the_run_and_names_itself() -> Result<(), String> {
     Ok(())
 }
 test!(async a_failing_step_stops_the_run_and_names_itself, needs = [ReplicaSet]);
+
+/// The server is killed (SIGKILL) while a backfill runs, and restarted: the run carries on,
+/// every document is migrated once and the ledger is complete.
+async fn a_server_killed_mid_backfill_loses_nothing() -> crate::common::TestResult {
+    let mut server = mongotic_test_server::DedicatedServer::start(Topology::ReplicaSet)?;
+    let uri = format!("{}&serverSelectionTimeoutMS=30000", server.uri());
+    let engine = mongotic::create_engine(&uri).await?.with_database("migrate_kill");
+    let raw = mongodb::Client::with_uri_str(&uri).await?.database("migrate_kill");
+    let people: Vec<Document> = (0..1_500_i64)
+        .map(|i| doc! { "_id": i, "fullname": format!("First{i} Last{i}"), "mail": format!("u{i}@example.com") })
+        .collect();
+    raw.collection::<Document>("people").insert_many(people).await?;
+
+    let pages = Arc::new(AtomicU64::new(0));
+    let counter = pages.clone();
+    let migrations = worked_example(100).on_progress(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    let run = migrations.run(&engine);
+    let killer = async {
+        while pages.load(Ordering::Relaxed) < 4 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        server.kill()?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server.restart()?;
+        Ok::<(), String>(())
+    };
+    let (first, killed) = tokio::join!(run, killer);
+    killed?;
+    // The run retries the unit the kill cut short (from what the ledger says) and carries on.
+    let report = first.map_err(|err| format!("the run did not carry on after the restart: {err}"))?;
+    assert_eq!(report.applied, ["split-fullname", "rename-mail"]);
+    assert!(worked_example(100).pending(&engine).await?.is_empty());
+
+    let stored: Vec<Document> = raw
+        .collection::<Document>("people")
+        .find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await?
+        .try_collect::<Vec<_>>()
+        .await?
+        .iter()
+        .map(fields_in_order)
+        .collect();
+    let expected: Vec<Document> = (0..1_500).map(|i| fields_in_order(&migrated(i, 1))).collect();
+    assert!(stored == expected, "every document migrated once ({} stored)", stored.len());
+    let ledger: Vec<Document> =
+        raw.collection::<Document>("mongotic_migrations").find(doc! {}).await?.try_collect().await?;
+    let applied = ledger.iter().filter(|entry| entry.get_str("state") == Ok("applied")).count();
+    assert_eq!(applied, 2, "{ledger:?}");
+    Ok(())
+}
+test!(async a_server_killed_mid_backfill_loses_nothing, needs = [OwnServer]);
