@@ -227,9 +227,8 @@ impl TrackedDocument {
     /// # }
     /// ```
     pub fn unset(&self, path: &str) -> Option<Bson> {
-        if paths::get(&self.read(), path).is_none() {
-            return None;
-        }
+        // Only a document that has the path is changed (and so compared at the next flush).
+        paths::get(&self.read(), path)?;
         paths::unset(&mut self.write(), path)
     }
 

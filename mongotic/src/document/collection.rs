@@ -85,10 +85,8 @@ impl<'s> Documents<'s> {
     /// # Ok(()) }
     /// ```
     pub fn add(&mut self, document: Document) -> Result<TrackedDocument> {
-        if let Some(id) = document.get("_id") {
-            if let Some(refused) = refused_id(id) {
-                return Err(Error::InvalidValue { path: "_id".into(), message: refused.into() });
-            }
+        if let Some(refused) = document.get("_id").and_then(refused_id) {
+            return Err(Error::InvalidValue { path: "_id".into(), message: refused.into() });
         }
         let handle = TrackedDocument { cell: DocumentCell::new(self.meta, document, None) };
         self.session.attach_erased(handle.erased())?;

@@ -75,6 +75,7 @@ pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
 type SessionStep = dyn for<'a> Fn(&'a mut Session) -> StepFuture<'a> + Send + Sync;
 type EachDocument = dyn Fn(&TrackedDocument) -> Result<()> + Send + Sync;
+type OnProgress = dyn Fn(&Progress) + Send + Sync;
 
 /// What one step does.
 pub(crate) enum Work {
@@ -115,7 +116,7 @@ pub struct Migrations {
     pub(crate) ledger: String,
     pub(crate) lease: Duration,
     pub(crate) wait: Duration,
-    pub(crate) progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+    pub(crate) progress: Option<Arc<OnProgress>>,
 }
 
 impl Default for Migrations {

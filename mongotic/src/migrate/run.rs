@@ -265,9 +265,20 @@ impl Run<'_> {
             let mut documents = session.documents(collection)?;
             let mut find = documents.find(filter.clone()).order_by(path("_id")).limit(u64::from(*page));
             if let Some(after) = &position {
-                find = find.filter(after_id(after));
+                find = find.filter(path("_id").gt(after.clone()));
             }
-            let found = find.all().await?;
+            let mut found = find.all().await?;
+            // `$gt` compares within one BSON type: a short page goes on with the ids of the
+            // types that sort after the position's, so a collection with ids of several types
+            // is walked whole (one more query at the end of each type, the `_id` index used
+            // for every page).
+            if found.len() < *page as usize
+                && let Some(later) = position.as_ref().and_then(of_later_types)
+            {
+                let rest = u64::from(*page) - found.len() as u64;
+                let more = documents.find(filter.clone()).filter(later).order_by(path("_id")).limit(rest);
+                found.extend(more.all().await?);
+            }
             for document in &found {
                 if let Err(err) = each(document) {
                     session.rollback();
@@ -297,10 +308,9 @@ impl Run<'_> {
     }
 }
 
-/// The documents after `_id` `after` in ascending `_id` order. `$gt` compares within one BSON
-/// type only, so the ids of the types that sort after `after`'s are added: a collection
-/// with ids of several types is walked whole.
-fn after_id(after: &Bson) -> crate::Filter<crate::expr::Untyped> {
+/// The documents whose `_id` is of a BSON type that sorts after `after`'s (`None` when no type
+/// does).
+fn of_later_types(after: &Bson) -> Option<crate::Filter<crate::expr::Untyped>> {
     let later: Vec<&str> = TYPE_ORDER
         .iter()
         .skip_while(|bracket| !bracket.contains(&type_alias(after)))
@@ -308,11 +318,10 @@ fn after_id(after: &Bson) -> crate::Filter<crate::expr::Untyped> {
         .flat_map(|bracket| bracket.iter().copied())
         .collect();
     if later.is_empty() {
-        return path("_id").gt(after.clone());
+        return None;
     }
     let types = Bson::Array(later.into_iter().map(Bson::from).collect());
-    let of_later_types = crate::Filter::field("_id".into(), Test::Ops(vec![("$type", Value::Bson(types))]));
-    path("_id").gt(after.clone()) | of_later_types
+    Some(crate::Filter::field("_id".into(), Test::Ops(vec![("$type", Value::Bson(types))])))
 }
 
 /// The BSON types an `_id` can have, in MongoDB's sort order, grouped where it compares them
@@ -359,13 +368,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_position_after_an_id_takes_the_types_that_sort_later() {
-        let after = after_id(&Bson::Int32(5)).to_document().unwrap();
-        let later = after.get_array("$or").unwrap()[1].as_document().unwrap().clone();
+    fn the_types_after_an_id_are_those_that_sort_later() {
+        let later = of_later_types(&Bson::Int32(5)).unwrap().to_document().unwrap();
         let types = later.get_document("_id").unwrap().get_array("$type").unwrap().clone();
         assert!(types.contains(&Bson::from("string")) && types.contains(&Bson::from("objectId")));
         assert!(!types.contains(&Bson::from("long")), "numbers compare as one type");
-        let last = after_id(&Bson::MaxKey).to_document().unwrap();
-        assert_eq!(last, doc! { "_id": { "$gt": Bson::MaxKey } });
+        assert!(of_later_types(&Bson::MaxKey).is_none());
+        assert_eq!(
+            of_later_types(&Bson::DateTime(bson::DateTime::now())).unwrap().to_document().unwrap(),
+            doc! { "_id": { "$type": ["timestamp", "maxKey"] } }
+        );
     }
 }

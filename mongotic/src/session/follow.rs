@@ -3,9 +3,10 @@
 //! a read.
 
 use super::Session;
+use super::space::Space;
 use super::store;
 use super::tracked::{Baseline, CellError};
-use super::unit_of_work::{Space, Status};
+use super::unit_of_work::Status;
 use crate::model::IdKey;
 use crate::{Error, Model, Result, Tracked};
 

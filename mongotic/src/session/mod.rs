@@ -6,7 +6,8 @@
 //! by job:
 //!
 //! - `tracked`: the entity handles ([`Tracked`], [`EntityRef`]) and their tracking state;
-//! - `unit_of_work`: which entities the session tracks, in which state, and the identity map;
+//! - `unit_of_work`: which entities the session tracks, in which state, and the identity map
+//!   (filed per identity space, `space`: a model's, or a namespace's documents);
 //! - `diff`: the comparison of an entity with its baseline, producing `$set`/`$unset`;
 //! - `store`: by-id reads of stored documents, for the flush and for reconciliation;
 //! - `retry`: the one retry policy (bounded by time, backing off with jitter) of every loop;
@@ -48,6 +49,7 @@ mod reconcile;
 mod relations;
 mod retry;
 mod scope;
+mod space;
 mod store;
 mod tracked;
 mod transaction;
@@ -64,9 +66,9 @@ pub(crate) use query::Loader;
 pub use query::{ScalarResult, SelectResult};
 pub(crate) use retry::Attempts;
 pub use retry::RetryPolicy;
+pub(crate) use space::Space;
 pub(crate) use tracked::{Baseline, CellError, CellState, ErasedEntity, ServerId};
 pub use tracked::{EntityRef, ReadGuard, Tracked, WriteGuard};
-pub(crate) use unit_of_work::Space;
 
 use crate::model::{IdKey, IntoId, ModelId, Writable};
 use crate::options::Options;

@@ -21,8 +21,9 @@ use bson::{Bson, Document, RawBsonRef, RawDocument};
 
 use super::Session;
 use super::query::{Loader, SelectResult};
+use super::space::Space;
 use super::tracked::Tracked;
-use super::unit_of_work::{Space, Status};
+use super::unit_of_work::Status;
 use crate::expr::{Node, SortKey, Test, Value};
 use crate::model::{IdKey, IntoId, ModelId};
 use crate::options::Options;

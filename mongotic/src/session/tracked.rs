@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use bson::oid::ObjectId;
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
-use super::unit_of_work::Space;
+use super::space::Space;
 use crate::Model;
 use crate::error::Undecodable;
 use crate::model::{HookContext, HookError, HookEvent, IdKey, ModelId, ModelMeta};

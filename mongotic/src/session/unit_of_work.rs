@@ -2,7 +2,7 @@
 //!
 //! Entries live in a slab (a `Vec` with reusable slots); each entity records its slot, so
 //! finding the entry of a handle needs no hashing. The identity map files entities with a
-//! server identity under (space type, `_id`) so that a document loaded twice is one handle.
+//! server identity under (identity space: the model type, or a namespace of documents; `_id`) so that a document loaded twice is one handle.
 //! It is one hash table per space holding a slot and half the id's hash (8 bytes): the id
 //! itself is kept once, in the entry. So a loaded document costs one hash of its `_id`; the
 //! table grows without hashing or reading an entry again, and a probe reads an entry only when
@@ -11,7 +11,6 @@
 //! and an entry whose entity was moved to another session is dropped the next time this
 //! session looks.
 
-use std::any::TypeId;
 use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bson::Bson;
 use hashbrown::HashTable;
 
+use super::space::Space;
 use super::tracked::{CellState, ErasedEntity};
 use crate::model::IdKey;
 
@@ -156,29 +156,6 @@ impl Slab {
     /// the entry is read only when they match.
     fn is_filed_as(&self, filing: Filing, tag: u32, id: &IdKey) -> bool {
         filing.tag == tag && self.identity(filing.slot()) == Some(id)
-    }
-}
-
-/// The identity space an entity is filed in: one per space type (a variant's view has its own,
-/// beside its enum's), and one per namespace for documents without a space, so one id names
-/// at most one entity in each.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Space {
-    Model(TypeId),
-    /// The documents of one namespace, named by the address of its interned description
-    /// (see `crate::document`), which lives as long as the process.
-    Documents(usize),
-}
-
-impl Space {
-    /// The space of space `M`.
-    pub(crate) fn of<M: 'static>() -> Space {
-        Space::Model(TypeId::of::<M>())
-    }
-
-    /// The space of the documents described by `meta`.
-    pub(crate) fn documents(meta: &'static crate::model::ModelMeta) -> Space {
-        Space::Documents(std::ptr::from_ref(meta) as usize)
     }
 }
 

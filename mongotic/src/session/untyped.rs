@@ -10,9 +10,10 @@ use tracing::Instrument;
 
 use super::io::{FindShape, bounded};
 use super::query::{Loader, refuse_other_shape};
+use super::space::Space;
 use super::store::within_depth;
 use super::tracked::{ErasedEntity, ServerId};
-use super::unit_of_work::{Space, Status};
+use super::unit_of_work::Status;
 use super::{Session, detached_erased};
 use crate::model::{IdKey, ModelMeta};
 use crate::options::Options;

@@ -335,3 +335,32 @@ async fn a_server_killed_mid_backfill_loses_nothing() -> crate::common::TestResu
     Ok(())
 }
 test!(async a_server_killed_mid_backfill_loses_nothing, needs = [OwnServer]);
+
+/// `$gt` compares within one BSON type: a backfill over ids of several types still walks them
+/// all, page after page.
+async fn a_backfill_walks_ids_of_every_type() -> Result<(), String> {
+    let ctx = AsyncCtx::new().await;
+    let mut docs: Vec<Document> = (0..7_i64).map(|i| doc! { "_id": i, "fullname": "A B" }).collect();
+    docs.extend(["a", "b", "c", "d", "e"].map(|id| doc! { "_id": id, "fullname": "A B" }));
+    docs.extend((0..4).map(|_| doc! { "_id": mongotic::bson::oid::ObjectId::new(), "fullname": "A B" }));
+    docs.push(doc! { "_id": mongotic::bson::DateTime::now(), "fullname": "A B" });
+    collection(&ctx, "people").insert_many(docs).await.map_err(|e| e.to_string())?;
+    let migrations = Migrations::new()
+        .backfill("mark", "people", path("fullname").exists(true), |person| {
+            person.unset("fullname");
+            person.set("marked", true)?;
+            Ok(())
+        })
+        .page_size(3);
+    let report = migrations.run(&ctx.engine).await.map_err(|e| e.to_string())?;
+    assert_eq!(report.documents, 17, "{report:?}");
+    let left = collection(&ctx, "people")
+        .count_documents(doc! { "fullname": { "$exists": true } })
+        .await
+        .map_err(|e| e.to_string())?;
+    let marked =
+        collection(&ctx, "people").count_documents(doc! { "marked": true }).await.map_err(|e| e.to_string())?;
+    assert_eq!((left, marked), (0, 17));
+    Ok(())
+}
+test!(async a_backfill_walks_ids_of_every_type, needs = [ReplicaSet]);
