@@ -22,7 +22,7 @@
 //! **One document, one entity.** A session never tracks the same stored document both as a
 //! typed entity and as a document without a model: they would be two handles writing one
 //! document against each other. Reading or adding a document that the session tracks as a
-//! `User` (or the other way round) is [`Error::TrackedInAnotherShape`]; flush and
+//! `User` (or the other way round) is [`Error::TrackedInAnotherShape`](crate::Error::TrackedInAnotherShape); flush and
 //! [`expunge`](crate::Session::expunge) the one, or use a second session for the other shape.
 //!
 //! ```no_run
