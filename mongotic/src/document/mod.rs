@@ -58,7 +58,10 @@ impl Session {
     /// `database` would be), without a model. See [`document`](crate::document).
     ///
     /// Fails with [`Error::NoDatabase`](crate::Error::NoDatabase) when the engine has no
-    /// database for it.
+    /// database for it, and with [`Error::InvalidOptions`](crate::Error::InvalidOptions) in a
+    /// session bound to a tenant: a document without a model has no tenant field to scope it
+    /// by, so a tenant's session could read every tenant's documents (use a session without a
+    /// tenant, as for `unscoped()`).
     ///
     /// ```no_run
     /// # use mongotic::prelude::*;
@@ -67,6 +70,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn documents(&mut self, collection: &str) -> Result<Documents<'_>> {
+        refuse_for_tenant(self)?;
         let database = self.engine().resolve_database(None)?;
         Ok(Documents::new(self, namespace::meta(&database, collection)))
     }
@@ -82,6 +86,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn documents_in(&mut self, database: &str, collection: &str) -> Result<Documents<'_>> {
+        refuse_for_tenant(self)?;
         let database = self.engine().resolve_database(Some(database))?;
         Ok(Documents::new(self, namespace::meta(&database, collection)))
     }
@@ -99,5 +104,18 @@ impl Session {
         let database = self.engine().resolve_database(None)?;
         let filter = filter.to_document()?;
         self.update_erased(namespace::meta(&database, collection), filter, update).await
+    }
+}
+
+/// A session bound to a tenant reads only that tenant's documents; documents without a model
+/// have no tenant field to narrow by, so such a session does not open them.
+fn refuse_for_tenant(session: &Session) -> Result<()> {
+    match session.tenant() {
+        None => Ok(()),
+        Some(_) => Err(crate::Error::InvalidOptions {
+            message: "a session bound to a tenant cannot open documents without a model (they have no tenant field \
+                      to scope them): use a session without a tenant"
+                .into(),
+        }),
     }
 }

@@ -155,6 +155,22 @@ async fn one_document_is_one_entity_across_shapes() -> Result<(), String> {
 }
 test!(async one_document_is_one_entity_across_shapes, needs = [ReplicaSet]);
 
+/// A tenant's session cannot reach documents without a model: they have no tenant field to
+/// scope them, so opening them would read every tenant's documents.
+async fn a_tenant_session_does_not_open_documents() -> Result<(), String> {
+    let ctx = AsyncCtx::new().await;
+    ctx.insert::<User>(vec![doc! { "_id": 1, "name": "Ann" }]).await;
+    let mut session = ctx.tenant_session("acme");
+    let refused = session.documents("users").map(drop);
+    assert!(matches!(refused, Err(mongotic::Error::InvalidOptions { .. })), "{refused:?}");
+    let refused = session.documents_in("other", "users").map(drop);
+    assert!(matches!(refused, Err(mongotic::Error::InvalidOptions { .. })), "{refused:?}");
+    let mut unscoped = ctx.session();
+    assert!(unscoped.documents("users").map_err(|e| e.to_string())?.get(1).await.map_err(|e| e.to_string())?.is_some());
+    Ok(())
+}
+test!(async a_tenant_session_does_not_open_documents, needs = [ReplicaSet]);
+
 async fn a_rolled_back_transaction_leaves_document_edits_unwritten() -> Result<(), String> {
     let ctx = AsyncCtx::new().await;
     ctx.insert::<User>(vec![doc! { "_id": 1, "name": "Ann" }]).await;
