@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use bson::{Bson, Document, RawDocument};
+use bson::{Bson, Document, RawDocument, RawDocumentBuf};
 
 use super::cell::{DocumentCell, TrackedDocument, not_a_document};
 use crate::expr::{Filter, IntoSortKeys, SortKey, Untyped, compile_all, refused_path};
 use crate::model::ModelMeta;
 use crate::options::Options;
-use crate::session::{ErasedEntity, FindShape, ServerId};
+use crate::session::{ErasedEntity, ErasedRows, FindShape, ServerId};
 use crate::{Error, Result, Session};
 
 /// The documents of one collection, without a model, in one session: made by
@@ -136,6 +136,14 @@ impl<'s> Documents<'s> {
         let meta = self.meta;
         let found = self.session.get_erased(meta, &id, &mut make(meta)).await?;
         found.map(|entity| handle(entity, meta)).transpose()
+    }
+
+    /// Tracks stored documents read by a cursor of another session ([`DocumentFind::open`])
+    /// in this session, as loaded documents (the ones already tracked keep their state).
+    pub(crate) fn adopt(&mut self, stored: &[RawDocumentBuf]) -> Result<Vec<TrackedDocument>> {
+        let meta = self.meta;
+        let found = self.session.load_erased(meta, stored, &mut make(meta))?;
+        found.into_iter().map(|entity| handle(entity, meta)).collect()
     }
 
     /// A query for the documents matching `filter`; refine it, then run it with
@@ -300,7 +308,27 @@ impl DocumentFind<'_, '_> {
     /// # Ok(()) }
     /// ```
     pub async fn all(self) -> Result<Vec<TrackedDocument>> {
-        let nodes: Vec<_> = self.filters.into_iter().map(Filter::into_node).collect();
+        if self.limit == Some(0) {
+            return Ok(Vec::new());
+        }
+        let (filter, shape) = self.statement()?;
+        let meta = self.documents.meta;
+        let found = self.documents.session.find_erased(meta, filter, shape, &self.options, &mut make(meta)).await?;
+        found.into_iter().map(|entity| handle(entity, meta)).collect()
+    }
+
+    /// Opens a cursor over the matching documents without tracking them: a long walk (a
+    /// backfill) reads one cursor in this session and has each page taken into a unit of
+    /// work of its own with [`Documents::adopt`], so one query serves the whole walk.
+    pub(crate) async fn open(self) -> Result<ErasedRows> {
+        let (filter, shape) = self.statement()?;
+        let meta = self.documents.meta;
+        self.documents.session.open_erased(meta, filter, shape, &self.options).await
+    }
+
+    /// The `find` filter and shape, with every path checked.
+    fn statement(&self) -> Result<(Document, FindShape)> {
+        let nodes: Vec<_> = self.filters.iter().cloned().map(Filter::into_node).collect();
         let filter = compile_all(&nodes)?;
         let mut sort = Document::new();
         for key in &self.sort {
@@ -316,13 +344,7 @@ impl DocumentFind<'_, '_> {
             limit: self.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
             batch_size: self.batch_size,
         };
-        let meta = self.documents.meta;
-        let found = if self.limit == Some(0) {
-            Vec::new()
-        } else {
-            self.documents.session.find_erased(meta, filter, shape, &self.options, &mut make(meta)).await?
-        };
-        found.into_iter().map(|entity| handle(entity, meta)).collect()
+        Ok((filter, shape))
     }
 
     /// The first matching document, or `None`. Fetches one document.

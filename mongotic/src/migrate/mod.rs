@@ -55,6 +55,7 @@
 
 mod ledger;
 mod run;
+mod walk;
 
 use std::fmt;
 use std::future::Future;

@@ -6,8 +6,8 @@ use bson::oid::ObjectId;
 use bson::{Bson, DateTime};
 
 use super::ledger::{Ledger, StepState, entry_id};
+use super::walk::Walk;
 use super::{Migrations, Step, Update, Work};
-use crate::expr::{Test, Value, path};
 use crate::{Engine, Error, Result, Session};
 
 /// What [`Migrations::run`] did.
@@ -251,49 +251,33 @@ impl Run<'_> {
         Ok(done)
     }
 
-    /// Walks the documents in keyset pages of `_id`, one unit of work per page, each
-    /// recording the position it reached.
+    /// Walks the documents in keyset pages of `_id` (one cursor, see [`Walk`]), one unit of
+    /// work per page, each recording the position it reached.
     async fn backfill(&self, state: StepState, migrations: &Migrations) -> Result<u64> {
         let Work::Backfill { collection, filter, page, each } = &self.step.work else { return Ok(0) };
-        let (mut position, mut done) = match state {
+        let (position, mut done) = match state {
             StepState::Running { position, done } => (position, done),
             _ => (None, 0),
         };
+        let mut walk = Walk::open(Session::bind(self.engine), collection, filter, *page, position).await?;
         let mut this_run = 0;
         loop {
+            let stored = walk.next_page().await?;
             let mut session = self.unit().await?;
-            let mut documents = session.documents(collection)?;
-            let mut find = documents.find(filter.clone()).order_by(path("_id")).limit(u64::from(*page));
-            if let Some(after) = &position {
-                find = find.filter(path("_id").gt(after.clone()));
-            }
-            let mut found = find.all().await?;
-            // `$gt` compares within one BSON type: a short page goes on with the ids of the
-            // types that sort after the position's, so a collection with ids of several types
-            // is walked whole (one more query at the end of each type, the `_id` index used
-            // for every page).
-            if found.len() < *page as usize
-                && let Some(later) = position.as_ref().and_then(of_later_types)
-            {
-                let rest = u64::from(*page) - found.len() as u64;
-                let more = documents.find(filter.clone()).filter(later).order_by(path("_id")).limit(rest);
-                found.extend(more.all().await?);
-            }
+            let found = session.documents(collection)?.adopt(&stored)?;
             for document in &found {
                 if let Err(err) = each(document) {
                     session.rollback();
                     return Err(err);
                 }
             }
-            let finished = found.len() < *page as usize;
-            let reached = found.last().and_then(|document| document.id()).or(position.clone());
             // Counted once the unit commits: a unit that fails is read back from the ledger.
             let done_now = done + found.len() as u64;
-            if finished {
+            if found.len() < *page as usize {
                 self.finish(session, done_now).await?;
                 return Ok(this_run + found.len() as u64);
             }
-            let at = reached.clone().unwrap_or(Bson::Null);
+            let at = found.last().and_then(|document| document.id()).unwrap_or(Bson::Null);
             self.end_unit(session, |entry| {
                 entry.set("position", at)?;
                 entry.set("done", i64::try_from(done_now).unwrap_or(i64::MAX))?;
@@ -303,80 +287,6 @@ impl Run<'_> {
             done = done_now;
             this_run += found.len() as u64;
             migrations.progress(Progress { step: self.step.name.clone(), done, finished: false });
-            position = reached;
         }
-    }
-}
-
-/// The documents whose `_id` is of a BSON type that sorts after `after`'s (`None` when no type
-/// does).
-fn of_later_types(after: &Bson) -> Option<crate::Filter<crate::expr::Untyped>> {
-    let later: Vec<&str> = TYPE_ORDER
-        .iter()
-        .skip_while(|bracket| !bracket.contains(&type_alias(after)))
-        .skip(1)
-        .flat_map(|bracket| bracket.iter().copied())
-        .collect();
-    if later.is_empty() {
-        return None;
-    }
-    let types = Bson::Array(later.into_iter().map(Bson::from).collect());
-    Some(crate::Filter::field("_id".into(), Test::Ops(vec![("$type", Value::Bson(types))])))
-}
-
-/// The BSON types an `_id` can have, in MongoDB's sort order, grouped where it compares them
-/// as one (numbers; strings and symbols).
-const TYPE_ORDER: &[&[&str]] = &[
-    &["minKey"],
-    &["null"],
-    &["int", "long", "double", "decimal"],
-    &["symbol", "string"],
-    &["object"],
-    &["binData"],
-    &["objectId"],
-    &["bool"],
-    &["date"],
-    &["timestamp"],
-    &["maxKey"],
-];
-
-fn type_alias(value: &Bson) -> &'static str {
-    match value {
-        Bson::MinKey => "minKey",
-        Bson::Null | Bson::Undefined => "null",
-        Bson::Int32(_) => "int",
-        Bson::Int64(_) => "long",
-        Bson::Double(_) => "double",
-        Bson::Decimal128(_) => "decimal",
-        Bson::Symbol(_) => "symbol",
-        Bson::String(_) => "string",
-        Bson::Document(_) => "object",
-        Bson::Binary(_) => "binData",
-        Bson::ObjectId(_) => "objectId",
-        Bson::Boolean(_) => "bool",
-        Bson::DateTime(_) => "date",
-        Bson::Timestamp(_) => "timestamp",
-        Bson::MaxKey => "maxKey",
-        _ => "object",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use bson::doc;
-
-    use super::*;
-
-    #[test]
-    fn the_types_after_an_id_are_those_that_sort_later() {
-        let later = of_later_types(&Bson::Int32(5)).unwrap().to_document().unwrap();
-        let types = later.get_document("_id").unwrap().get_array("$type").unwrap().clone();
-        assert!(types.contains(&Bson::from("string")) && types.contains(&Bson::from("objectId")));
-        assert!(!types.contains(&Bson::from("long")), "numbers compare as one type");
-        assert!(of_later_types(&Bson::MaxKey).is_none());
-        assert_eq!(
-            of_later_types(&Bson::DateTime(bson::DateTime::now())).unwrap().to_document().unwrap(),
-            doc! { "_id": { "$type": ["timestamp", "maxKey"] } }
-        );
     }
 }

@@ -69,6 +69,7 @@ pub use retry::RetryPolicy;
 pub(crate) use space::Space;
 pub(crate) use tracked::{Baseline, CellError, CellState, ErasedEntity, ServerId};
 pub use tracked::{EntityRef, ReadGuard, Tracked, WriteGuard};
+pub(crate) use untyped::ErasedRows;
 
 use crate::model::{IdKey, IntoId, ModelId, Writable};
 use crate::options::Options;

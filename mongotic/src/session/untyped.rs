@@ -5,10 +5,13 @@
 
 use std::sync::Arc;
 
-use bson::{Bson, Document, RawDocument};
-use tracing::Instrument;
+use std::time::Duration;
 
-use super::io::{FindShape, bounded};
+use bson::{Bson, Document, RawDocument, RawDocumentBuf};
+use tracing::Instrument;
+use tracing::Span;
+
+use super::io::{FindShape, Rows, bounded};
 use super::query::{Loader, refuse_other_shape};
 use super::space::Space;
 use super::store::within_depth;
@@ -33,31 +36,51 @@ impl Session {
         options: &Options,
         make: &mut Make<'_>,
     ) -> Result<Vec<Arc<dyn ErasedEntity>>> {
+        let mut rows = self.open_erased(meta, filter, shape, options).await?;
         let space = Space::documents(meta);
+        let in_namespace = self.typed_in(meta)?;
+        let namespace = rows.namespace.clone();
+        let mut found = Vec::new();
+        while let Some(raw) = rows.next(self).await? {
+            let mut loader = Loader::new(&mut self.uow, &namespace);
+            found.push(loader.erased(space, raw, &in_namespace, |server_id| make(raw, server_id))?);
+        }
+        Ok(found)
+    }
+
+    /// Opens a cursor over the stored documents of `meta`'s collection matching `filter`,
+    /// read in this session: the documents are not tracked until [`Session::load_erased`]
+    /// takes them into a unit of work (this session's or another's).
+    pub(crate) async fn open_erased(
+        &mut self,
+        meta: &'static ModelMeta,
+        filter: Document,
+        shape: FindShape,
+        options: &Options,
+    ) -> Result<ErasedRows> {
         self.uow.note_documents();
         let io = self.io(meta, "find", options).await?;
         let namespace = io.namespace().to_owned();
         let limit = io.options().timeout;
-        let (mut rows, span) = io.find(filter, shape).await?;
+        let (rows, span) = io.find(filter, shape).await?;
+        Ok(ErasedRows { rows, span, namespace, limit, returned: 0 })
+    }
+
+    /// Tracks stored documents of `meta`'s collection read elsewhere (by an
+    /// [`ErasedRows`] of another session) as loaded entities, as a query of this session
+    /// would: the ones the session already tracks keep their state and pending changes.
+    pub(crate) fn load_erased(
+        &mut self,
+        meta: &'static ModelMeta,
+        stored: &[RawDocumentBuf],
+        make: &mut Make<'_>,
+    ) -> Result<Vec<Arc<dyn ErasedEntity>>> {
+        self.uow.note_documents();
+        let space = Space::documents(meta);
         let in_namespace = self.typed_in(meta)?;
-        let mut found = Vec::new();
-        loop {
-            let txn = &mut self.txn;
-            let more = bounded(limit, &namespace, async {
-                rows.advance(txn).await.map_err(|err| Error::from_driver(err, &namespace, None))
-            })
-            .instrument(span.clone())
-            .await?;
-            if !more {
-                break;
-            }
-            let raw = rows.current();
-            within_depth(&namespace, raw)?;
-            let mut loader = Loader::new(&mut self.uow, &namespace);
-            found.push(loader.erased(space, raw, &in_namespace, |server_id| make(raw, server_id))?);
-        }
-        span.record("db.response.returned_rows", found.len() as u64);
-        Ok(found)
+        let namespace = self.engine.namespace(meta)?.to_string();
+        let mut loader = Loader::new(&mut self.uow, &namespace);
+        stored.iter().map(|raw| loader.erased(space, raw, &in_namespace, |server_id| make(raw, server_id))).collect()
     }
 
     /// The document of `meta`'s collection with `_id` `id`: the tracked entity when the session
@@ -141,5 +164,38 @@ impl Session {
         Ok(move |other: &'static ModelMeta| {
             !other.untyped && engine.namespace(other).is_ok_and(|namespace| namespace == target)
         })
+    }
+}
+
+/// An open cursor of stored documents (see [`Session::open_erased`]), advanced in the
+/// session that opened it.
+pub(crate) struct ErasedRows {
+    rows: Rows,
+    span: Span,
+    namespace: String,
+    limit: Option<Duration>,
+    returned: u64,
+}
+
+impl ErasedRows {
+    /// The next stored document, fetching a batch when needed (in `session`, the one that
+    /// opened the cursor); `None` at the end, which records the rows read on the span.
+    pub(crate) async fn next(&mut self, session: &mut Session) -> Result<Option<&RawDocument>> {
+        let txn = &mut session.txn;
+        let namespace = &self.namespace;
+        let rows = &mut self.rows;
+        let more = bounded(self.limit, namespace, async {
+            rows.advance(txn).await.map_err(|err| Error::from_driver(err, namespace, None))
+        })
+        .instrument(self.span.clone())
+        .await?;
+        if !more {
+            self.span.record("db.response.returned_rows", self.returned);
+            return Ok(None);
+        }
+        let raw = self.rows.current();
+        within_depth(&self.namespace, raw)?;
+        self.returned += 1;
+        Ok(Some(raw))
     }
 }

@@ -41,5 +41,9 @@ mod variants;
 mod watch;
 
 fn main() -> std::process::ExitCode {
+    // A test may start this binary again as a process of its own, to SIGKILL it.
+    if let Some(code) = migrations::runner_process() {
+        return code;
+    }
     harness::main()
 }

@@ -336,6 +336,86 @@ async fn a_server_killed_mid_backfill_loses_nothing() -> crate::common::TestResu
 }
 test!(async a_server_killed_mid_backfill_loses_nothing, needs = [OwnServer]);
 
+/// The variable that makes this test binary a migration runner (see [`runner_process`]):
+/// `<uri> <database>`.
+const RUNNER: &str = "MONGOTIC_TEST_MIGRATION_RUNNER";
+
+/// When a test started this process as a migration runner: runs the worked example against
+/// the database `MONGOTIC_TEST_MIGRATION_RUNNER` names, printing a line after each page, and
+/// exits. `main` asks this first, so the runner is a real process the test can SIGKILL.
+pub fn runner_process() -> Option<std::process::ExitCode> {
+    let spec = std::env::var(RUNNER).ok()?;
+    let (uri, database) = spec.rsplit_once(' ')?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().ok()?;
+    let ran = runtime.block_on(async {
+        let engine = mongotic::create_engine(uri).await?.with_database(database);
+        let migrations = worked_example(100).on_progress(|progress| println!("page {}", progress.done));
+        migrations.run(&engine).await
+    });
+    Some(match ran {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("migration runner: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    })
+}
+
+/// A runner process is SIGKILLed in the middle of a backfill (after its fifth page, while it
+/// writes the next ones); a second run, here, waits out the dead runner's lease and resumes
+/// where its ledger says: every document migrated once, nothing backfilled twice. With
+/// transactions the resumed run does exactly what the ledger left; without, the page the kill
+/// cut short may be written without its ledger entry, and the resumed run skips its documents
+/// (the backfill's filter no longer selects them).
+async fn a_runner_process_killed_mid_backfill(topology: Topology) -> Result<(), String> {
+    use std::io::BufRead;
+    let ctx = AsyncCtx::on(topology).await;
+    seed(&ctx, 5_000).await;
+    let uri = mongotic_test_server::uri_for(topology).ok_or("no server")?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(exe)
+        .env(RUNNER, format!("{uri} {}", ctx.raw.db.name()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the runner: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let pages = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        (0..5).take_while(|_| matches!(lines.next(), Some(Ok(_)))).count()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    child.kill().map_err(|e| format!("cannot kill the runner: {e}"))?; // SIGKILL
+    let status = child.wait().map_err(|e| e.to_string())?;
+    assert_eq!(pages, 5, "the runner reported its pages before the kill ({status})");
+    assert!(!status.success(), "the runner was killed before it finished ({status})");
+
+    let ledger = all(&ctx, "mongotic_migrations").await;
+    assert!(ledger.iter().any(|entry| entry.get_str("_id") == Ok("lease")), "the dead runner's lease: {ledger:?}");
+    let part = ledger.iter().find(|e| e.get_str("name") == Ok("split-fullname")).ok_or("no entry for the backfill")?;
+    let done = part.get_i64("done").unwrap_or(0);
+    assert!((500..5_000).contains(&done), "the killed runner recorded its pages: {part:?}");
+
+    let report = worked_example(100).run(&ctx.engine).await.map_err(|e| e.to_string())?;
+    assert_eq!(report.applied, ["split-fullname", "rename-mail"]);
+    let resumed = report.documents - 5_000;
+    if ctx.transactional() {
+        assert_eq!(resumed, 5_000 - done as u64, "resumed at the recorded position: {report:?}");
+    } else {
+        assert!(resumed <= 5_000 - done as u64, "resumed at the recorded position or later: {report:?}");
+    }
+    assert_migrated(&ctx, 5_000).await
+}
+
+async fn runner_killed_on_replica_set() -> Result<(), String> {
+    a_runner_process_killed_mid_backfill(Topology::ReplicaSet).await
+}
+async fn runner_killed_on_standalone() -> Result<(), String> {
+    a_runner_process_killed_mid_backfill(Topology::Standalone).await
+}
+test!(async runner_killed_on_replica_set, needs = [ReplicaSet]);
+test!(async runner_killed_on_standalone, needs = [Standalone]);
+
 /// `$gt` compares within one BSON type: a backfill over ids of several types still walks them
 /// all, page after page.
 async fn a_backfill_walks_ids_of_every_type() -> Result<(), String> {
