@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bson::{Bson, Document, RawDocument, RawDocumentBuf};
 
-use super::cell::{DocumentCell, TrackedDocument, not_a_document};
+use super::cell::{DocumentCell, TrackedDocument, decode, not_a_document};
 use crate::expr::{Filter, IntoSortKeys, SortKey, Untyped, compile_all, refused_path};
 use crate::model::ModelMeta;
 use crate::options::Options;
@@ -375,7 +375,7 @@ fn make(
     meta: &'static ModelMeta,
 ) -> impl FnMut(&RawDocument, Option<ServerId>) -> Result<Arc<dyn ErasedEntity>> + Send {
     move |raw: &RawDocument, server_id: Option<ServerId>| {
-        let value: Document = bson::from_slice(raw.as_bytes()).map_err(|source| {
+        let value = decode(raw).map_err(|source| {
             Error::deserialize(&format!("{}.{}", meta.database.unwrap_or_default(), meta.collection), raw, source)
         })?;
         // The stored bytes are the baseline the flush compares with: kept now, they need not

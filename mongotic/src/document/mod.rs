@@ -24,6 +24,16 @@
 //! document against each other. Reading or adding a document that the session tracks as a
 //! `User` (or the other way round) is [`Error::TrackedInAnotherShape`](crate::Error::TrackedInAnotherShape); flush and
 //! [`expunge`](crate::Session::expunge) the one, or use a second session for the other shape.
+//! A typed entity given to [`Session::add`](crate::Session::add) (which returns no `Result`)
+//! with the `_id` of a tracked document is refused by the next flush, before it sends anything.
+//!
+//! **What a document does not have.** No model declares its fields, so a document has no
+//! shard key, tenant field, soft-delete field, version or validation: its writes filter by
+//! `_id` alone (on a sharded collection the server routes an `_id`-only write to every shard
+//! that may hold it, where a typed model's writes carry the shard key and go to one), a
+//! session bound to a tenant does not open documents at all (see [`Session::documents`]), and
+//! a soft-deleted document is read and written like any other. Where those rules matter, use a
+//! typed model.
 //!
 //! ```no_run
 //! use mongotic::prelude::*;

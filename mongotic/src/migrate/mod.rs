@@ -7,9 +7,10 @@
 //!   step's ledger entry);
 //! - [`Migrations::update`]: an update of every document matching a filter, with update
 //!   operators or an aggregation pipeline, sent as one `update` command;
-//! - [`Migrations::backfill`]: a function applied to each document matching a filter, walked
-//!   in keyset pages of `_id`, as [`TrackedDocument`]s (see [`document`](crate::document)): old
-//!   shapes need no Rust type.
+//! - [`Migrations::backfill`]: a function applied to each document matching a filter, as
+//!   [`TrackedDocument`]s (see [`document`](crate::document)): old shapes need no Rust type.
+//!   The documents are read by one cursor in ascending `_id` and changed in pages, each page
+//!   a unit of work of its own that records the `_id` it reached.
 //!
 //! **Exactly once.** A runner takes the ledger's lease (one document, with an expiry, so a
 //! runner that was killed holds it only until it expires), then applies the steps the ledger
@@ -259,7 +260,9 @@ impl Migrations {
     /// Adds a backfill: `each` is applied to every document of `collection` matching
     /// `filter`, in pages of 500 by ascending `_id`; each page is flushed with the backfill's
     /// position in the ledger, so a run that stops resumes after the last page it recorded.
-    /// See the idempotence rule in the [module](crate::migrate).
+    /// See the idempotence rule in the [module](crate::migrate). The documents are read by one
+    /// cursor, outside the pages' transactions: of a field another writer changes meanwhile,
+    /// the later write wins (see the [guide](crate::guide::migrations)).
     ///
     /// ```
     /// use mongotic::expr::path;

@@ -64,7 +64,7 @@ impl<'a> Loader<'a> {
         };
         let namespace = self.namespace;
         if self.uow.has_documents() {
-            refuse_other_shape(self.uow, Space::of::<M>(), &id, namespace, |meta| meta.is_untyped_in(namespace))?;
+            self.uow.refuse_other_shape(Space::of::<M>(), &id, namespace, |meta| meta.is_untyped_in(namespace))?;
         }
         let mut loaded = None;
         let entity = self.uow.find_or_load(Space::of::<M>(), id, || {
@@ -102,7 +102,7 @@ impl<'a> Loader<'a> {
                 message: format!("a document of {} came back without an _id", self.namespace),
             });
         };
-        refuse_other_shape(self.uow, space, &id, self.namespace, in_namespace)?;
+        self.uow.refuse_other_shape(space, &id, self.namespace, in_namespace)?;
         let mut fresh = false;
         let entity = self.uow.find_or_load(space, id, || {
             fresh = true;
@@ -115,35 +115,33 @@ impl<'a> Loader<'a> {
     }
 }
 
-/// Fails when the document `id` of `namespace` is tracked in a space other than `space` (see
-/// [`UnitOfWork::other_shape`]).
-pub(crate) fn refuse_other_shape(
-    uow: &UnitOfWork,
-    space: Space,
-    id: &IdKey,
-    namespace: &str,
-    in_namespace: impl Fn(&'static crate::model::ModelMeta) -> bool,
-) -> Result<()> {
-    match uow.other_shape(space, id, in_namespace) {
-        None => Ok(()),
-        Some(tracked_as) => Err(Error::TrackedInAnotherShape {
-            namespace: namespace.to_owned(),
-            id: Box::new(id.to_bson()),
-            tracked_as,
-        }),
-    }
-}
-
 /// The `_id` of a stored document, as its identity-map key and as the entity's server id. The
-/// server stores `_id` first, so an `ObjectId` there is read from the first element's bytes;
-/// anything else is looked up by key.
+/// server stores `_id` first, so an `ObjectId` or an integer there is read from the first
+/// element's bytes; anything else is looked up by key.
 fn document_id(raw: &RawDocument) -> Option<(IdKey, Option<ServerId>)> {
     if let Some(Some(first)) = wire::elements(raw.as_bytes()).next()
         && first.key == b"_id"
-        && first.kind == kind::OBJECT_ID
-        && let Ok(bytes) = <[u8; 12]>::try_from(first.value)
     {
-        return Some((IdKey::ObjectId(bytes), Some(ServerId::ObjectId(ObjectId::from_bytes(bytes)))));
+        match first.kind {
+            kind::OBJECT_ID => {
+                if let Ok(bytes) = <[u8; 12]>::try_from(first.value) {
+                    return Some((IdKey::ObjectId(bytes), Some(ServerId::ObjectId(ObjectId::from_bytes(bytes)))));
+                }
+            }
+            kind::INT32 => {
+                if let Ok(bytes) = <[u8; 4]>::try_from(first.value) {
+                    let value = i32::from_le_bytes(bytes);
+                    return Some((IdKey::Int(i64::from(value)), Some(ServerId::new(bson::Bson::Int32(value)))));
+                }
+            }
+            kind::INT64 => {
+                if let Ok(bytes) = <[u8; 8]>::try_from(first.value) {
+                    let value = i64::from_le_bytes(bytes);
+                    return Some((IdKey::Int(value), Some(ServerId::new(bson::Bson::Int64(value)))));
+                }
+            }
+            _ => {}
+        }
     }
     let raw_id = raw.get("_id").ok().flatten()?;
     Some((IdKey::from_raw(raw_id), ServerId::from_raw(raw_id)))

@@ -149,6 +149,15 @@ impl Transaction {
         }
     }
 
+    /// Makes room in the journal for `additional` more entities, before a flush records its
+    /// writes (so a large flush does not grow it one rehash at a time).
+    pub(crate) fn reserve_journal(&mut self, additional: usize) {
+        if self.is_explicit() {
+            self.journal.seen.reserve(additional);
+            self.journal.saved.reserve(additional);
+        }
+    }
+
     /// Journals `entity` (whose entry has `status`) before the transaction first changes it.
     /// Outside an explicit transaction there is nothing to undo, and nothing is kept.
     pub(crate) fn save(&mut self, entity: &Arc<dyn ErasedEntity>, status: Status, version: Option<i64>) {

@@ -387,6 +387,25 @@ impl UnitOfWork {
         })
     }
 
+    /// Fails with [`Error::TrackedInAnotherShape`] when the document `id` of `namespace` is
+    /// tracked in a space other than `space` (see [`UnitOfWork::other_shape`]).
+    pub(crate) fn refuse_other_shape(
+        &self,
+        space: Space,
+        id: &IdKey,
+        namespace: &str,
+        in_namespace: impl Fn(&'static crate::model::ModelMeta) -> bool,
+    ) -> crate::Result<()> {
+        match self.other_shape(space, id, in_namespace) {
+            None => Ok(()),
+            Some(tracked_as) => Err(crate::Error::TrackedInAnotherShape {
+                namespace: namespace.to_owned(),
+                id: Box::new(id.to_bson()),
+                tracked_as,
+            }),
+        }
+    }
+
     /// The entry filed under `space` and `id`, if this session tracks one.
     pub(crate) fn lookup(&self, space: Space, id: &IdKey) -> Option<(usize, &Entry)> {
         let tag = self.tag(id);

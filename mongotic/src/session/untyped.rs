@@ -12,7 +12,7 @@ use tracing::Instrument;
 use tracing::Span;
 
 use super::io::{FindShape, Rows, bounded};
-use super::query::{Loader, refuse_other_shape};
+use super::query::Loader;
 use super::space::Space;
 use super::store::within_depth;
 use super::tracked::{ErasedEntity, ServerId};
@@ -139,7 +139,7 @@ impl Session {
             && let Ok(Some(id)) = entity.current_id()
         {
             let namespace = self.engine.namespace(meta)?.to_string();
-            refuse_other_shape(&self.uow, entity.space(), &IdKey::from_bson(&id), &namespace, self.typed_in(meta)?)?;
+            self.uow.refuse_other_shape(entity.space(), &IdKey::from_bson(&id), &namespace, self.typed_in(meta)?)?;
         }
         self.attach(entity);
         Ok(())

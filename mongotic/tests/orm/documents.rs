@@ -155,6 +155,47 @@ async fn one_document_is_one_entity_across_shapes() -> Result<(), String> {
 }
 test!(async one_document_is_one_entity_across_shapes, needs = [ReplicaSet]);
 
+/// `Session::add` returns no `Result`: a typed entity added with the `_id` of a document the
+/// session tracks is refused by the flush, before any I/O, and nothing is written. Each order.
+async fn a_typed_add_of_a_tracked_document_is_refused_by_the_flush() -> Result<(), String> {
+    let ctx = AsyncCtx::new().await;
+    let id = ObjectId::new();
+    let mut session = ctx.session();
+    session
+        .documents("users")
+        .map_err(|e| e.to_string())?
+        .add(doc! { "_id": id, "name": "Doc" })
+        .map_err(|e| e.to_string())?;
+    session.add(User { id: Some(id), ..user("Typed", "typed@example.com", 30) });
+    ctx.log().clear();
+    match session.flush().await {
+        // Whichever of the two the flush plans first names the other.
+        Err(mongotic::Error::TrackedInAnotherShape { tracked_as, .. }) => {
+            assert!(["User", "Document"].contains(&tracked_as), "{tracked_as}")
+        }
+        other => return Err(format!("expected TrackedInAnotherShape, got {other:?}")),
+    }
+    assert!(ctx.log().names().is_empty(), "nothing sent: {:?}", ctx.log().names());
+    assert!(stored(&ctx).await.is_empty());
+
+    // Typed first, then a document read by a query meets it: refused as before; and a typed
+    // entity of another `_id` is written with the document.
+    let mut session = ctx.session();
+    let other = ObjectId::new();
+    session.add(User { id: Some(other), ..user("Other", "other@example.com", 40) });
+    session
+        .documents("users")
+        .map_err(|e| e.to_string())?
+        .add(doc! { "_id": id, "name": "Doc" })
+        .map_err(|e| e.to_string())?;
+    session.commit().await.map_err(|e| e.to_string())?;
+    let names: Vec<String> =
+        stored(&ctx).await.iter().filter_map(|doc| doc.get_str("name").ok().map(str::to_owned)).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    Ok(())
+}
+test!(async a_typed_add_of_a_tracked_document_is_refused_by_the_flush, needs = [ReplicaSet]);
+
 /// A tenant's session cannot reach documents without a model: they have no tenant field to
 /// scope them, so opening them would read every tenant's documents.
 async fn a_tenant_session_does_not_open_documents() -> Result<(), String> {

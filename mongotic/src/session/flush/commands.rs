@@ -252,6 +252,19 @@ fn append_id(out: &mut Vec<u8>, id: &ServerId) -> Result<()> {
         }
         ServerId::Other(id) => id,
     };
+    // The common scalar ids, written directly (as the `ObjectId` is).
+    match &**id {
+        Bson::Int32(value) => {
+            wire::append(out, kind::INT32, b"_id", &value.to_le_bytes());
+            return Ok(());
+        }
+        Bson::Int64(value) => {
+            wire::append(out, kind::INT64, b"_id", &value.to_le_bytes());
+            return Ok(());
+        }
+        Bson::String(text) if wire::append_str(out, "_id", text) => return Ok(()),
+        _ => {}
+    }
     let mut single = RawDocumentBuf::new();
     single.append("_id", raw_id(id)?);
     // The document's one element: past the int32 length, before the final NUL.

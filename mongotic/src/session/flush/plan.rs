@@ -284,6 +284,18 @@ pub(crate) fn build_plan(engine: &Engine, uow: &mut UnitOfWork) -> Result<Plan> 
 /// the version the server has.
 /// `true` when the update document `update` (`$set`/`$unset` by dotted path) writes one of
 /// `paths`, a part of one, or a document holding one.
+/// Refuses to write `entity` under `identity` when the session tracks the same stored
+/// document in another shape (a typed entity and a document without a model). Entities added
+/// with an id are checked here, before any I/O, since `Session::add` returns no `Result`; a
+/// session that never opened documents skips it.
+fn one_shape(engine: &Engine, uow: &UnitOfWork, entity: &dyn ErasedEntity, identity: &IdKey, name: &str) -> Result<()> {
+    if !uow.has_documents() {
+        return Ok(());
+    }
+    let target = engine.namespace(entity.meta())?;
+    uow.refuse_other_shape(entity.space(), identity, name, |other| engine.namespace(other).is_ok_and(|at| at == target))
+}
+
 /// `true` when `update` writes a path the write's key is made of: the shard key, the tenant
 /// or the soft-delete field. One pass over the update.
 fn writes_key(update: &RawDocument, meta: &ModelMeta) -> bool {
@@ -419,6 +431,7 @@ impl Planner {
                 // Filed under the id it would be inserted with; the flush files it under the
                 // stored document's once it knows it.
                 let identity = IdKey::from_bson(&id);
+                one_shape(engine, uow, &*entity, &identity, &name)?;
                 if filed.as_ref() != Some(&identity) {
                     self.to_file.push((namespace, key, identity));
                 }
@@ -481,6 +494,7 @@ impl Planner {
                 // Filed as soon as it has an id: a query that meets the document (say, after
                 // an insert whose reply was lost) returns this entity, not a second one.
                 let identity = IdKey::from_bson(&id);
+                one_shape(engine, uow, &*entity, &identity, &name)?;
                 if filed.as_ref() != Some(&identity) {
                     self.to_file.push((namespace, key, identity));
                 }

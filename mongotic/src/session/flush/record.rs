@@ -62,6 +62,7 @@ pub(crate) fn abandon(uow: &UnitOfWork, plan: &Plan) {
 /// in the explicit transaction, if one is open).
 pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, outcome: &Outcome) {
     let in_transaction = txn.is_explicit();
+    txn.reserve_journal(plan.writes.len());
     let upserted: HashMap<usize, &RawDocumentBuf> = outcome.upserted.iter().map(|(index, doc)| (*index, doc)).collect();
     for (index, (write, fate)) in plan.writes.into_iter().zip(outcome.fates.iter().copied()).enumerate() {
         // An entity that moved to another session meanwhile keeps its intent: the new owner
