@@ -25,9 +25,9 @@ use crate::{Engine, Result};
 pub(crate) const MAX_STATEMENTS: usize = 50_000;
 /// Estimated bytes per `update`/`delete` command; well below the 16 MiB command limit.
 const MAX_COMMAND_BYTES: usize = 12 * 1024 * 1024;
-/// Documents per `insert` command, and bytes, as the driver splits an `insert_many`.
+/// Documents per `insert` command: the server's `maxWriteBatchSize`. (Its bytes are held to
+/// `MAX_COMMAND_BYTES`, as an `update`'s are: the command is one BSON document.)
 const INSERT_BATCH: usize = 100_000;
-const INSERT_BYTES: usize = 48_000_000;
 
 /// The command a write belongs to.
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -337,14 +337,14 @@ pub(crate) fn command_count(engine: &Engine, plan: &Plan) -> usize {
         .sum()
 }
 
-/// Splits the inserts of `range` as the driver splits an ordered `insert_many` into
-/// commands.
+/// Splits the inserts of `range` into `insert` commands: at most 100,000 documents and about
+/// 12 MiB each (a document larger than that goes alone).
 pub(crate) fn insert_batches(plan: &Plan, range: Range<usize>) -> Vec<Range<usize>> {
     let mut batches = Vec::new();
     let (mut start, mut bytes) = (range.start, 0);
     for index in range.clone() {
         let size = plan.writes[index].estimated_size();
-        if index > start && (index - start == INSERT_BATCH || bytes + size > INSERT_BYTES) {
+        if index > start && (index - start == INSERT_BATCH || bytes + size > MAX_COMMAND_BYTES) {
             batches.push(start..index);
             (start, bytes) = (index, 0);
         }
@@ -356,15 +356,32 @@ pub(crate) fn insert_batches(plan: &Plan, range: Range<usize>) -> Vec<Range<usiz
     batches
 }
 
-/// The `insert` command of the inserts `batch`, as the server receives it.
-pub(crate) fn insert_command(collection: &str, plan: &Plan, batch: Range<usize>) -> Result<Document> {
-    let mut documents = Vec::with_capacity(batch.len());
-    for write in &plan.writes[batch] {
-        if let Body::Document(document) = &write.body {
-            documents.push(Bson::Document(to_document(document)?));
-        }
+/// The `insert` command of the inserts `batch` (one of [`insert_batches`]), written straight
+/// in wire form into one buffer sized up front: each document's bytes are copied in once, as
+/// the flush serialized them.
+pub(crate) fn insert_command(
+    collection: &str,
+    plan: &Plan,
+    batch: Range<usize>,
+) -> std::result::Result<RawDocumentBuf, Failure> {
+    let writes = &plan.writes[batch.clone()];
+    let size = 64 + collection.len() + writes.iter().map(statement_size).sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    let command = wire::start(&mut out);
+    let mut written = wire::append_str(&mut out, "insert", collection);
+    let list = wire::begin(&mut out, kind::ARRAY, b"documents");
+    let mut digits = [0; 20];
+    for (offset, write) in writes.iter().enumerate() {
+        let Body::Document(document) = &write.body else {
+            let error = Error::InvalidStatement { message: "an insert without a document".into() };
+            return Err(Failure::plain(error, Some(batch.start + offset)));
+        };
+        wire::append(&mut out, kind::DOCUMENT, wire::index_key(offset, &mut digits), document.as_bytes());
     }
-    Ok(doc! { "insert": collection, "documents": documents, "ordered": true })
+    written &= wire::end(&mut out, list);
+    wire::append(&mut out, kind::BOOLEAN, b"ordered", &[1]);
+    written &= wire::end(&mut out, command);
+    written.then(|| RawDocumentBuf::from_bytes(out).ok()).flatten().ok_or_else(|| Failure::plain(too_large(), None))
 }
 
 /// The client `bulkWrite` command of the whole plan, as the driver builds it: the namespaces

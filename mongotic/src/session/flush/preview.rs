@@ -185,7 +185,8 @@ fn preview_commands(engine: &Engine, options: &Options, plan: &Plan, transaction
             let collection = &plan.namespaces[plan.writes[range.start].namespace].coll;
             if command == Command::Insert {
                 for batch in insert_batches(plan, range) {
-                    documents.push(insert_command(collection, plan, batch)?);
+                    documents
+                        .push(to_document(&insert_command(collection, plan, batch).map_err(|failure| failure.error)?)?);
                 }
                 continue;
             }

@@ -13,13 +13,15 @@ use std::ops::Range;
 use bson::{Bson, Document, RawDocumentBuf};
 use mongodb::ClientSession;
 use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, TRANSIENT_TRANSACTION_ERROR};
-use mongodb::options::{BulkWriteOptions, InsertManyOptions};
+use mongodb::options::BulkWriteOptions;
 use mongodb::results::VerboseBulkWriteResult;
 
-use super::commands::{self, Command, chunks, delete_command, groups, update_command, write_model};
+use super::commands::{
+    self, Command, chunks, delete_command, groups, insert_batches, insert_command, update_command, write_model,
+};
 use super::conflict::explain_unmatched;
 use super::outcome::{Failure, Fate, Outcome};
-use super::plan::{Body, Plan, Write};
+use super::plan::{Plan, Write};
 use super::upsert::read_upserted;
 use tracing::Instrument;
 
@@ -87,7 +89,9 @@ pub(crate) async fn send(
         }
         let failure = match command {
             Command::Insert => {
-                send_inserts(engine, command_session, options, plan, range, &mut fates).instrument(span.clone()).await
+                send_inserts(engine, command_session, in_transaction, options, plan, range, &mut fates)
+                    .instrument(span.clone())
+                    .await
             }
             Command::Update | Command::Delete => {
                 send_chunked(
@@ -170,66 +174,45 @@ async fn finish(
 
 async fn send_inserts(
     engine: &Engine,
-    session: Option<&mut ClientSession>,
+    mut session: Option<&mut ClientSession>,
+    in_transaction: bool,
     options: &Options,
     plan: &Plan,
     range: Range<usize>,
     fates: &mut [Fate],
 ) -> Option<Failure> {
-    let writes = &plan.writes[range.clone()];
-    let docs = writes.iter().filter_map(|write| match &write.body {
-        Body::Document(doc) => Some(doc),
-        _ => None,
-    });
-    let name = &plan.names[writes[0].namespace];
-    let collection = match engine.raw_collection(&plan.namespaces[writes[0].namespace]) {
-        Ok(collection) => collection,
-        Err(error) => return Some(Failure::plain(error, None)),
-    };
-    let action = collection.insert_many(docs).with_options(InsertManyOptions::from_options(options));
-    let result = match session {
-        Some(session) => action.session(session).await,
-        None => action.await,
-    };
-    let err = match result {
-        Ok(_) => {
-            fates[range].fill(Fate::Done);
-            return None;
-        }
-        Err(err) => err,
-    };
-    // The driver splits a large insert into batches and reports errors per batch; what it
-    // says about which documents landed is not a proof. Every insert of the command is
-    // unknown, and the caller reads them back by id.
-    fates[range.clone()].fill(Fate::Unknown);
-    if let Some(first) = Error::first_insert_error(&err) {
-        let index = range.start + first.index;
-        if index < range.end {
-            let code_name = first.code_name.clone().unwrap_or_default();
-            let error = Error::from_write_error(
-                name,
-                Some(plan.writes[index].id_bson()),
-                first.code,
-                code_name,
-                first.message.clone(),
-            )
-            .with_write_info(first.details.as_ref());
-            return Some(Failure::plain(error, Some(index)));
+    let namespace = &plan.namespaces[plan.writes[range.start].namespace];
+    for batch in insert_batches(plan, range) {
+        let body = match insert_command(&namespace.coll, plan, batch.clone()) {
+            Ok(body) => body,
+            Err(failure) => return Some(failure),
+        };
+        let mut reply =
+            match run_write_command(engine, session.as_deref_mut(), in_transaction, options, plan, batch.clone(), body)
+                .await
+            {
+                Ok(reply) => reply,
+                Err(failure) => {
+                    fates[batch].fill(Fate::Unknown);
+                    return Some(failure);
+                }
+            };
+        // An ordered insert stops at its first error: the documents before it are inserted
+        // (the reply says so, and this is one command of ours), it is refused, the rest not sent.
+        fates[batch.clone()].fill(Fate::Done);
+        if let Some(failure) = apply_errors(&mut reply, batch, fates, false) {
+            // Refused as a duplicate, the document may be this session's own: an insert sent
+            // again after a reply that was lost. It is read back, as an unknown outcome is.
+            if let Some(at) = failure.failed
+                && fates[at] == Fate::Refused
+                && failure.error.is_duplicate_key()
+            {
+                fates[at] = Fate::Unknown;
+            }
+            return Some(failure);
         }
     }
-    if let ErrorKind::InsertMany(failure) = err.kind.as_ref()
-        && let Some(concern) = &failure.write_concern_error
-    {
-        let error =
-            Error::from_write_error(name, None, concern.code, concern.code_name.clone(), concern.message.clone());
-        return Some(Failure {
-            error,
-            failed: None,
-            retryable: err.contains_label(RETRYABLE_WRITE_ERROR),
-            transient: false,
-        });
-    }
-    Some(Failure::from_driver(err, name))
+    None
 }
 /// What an `update` or `delete` command's reply says.
 struct Reply {
