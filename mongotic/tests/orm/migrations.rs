@@ -416,6 +416,26 @@ async fn runner_killed_on_standalone() -> Result<(), String> {
 test!(async runner_killed_on_replica_set, needs = [ReplicaSet]);
 test!(async runner_killed_on_standalone, needs = [Standalone]);
 
+/// The server drops the backfill's cursor (`CursorNotFound` on a `getMore`, as after its idle
+/// timeout): the walk opens it again after the last document it read and carries on, every
+/// document changed once.
+async fn a_lost_cursor_is_opened_again() -> Result<(), String> {
+    let ctx = AsyncCtx::on(Topology::ReplicaSet).await;
+    seed(&ctx, 1_000).await;
+    ctx.fail_commands(&["getMore"], Some(43), 2).await;
+    let ran = worked_example(100).run(&ctx.engine).await;
+    ctx.fail_off().await;
+    let report = ran.map_err(|e| format!("the walk did not carry on past a lost cursor: {e}"))?;
+    assert_eq!(report.applied, ["split-fullname", "rename-mail"]);
+    assert_eq!(report.documents, 2_000, "each document backfilled once, then renamed: {report:?}");
+    let walks = ctx.log().commands("find").iter().filter(|find| find.get_str("find") == Ok("people")).count();
+    // Opened once, again after each of the two losses (after the last `_id` read), and once
+    // more at the end for the ids of the types that sort after an integer.
+    assert_eq!(walks, 4, "the walk's cursors: {walks}");
+    assert_migrated(&ctx, 1_000).await
+}
+test!(async a_lost_cursor_is_opened_again, needs = [ReplicaSet, FailPoints]);
+
 /// `$gt` compares within one BSON type: a backfill over ids of several types still walks them
 /// all, page after page.
 async fn a_backfill_walks_ids_of_every_type() -> Result<(), String> {
