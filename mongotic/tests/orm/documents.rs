@@ -155,8 +155,8 @@ async fn one_document_is_one_entity_across_shapes() -> Result<(), String> {
 }
 test!(async one_document_is_one_entity_across_shapes, needs = [ReplicaSet]);
 
-/// `Session::add` returns no `Result`: a typed entity added with the `_id` of a document the
-/// session tracks is refused by the flush, before any I/O, and nothing is written. Each order.
+/// `Session::add` returns no `Result`: a typed entity added (or merged) with the `_id` of a
+/// document the session tracks is refused by the flush, before any I/O, and nothing is written.
 async fn a_typed_add_of_a_tracked_document_is_refused_by_the_flush() -> Result<(), String> {
     let ctx = AsyncCtx::new().await;
     let id = ObjectId::new();
@@ -177,6 +177,20 @@ async fn a_typed_add_of_a_tracked_document_is_refused_by_the_flush() -> Result<(
     }
     assert!(ctx.log().names().is_empty(), "nothing sent: {:?}", ctx.log().names());
     assert!(stored(&ctx).await.is_empty());
+
+    // A merge (which replaces the stored document by its id) of a document the session has
+    // read without a model and left unchanged: refused the same way.
+    ctx.insert::<User>(vec![doc! { "_id": id, "name": "Doc" }]).await;
+    let mut session = ctx.session();
+    let mut users = session.documents("users").map_err(|e| e.to_string())?;
+    users.get(id).await.map_err(|e| e.to_string())?.ok_or("the document")?;
+    session.merge(User { id: Some(id), ..user("Merged", "merged@example.com", 31) }).map_err(|e| e.to_string())?;
+    ctx.log().clear();
+    let merged = session.flush().await;
+    assert!(matches!(merged, Err(mongotic::Error::TrackedInAnotherShape { .. })), "{merged:?}");
+    assert!(ctx.log().names().is_empty(), "nothing sent: {:?}", ctx.log().names());
+    assert_eq!(stored(&ctx).await, [doc! { "_id": id, "name": "Doc" }]);
+    ctx.delete::<User>(doc! {}).await;
 
     // Typed first, then a document read by a query meets it: refused as before; and a typed
     // entity of another `_id` is written with the document.

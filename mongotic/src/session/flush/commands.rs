@@ -23,11 +23,11 @@ use crate::{Engine, Result};
 
 /// Statements per `update`/`delete` command; below the server's `maxWriteBatchSize`.
 pub(crate) const MAX_STATEMENTS: usize = 50_000;
-/// Estimated bytes per `update`/`delete` command; well below the 16 MiB command limit.
+/// Estimated bytes per write command; well below the 16 MiB command limit (a command is one
+/// BSON document; a single larger write goes alone).
 const MAX_COMMAND_BYTES: usize = 12 * 1024 * 1024;
-/// Documents per `insert` command: the server's `maxWriteBatchSize`. (Its bytes are held to
-/// `MAX_COMMAND_BYTES`, as an `update`'s are: the command is one BSON document.)
-const INSERT_BATCH: usize = 100_000;
+/// Documents per `insert` command: the server's `maxWriteBatchSize`.
+const MAX_INSERTS: usize = 100_000;
 
 /// The command a write belongs to.
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -71,14 +71,18 @@ pub(crate) fn groups(writes: &[Write]) -> Vec<(Command, Range<usize>)> {
     groups
 }
 
-/// Splits `range` into chunks that fit one command.
+/// Splits `range` (one group of [`groups`]) into chunks that fit one command.
 pub(crate) fn chunks(plan: &Plan, range: Range<usize>) -> Vec<Range<usize>> {
+    let most = match range.clone().next().map(|index| command_of(plan.writes[index].kind)) {
+        Some(Command::Insert) => MAX_INSERTS,
+        _ => MAX_STATEMENTS,
+    };
     let mut chunks = Vec::new();
     let mut start = range.start;
     let mut bytes = 0;
     for index in range.clone() {
         let size = plan.writes[index].estimated_size();
-        if index > start && (index - start >= MAX_STATEMENTS || bytes + size > MAX_COMMAND_BYTES) {
+        if index > start && (index - start >= most || bytes + size > MAX_COMMAND_BYTES) {
             chunks.push(start..index);
             start = index;
             bytes = 0;
@@ -91,30 +95,56 @@ pub(crate) fn chunks(plan: &Plan, range: Range<usize>) -> Vec<Range<usize>> {
     chunks
 }
 
-/// The `update` command for `chunk`: a statement per write, written straight in wire form into
-/// one buffer sized up front (update documents and replacements are copied in as they are).
-pub(crate) fn update_command(
+/// The command of `chunk` (one of [`chunks`]) of a group of `command`s to `collection`.
+pub(crate) fn write_command(
+    command: Command,
     collection: &str,
     plan: &Plan,
     chunk: Range<usize>,
+) -> std::result::Result<RawDocumentBuf, Failure> {
+    match command {
+        Command::Insert => statements_command("insert", "documents", collection, plan, chunk, append_inserted),
+        Command::Update => statements_command("update", "updates", collection, plan, chunk, append_update_statement),
+        Command::Delete => delete_command(collection, plan, chunk),
+    }
+}
+
+/// `{name: collection, list: [an element per write], ordered: true}`, written straight in wire
+/// form into one buffer sized up front; `element` appends a write's element under `key`.
+fn statements_command(
+    name: &str,
+    list: &str,
+    collection: &str,
+    plan: &Plan,
+    chunk: Range<usize>,
+    element: fn(&mut Vec<u8>, &[u8], &Write) -> Result<()>,
 ) -> std::result::Result<RawDocumentBuf, Failure> {
     let writes = &plan.writes[chunk.clone()];
     let size = 64 + collection.len() + writes.iter().map(statement_size).sum::<usize>();
     let mut out = Vec::with_capacity(size);
     let command = wire::start(&mut out);
-    let mut written = wire::append_str(&mut out, "update", collection);
-    let list = wire::begin(&mut out, kind::ARRAY, b"updates");
+    let mut written = wire::append_str(&mut out, name, collection);
+    let items = wire::begin(&mut out, kind::ARRAY, list.as_bytes());
     let mut digits = [0; 20];
     for (offset, write) in writes.iter().enumerate() {
-        let statement = wire::begin(&mut out, kind::DOCUMENT, wire::index_key(offset, &mut digits));
-        append_update_statement(&mut out, write)
-            .and_then(|()| wire::end(&mut out, statement).then_some(()).ok_or_else(too_large))
+        element(&mut out, wire::index_key(offset, &mut digits), write)
             .map_err(|error| Failure::plain(error, Some(chunk.start + offset)))?;
     }
-    written &= wire::end(&mut out, list);
+    written &= wire::end(&mut out, items);
     wire::append(&mut out, kind::BOOLEAN, b"ordered", &[1]);
     written &= wire::end(&mut out, command);
     written.then(|| RawDocumentBuf::from_bytes(out).ok()).flatten().ok_or_else(|| Failure::plain(too_large(), None))
+}
+
+/// An insert's element: the document, as the flush serialized it.
+fn append_inserted(out: &mut Vec<u8>, key: &[u8], write: &Write) -> Result<()> {
+    match &write.body {
+        Body::Document(document) => {
+            wire::append(out, kind::DOCUMENT, key, document.as_bytes());
+            Ok(())
+        }
+        _ => Err(Error::InvalidStatement { message: "an insert without a document".into() }),
+    }
 }
 
 /// About the bytes a write's update statement takes.
@@ -131,9 +161,16 @@ fn too_large() -> Error {
     Error::InvalidStatement { message: "a write command longer than BSON allows".into() }
 }
 
-/// The fields of `{q: {_id: id}, u: update}` (with `upsert: true` for a merge), or of
+/// An update's element: `{q: {_id: id}, u: update}` (with `upsert: true` for a merge), or
 /// `{q: key, u: update, upsert: true}` for an upsert on a natural key.
-fn append_update_statement(out: &mut Vec<u8>, write: &Write) -> Result<()> {
+fn append_update_statement(out: &mut Vec<u8>, key: &[u8], write: &Write) -> Result<()> {
+    let statement = wire::begin(out, kind::DOCUMENT, key);
+    append_update_fields(out, write)?;
+    if wire::end(out, statement) { Ok(()) } else { Err(too_large()) }
+}
+
+/// The fields of [`append_update_statement`]'s statement.
+fn append_update_fields(out: &mut Vec<u8>, write: &Write) -> Result<()> {
     if let Body::Upsert { filter, update, .. } = &write.body {
         wire::append(out, kind::DOCUMENT, b"q", filter.as_bytes());
         wire::append(out, kind::DOCUMENT, b"u", update.as_bytes());
@@ -163,11 +200,7 @@ fn append_update_statement(out: &mut Vec<u8>, write: &Write) -> Result<()> {
 /// The `delete` command for `chunk`: one statement, `_id` in the chunk's ids; or, for
 /// versioned entities or a sharded collection, one statement per document with its version
 /// and its shard key.
-pub(crate) fn delete_command(
-    collection: &str,
-    plan: &Plan,
-    chunk: Range<usize>,
-) -> std::result::Result<RawDocumentBuf, Failure> {
+fn delete_command(collection: &str, plan: &Plan, chunk: Range<usize>) -> std::result::Result<RawDocumentBuf, Failure> {
     if plan.writes[chunk.clone()].iter().any(|write| write.version.is_some() || write.key.is_some()) {
         let mut statements = RawArrayBuf::new();
         for (offset, write) in plan.writes[chunk.clone()].iter().enumerate() {
@@ -328,60 +361,7 @@ pub(crate) fn command_count(engine: &Engine, plan: &Plan) -> usize {
     if uses_bulk_write(engine, &groups) {
         return 1;
     }
-    groups
-        .into_iter()
-        .map(|(command, range)| match command {
-            Command::Insert => insert_batches(plan, range).len(),
-            Command::Update | Command::Delete => chunks(plan, range).len(),
-        })
-        .sum()
-}
-
-/// Splits the inserts of `range` into `insert` commands: at most 100,000 documents and about
-/// 12 MiB each (a document larger than that goes alone).
-pub(crate) fn insert_batches(plan: &Plan, range: Range<usize>) -> Vec<Range<usize>> {
-    let mut batches = Vec::new();
-    let (mut start, mut bytes) = (range.start, 0);
-    for index in range.clone() {
-        let size = plan.writes[index].estimated_size();
-        if index > start && (index - start == INSERT_BATCH || bytes + size > MAX_COMMAND_BYTES) {
-            batches.push(start..index);
-            (start, bytes) = (index, 0);
-        }
-        bytes += size;
-    }
-    if start < range.end {
-        batches.push(start..range.end);
-    }
-    batches
-}
-
-/// The `insert` command of the inserts `batch` (one of [`insert_batches`]), written straight
-/// in wire form into one buffer sized up front: each document's bytes are copied in once, as
-/// the flush serialized them.
-pub(crate) fn insert_command(
-    collection: &str,
-    plan: &Plan,
-    batch: Range<usize>,
-) -> std::result::Result<RawDocumentBuf, Failure> {
-    let writes = &plan.writes[batch.clone()];
-    let size = 64 + collection.len() + writes.iter().map(statement_size).sum::<usize>();
-    let mut out = Vec::with_capacity(size);
-    let command = wire::start(&mut out);
-    let mut written = wire::append_str(&mut out, "insert", collection);
-    let list = wire::begin(&mut out, kind::ARRAY, b"documents");
-    let mut digits = [0; 20];
-    for (offset, write) in writes.iter().enumerate() {
-        let Body::Document(document) = &write.body else {
-            let error = Error::InvalidStatement { message: "an insert without a document".into() };
-            return Err(Failure::plain(error, Some(batch.start + offset)));
-        };
-        wire::append(&mut out, kind::DOCUMENT, wire::index_key(offset, &mut digits), document.as_bytes());
-    }
-    written &= wire::end(&mut out, list);
-    wire::append(&mut out, kind::BOOLEAN, b"ordered", &[1]);
-    written &= wire::end(&mut out, command);
-    written.then(|| RawDocumentBuf::from_bytes(out).ok()).flatten().ok_or_else(|| Failure::plain(too_large(), None))
+    groups.into_iter().map(|(_, range)| chunks(plan, range).len()).sum()
 }
 
 /// The client `bulkWrite` command of the whole plan, as the driver builds it: the namespaces
@@ -457,7 +437,8 @@ mod tests {
         plan.writes[2].version = Some(VersionCheck { field: "v", expected: 0, written: 1 });
         plan.writes[3].body = Body::Document(rawdoc! { "_id": 3, "v": 6 });
         plan.writes[3].version = Some(VersionCheck { field: "v", expected: 5, written: 6 });
-        let command = update_command("things", &plan, 0..4).map_err(|failure| failure.error).expect("built");
+        let command =
+            write_command(Command::Update, "things", &plan, 0..4).map_err(|failure| failure.error).expect("built");
         assert_eq!(
             command.to_document().expect("valid"),
             bson::doc! {
@@ -473,7 +454,10 @@ mod tests {
         );
         assert_eq!(filter_of(&plan.writes[3]).expect("built"), rawdoc! { "_id": 3_i64, "v": 5_i64 });
         plan.writes[0].body = Body::Delete;
-        assert_eq!(update_command("things", &plan, 0..4).err().and_then(|failure| failure.failed), Some(0));
+        assert_eq!(
+            write_command(Command::Update, "things", &plan, 0..4).err().and_then(|failure| failure.failed),
+            Some(0)
+        );
     }
 
     #[test]
@@ -481,5 +465,34 @@ mod tests {
         let plan = plan(MAX_STATEMENTS + 10);
         let chunks = chunks(&plan, 0..plan.writes.len());
         assert_eq!(chunks, [0..MAX_STATEMENTS, MAX_STATEMENTS..MAX_STATEMENTS + 10]);
+    }
+
+    #[test]
+    fn insert_commands_carry_the_documents_as_serialized_and_split_at_the_server_batch_size() {
+        let inserts = |count: usize| {
+            let mut inserts = plan(count);
+            for (index, write) in inserts.writes.iter_mut().enumerate() {
+                write.kind = WriteKind::Insert;
+                write.body = Body::Document(rawdoc! { "_id": index as i64, "n": "x" });
+            }
+            inserts
+        };
+        let mut three = inserts(3);
+        let command =
+            write_command(Command::Insert, "things", &three, 0..3).map_err(|failure| failure.error).expect("built");
+        assert_eq!(
+            command.to_document().expect("valid"),
+            bson::doc! {
+                "insert": "things",
+                "documents": [{ "_id": 0_i64, "n": "x" }, { "_id": 1_i64, "n": "x" }, { "_id": 2_i64, "n": "x" }],
+                "ordered": true,
+            }
+        );
+        three.writes[1].body = Body::Delete;
+        let refused = write_command(Command::Insert, "things", &three, 0..3).err();
+        assert_eq!(refused.and_then(|failure| failure.failed), Some(1), "the write without a document is named");
+
+        let many = inserts(MAX_INSERTS + 1);
+        assert_eq!(chunks(&many, 0..many.writes.len()), [0..MAX_INSERTS, MAX_INSERTS..MAX_INSERTS + 1]);
     }
 }

@@ -280,14 +280,11 @@ pub(crate) fn build_plan(engine: &Engine, uow: &mut UnitOfWork) -> Result<Plan> 
     Ok(plan)
 }
 
-/// Puts back the version of an entity whose planned write was not applied, so the value shows
-/// the version the server has.
-/// `true` when the update document `update` (`$set`/`$unset` by dotted path) writes one of
-/// `paths`, a part of one, or a document holding one.
 /// Refuses to write `entity` under `identity` when the session tracks the same stored
-/// document in another shape (a typed entity and a document without a model). Entities added
-/// with an id are checked here, before any I/O, since `Session::add` returns no `Result`; a
-/// session that never opened documents skips it.
+/// document in another shape (a typed entity and a document without a model). Every write that
+/// may create or replace a document by its id (insert, merge, upsert) is checked here, before
+/// any I/O (`Session::add` returns no `Result`); a session that never opened documents skips
+/// it.
 fn one_shape(engine: &Engine, uow: &UnitOfWork, entity: &dyn ErasedEntity, identity: &IdKey, name: &str) -> Result<()> {
     if !uow.has_documents() {
         return Ok(());
@@ -330,6 +327,8 @@ fn writes_where(update: &RawDocument, test: impl Fn(&[u8]) -> bool) -> bool {
     })
 }
 
+/// Puts back the version of an entity whose planned write was not applied, so the value shows
+/// the version the server has.
 pub(crate) fn restore_version(uow: &UnitOfWork, write: &Write) {
     if let Some(check) = write.version
         && check.written != check.expected
@@ -466,6 +465,7 @@ impl Planner {
             }
             Status::Merged => {
                 let (id, _) = entity.assign_id().map_err(fail)?;
+                one_shape(engine, uow, &*entity, &IdKey::from_bson(&id), &name)?;
                 self.stamp_tenant(&*entity, &name)?;
                 self.prep.hooks(&*entity, seen, WriteKind::Replace, HookEvent::Update(None), &name)?;
                 // A merge carries the version its caller last saw.

@@ -3,9 +3,7 @@
 
 use bson::Document;
 
-use super::commands::{
-    self, Command, chunks, delete_command, groups, insert_batches, insert_command, to_document, update_command,
-};
+use super::commands::{self, chunks, groups, to_document, write_command};
 use super::plan::{Plan, build_plan};
 use super::record::abandon;
 use crate::options::Options;
@@ -183,18 +181,8 @@ fn preview_commands(engine: &Engine, options: &Options, plan: &Plan, transaction
     } else {
         for (command, range) in groups {
             let collection = &plan.namespaces[plan.writes[range.start].namespace].coll;
-            if command == Command::Insert {
-                for batch in insert_batches(plan, range) {
-                    documents
-                        .push(to_document(&insert_command(collection, plan, batch).map_err(|failure| failure.error)?)?);
-                }
-                continue;
-            }
             for chunk in chunks(plan, range) {
-                let built = match command {
-                    Command::Delete => delete_command(collection, plan, chunk),
-                    _ => update_command(collection, plan, chunk),
-                };
+                let built = write_command(command, collection, plan, chunk);
                 documents.push(to_document(&built.map_err(|failure| failure.error)?)?);
             }
         }

@@ -16,9 +16,7 @@ use mongodb::error::{ErrorKind, RETRYABLE_WRITE_ERROR, TRANSIENT_TRANSACTION_ERR
 use mongodb::options::BulkWriteOptions;
 use mongodb::results::VerboseBulkWriteResult;
 
-use super::commands::{
-    self, Command, chunks, delete_command, groups, insert_batches, insert_command, update_command, write_model,
-};
+use super::commands::{self, Command, chunks, groups, write_command, write_model};
 use super::conflict::explain_unmatched;
 use super::outcome::{Failure, Fate, Outcome};
 use super::plan::{Plan, Write};
@@ -87,28 +85,19 @@ pub(crate) async fn send(
                 span.record("mongotic.scope", scope);
             }
         }
-        let failure = match command {
-            Command::Insert => {
-                send_inserts(engine, command_session, in_transaction, options, plan, range, &mut fates)
-                    .instrument(span.clone())
-                    .await
-            }
-            Command::Update | Command::Delete => {
-                send_chunked(
-                    engine,
-                    command_session,
-                    in_transaction,
-                    options,
-                    plan,
-                    range,
-                    command,
-                    &mut fates,
-                    &mut ambiguous_deletes,
-                )
-                .instrument(span.clone())
-                .await
-            }
-        };
+        let failure = send_chunked(
+            engine,
+            command_session,
+            in_transaction,
+            options,
+            plan,
+            range,
+            command,
+            &mut fates,
+            &mut ambiguous_deletes,
+        )
+        .instrument(span.clone())
+        .await;
         telemetry::finish_command(&span, failure.as_ref().map(|failure| &failure.error));
         if failure.is_some() {
             return finish(engine, session, plan, fates, failure, ambiguous_deletes).await;
@@ -172,48 +161,6 @@ async fn finish(
     Outcome { fates, failure, ambiguous_deletes, upserted }
 }
 
-async fn send_inserts(
-    engine: &Engine,
-    mut session: Option<&mut ClientSession>,
-    in_transaction: bool,
-    options: &Options,
-    plan: &Plan,
-    range: Range<usize>,
-    fates: &mut [Fate],
-) -> Option<Failure> {
-    let namespace = &plan.namespaces[plan.writes[range.start].namespace];
-    for batch in insert_batches(plan, range) {
-        let body = match insert_command(&namespace.coll, plan, batch.clone()) {
-            Ok(body) => body,
-            Err(failure) => return Some(failure),
-        };
-        let mut reply =
-            match run_write_command(engine, session.as_deref_mut(), in_transaction, options, plan, batch.clone(), body)
-                .await
-            {
-                Ok(reply) => reply,
-                Err(failure) => {
-                    fates[batch].fill(Fate::Unknown);
-                    return Some(failure);
-                }
-            };
-        // An ordered insert stops at its first error: the documents before it are inserted
-        // (the reply says so, and this is one command of ours), it is refused, the rest not sent.
-        fates[batch.clone()].fill(Fate::Done);
-        if let Some(failure) = apply_errors(&mut reply, batch, fates, false) {
-            // Refused as a duplicate, the document may be this session's own: an insert sent
-            // again after a reply that was lost. It is read back, as an unknown outcome is.
-            if let Some(at) = failure.failed
-                && fates[at] == Fate::Refused
-                && failure.error.is_duplicate_key()
-            {
-                fates[at] = Fate::Unknown;
-            }
-            return Some(failure);
-        }
-    }
-    None
-}
 /// What an `update` or `delete` command's reply says.
 struct Reply {
     /// Documents matched (updates, counting upserts) or deleted.
@@ -325,9 +272,8 @@ fn apply_errors(reply: &mut Reply, chunk: Range<usize>, fates: &mut [Fate], one_
     failure
 }
 
-/// Sends the field updates and replacements (`Command::Update`) or the deletes
-/// (`Command::Delete`) of `range`, one ordered command per chunk, and sets their fates from the
-/// replies.
+/// Sends the inserts, the field updates and replacements, or the deletes of `range` (one
+/// group of `command`s), one ordered command per chunk, and sets their fates from the replies.
 #[allow(clippy::too_many_arguments)]
 async fn send_chunked(
     engine: &Engine,
@@ -342,11 +288,7 @@ async fn send_chunked(
 ) -> Option<Failure> {
     let namespace = &plan.namespaces[plan.writes[range.start].namespace];
     for chunk in chunks(plan, range.clone()) {
-        let built = match command {
-            Command::Delete => delete_command(&namespace.coll, plan, chunk.clone()),
-            _ => update_command(&namespace.coll, plan, chunk.clone()),
-        };
-        let body = match built {
+        let body = match write_command(command, &namespace.coll, plan, chunk.clone()) {
             Ok(body) => body,
             Err(failure) => return Some(failure),
         };
@@ -360,6 +302,8 @@ async fn send_chunked(
                     return Some(failure);
                 }
             };
+        // Ordered: before the first write error applied (the reply says so, and the command
+        // is one of ours), it refused, the rest not sent.
         fates[chunk.clone()].fill(Fate::Done);
         if command == Command::Delete {
             let expecting: Vec<usize> = chunk.clone().filter(|index| plan.writes[*index].expect_match).collect();
@@ -389,7 +333,7 @@ async fn send_chunked(
                     }
                 }
             }
-        } else {
+        } else if command == Command::Update {
             let applied = match &reply.write_error {
                 Some((index, _)) => chunk.start..(chunk.start + index).min(chunk.end),
                 None => chunk.clone(),
@@ -410,6 +354,15 @@ async fn send_chunked(
             }
         }
         if let Some(failure) = apply_errors(&mut reply, chunk, fates, command == Command::Delete) {
+            // An insert refused as a duplicate may be this session's own document, sent again
+            // after a reply that was lost: it is read back, as an unknown outcome is.
+            if command == Command::Insert
+                && let Some(at) = failure.failed
+                && fates[at] == Fate::Refused
+                && failure.error.is_duplicate_key()
+            {
+                fates[at] = Fate::Unknown;
+            }
             return Some(failure);
         }
     }
