@@ -1,4 +1,4 @@
-//! Serializing entities to BSON in wire form, for the session.
+//! Serializing entities and documents without a model to BSON in wire form, for the session.
 //!
 //! Every flush serializes the entities it writes, and the first change of a loaded entity
 //! serializes its baseline, so this runs once or twice per written document. `bson`'s own
@@ -68,6 +68,114 @@ fn leave() {
 pub(crate) fn entity_to_raw<M: Model>(entity: &M) -> Result<RawDocumentBuf, bson::ser::Error> {
     let id = entity.id().and_then(|id| (id as &dyn Any).downcast_ref::<ObjectId>()).copied();
     encode(entity, id)
+}
+
+/// A document without a model serialized, byte for byte what `bson::to_raw_document_buf` gives
+/// (and failing where it fails): every flush of a document entity serializes it, and `bson`'s
+/// serializer costs about twice this one. An `ObjectId` `_id` is written from its bytes, as for
+/// an entity.
+///
+/// The common types (strings, numbers, booleans, null, `ObjectId`s, date-times, embedded
+/// documents and arrays) are written straight from the `bson::Bson` values, without serde;
+/// a document holding anything else goes through [`encode`] whole.
+pub(crate) fn document_to_raw(document: &bson::Document) -> Result<RawDocumentBuf, bson::ser::Error> {
+    let mut buffer = BUFFER.take();
+    buffer.clear();
+    let written = match write_document(&mut buffer, document, 1) {
+        Ok(()) => Some(RawDocumentBuf::from_bytes(buffer.clone())),
+        Err(_) => None,
+    };
+    if buffer.capacity() <= MAX_KEPT_BUFFER {
+        BUFFER.set(buffer);
+    }
+    match written {
+        Some(Ok(raw)) => Ok(raw),
+        _ => {
+            let id = match document.get("_id") {
+                Some(bson::Bson::ObjectId(id)) => Some(*id),
+                _ => None,
+            };
+            encode(document, id)
+        }
+    }
+}
+
+/// `document` (`depth` levels down) in wire form; [`Error::Fallback`] for a value of another
+/// type than the common ones, or anything `bson` would refuse.
+fn write_document(out: &mut Vec<u8>, document: &bson::Document, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(Error::Fallback);
+    }
+    let at = out.len();
+    write_i32(out, 0);
+    for (key, value) in document {
+        let kind_at = out.len();
+        out.push(0);
+        write_cstring(out, key)?;
+        out[kind_at] = write_value(out, value, depth)?;
+    }
+    close(out, at)
+}
+
+/// A value's bytes; returns its BSON type.
+fn write_value(out: &mut Vec<u8>, value: &bson::Bson, depth: usize) -> Result<u8> {
+    use bson::Bson;
+    Ok(match value {
+        Bson::Double(number) => {
+            out.extend_from_slice(&number.to_le_bytes());
+            element::DOUBLE
+        }
+        Bson::String(text) => {
+            write_string(out, text)?;
+            element::STRING
+        }
+        Bson::Document(inner) => {
+            write_document(out, inner, depth + 1)?;
+            element::DOCUMENT
+        }
+        Bson::Array(items) => {
+            if depth + 1 > MAX_DEPTH {
+                return Err(Error::Fallback);
+            }
+            let at = out.len();
+            write_i32(out, 0);
+            for (index, item) in items.iter().enumerate() {
+                let kind_at = out.len();
+                out.push(0);
+                write_index(out, index);
+                out[kind_at] = write_value(out, item, depth + 1)?;
+            }
+            close(out, at)?;
+            element::ARRAY
+        }
+        Bson::Boolean(flag) => {
+            out.push(u8::from(*flag));
+            element::BOOLEAN
+        }
+        Bson::Null => element::NULL,
+        Bson::Int32(number) => {
+            write_i32(out, *number);
+            element::INT32
+        }
+        Bson::Int64(number) => {
+            out.extend_from_slice(&number.to_le_bytes());
+            element::INT64
+        }
+        Bson::ObjectId(id) => {
+            out.extend_from_slice(&id.bytes());
+            element::OBJECT_ID
+        }
+        Bson::DateTime(at) => {
+            out.extend_from_slice(&at.timestamp_millis().to_le_bytes());
+            element::DATE_TIME
+        }
+        _ => return Err(Error::Fallback),
+    })
+}
+
+/// Ends the document or array started at `at` (its NUL, then its length).
+fn close(out: &mut Vec<u8>, at: usize) -> Result<()> {
+    if crate::wire::end(out, at) { Ok(()) } else { Err(Error::Fallback) }
 }
 
 /// Serializes `value` as `bson::to_raw_document_buf` does; `id` is the `ObjectId` to write for
@@ -1281,7 +1389,33 @@ mod tests {
             (any::<u8>(), proptest::collection::vec(any::<u8>(), 0..8))
                 .prop_map(|(subtype, bytes)| { Bson::Binary(Binary { subtype: BinarySubtype::from(subtype), bytes }) }),
             (any::<u32>(), any::<u32>()).prop_map(|(time, increment)| Bson::Timestamp(Timestamp { time, increment })),
+            any::<[u8; 16]>().prop_map(|bytes| Bson::Decimal128(bson::Decimal128::from_bytes(bytes))),
+            ("[a-z]{0,4}", "[imsx]{0,3}")
+                .prop_map(|(pattern, options)| Bson::RegularExpression(bson::Regex { pattern, options })),
+            ".{0,6}".prop_map(Bson::Symbol),
+            ".{0,6}".prop_map(Bson::JavaScriptCode),
+            prop_oneof![Just(Bson::MinKey), Just(Bson::MaxKey), Just(Bson::Undefined)],
         ]
+    }
+
+    fn common_value() -> impl Strategy<Value = Bson> {
+        let leaf = prop_oneof![
+            any::<i32>().prop_map(Bson::Int32),
+            any::<i64>().prop_map(Bson::Int64),
+            any::<f64>().prop_map(Bson::Double),
+            any::<bool>().prop_map(Bson::Boolean),
+            ".{0,12}".prop_map(Bson::String),
+            Just(Bson::Null),
+            any::<[u8; 12]>().prop_map(|bytes| Bson::ObjectId(ObjectId::from_bytes(bytes))),
+            any::<i64>().prop_map(|millis| Bson::DateTime(DateTime::from_millis(millis))),
+        ];
+        leaf.prop_recursive(3, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..12).prop_map(Bson::Array),
+                proptest::collection::vec(("[a-z_$.]{0,6}", inner), 0..6)
+                    .prop_map(|fields| Bson::Document(fields.into_iter().collect())),
+            ]
+        })
     }
 
     fn value() -> impl Strategy<Value = Bson> {
@@ -1301,6 +1435,35 @@ mod tests {
         ) {
             let document: Document = fields.into_iter().collect();
             same(&document);
+        }
+
+        /// A document of the common types is written without serde, as `bson` writes it.
+        #[test]
+        fn documents_of_the_common_types_are_written_directly(
+            fields in proptest::collection::vec(("[a-z_]{0,6}", common_value()), 0..8)
+        ) {
+            let document: Document = fields.into_iter().collect();
+            let mut direct = Vec::new();
+            prop_assert!(super::write_document(&mut direct, &document, 1).is_ok());
+            prop_assert_eq!(direct, bson::to_vec(&document).unwrap());
+        }
+
+        /// What a document without a model is written with, `_id` first as the server keeps
+        /// it, keys with a NUL byte included (which `bson` refuses).
+        #[test]
+        fn documents_without_a_model_serialize_as_bson_does(
+            id in prop_oneof![
+                any::<[u8; 12]>().prop_map(|bytes| Bson::ObjectId(ObjectId::from_bytes(bytes))),
+                leaf(),
+            ],
+            fields in proptest::collection::vec(("[a-z_\\x00]{0,6}", value()), 0..8)
+        ) {
+            let mut document = Document::new();
+            document.insert("_id", id);
+            document.extend(fields);
+            let ours = super::document_to_raw(&document).map(bson::RawDocumentBuf::into_bytes).map_err(|err| err.to_string());
+            let theirs = bson::to_raw_document_buf(&document).map(bson::RawDocumentBuf::into_bytes).map_err(|err| err.to_string());
+            prop_assert_eq!(ours, theirs);
         }
     }
 }

@@ -53,6 +53,7 @@ extern crate self as mongotic;
 
 pub mod aggregate;
 pub mod blocking;
+mod decode;
 pub mod document;
 mod encode;
 pub mod engine;

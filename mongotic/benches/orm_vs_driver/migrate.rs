@@ -143,8 +143,10 @@ pub fn run(runtime: &tokio::runtime::Runtime, runs: usize) {
         if std::env::var_os("MONGOTIC_BENCH_PROFILE").is_none() {
             round_trips(&uri, scratch.name(), &db).await;
         }
-        println!("\n| backfill | mongotic ms | driver ms | ratio | client CPU ms (mongotic / driver) | ratio | peak heap MB (mongotic / driver) |");
-        println!("|---|---:|---:|---:|---:|---:|---:|");
+        println!(
+            "\n| backfill | mongotic ms | driver ms | ratio | client CPU ms (mongotic / driver) | ratio | user + system ms, mongotic | user + system ms, driver | peak heap MB (mongotic / driver) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for n in sizes() {
             let (mut orm, mut raw): (Vec<Sample>, Vec<Sample>) = (Vec::new(), Vec::new());
             let (mut orm_peak, mut raw_peak) = (0_isize, 0_isize);
@@ -164,14 +166,22 @@ pub fn run(runtime: &tokio::runtime::Runtime, runs: usize) {
             let cpu = |samples: &[Sample]| median(samples.iter().map(|s| s.cpu).collect());
             let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
             let mb = |bytes: isize| bytes as f64 / 1e6;
+            // Where the CPU went (`getrusage`, every thread of the process): medians per side.
+            let split = |samples: &[Sample]| {
+                let user = median(samples.iter().map(|s| s.usage.user).collect());
+                let system = median(samples.iter().map(|s| s.usage.system).collect());
+                format!("{} + {}", ms(user), ms(system))
+            };
             println!(
-                "| {n} documents | {} | {} | {:.2}x | {} / {} | {:.2}x | {:.1} / {:.1} |",
+                "| {n} documents | {} | {} | {:.2}x | {} / {} | {:.2}x | {} | {} | {:.1} / {:.1} |",
                 ms(wall(&orm)),
                 ms(wall(&raw)),
                 ratio(wall(&orm), wall(&raw)),
                 ms(cpu(&orm)),
                 ms(cpu(&raw)),
                 ratio(cpu(&orm), cpu(&raw)),
+                split(&orm),
+                split(&raw),
                 mb(orm_peak),
                 mb(raw_peak),
             );

@@ -77,14 +77,14 @@ impl DocumentCell {
     }
 }
 
-/// A stored document as a `bson::Document`, element by element (a fifth faster than through
-/// serde, which documents without a model do not need).
+/// A stored document as a `bson::Document` (read by the crate's own reader, see
+/// `crate::decode`: serde is not needed for documents without a model).
 pub(crate) fn decode(raw: &RawDocument) -> Result<Document, bson::de::Error> {
-    Document::try_from(raw).map_err(bson::de::Error::from)
+    crate::decode::document_from_raw(raw)
 }
 
 fn encode(doc: &Document) -> Result<RawDocumentBuf, CellError> {
-    bson::to_raw_document_buf(doc).map_err(CellError::Serialize)
+    crate::encode::document_to_raw(doc).map_err(CellError::Serialize)
 }
 
 impl ErasedEntity for DocumentCell {

@@ -78,15 +78,73 @@ pub fn path(path: impl Into<Cow<'static, str>>) -> Field<Untyped, AnyValue> {
 
 /// Why `path` cannot be a stored field path, if it cannot.
 pub(crate) fn refused_path(path: &str) -> Option<&'static str> {
-    if path.is_empty() {
-        Some("a field path cannot be empty")
-    } else if path.starts_with('$') {
-        Some("a field path cannot start with `$` (it would be an operator)")
-    } else if path.split('.').any(str::is_empty) {
+    let bytes = path.as_bytes();
+    if bytes.is_empty() {
+        return Some("a field path cannot be empty");
+    }
+    if bytes[0] == b'$' {
+        return Some("a field path cannot start with `$` (it would be an operator)");
+    }
+    // One pass over the bytes (every edit of a document checks its path): an empty segment is
+    // a dot at the start, after another dot or at the end.
+    let (mut empty_segment, mut nul, mut after_dot) = (false, false, true);
+    for &byte in bytes {
+        empty_segment |= byte == b'.' && after_dot;
+        nul |= byte == 0;
+        after_dot = byte == b'.';
+    }
+    if empty_segment || after_dot {
         Some("a field path cannot have an empty segment")
-    } else if path.contains('\0') {
+    } else if nul {
         Some("a field path cannot contain a NUL byte")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::refused_path;
+
+    /// The rule as it reads: what the one-pass check must agree with.
+    fn reference(path: &str) -> Option<&'static str> {
+        if path.is_empty() {
+            Some("a field path cannot be empty")
+        } else if path.starts_with('$') {
+            Some("a field path cannot start with `$` (it would be an operator)")
+        } else if path.split('.').any(str::is_empty) {
+            Some("a field path cannot have an empty segment")
+        } else if path.contains('\0') {
+            Some("a field path cannot contain a NUL byte")
+        } else {
+            None
+        }
+    }
+
+    #[test]
+    fn paths_are_refused_for_what_they_are() {
+        for (path, refused) in [
+            ("a", false),
+            ("a.b", false),
+            ("a.$b", false),
+            ("", true),
+            ("$a", true),
+            (".a", true),
+            ("a.", true),
+            ("a..b", true),
+            ("a\0", true),
+        ] {
+            assert_eq!(refused_path(path).is_some(), refused, "{path:?}");
+            assert_eq!(refused_path(path), reference(path), "{path:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_one_pass_check_agrees_with_the_rule(path in "[a$.\\x00é]{0,6}") {
+            prop_assert_eq!(refused_path(&path), reference(&path));
+        }
     }
 }

@@ -225,6 +225,28 @@ impl Hash for IdKey {
 }
 
 impl IdKey {
+    /// The key of a serialized document's `_id`, `None` when it has none. The server and the
+    /// serializers keep `_id` first, so an `ObjectId` or an integer there is read from the
+    /// first element's bytes (a flush reads the id of every document it compares); anything
+    /// else is looked up by key.
+    pub(crate) fn of_document(doc: &bson::RawDocument) -> Option<IdKey> {
+        use crate::wire::{elements, kind};
+        if let Some(Some(first)) = elements(doc.as_bytes()).next()
+            && first.key == b"_id"
+        {
+            let key = match first.kind {
+                kind::OBJECT_ID => <[u8; 12]>::try_from(first.value).ok().map(IdKey::ObjectId),
+                kind::INT32 => <[u8; 4]>::try_from(first.value).ok().map(|b| IdKey::Int(i32::from_le_bytes(b).into())),
+                kind::INT64 => <[u8; 8]>::try_from(first.value).ok().map(|b| IdKey::Int(i64::from_le_bytes(b))),
+                _ => None,
+            };
+            if key.is_some() {
+                return key;
+            }
+        }
+        doc.get("_id").ok().flatten().map(IdKey::from_raw)
+    }
+
     pub(crate) fn from_raw(value: RawBsonRef<'_>) -> IdKey {
         match value {
             RawBsonRef::ObjectId(oid) => IdKey::ObjectId(oid.bytes()),
@@ -272,6 +294,24 @@ impl IdKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_documents_id_is_read_from_its_first_element_as_by_key() {
+        let oid = ObjectId::new();
+        for doc in [
+            bson::rawdoc! { "_id": oid, "a": 1 },
+            bson::rawdoc! { "_id": 7_i32 },
+            bson::rawdoc! { "_id": 7_i64 },
+            bson::rawdoc! { "_id": "seven" },
+            bson::rawdoc! { "_id": { "a": 1 } },
+            bson::rawdoc! { "a": 1, "_id": 7_i32 },
+        ] {
+            let by_key = doc.get("_id").ok().flatten().map(IdKey::from_raw);
+            assert!(by_key.is_some());
+            assert_eq!(IdKey::of_document(&doc), by_key, "{doc:?}");
+        }
+        assert_eq!(IdKey::of_document(&bson::rawdoc! { "a": 1 }), None);
+    }
 
     #[test]
     fn integer_ids_share_a_key_across_widths() {

@@ -45,7 +45,7 @@ pub(crate) fn has_changes(entity: &dyn ErasedEntity) -> bool {
 /// The identity-map key of a serialized entity's `_id`: ids compare by value, so an `i64`
 /// field holding a stored `NumberInt(1)` is the same id.
 pub(crate) fn id_key(doc: &RawDocumentBuf) -> Option<IdKey> {
-    doc.get("_id").ok().flatten().map(IdKey::from_raw)
+    IdKey::of_document(doc)
 }
 
 /// Compares the stored document `old` with the current one `new`. `_id` is not compared; the
@@ -54,10 +54,12 @@ pub(crate) fn diff(old: &RawDocument, new: &RawDocument) -> Change {
     if old.as_bytes() == new.as_bytes() {
         return Change::None;
     }
-    if let Some(change) = diff_in_step(old.as_bytes(), new.as_bytes(), None) {
+    // One buffer for both comparisons: the general one starts over in the in-step one's.
+    let mut buffer = Vec::with_capacity(64);
+    if let Some(change) = diff_in_step(old.as_bytes(), new.as_bytes(), None, &mut buffer) {
         return change;
     }
-    diff_general(old, new)
+    diff_general(old, new, buffer)
 }
 
 /// The most top-level fields a [`Watch`] looks out for.
@@ -162,40 +164,49 @@ pub(crate) fn diff_watching(old: &RawDocument, new: &RawDocument, watch: &mut Wa
     if old.as_bytes() == new.as_bytes() {
         return Change::None;
     }
-    if let Some(change) = diff_in_step(old.as_bytes(), new.as_bytes(), Some(&mut *watch)) {
+    let mut buffer = Vec::with_capacity(64);
+    if let Some(change) = diff_in_step(old.as_bytes(), new.as_bytes(), Some(&mut *watch), &mut buffer) {
         return change;
     }
     watch.reset();
-    diff_general(old, new)
+    diff_general(old, new, buffer)
 }
 
 /// The comparison for any two documents (keys added, removed or reordered, nested changes):
 /// `$set`/`$unset` by dotted path, or a whole replacement where a path cannot address a key.
 /// Read at the byte level, as the in-step comparison is; a document whose framing does not
 /// hold goes to [`diff_general_parsed`], which gives the same answer (the tests compare them).
-fn diff_general(old: &RawDocument, new: &RawDocument) -> Change {
-    let mut set = Vec::with_capacity(64);
-    let mut unset = Vec::with_capacity(16);
-    let (set_at, unset_at) = (wire::start(&mut set), wire::start(&mut unset));
-    match diff_level_general(b"", 1, old.as_bytes(), new.as_bytes(), &mut set, &mut unset) {
+/// The update is written into `update` (emptied first): `$set`'s elements in place, `$unset`'s
+/// apart (most changes remove nothing, and then that buffer allocates nothing).
+fn diff_general(old: &RawDocument, new: &RawDocument, mut update: Vec<u8>) -> Change {
+    update.clear();
+    // Keys that moved usually come with new values: room for about the new document (within
+    // reason: the update lives only until the flush ends).
+    update.reserve((new.as_bytes().len() + 32).min(1024));
+    let top = wire::start(&mut update);
+    let set_header = update.len();
+    let set_at = wire::begin(&mut update, kind::DOCUMENT, b"$set");
+    let set_from = update.len();
+    let mut unset = Vec::new();
+    match diff_level_general(b"", 1, old.as_bytes(), new.as_bytes(), &mut update, &mut unset) {
         None => return diff_general_parsed(old, new),
         Some(false) => return Change::Replace,
         Some(true) => {}
     }
-    let (has_set, has_unset) = (set.len() > 4, unset.len() > 4);
-    if !has_set && !has_unset {
+    let has_set = update.len() > set_from;
+    if !has_set && unset.is_empty() {
         return Change::None;
     }
-    let mut update = Vec::with_capacity(set.len() + unset.len() + 32);
-    let top = wire::start(&mut update);
-    for (key, mut section, at, present) in
-        [(&b"$set"[..], set, set_at, has_set), (&b"$unset"[..], unset, unset_at, has_unset)]
-    {
-        if present {
-            if !wire::end(&mut section, at) {
-                return diff_general_parsed(old, new);
-            }
-            wire::append(&mut update, kind::DOCUMENT, key, &section);
+    if !has_set {
+        update.truncate(set_header);
+    } else if !wire::end(&mut update, set_at) {
+        return diff_general_parsed(old, new);
+    }
+    if !unset.is_empty() {
+        let unset_at = wire::begin(&mut update, kind::DOCUMENT, b"$unset");
+        update.extend_from_slice(&unset);
+        if !wire::end(&mut update, unset_at) {
+            return diff_general_parsed(old, new);
         }
     }
     if !wire::end(&mut update, top) {
@@ -206,6 +217,10 @@ fn diff_general(old: &RawDocument, new: &RawDocument) -> Change {
         Err(_) => diff_general_parsed(old, new),
     }
 }
+
+/// How many elements of a level [`diff_level_general`] keeps on the stack; a level with more
+/// goes to the heap.
+const ELEMENTS_ON_STACK: usize = 16;
 
 /// One level of [`diff_general`]: appends to `set` and `unset` (elements only) the differences
 /// between `old` and `new`, both at `prefix`. `Some(false)` when a changed key cannot be
@@ -221,15 +236,38 @@ fn diff_level_general(
 ) -> Option<bool> {
     let top = prefix.is_empty();
     let (set_mark, unset_mark) = (set.len(), unset.len());
-    let mut old_elements = Vec::with_capacity(16);
+    // The old level's elements, looked up by key as the new level is walked: on the stack for
+    // the common small level (this runs for every changed entity whose keys moved).
+    let empty = Element { kind: 0, key: &[], value: &[] };
+    let mut on_stack = [empty; ELEMENTS_ON_STACK];
+    let mut on_heap = Vec::new();
+    let mut count = 0;
     let mut reading = wire::elements(old);
     for element in reading.by_ref() {
-        old_elements.push(element?);
+        let element = element?;
+        match on_stack.get_mut(count) {
+            Some(slot) if on_heap.is_empty() => *slot = element,
+            _ => {
+                if on_heap.is_empty() {
+                    on_heap.extend_from_slice(&on_stack);
+                }
+                on_heap.push(element);
+            }
+        }
+        count += 1;
     }
     if !reading.is_complete() {
         return None;
     }
-    let mut seen = vec![false; old_elements.len()];
+    let old_elements: &[Element<'_>] = if on_heap.is_empty() { &on_stack[..count] } else { &on_heap };
+    let (mut seen_on_stack, mut seen_on_heap) = ([false; ELEMENTS_ON_STACK], Vec::new());
+    let seen: &mut [bool] = match seen_on_stack.get_mut(..count) {
+        Some(seen) => seen,
+        None => {
+            seen_on_heap.resize(count, false);
+            &mut seen_on_heap
+        }
+    };
     let refused = |set: &mut Vec<u8>, unset: &mut Vec<u8>| {
         set.truncate(set_mark);
         unset.truncate(unset_mark);
@@ -268,12 +306,17 @@ fn diff_level_general(
     if !reading.is_complete() {
         return None;
     }
-    for (old, seen) in old_elements.iter().zip(seen) {
-        if seen || (top && old.key == b"_id") {
+    for (old, seen) in old_elements.iter().zip(seen.iter()) {
+        if *seen || (top && old.key == b"_id") {
             continue;
         }
         if !std::str::from_utf8(old.key).is_ok_and(addressable) {
             return refused(set, unset);
+        }
+        if unset.is_empty() {
+            // Room for a few removals at once: grown from nothing, a first one takes three
+            // allocations.
+            unset.reserve(64);
         }
         // `{path: ""}`: an empty string, as `$unset` takes.
         wire::append_path(unset, kind::STRING, prefix, old.key, &[1, 0, 0, 0, 0]);
@@ -305,12 +348,12 @@ fn diff_general_parsed(old: &RawDocument, new: &RawDocument) -> Change {
 /// update is a `$set` of what changed. `None` when the keys do not line up, or a document's
 /// framing does not hold: the general comparison decides. Gives what the general comparison
 /// gives (the tests compare them).
-fn diff_in_step(old: &[u8], new: &[u8], mut watch: Option<&mut Watch>) -> Option<Change> {
-    let mut update = Vec::with_capacity(64);
-    let top = wire::start(&mut update);
-    let set = wire::begin(&mut update, kind::DOCUMENT, b"$set");
+fn diff_in_step(old: &[u8], new: &[u8], mut watch: Option<&mut Watch>, update: &mut Vec<u8>) -> Option<Change> {
+    update.clear();
+    let top = wire::start(update);
+    let set = wire::begin(update, kind::DOCUMENT, b"$set");
     let first_change = update.len();
-    let lined_up = diff_level_in_step(b"", 1, old, new, &mut update, watch.as_deref_mut(), new.as_ptr())?;
+    let lined_up = diff_level_in_step(b"", 1, old, new, update, watch.as_deref_mut(), new.as_ptr())?;
     if let Some(watch) = watch {
         watch.complete = lined_up && watch.count > 0 && !watch.lost;
     }
@@ -320,10 +363,10 @@ fn diff_in_step(old: &[u8], new: &[u8], mut watch: Option<&mut Watch>) -> Option
     if update.len() == first_change {
         return Some(Change::None);
     }
-    if !(wire::end(&mut update, set) && wire::end(&mut update, top)) {
+    if !(wire::end(update, set) && wire::end(update, top)) {
         return None;
     }
-    RawDocumentBuf::from_bytes(update).ok().map(Change::Update)
+    RawDocumentBuf::from_bytes(std::mem::take(update)).ok().map(Change::Update)
 }
 
 /// Appends to `set` the `$set` elements for the differences between `old` and `new` (both at
@@ -603,7 +646,7 @@ mod tests {
 
     /// The general comparison alone, to check the in-step one against.
     fn general(old: &RawDocument, new: &RawDocument) -> Change {
-        diff_general(old, new)
+        diff_general(old, new, Vec::new())
     }
 
     #[test]
@@ -654,7 +697,7 @@ mod tests {
             (rawdoc! { "a": { "x": 1, "y": 2 } }, rawdoc! { "a": { "y": 2, "x": 3 } }, false),
         ];
         for (old, new, lined_up) in cases {
-            let in_step = diff_in_step(old.as_bytes(), new.as_bytes(), None);
+            let in_step = diff_in_step(old.as_bytes(), new.as_bytes(), None, &mut Vec::new());
             assert_eq!(in_step.is_some(), lined_up, "{old:?} -> {new:?}");
             if let Some(in_step) = &in_step {
                 assert_eq!(*in_step, general(&old, &new), "{old:?} -> {new:?}");
@@ -723,7 +766,7 @@ mod tests {
                 .collect();
             let old = bson::RawDocumentBuf::from_document(&old).expect("valid");
             let new = bson::RawDocumentBuf::from_document(&new).expect("valid");
-            let in_step = diff_in_step(old.as_bytes(), new.as_bytes(), None);
+            let in_step = diff_in_step(old.as_bytes(), new.as_bytes(), None, &mut Vec::new());
             prop_assert_eq!(in_step.is_some(), lined_up(&old, &new, true));
             if let Some(in_step) = in_step {
                 prop_assert_eq!(in_step, general(&old, &new));
@@ -743,8 +786,8 @@ mod tests {
             let new: Document = new.into_iter().collect();
             let old = bson::RawDocumentBuf::from_document(&old).expect("valid");
             let new = bson::RawDocumentBuf::from_document(&new).expect("valid");
-            prop_assert_eq!(diff_general(&old, &new), diff_general_parsed(&old, &new));
-            prop_assert_eq!(diff_general(&new, &old), diff_general_parsed(&new, &old));
+            prop_assert_eq!(diff_general(&old, &new, Vec::new()), diff_general_parsed(&old, &new));
+            prop_assert_eq!(diff_general(&new, &old, Vec::new()), diff_general_parsed(&new, &old));
         }
     }
 
@@ -761,9 +804,28 @@ mod tests {
             (rawdoc! { "n": 1_i32, "m": 2 }, rawdoc! { "m": 2, "n": 1.0 }),
             (rawdoc! {}, rawdoc! { "a": [1, { "b": 2 }] }),
         ];
+        // Levels with more elements than the comparison keeps on the stack: reordered, some
+        // changed, some removed.
+        let mut wide_old = bson::RawDocumentBuf::new();
+        let mut wide_new = bson::RawDocumentBuf::new();
+        for i in 0..(ELEMENTS_ON_STACK as i32 * 2 + 3) {
+            wide_old.append(format!("f{i}"), i);
+            let j = ELEMENTS_ON_STACK as i32 * 2 + 2 - i;
+            if j % 5 != 0 {
+                wide_new.append(format!("f{j}"), if j % 3 == 0 { j + 1 } else { j });
+            }
+        }
+        let mut nested_old = bson::RawDocumentBuf::new();
+        nested_old.append("inner", wide_old.clone());
+        let mut nested_new = bson::RawDocumentBuf::new();
+        nested_new.append("inner", wide_new.clone());
+        for (old, new) in [(&wide_old, &wide_new), (&nested_old, &nested_new)] {
+            assert!(matches!(diff_general(old, new, Vec::new()), Change::Update(_)));
+        }
+        let cases = cases.into_iter().chain([(wide_old, wide_new), (nested_old, nested_new)]);
         for (old, new) in cases {
-            assert_eq!(diff_general(&old, &new), diff_general_parsed(&old, &new), "{old:?} -> {new:?}");
-            assert_eq!(diff_general(&new, &old), diff_general_parsed(&new, &old), "{new:?} -> {old:?}");
+            assert_eq!(diff_general(&old, &new, Vec::new()), diff_general_parsed(&old, &new), "{old:?} -> {new:?}");
+            assert_eq!(diff_general(&new, &old, Vec::new()), diff_general_parsed(&new, &old), "{new:?} -> {old:?}");
         }
     }
 
@@ -774,7 +836,12 @@ mod tests {
         let (old, new) = (wire::nested_document(MAX_DEPTH + 50, 1), wire::nested_document(MAX_DEPTH + 50, 2));
         let std::thread::Result::Ok((in_step, general)) = std::thread::Builder::new()
             .stack_size(2 * 1024 * 1024)
-            .spawn(move || (diff_in_step(old.as_bytes(), new.as_bytes(), None), diff_general(&old, &new)))
+            .spawn(move || {
+                (
+                    diff_in_step(old.as_bytes(), new.as_bytes(), None, &mut Vec::new()),
+                    diff_general(&old, &new, Vec::new()),
+                )
+            })
             .expect("thread")
             .join()
         else {

@@ -337,6 +337,26 @@ impl CellState {
     /// `sent` becomes the baseline of those changes.
     pub(crate) fn synced(&self, seen: u64, sent: RawDocumentBuf, server_id: Option<ServerId>) {
         let mut sync = self.sync();
+        self.sync_to(&mut sync, seen, sent, server_id);
+    }
+
+    /// [`CellState::synced`], returning the state as it was before (for a transaction's
+    /// journal): the old baseline is handed over rather than copied, in one step under the
+    /// lock, so no reader sees the state without one.
+    pub(crate) fn synced_saving(&self, seen: u64, sent: RawDocumentBuf, server_id: Option<ServerId>) -> SavedState {
+        let mut sync = self.sync();
+        let changes = self.changes();
+        let before = SyncState {
+            server_id: sync.server_id.clone(),
+            baseline: std::mem::take(&mut sync.baseline),
+            id_generated: sync.id_generated,
+            flight: sync.flight.clone(),
+        };
+        self.sync_to(&mut sync, seen, sent, server_id);
+        SavedState { sync: before, changes }
+    }
+
+    fn sync_to(&self, sync: &mut SyncState, seen: u64, sent: RawDocumentBuf, server_id: Option<ServerId>) {
         sync.set_prepared(None);
         if let Some(id) = server_id {
             sync.server_id = Some(id);

@@ -158,16 +158,25 @@ impl Transaction {
         }
     }
 
-    /// Journals `entity` (whose entry has `status`) before the transaction first changes it.
-    /// Outside an explicit transaction there is nothing to undo, and nothing is kept.
-    pub(crate) fn save(&mut self, entity: &Arc<dyn ErasedEntity>, status: Status, version: Option<i64>) {
-        if !self.is_explicit() {
-            return;
-        }
-        let address = Arc::as_ptr(entity) as *const () as usize;
-        if self.journal.seen.insert(address) {
-            self.journal.saved.push(Saved { entity: entity.clone(), status, state: entity.state().save(), version });
-        }
+    /// `true` (once) when `entity` is yet to be journaled in this explicit transaction, before
+    /// the transaction first changes it: the caller then hands its state to
+    /// [`Transaction::keep`]. Outside an explicit transaction there is nothing to undo, and
+    /// nothing is kept. (A flush that gives the entity a
+    /// new baseline hands over the old one rather than a copy of it.)
+    pub(crate) fn first_write(&mut self, entity: &Arc<dyn ErasedEntity>) -> bool {
+        self.is_explicit() && self.journal.seen.insert(Arc::as_ptr(entity) as *const () as usize)
+    }
+
+    /// Journals `state`, what `entity` (whose entry has `status`) was before the transaction
+    /// first changed it; see [`Transaction::first_write`].
+    pub(crate) fn keep(
+        &mut self,
+        entity: &Arc<dyn ErasedEntity>,
+        status: Status,
+        state: SavedState,
+        version: Option<i64>,
+    ) {
+        self.journal.saved.push(Saved { entity: entity.clone(), status, state, version });
     }
 
     /// Puts every journaled entity back as it was before the transaction wrote it, keeping its

@@ -92,24 +92,37 @@ pub(crate) fn record(uow: &mut UnitOfWork, txn: &mut Transaction, plan: Plan, ou
             }
             continue;
         }
-        if in_transaction {
-            txn.save(&entity, status, write.version.map(|check| check.expected));
-        } else if write.has_intent() {
+        // Journaled before the transaction first changes it. A write that gives the entity a
+        // new baseline hands the old one to the journal as it replaces it.
+        let version = write.version.map(|check| check.expected);
+        let journal = in_transaction && txn.first_write(&entity);
+        let rebased = matches!(write.body, Body::Document(_) | Body::Update { .. });
+        if journal && !rebased {
+            txn.keep(&entity, status, state.save(), version);
+        }
+        if !in_transaction && write.has_intent() {
             state.set_intent(Intent::None);
         }
+        let sync = |sent: RawDocumentBuf, server_id: Option<ServerId>, txn: &mut Transaction| {
+            if journal {
+                txn.keep(&entity, status, state.synced_saving(write.seen, sent, server_id), version);
+            } else {
+                state.synced(write.seen, sent, server_id);
+            }
+        };
         match write.body {
             Body::Delete => {
                 uow.remove(write.entry);
                 state.deleted();
             }
             Body::Document(doc) => {
-                state.synced(write.seen, doc, Some(write.id));
+                sync(doc, Some(write.id), txn);
                 if status != Status::Persistent {
                     uow.set_status(write.entry, Status::Persistent);
                 }
             }
             Body::Update { snapshot, .. } => {
-                state.synced(write.seen, snapshot, None);
+                sync(snapshot, None, txn);
                 if write.detach {
                     // A soft delete: the document stays, marked; the session lets it go.
                     uow.remove(write.entry);
