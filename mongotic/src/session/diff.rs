@@ -290,7 +290,7 @@ fn diff_level_general(
         if old.is_some_and(|old| same_element(old, new)) {
             continue;
         }
-        if !std::str::from_utf8(new.key).is_ok_and(addressable) {
+        if !(is_text(new.key) && addressable_bytes(new.key)) {
             return refused(set, unset);
         }
         match old {
@@ -310,7 +310,7 @@ fn diff_level_general(
         if *seen || (top && old.key == b"_id") {
             continue;
         }
-        if !std::str::from_utf8(old.key).is_ok_and(addressable) {
+        if !(is_text(old.key) && addressable_bytes(old.key)) {
             return refused(set, unset);
         }
         if unset.is_empty() {
@@ -402,8 +402,10 @@ fn diff_level_in_step(
             continue;
         }
         // A key that is not text goes to the general comparison, which skips it.
-        let key = std::str::from_utf8(new.key).ok()?;
-        if !addressable(key) {
+        if !is_text(new.key) {
+            return None;
+        }
+        if !addressable_bytes(new.key) {
             set.truncate(mark);
             return Some(false);
         }
@@ -504,7 +506,18 @@ pub(crate) fn contains_all(whole: &RawDocument, part: &RawDocument) -> bool {
 
 /// A key that can be part of a dotted update path.
 fn addressable(key: &str) -> bool {
-    !key.is_empty() && !key.contains('.') && !key.starts_with('$')
+    addressable_bytes(key.as_bytes())
+}
+
+/// [`addressable`] on a key's bytes (known to be text).
+fn addressable_bytes(key: &[u8]) -> bool {
+    key.first().is_some_and(|first| *first != b'$') && !key.contains(&b'.')
+}
+
+/// A key is UTF-8: most are ASCII, which is tested a word at a time (keys are short, and the
+/// full check costs a call and its setup per key).
+fn is_text(key: &[u8]) -> bool {
+    key.is_ascii() || std::str::from_utf8(key).is_ok()
 }
 
 fn elements(doc: &RawDocument) -> Vec<(&str, RawBsonRef<'_>)> {

@@ -131,13 +131,13 @@ fn document_id(raw: &RawDocument) -> Option<(IdKey, Option<ServerId>)> {
             kind::INT32 => {
                 if let Ok(bytes) = <[u8; 4]>::try_from(first.value) {
                     let value = i32::from_le_bytes(bytes);
-                    return Some((IdKey::Int(i64::from(value)), Some(ServerId::new(bson::Bson::Int32(value)))));
+                    return Some((IdKey::Int(i64::from(value)), Some(ServerId::Int32(value))));
                 }
             }
             kind::INT64 => {
                 if let Ok(bytes) = <[u8; 8]>::try_from(first.value) {
                     let value = i64::from_le_bytes(bytes);
-                    return Some((IdKey::Int(value), Some(ServerId::new(bson::Bson::Int64(value)))));
+                    return Some((IdKey::Int(value), Some(ServerId::Int64(value))));
                 }
             }
             _ => {}

@@ -211,11 +211,14 @@ pub(crate) enum Baseline {
     Unknown,
 }
 
-/// An `_id`, stored compactly for the common `ObjectId` case (16 bytes where a `Bson` takes
-/// 112): the id of an entity's document, of a write, of an insert in doubt.
+/// An `_id`, stored compactly for the common `ObjectId` and integer cases (16 bytes where a
+/// `Bson` takes 112, and no allocation): the id of an entity's document, of a write, of an
+/// insert in doubt.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum ServerId {
     ObjectId(ObjectId),
+    Int32(i32),
+    Int64(i64),
     Other(Box<Bson>),
 }
 
@@ -223,6 +226,8 @@ impl ServerId {
     pub(crate) fn new(id: Bson) -> ServerId {
         match id {
             Bson::ObjectId(oid) => ServerId::ObjectId(oid),
+            Bson::Int32(value) => ServerId::Int32(value),
+            Bson::Int64(value) => ServerId::Int64(value),
             other => ServerId::Other(Box::new(other)),
         }
     }
@@ -231,6 +236,8 @@ impl ServerId {
     pub(crate) fn from_raw(id: RawBsonRef<'_>) -> Option<ServerId> {
         match id {
             RawBsonRef::ObjectId(oid) => Some(ServerId::ObjectId(oid)),
+            RawBsonRef::Int32(value) => Some(ServerId::Int32(value)),
+            RawBsonRef::Int64(value) => Some(ServerId::Int64(value)),
             other => Bson::try_from(other.to_raw_bson()).ok().map(|id| ServerId::Other(Box::new(id))),
         }
     }
@@ -238,6 +245,8 @@ impl ServerId {
     pub(crate) fn to_bson(&self) -> Bson {
         match self {
             ServerId::ObjectId(oid) => Bson::ObjectId(*oid),
+            ServerId::Int32(value) => Bson::Int32(*value),
+            ServerId::Int64(value) => Bson::Int64(*value),
             ServerId::Other(other) => (**other).clone(),
         }
     }
@@ -246,6 +255,8 @@ impl ServerId {
     pub(crate) fn key(&self) -> IdKey {
         match self {
             ServerId::ObjectId(oid) => IdKey::ObjectId(oid.bytes()),
+            ServerId::Int32(value) => IdKey::Int(i64::from(*value)),
+            ServerId::Int64(value) => IdKey::Int(*value),
             ServerId::Other(other) => IdKey::from_bson(other),
         }
     }

@@ -278,25 +278,26 @@ fn append_filter_fields(out: &mut Vec<u8>, write: &Write) -> Result<()> {
 
 /// The element `_id: id`, an `ObjectId` without going through `RawBson`.
 fn append_id(out: &mut Vec<u8>, id: &ServerId) -> Result<()> {
+    // The common ids, written directly.
     let id = match id {
         ServerId::ObjectId(oid) => {
             wire::append(out, kind::OBJECT_ID, b"_id", &oid.bytes());
             return Ok(());
         }
-        ServerId::Other(id) => id,
-    };
-    // The common scalar ids, written directly (as the `ObjectId` is).
-    match &**id {
-        Bson::Int32(value) => {
+        ServerId::Int32(value) => {
             wire::append(out, kind::INT32, b"_id", &value.to_le_bytes());
             return Ok(());
         }
-        Bson::Int64(value) => {
+        ServerId::Int64(value) => {
             wire::append(out, kind::INT64, b"_id", &value.to_le_bytes());
             return Ok(());
         }
-        Bson::String(text) if wire::append_str(out, "_id", text) => return Ok(()),
-        _ => {}
+        ServerId::Other(id) => id,
+    };
+    if let Bson::String(text) = &**id
+        && wire::append_str(out, "_id", text)
+    {
+        return Ok(());
     }
     let mut single = RawDocumentBuf::new();
     single.append("_id", raw_id(id)?);
