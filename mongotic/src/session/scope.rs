@@ -340,6 +340,11 @@ pub(crate) enum WriteKey {
 const INLINE_KEY: usize = 62;
 
 impl WriteKey {
+    /// An inline key to fill (see [`watched_key_into`]).
+    pub(crate) fn inline() -> WriteKey {
+        WriteKey::Inline { len: 0, bytes: [0; INLINE_KEY] }
+    }
+
     /// The key document's bytes (a whole BSON document).
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
@@ -364,36 +369,89 @@ impl From<RawDocumentBuf> for WriteKey {
 }
 
 /// [`write_key`] of `doc` from what a comparison watching [`key_watch`]'s fields saw of it:
-/// the same document, without looking the fields up again.
-pub(crate) fn watched_key(doc: &RawDocument, watch: &Watch) -> Option<WriteKey> {
-    let value = |index: usize| watch.found(index).and_then(|(kind, range)| Some((kind, doc.as_bytes().get(range)?)));
-    // int32 length, per field: type, key, NUL, value; the final NUL.
-    let mut size = 5;
-    for (index, key) in watch.keys().iter().enumerate() {
-        size += 2 + key.len() + value(index).map_or(0, |(_, bytes)| bytes.len());
+/// the same document, without looking the fields up again. Written in place into `key` (made
+/// with [`WriteKey::inline`]: every write of a sharded model makes one, and moving the inline
+/// buffer around costs more than filling it); `false` when the key does not fit inline, and
+/// the caller builds it the slower way.
+pub(crate) fn watched_key_into(doc: &RawDocument, watch: &Watch, key: &mut WriteKey) -> bool {
+    let WriteKey::Inline { len, bytes } = key else { return false };
+    match fill_watched(doc, watch, bytes) {
+        Some(size) => {
+            *len = size;
+            true
+        }
+        None => false,
     }
-    let mut bytes = [0_u8; INLINE_KEY];
-    let (Ok(len), Ok(declared)) = (u8::try_from(size), i32::try_from(size)) else { return None };
+}
+
+/// One pass into the zeroed `bytes`: the int32 length, per field its type, key, NUL and value,
+/// the final NUL (the NULs are the buffer's zeros). The key's size, or `None`.
+fn fill_watched(doc: &RawDocument, watch: &Watch, bytes: &mut [u8; INLINE_KEY]) -> Option<u8> {
+    let mut at = 4;
+    for (index, key) in watch.keys().iter().enumerate() {
+        let (kind, value) = match watch.found(index) {
+            Some((kind, range)) => (kind, doc.as_bytes().get(range)?),
+            None => (wire::kind::NULL, &[][..]),
+        };
+        let key = key.as_bytes();
+        let end = at + 2 + key.len() + value.len();
+        let slot = bytes.get_mut(at..end)?;
+        slot[0] = kind;
+        slot[1..=key.len()].copy_from_slice(key);
+        slot[2 + key.len()..].copy_from_slice(value);
+        at = end;
+    }
+    let size = at + 1;
     if size > INLINE_KEY {
         return None;
     }
-    bytes[..4].copy_from_slice(&declared.to_le_bytes());
-    let mut at = 4;
-    let mut fits = true;
-    let mut put = |part: &[u8]| match bytes.get_mut(at..at + part.len()) {
-        Some(slot) => {
-            slot.copy_from_slice(part);
-            at += part.len();
+    bytes[..4].copy_from_slice(&i32::try_from(size).ok()?.to_le_bytes());
+    u8::try_from(size).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::rawdoc;
+
+    use super::*;
+    use crate::session::diff::diff_watching;
+
+    /// The key a comparison's watch fills in is the document of the watched fields, as found in
+    /// the current document (null where it has none), or `None` when it does not fit inline.
+    #[test]
+    fn a_watched_key_holds_the_watched_fields_of_the_current_document() {
+        let keys: [&'static str; 2] = ["city", "_id"];
+        let cases = [
+            (rawdoc! { "_id": 1, "city": "Lyon", "n": 1 }, rawdoc! { "_id": 1, "city": "Lyon", "n": 2 }),
+            (rawdoc! { "_id": "a", "n": 1 }, rawdoc! { "_id": "a", "n": 2 }),
+            (
+                rawdoc! { "_id": 1, "city": { "zip": "69" }, "n": 1 },
+                rawdoc! { "_id": 1, "city": { "zip": "69" }, "n": 3 },
+            ),
+            (
+                rawdoc! { "_id": 1, "city": "x".repeat(60), "n": 1 },
+                rawdoc! { "_id": 1, "city": "x".repeat(60), "n": 2 },
+            ),
+        ];
+        for (old, new) in cases {
+            let mut watch = Watch::of(keys.iter()).expect("watchable");
+            assert!(!matches!(diff_watching(&old, &new, &mut watch), crate::session::diff::Change::None));
+            assert!(watch.complete);
+            let mut expected = RawDocumentBuf::new();
+            for key in keys {
+                match new.get(key).ok().flatten() {
+                    Some(value) => expected.append_ref(key, value),
+                    None => expected.append(key, bson::RawBson::Null),
+                }
+            }
+            let mut key = WriteKey::inline();
+            let filled = watched_key_into(&new, &watch, &mut key);
+            if expected.as_bytes().len() > INLINE_KEY {
+                assert!(!filled, "{new:?}");
+            } else {
+                assert!(filled, "{new:?}");
+                assert_eq!(key.as_bytes(), expected.as_bytes(), "{new:?}");
+            }
         }
-        None => fits = false,
-    };
-    for (index, key) in watch.keys().iter().enumerate() {
-        let (kind, value) = value(index).unwrap_or((wire::kind::NULL, &[]));
-        put(&[kind]);
-        put(key.as_bytes());
-        put(&[0]);
-        put(value);
     }
-    // The final NUL is the array's zero at `size - 1`.
-    fits.then_some(WriteKey::Inline { len, bytes })
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, WriteKind};
 use crate::model::{HookEvent, IdKey, ModelMeta};
 use crate::options::Options;
 use crate::session::diff::{Change, Watch, changed_paths, diff, diff_watching, id_key};
-use crate::session::scope::{Scope, WriteKey, key_watch, watched_key, write_key};
+use crate::session::scope::{Scope, WriteKey, key_watch, watched_key_into, write_key};
 use crate::session::space::Space;
 use crate::session::tracked::{Baseline, CellError, ErasedEntity, Intent, ServerId, stored_document};
 use crate::session::unit_of_work::{Status, UnitOfWork};
@@ -517,8 +517,10 @@ impl Planner {
                 }
                 let Some(stored_id) = state.server_id() else { return Ok(None) };
                 // A shard key of top-level fields is seen by the comparison itself (see `key_watch`).
-                let mut watch = self.watches[namespace].clone();
-                let Some((mut current, mut change)) = self.change(&*entity, &stored_id, &name, watch.as_mut())? else {
+                // The namespace's watch itself (each comparison resets it), not a copy per entity.
+                let mut watch = self.watches[namespace].as_mut();
+                let Some((mut current, mut change)) = Self::change(&*entity, &stored_id, &name, watch.as_deref_mut())?
+                else {
                     state.unchanged(seen);
                     return Ok(None);
                 };
@@ -529,7 +531,7 @@ impl Planner {
                     };
                     let event = HookEvent::Update(Some(paths));
                     if self.prep.hooks(&*entity, seen, WriteKind::Update, event, &name)? {
-                        let Some(again) = self.change(&*entity, &stored_id, &name, watch.as_mut())? else {
+                        let Some(again) = Self::change(&*entity, &stored_id, &name, watch.as_deref_mut())? else {
                             // The hooks undid the change.
                             state.unchanged(seen);
                             return Ok(None);
@@ -543,7 +545,7 @@ impl Planner {
                 {
                     entity.set_version(expected + 1).map_err(fail)?;
                     write.version = Some(VersionCheck { field, expected, written: expected + 1 });
-                    if let Some(again) = self.change(&*entity, &stored_id, &name, watch.as_mut())? {
+                    if let Some(again) = Self::change(&*entity, &stored_id, &name, watch.as_deref_mut())? {
                         (current, change) = again;
                     }
                 }
@@ -551,15 +553,12 @@ impl Planner {
                     // The comparison saw the key's fields (the common case: a shard key of
                     // top-level fields): the filter takes them from the current document, and a
                     // change of one is refused.
-                    let watched = watch
-                        .as_ref()
-                        .filter(|watch| watch.complete)
-                        .and_then(|watch| Some((watch.changed, watched_key(&current, watch)?)));
-                    if let Some((changed, key)) = watched {
-                        if changed {
+                    if let Some(watch) = watch.filter(|watch| watch.complete)
+                        && watched_key_into(&current, watch, write.key.insert(WriteKey::inline()))
+                    {
+                        if watch.changed {
                             return Err(Error::ShardKeyChanged { namespace: name, id: Box::new(stored_id) });
                         }
-                        write.key = Some(key);
                     } else if matches!(&change, Change::Update(update) if !writes_key(update, meta)) {
                         // A field update that writes none of the key's paths leaves them as
                         // stored: the current document has the stored values, and no copy of
@@ -649,7 +648,6 @@ impl Planner {
     /// The current value of a persistent entity and how it differs from its baseline, or
     /// `None` when it does not.
     fn change(
-        &self,
         entity: &dyn ErasedEntity,
         stored_id: &Bson,
         name: &str,
