@@ -115,6 +115,18 @@ impl Session {
         let filter = filter.to_document()?;
         self.update_erased(namespace::meta(&database, collection), filter, update).await
     }
+
+    /// Runs bookkeeping `statements` (filter, update, upsert) on `collection`, in order, in
+    /// one `update` command in the session's transaction (when it has one): how many matched
+    /// or upserted a document.
+    pub(crate) async fn update_documents_in_order(
+        &mut self,
+        collection: &str,
+        statements: &[(bson::RawDocumentBuf, bson::RawDocumentBuf, bool)],
+    ) -> Result<u64> {
+        let database = self.engine().resolve_database(None)?;
+        self.update_in_order_erased(namespace::meta(&database, collection), statements).await
+    }
 }
 
 /// A session bound to a tenant reads only that tenant's documents; documents without a model

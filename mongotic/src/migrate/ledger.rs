@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use bson::{Bson, DateTime, Document, doc};
 
-use crate::document::TrackedDocument;
-use crate::expr::path;
 use crate::{Engine, Error, Result, Session};
 
 /// The `_id` of the lease document.
@@ -92,33 +90,40 @@ impl Ledger {
         if renewed.matched_count == 1 { Ok(()) } else { Err(self.lost()) }
     }
 
-    /// Extends the lease inside `session`'s unit of work (its transaction, when it has one)
-    /// and returns the entry of `step` there (staged for insert when missing). The lease
-    /// document is read in the unit and must still be this runner's, and its new expiry
-    /// commits with the step's writes, so a runner that lost the lease cannot commit them.
-    /// Both documents come in one `find`.
-    pub(crate) async fn renew_in(&self, session: &mut Session, step: &str, index: usize) -> Result<TrackedDocument> {
-        let entry_id = entry_id(step);
-        let mut ledger = session.documents(&self.collection)?;
-        let found = ledger.find(path("_id").in_([Bson::from(LEASE), Bson::from(entry_id.as_str())])).all().await?;
-        let is = |doc: &TrackedDocument, id: &str| doc.id() == Some(Bson::from(id));
-        match found.iter().find(|doc| is(doc, LEASE)) {
-            Some(lease) if lease.get("owner") == Some(Bson::String(self.owner.clone())) => {
-                lease.set("expires", self.expiry())?;
-            }
-            _ => return Err(self.lost()),
-        }
-        if let Some(entry) = found.into_iter().find(|doc| is(doc, &entry_id)) {
-            return Ok(entry);
-        }
-        ledger.add(doc! {
-            "_id": entry_id,
+    /// Extends the lease and records `fields` on the entry of `step` (created when missing),
+    /// inside `session`'s unit of work (its transaction, when it has one), in one `update`
+    /// command of two statements: the lease's only while it is still this runner's, then the
+    /// entry's. Both must match, else [`Error::MigrationLeaseLost`]: in a transaction the
+    /// unit then does not commit, so a runner that lost the lease cannot commit its writes;
+    /// and the lease's new expiry commits with them, so a runner that takes the lease over
+    /// meanwhile conflicts with this transaction rather than running beside it.
+    pub(crate) async fn record_in(
+        &self,
+        session: &mut Session,
+        step: &str,
+        index: usize,
+        fields: Document,
+    ) -> Result<()> {
+        let lease = (
+            raw(doc! { "_id": LEASE, "owner": &self.owner })?,
+            raw(doc! { "$set": { "expires": self.expiry() } })?,
+            false,
+        );
+        let mut created = doc! {
             "name": step,
             "index": i64::try_from(index).unwrap_or(i64::MAX),
             "state": "running",
             "done": 0_i64,
             "started_at": DateTime::now(),
-        })
+        };
+        // `$setOnInsert` may not name a field `$set` sets.
+        for key in fields.keys() {
+            created.remove(key);
+        }
+        let entry =
+            (raw(doc! { "_id": entry_id(step) })?, raw(doc! { "$set": fields, "$setOnInsert": created })?, true);
+        let matched = session.update_documents_in_order(&self.collection, &[lease, entry]).await?;
+        if matched == 2 { Ok(()) } else { Err(self.lost()) }
     }
 
     /// Lets the lease go (when this runner holds it).
@@ -147,4 +152,9 @@ impl Ledger {
     fn lost(&self) -> Error {
         Error::MigrationLeaseLost { owner: self.owner.clone() }
     }
+}
+
+fn raw(document: Document) -> Result<bson::RawDocumentBuf> {
+    bson::RawDocumentBuf::from_document(&document)
+        .map_err(|err| Error::InvalidValue { path: String::new(), message: err.to_string() })
 }

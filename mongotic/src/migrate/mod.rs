@@ -15,9 +15,10 @@
 //! **Exactly once.** A runner takes the ledger's lease (one document, with an expiry, so a
 //! runner that was killed holds it only until it expires), then applies the steps the ledger
 //! does not list as applied, in order. Where the deployment has transactions, each step (and
-//! each page of a backfill) runs in one, with its ledger entry and a renewal of the lease read
-//! and written in the same transaction: a runner that lost its lease (it stalled past the
-//! expiry and another took over) cannot commit, so no step or page is applied twice. Without
+//! each page of a backfill) runs in one, with its ledger entry and a renewal of the lease
+//! (an update that matches only this runner's lease) written in the same transaction: a runner
+//! that lost its lease (it stalled past the expiry and another took over) cannot commit, so no
+//! step or page is applied twice. Without
 //! transactions the ledger is written after the step's writes, so a runner killed in between
 //! applies that step (or page) again when it is started again.
 //!

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bson::oid::ObjectId;
-use bson::{Bson, DateTime};
+use bson::{Bson, DateTime, Document, doc};
 
 use super::ledger::{Ledger, StepState, entry_id};
 use super::walk::Walk;
@@ -175,30 +175,20 @@ impl Run<'_> {
     }
 
     /// Ends a unit: flushes the step's own writes, then checks and renews the lease and
-    /// updates the step's ledger entry (`record`) in the same unit, and commits. The step's
-    /// writes go first in a flush of their own, so each flush writes one collection (one
-    /// `update` command rather than a `bulkWrite` across two); in a transaction it is one
-    /// commit all the same.
-    async fn end_unit(
-        &self,
-        mut session: Session,
-        record: impl FnOnce(&crate::document::TrackedDocument) -> Result<()>,
-    ) -> Result<()> {
+    /// sets `fields` on the step's ledger entry in the same unit (one `update` command, see
+    /// [`Ledger::record_in`]), and commits. The step's writes go first in a flush of their
+    /// own, so each command writes one collection (an `update` rather than a `bulkWrite`
+    /// across two); in a transaction it is one commit all the same.
+    async fn end_unit(&self, mut session: Session, fields: Document) -> Result<()> {
         session.flush().await?;
-        let entry = self.ledger.renew_in(&mut session, &self.step.name, self.index).await?;
-        record(&entry)?;
+        self.ledger.record_in(&mut session, &self.step.name, self.index, fields).await?;
         session.commit().await
     }
 
     /// Records the step as applied in `session` and commits the unit.
     async fn finish(&self, session: Session, done: u64) -> Result<()> {
-        self.end_unit(session, |entry| {
-            entry.set("state", "applied")?;
-            entry.set("done", i64::try_from(done).unwrap_or(i64::MAX))?;
-            entry.set("applied_at", DateTime::now())?;
-            Ok(())
-        })
-        .await
+        let done = i64::try_from(done).unwrap_or(i64::MAX);
+        self.end_unit(session, doc! { "state": "applied", "done": done, "applied_at": DateTime::now() }).await
     }
 
     /// Applies the step from `state`; returns the documents a backfill did in this run. A
@@ -278,12 +268,8 @@ impl Run<'_> {
                 return Ok(this_run + found.len() as u64);
             }
             let at = found.last().and_then(|document| document.id()).unwrap_or(Bson::Null);
-            self.end_unit(session, |entry| {
-                entry.set("position", at)?;
-                entry.set("done", i64::try_from(done_now).unwrap_or(i64::MAX))?;
-                Ok(())
-            })
-            .await?;
+            let recorded = i64::try_from(done_now).unwrap_or(i64::MAX);
+            self.end_unit(session, doc! { "position": at, "done": recorded }).await?;
             done = done_now;
             this_run += found.len() as u64;
             migrations.progress(Progress { step: self.step.name.clone(), done, finished: false });

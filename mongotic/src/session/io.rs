@@ -424,19 +424,62 @@ impl Io<'_> {
         statements: &[(RawDocumentBuf, RawDocumentBuf)],
         chunk: &[usize],
     ) -> Result<RawDocumentBuf> {
+        let chosen =
+            chunk.iter().filter_map(|index| statements.get(*index)).map(|(filter, update)| (filter, update, true));
+        self.update_command(chosen, false)
+    }
+
+    /// Runs `statements` (filter, update, upsert) in order, as one `update` command in the
+    /// session's transaction when there is one: the crate's own bookkeeping writes (a
+    /// migration's ledger), which land or fail with the unit's other writes. Returns how many
+    /// statements matched or upserted a document; a write error or a write concern error is
+    /// the error. The filters are taken as given: this is for collections without a scope.
+    pub(crate) async fn update_in_order(self, statements: &[(RawDocumentBuf, RawDocumentBuf, bool)]) -> Result<u64> {
+        for (_, update, _) in statements {
+            self.scope.check_raw_update(update, &self.name)?;
+        }
+        let command =
+            self.update_command(statements.iter().map(|(filter, update, upsert)| (filter, update, *upsert)), true)?;
+        let database = self.engine.raw_database(&self.namespace.db)?;
+        let every: Vec<usize> = (0..statements.len()).collect();
+        let (name, limit, span) = (self.name.clone(), self.options.timeout, self.span.clone());
+        let txn = self.txn;
+        let work = bounded(limit, &name, async {
+            let reply = match txn.client_session()? {
+                Some(session) => database.run_raw_command(command).session(session).await,
+                None => database.run_raw_command(command).await,
+            }
+            .map_err(|err| Error::from_driver(err, &name, None))?;
+            let reply = UpsertReply::read(&reply, &every, &name)?;
+            match reply.error.or(reply.duplicate) {
+                Some(error) => Err(error),
+                None => Ok(reply.matched + reply.inserted.len() as u64),
+            }
+        });
+        telemetry::one_command(span, "mongotic.documents_written", |matched: &u64| *matched, work).await
+    }
+
+    /// `{update: collection, updates: [{q, u, upsert}, ...], ordered}`, with the statement's
+    /// comment and, outside a transaction, its write concern.
+    fn update_command<'s>(
+        &self,
+        statements: impl Iterator<Item = (&'s RawDocumentBuf, &'s RawDocumentBuf, bool)>,
+        ordered: bool,
+    ) -> Result<RawDocumentBuf> {
         let mut updates = bson::RawArrayBuf::new();
-        for index in chunk {
-            let (filter, update) = &statements[*index];
+        for (filter, update, upsert) in statements {
             let mut statement = RawDocumentBuf::new();
             statement.append("q", filter.clone());
             statement.append("u", update.clone());
-            statement.append("upsert", true);
+            if upsert {
+                statement.append("upsert", true);
+            }
             updates.push(statement);
         }
         let mut command = RawDocumentBuf::new();
         command.append("update", self.namespace.coll.as_str());
         command.append("updates", updates);
-        command.append("ordered", false);
+        command.append("ordered", ordered);
         if let Some(comment) = &self.options.comment
             && let Ok(comment) = bson::RawBson::try_from(comment.clone())
         {

@@ -130,6 +130,16 @@ impl Session {
         Ok(result.modified_count)
     }
 
+    /// Runs bookkeeping `statements` (filter, update, upsert) on the collection of `meta`, in
+    /// order and in the session's transaction: see [`Io::update_in_order`](super::io::Io::update_in_order).
+    pub(crate) async fn update_in_order_erased(
+        &mut self,
+        meta: &'static ModelMeta,
+        statements: &[(RawDocumentBuf, RawDocumentBuf, bool)],
+    ) -> Result<u64> {
+        self.io(meta, "update", &Options::default()).await?.update_in_order(statements).await
+    }
+
     /// Tracks a document entity, as [`Session::add`] does a typed one, after checking that
     /// the session does not track its document as a typed entity.
     pub(crate) fn attach_erased(&mut self, entity: Arc<dyn ErasedEntity>) -> Result<()> {

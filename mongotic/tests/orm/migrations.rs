@@ -211,6 +211,67 @@ async fn resumed_on_standalone() -> Result<(), String> {
 test!(async resumed_on_replica_set, needs = [ReplicaSet]);
 test!(async resumed_on_standalone, needs = [Standalone]);
 
+/// A runner whose lease another runner took over (as when it stalls past the expiry) stops at
+/// its next page with `MigrationLeaseLost`, and that page is not applied: with transactions,
+/// its writes are rolled back with the lease update that did not match; without, the unit's
+/// lease check fails before it writes.
+async fn a_runner_that_lost_its_lease_applies_nothing_more(topology: Topology) -> Result<(), String> {
+    let ctx = AsyncCtx::on(topology).await;
+    seed(&ctx, 300).await;
+    let options = ctx.raw.engine_options().await;
+    let database = ctx.raw.db.name().to_owned();
+    let taken = Arc::new(AtomicU64::new(0));
+    let once = taken.clone();
+    // Once the first page has committed, another runner takes the lease: from a thread and a
+    // client of its own, before this runner goes on to the next page.
+    let migrations = worked_example(100).on_progress(move |progress| {
+        if progress.finished || once.swap(1, Ordering::SeqCst) == 1 {
+            return;
+        }
+        let (options, database) = (options.clone(), database.clone());
+        let other = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                let client = mongodb::Client::with_options(options).expect("client");
+                let ledger = client.database(&database).collection::<Document>("mongotic_migrations");
+                let taken = ledger
+                    .update_one(doc! { "_id": "lease" }, doc! { "$set": { "owner": "another runner" } })
+                    .await
+                    .expect("take the lease");
+                assert_eq!(taken.matched_count, 1, "the lease is there to take");
+            });
+        });
+        other.join().expect("the other runner");
+    });
+    match migrations.run(&ctx.engine).await {
+        Err(mongotic::Error::MigrationLeaseLost { .. }) => {}
+        Err(err) => return Err(format!("expected MigrationLeaseLost, got {err}")),
+        Ok(report) => return Err(format!("the runner went on without its lease: {report:?}")),
+    }
+    assert_eq!(taken.load(Ordering::SeqCst), 1, "the lease was taken after the first page");
+    let people = all(&ctx, "people").await;
+    let changed: Vec<i64> =
+        people.iter().filter(|p| p.contains_key("first_name")).filter_map(|p| p.get_i64("_id").ok()).collect();
+    assert_eq!(changed, (0..100).collect::<Vec<i64>>(), "the first page only");
+    assert_eq!(people.iter().filter(|p| p.contains_key("fullname")).count(), 200, "the others untouched");
+    let ledger = all(&ctx, "mongotic_migrations").await;
+    let entry = ledger.iter().find(|e| e.get_str("name") == Ok("split-fullname")).ok_or("no entry for the backfill")?;
+    assert_eq!((entry.get_i64("done"), entry.get("position")), (Ok(100), Some(&Bson::Int64(99))), "{entry:?}");
+    assert_eq!(entry.get_str("state"), Ok("running"));
+    let lease = ledger.iter().find(|e| e.get_str("_id") == Ok("lease")).ok_or("the lease is gone")?;
+    assert_eq!(lease.get_str("owner"), Ok("another runner"), "the lease is the other runner's: {lease:?}");
+    Ok(())
+}
+
+async fn lease_lost_on_replica_set() -> Result<(), String> {
+    a_runner_that_lost_its_lease_applies_nothing_more(Topology::ReplicaSet).await
+}
+async fn lease_lost_on_standalone() -> Result<(), String> {
+    a_runner_that_lost_its_lease_applies_nothing_more(Topology::Standalone).await
+}
+test!(async lease_lost_on_replica_set, needs = [ReplicaSet]);
+test!(async lease_lost_on_standalone, needs = [Standalone]);
+
 /// Random step lists, stopped at random points, run again until done: every step applied
 /// once, every backfilled document changed once, the ledger complete.
 async fn random_step_lists_stopped_anywhere() -> Result<(), String> {
